@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Install idff with every extra the tests exercise, then run the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh "test"
+.venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,30 @@
+"""idff: Implicit Dynamical Flow Fusion (arXiv:2409.14599) in PyTorch.
+
+The core (path, coupling, objective, fields, sampler, models, metrics) imports no data
+loaders, trainer or CLI.
+"""
+
+from idff.coupling import couple
+from idff.fields import CFMField, IDFFField, NFECounter, idff_drift, make_field
+from idff.objective import CFMObjective, IDFFObjective, LossOutput
+from idff.path import CFMPath, IDFFPath
+from idff.sampler import SampleResult, integrate, steps_for_nfe
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IDFFPath",
+    "CFMPath",
+    "couple",
+    "IDFFObjective",
+    "CFMObjective",
+    "LossOutput",
+    "IDFFField",
+    "CFMField",
+    "NFECounter",
+    "idff_drift",
+    "make_field",
+    "integrate",
+    "steps_for_nfe",
+    "SampleResult",
+]

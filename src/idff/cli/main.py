@@ -1,0 +1,31 @@
+"""The ``idff`` command group. Each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import click
+
+from idff import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="idff")
+def cli() -> None:
+    """IDFF: Implicit Dynamical Flow Fusion — train, sample and benchmark."""
+
+
+@cli.group()
+def train() -> None:
+    """Train a model (toy, image preset, or time series)."""
+
+
+def _register() -> None:
+    from idff.cli import toy
+
+    toy.register(cli, train)
+
+
+_register()
+
+
+def main() -> None:
+    cli()

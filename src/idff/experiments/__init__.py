@@ -1,0 +1,1 @@
+"""End-to-end experiments built from the library (toys here; images and series elsewhere)."""

@@ -1,0 +1,198 @@
+"""2D toy experiments: train IDFF / OT-CFM / I-CFM, evaluate quality versus NFE, plot.
+
+Shared by ``idff demo``, ``idff train toy``, ``idff sample`` and ``benchmarks/toy_nfe.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from idff.data.toys import TOYS, sample_toy
+from idff.methods import make_objective, make_sampling_field, network_kind
+from idff.metrics import mmd, wasserstein
+from idff.models import build_model
+from idff.sampler import ADAPTIVE, integrate, steps_for_nfe
+from idff.training import TrainConfig, Trainer, load_run
+
+__all__ = [
+    "METHOD_DEFAULTS",
+    "toy_run_config",
+    "train_toy",
+    "load_toy_model",
+    "sample_model",
+    "evaluate_nfe",
+    "true_floor",
+]
+
+#: objective settings per method for toys (spec §1, §3).
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "idff": {"name": "idff", "sigma": 0.2, "flow_weight": 5.0, "coupling": "ot"},
+    "otcfm": {"name": "otcfm", "coupling": "ot"},
+    "icfm": {"name": "icfm", "coupling": "independent"},
+}
+
+#: sampling defaults per method: solver for a fixed NFE budget.
+SOLVER_DEFAULTS = {"idff": "midpoint", "otcfm": "midpoint", "icfm": "midpoint"}
+
+
+class ToyStream:
+    """Infinite stream of fresh toy batches ``(x1, None)``, or minibatches of a fixed array."""
+
+    def __init__(self, dataset: str | None, batch_size: int, data: np.ndarray | None = None):
+        if data is None and dataset not in TOYS:
+            raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(TOYS)}.")
+        self.dataset, self.batch_size = dataset, batch_size
+        self.data = None if data is None else torch.as_tensor(data, dtype=torch.float32)
+
+    def __iter__(self):
+        while True:
+            if self.data is None:
+                yield sample_toy(self.dataset, self.batch_size), None
+            else:
+                idx = torch.randint(0, self.data.shape[0], (self.batch_size,))
+                yield self.data[idx], None
+
+
+def toy_run_config(
+    method: str,
+    dataset: str,
+    dim: int = 2,
+    hidden: int = 256,
+    depth: int = 3,
+    parametrization: str = "skip",
+    objective: dict[str, Any] | None = None,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """The JSON-able description of a toy run."""
+    obj = dict(METHOD_DEFAULTS[method])
+    obj.update(objective or {})
+    model = {
+        "backbone": "mlp",
+        "method": network_kind(method),
+        "dim": dim,
+        "hidden": hidden,
+        "depth": depth,
+    }
+    if method == "idff":
+        model["parametrization"] = parametrization
+    return {
+        "kind": "toy",
+        "method": method,
+        "objective": obj,
+        "model": model,
+        "data": {"dataset": dataset, "batch_size": batch_size},
+    }
+
+
+def train_toy(
+    run_config: dict[str, Any],
+    out: str | Path,
+    train: TrainConfig,
+    data: np.ndarray | None = None,
+    progress: bool = True,
+) -> nn.Module:
+    """Train the run a config describes; return the EMA model."""
+    torch.manual_seed(train.seed)
+    model = build_model(run_config["model"])
+    objective = make_objective(run_config["objective"])
+    stream = ToyStream(run_config["data"]["dataset"], run_config["data"]["batch_size"], data)
+    trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress)
+    return trainer.fit()
+
+
+def load_toy_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the EMA model of a toy run directory."""
+    config, state, _ = load_run(run_dir)
+    model = build_model(config["model"])
+    model.load_state_dict(state)
+    return model.eval(), config
+
+
+def sample_model(
+    model: nn.Module,
+    config: dict[str, Any],
+    n: int,
+    nfe: int | None = 10,
+    solver: str | None = None,
+    field: str = "pf",
+    gamma: float = 0.0,
+    s: float = 0.0,
+    sde: bool = False,
+    seed: int = 0,
+    return_trajectory: bool = False,
+):
+    """Sample ``n`` points with at most ``nfe`` evaluations (adaptive solvers: ``nfe`` unused)."""
+    method = config["method"]
+    solver = solver or SOLVER_DEFAULTS[method]
+    sigma = config["objective"].get("sigma", 0.2)
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.randn(n, config["model"]["dim"], generator=g)
+    f = make_sampling_field(method, model, field=field, sigma=sigma, gamma=gamma, s=s, sde=sde)
+    if solver in ADAPTIVE:
+        return integrate(f, x0, solver=solver, return_trajectory=return_trajectory)
+    if nfe is None:
+        raise ValueError("give nfe for a fixed-step solver.")
+    if solver == "midpoint" and nfe == 1:
+        solver = "euler"  # one evaluation allows only an Euler step
+    steps = steps_for_nfe(nfe, solver, f.singular_at_one)
+    return integrate(f, x0, steps=steps, solver=solver, generator=g,
+                     return_trajectory=return_trajectory)
+
+
+@dataclass
+class EvalRow:
+    method: str
+    label: str
+    solver: str
+    nfe_budget: str
+    nfe: int
+    mmd: float
+    w2: float
+    seconds: float
+
+
+def evaluate_nfe(
+    model: nn.Module,
+    config: dict[str, Any],
+    nfes: Sequence[int | str],
+    n_eval: int = 2000,
+    seed: int = 0,
+    solver: str | None = None,
+    field: str = "pf",
+    label: str | None = None,
+    reference: Tensor | None = None,
+    **sample_kw: Any,
+) -> list[EvalRow]:
+    """MMD and W2 against fresh data for each NFE budget (``"adaptive"`` = dopri5)."""
+    dataset = config["data"]["dataset"]
+    if reference is None:
+        reference = sample_toy(dataset, n_eval, torch.Generator().manual_seed(10_000 + seed))
+    rows = []
+    for budget in nfes:
+        adaptive = budget == "adaptive"
+        sol = "dopri5" if adaptive else solver
+        t0 = time.perf_counter()
+        res = sample_model(model, config, n_eval, None if adaptive else int(budget), sol,
+                           field=field, seed=seed, **sample_kw)
+        dt = time.perf_counter() - t0
+        rows.append(EvalRow(
+            method=config["method"], label=label or config["method"],
+            solver=sol or SOLVER_DEFAULTS[config["method"]], nfe_budget=str(budget),
+            nfe=res.nfe, mmd=mmd(res.x, reference), w2=wasserstein(res.x, reference, 2), seconds=dt,
+        ))
+    return rows
+
+
+def true_floor(dataset: str, n_eval: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """MMD and W2 between two independent true samples of the same size (the noise floor)."""
+    a = sample_toy(dataset, n_eval, torch.Generator().manual_seed(20_000 + seed))
+    b = sample_toy(dataset, n_eval, torch.Generator().manual_seed(10_000 + seed))
+    return mmd(a, b), wasserstein(a, b, 2)

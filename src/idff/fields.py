@@ -1,0 +1,192 @@
+"""Velocity fields built from trained networks (spec §4a, §4b, §5).
+
+A field turns a network into the right-hand side of ``dx = drift(t, x) dt + g(t) dW``.
+The network is wrapped in :class:`NFECounter`, so every field knows how many times the
+network was called. The formula turning IDFF's two heads into a velocity lives only in
+:func:`idff_drift`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from idff.path import IDFFPath, expand_t
+
+__all__ = [
+    "FIELDS",
+    "NFECounter",
+    "Field",
+    "IDFFField",
+    "CFMField",
+    "idff_drift",
+    "make_field",
+]
+
+FIELDS = ("pf", "published", "cfm")
+
+
+class NFECounter(nn.Module):
+    """Wrap a network and count its forward calls (one call = one NFE per sample)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.calls = 0
+
+    def forward(self, *args, **kwargs):
+        self.calls += 1
+        return self.net(*args, **kwargs)
+
+
+def idff_drift(
+    x1_hat: Tensor,
+    score: Tensor,
+    x: Tensor,
+    t: Tensor,
+    kind: str = "pf",
+    gamma: float = 0.0,
+    s: float = 0.0,
+) -> Tensor:
+    """Fuse IDFF's heads into a drift.
+
+    ``kind="pf"`` (spec §4b), the probability flow of the training path and, for
+    ``γ > 0``, its marginal-preserving SDE family (diffusion ``γσ``):
+
+        drift = (x̂1 - x)/(1 - t) + (γ² - 1)·ŝ
+
+    ``kind="published"`` (spec §4a), the field of the published code:
+
+        drift = √(1 - s² t(1-t))·(x̂1 - x)/(1 - t) + s √(t(1-t))·ŝ
+
+    Args:
+        x1_hat, score: the heads, shape ``(B, ...)``.
+        x: current state ``(B, ...)``.
+        t: times ``(B,)``, strictly below 1.
+    """
+    tt = expand_t(t, x)
+    flow = (x1_hat - x) / (1 - tt)
+    if kind == "pf":
+        return flow + (gamma**2 - 1) * score
+    if kind == "published":
+        var = tt * (1 - tt)
+        return torch.sqrt(1 - s**2 * var) * flow + s * torch.sqrt(var) * score
+    raise ValueError(f"unknown IDFF field {kind!r}; choose 'pf' or 'published'.")
+
+
+class Field:
+    """Base class: ``drift(t, x)``, ``diffusion(t)`` and, for IDFF, ``endpoint(t, x)``."""
+
+    #: whether the drift is singular at t = 1 (solvers then stop short and jump).
+    singular_at_one = False
+
+    def __init__(self, net: nn.Module, cond: Tensor | None = None):
+        self.net = net if isinstance(net, NFECounter) else NFECounter(net)
+        self.cond = cond
+
+    @property
+    def nfe(self) -> int:
+        return self.net.calls
+
+    def reset(self) -> None:
+        self.net.calls = 0
+
+    def _call(self, t: Tensor, x: Tensor):
+        if self.cond is None:
+            return self.net(t, x)
+        return self.net(t, x, self.cond)
+
+    def drift(self, t: Tensor, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def diffusion(self, t: float) -> float:
+        return 0.0
+
+    def endpoint(self, t: Tensor, x: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no endpoint prediction.")
+
+
+class IDFFField(Field):
+    """IDFF sampling field (see :func:`idff_drift`).
+
+    Args:
+        net: a two-head network ``net(t, x[, cond]) -> (x̂1, ŝ)``.
+        kind: ``"pf"`` (default; exact probability flow / marginal-preserving SDE) or
+            ``"published"`` (the published field, for reproduction).
+        sigma: the training noise ``σ`` (sets the diffusion ``γσ`` of the ``pf`` family).
+        gamma: ``pf`` only: diffusion multiplier ``γ ≥ 0`` (0 = ODE).
+        s: ``published`` only: sampling noise scale ``s ≥ 0``, ``s ≤ 2``.
+        sde: ``published`` only: add the published diffusion ``g(t) = s² √(t(1-t))``.
+        cond: conditioning passed to every network call.
+    """
+
+    singular_at_one = True
+
+    def __init__(
+        self,
+        net: nn.Module,
+        kind: str = "pf",
+        sigma: float = 0.2,
+        gamma: float = 0.0,
+        s: float = 0.0,
+        sde: bool = False,
+        cond: Tensor | None = None,
+    ):
+        super().__init__(net, cond)
+        if kind not in ("pf", "published"):
+            raise ValueError(f"unknown IDFF field {kind!r}; choose 'pf' or 'published'.")
+        if gamma < 0 or s < 0:
+            raise ValueError(f"noise scales must be >= 0 (gamma={gamma}, s={s}).")
+        if kind == "published" and s**2 / 4 > 1:
+            raise ValueError(
+                f"sampling noise s={s} makes 1 - s²·t(1-t) negative near t = 0.5, so the "
+                "published field is undefined; use s <= 2 (the published runs use s = σ or 2σ)."
+            )
+        self.kind, self.sigma, self.gamma, self.s, self.sde = kind, sigma, gamma, s, sde
+
+    def drift(self, t: Tensor, x: Tensor) -> Tensor:
+        x1_hat, score = self._call(t, x)
+        return idff_drift(x1_hat, score, x, t, self.kind, self.gamma, self.s)
+
+    def diffusion(self, t: float) -> float:
+        if self.kind == "pf":
+            return self.gamma * self.sigma
+        return self.s**2 * math.sqrt(max(t * (1 - t), 0.0)) if self.sde else 0.0
+
+    def endpoint(self, t: Tensor, x: Tensor) -> Tensor:
+        return self._call(t, x)[0]
+
+    def ddim_step(self, t: Tensor, t_next: Tensor, x: Tensor) -> Tensor:
+        """Deterministic update that re-noises the heads' endpoint estimates at ``t_next``.
+
+        With ``ε̂ = -λ_t ŝ`` and ``x̂0 = (x - t x̂1 - σ_t ε̂)/(1 - t)`` it returns
+        ``t' x̂1 + (1 - t') x̂0 + σ_{t'} ε̂``. Its slope at ``t' = t`` is the probability
+        flow ``(x̂1 - x)/(1 - t) - ŝ``, so it is a first-order solver of the ``pf`` ODE that
+        is exact while the heads stay constant; it lands on ``x̂1`` at ``t' = 1``.
+        """
+        if self.kind != "pf" or self.gamma != 0:
+            raise ValueError("the ddim solver integrates the deterministic 'pf' field (gamma=0).")
+        x1_hat, score = self._call(t, x)
+        path = IDFFPath(self.sigma)
+        tt, tn = expand_t(t, x), expand_t(t_next, x)
+        eps_hat = -path.lambda_t(tt) * score
+        x0_hat = (x - tt * x1_hat - path.sigma_t(tt) * eps_hat) / (1 - tt)
+        return tn * x1_hat + (1 - tn) * x0_hat + path.sigma_t(tn) * eps_hat
+
+
+class CFMField(Field):
+    """Velocity field of a (OT-)CFM network ``net(t, x[, cond]) -> v``."""
+
+    def drift(self, t: Tensor, x: Tensor) -> Tensor:
+        return self._call(t, x)
+
+
+def make_field(net: nn.Module, kind: str = "pf", **kwargs) -> Field:
+    """Build a field by name: ``"pf"``, ``"published"`` (IDFF) or ``"cfm"``."""
+    if kind not in FIELDS:
+        raise ValueError(f"unknown field {kind!r}; choose one of {', '.join(FIELDS)}.")
+    if kind == "cfm":
+        return CFMField(net, cond=kwargs.get("cond"))
+    return IDFFField(net, kind=kind, **kwargs)

@@ -1,0 +1,7 @@
+"""Networks: backbones know nothing of the method; ``TwoHead`` turns one into IDFF's heads."""
+
+from idff.models.heads import TwoHead
+from idff.models.factory import build_model, register_backbone
+from idff.models.mlp import MLP, TimeEmbedding
+
+__all__ = ["TwoHead", "MLP", "TimeEmbedding", "build_model", "register_backbone"]
