@@ -2,5 +2,5 @@
 # Install idff with every extra the tests exercise, then run the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh "test"
+bash scripts/install.sh "all"
 .venv/bin/python -m pytest -q "$@"
