@@ -1,0 +1,1 @@
+"""Time series: autoregressive rollouts of a trained flow, forecasts and their evaluation."""
