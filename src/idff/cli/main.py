@@ -22,6 +22,9 @@ def _register() -> None:
     from idff.cli import toy
 
     toy.register(cli, train)
+    from idff.cli import eval as eval_cli
+
+    eval_cli.register(cli, train)
 
 
 _register()
