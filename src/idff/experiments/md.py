@@ -1,0 +1,532 @@
+"""Molecular-dynamics (and Lorenz-63) experiments: data, training, rollout, evaluation.
+
+Shared by ``idff md-simulate``, ``idff train md``, ``idff md-eval`` and
+``idff md-benchmark``. A run directory holds the JSON config (model, objective, data
+source and split, lag/history/conditioning, sampling defaults) beside the EMA weights,
+so evaluation rebuilds everything from the run alone.
+
+Split of simulated data: trajectories ``0 .. n-3`` train, ``n-2`` is the held-out
+reference, ``n-1`` a second held-out run that gives the MD noise floor.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from idff.md.data import TransitionStream, cond_dim, load_published_pickle, make_transitions
+from idff.md.dihedrals import from_features, load_torsions, to_features
+from idff.md.lorenz import compare_lorenz, lorenz63
+from idff.md.metrics import compare
+from idff.md.rollout import RolloutConfig, project_circle, rollout
+from idff.md.simulate import SimulationSettings, simulate
+from idff.methods import make_objective, network_kind
+from idff.models import build_model
+from idff.training import TrainConfig, Trainer, load_run
+
+__all__ = ["METHODS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
+           "train_md", "load_md_model", "evaluate_md", "evaluate_lorenz", "metric_table"]
+
+#: objective per method for time series (spec §1, §3: σ = 0.1, w = 2 for MD). The CFM
+#: baseline uses the same (frame k, frame k+τ) pairs: OT re-pairing would mix frames of
+#: unrelated times, so the coupling is the dynamics itself.
+METHODS: dict[str, dict[str, Any]] = {
+    "idff": {"name": "idff", "sigma": 0.1, "flow_weight": 2.0, "coupling": "independent"},
+    "cfm": {"name": "otcfm", "cfm_sigma": 0.1, "coupling": "independent"},
+}
+
+#: sampling defaults per (system, method): stochastic MD, deterministic Lorenz-63.
+SAMPLING: dict[str, dict[str, dict[str, Any]]] = {
+    "alanine": {
+        "idff": {"method": "idff", "nfe": 4, "solver": "euler", "gamma": 1.0, "sigma": 0.1},
+        "cfm": {"method": "cfm", "nfe": 4, "solver": "midpoint", "gamma": 0.0, "sigma": 0.1},
+    },
+    "lorenz": {
+        "idff": {"method": "idff", "nfe": 4, "solver": "midpoint", "gamma": 0.0, "sigma": 0.1},
+        "cfm": {"method": "cfm", "nfe": 4, "solver": "midpoint", "gamma": 0.0, "sigma": 0.0,
+                "source_noise": False},
+    },
+}
+
+
+class PairedObjective:
+    """Adapt ``objective(model, x1, cond, x0=...)`` to batches whose ``cond`` is ``(x0, c)``."""
+
+    def __init__(self, objective):
+        self.objective = objective
+
+    def __call__(self, model: nn.Module, x1: torch.Tensor, cond) -> Any:
+        x0, c = cond
+        return self.objective(model, x1, c, x0=x0)
+
+
+def md_run_config(
+    method: str,
+    data: dict[str, Any],
+    lag: int = 1,
+    history: int = 0,
+    cond: str = "state",
+    hidden: int = 256,
+    depth: int = 3,
+    batch_size: int = 256,
+    sampling: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON-able description of an MD/Lorenz run.
+
+    Args:
+        method: ``"idff"`` or ``"cfm"``.
+        data: source description (see :func:`load_series`).
+        lag, history, cond: transition pairs (see :func:`idff.md.data.make_transitions`).
+        sampling: overrides of the system's default :class:`RolloutConfig`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    system = data.get("system", "alanine")
+    if system not in SAMPLING:
+        raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SAMPLING)}.")
+    dim = data["dim"]
+    obj = dict(METHODS[method])
+    samp = {**SAMPLING[system][method], **(sampling or {})}
+    if system == "lorenz" and method == "cfm":
+        obj["cfm_sigma"] = 0.0
+    model = {
+        "backbone": "mlp", "method": network_kind(obj["name"]), "dim": dim,
+        "cond_dim": cond_dim(dim, cond, history), "hidden": hidden, "depth": depth,
+    }
+    if method == "idff":
+        model["parametrization"] = "skip"
+    return {
+        "kind": "md", "method": method, "objective": obj, "model": model,
+        "data": {**data, "lag": lag, "history": history, "cond": cond, "batch_size": batch_size},
+        "sampling": asdict(RolloutConfig(**samp)),
+    }
+
+
+def load_series(data: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+    """Load a data source: ``{"train": [...], "reference": arr, "floor": arr | None, ...}``.
+
+    Sources (``data["source"]``):
+        ``"simulation"``: ``settings`` (a :class:`SimulationSettings` dict), ``cache``.
+        ``"files"``: ``trajectories`` (DCD/XTC paths), ``topology``, ``frame_ps``; the last
+            one (or two) are held out as reference (and floor).
+        ``"pickle"``: ``path``, ``units``, ``frame_ps``, ``train_fraction``: the first part
+            of the one trajectory trains, the rest is the reference.
+        ``"lorenz"``: ``n_train``, ``n_test``, ``dt``, ``seed``.
+
+    Series are angles in degrees ``(T, K)`` (periodic) or standardised states (Lorenz).
+    """
+    src = data.get("source")
+    if src == "simulation":
+        res = simulate(SimulationSettings(**data["settings"]), data.get("cache", "cache/md"),
+                       progress=progress)
+        series, dt = list(res.angles), res.frame_ps
+    elif src == "files":
+        paths = data["trajectories"]
+        if len(paths) < 2:
+            raise ValueError("give at least two trajectories: one to train, one held out.")
+        series = [load_torsions(p, data["topology"])[0] for p in paths]
+        dt = float(data.get("frame_ps", 1.0))
+    elif src == "pickle":
+        angles, _ = load_published_pickle(data["path"], data.get("units", "degrees"))
+        cut = int(len(angles) * float(data.get("train_fraction", 0.8)))
+        series, dt = [angles[:cut], angles[cut:]], float(data.get("frame_ps", 1.0))
+    elif src == "lorenz":
+        dt = float(data.get("dt", 0.02))
+        seed = int(data.get("seed", 0))
+        train = lorenz63(int(data.get("n_train", 20000)), dt, seed=seed)
+        tests = [lorenz63(int(data.get("n_test", 5000)), dt, seed=seed + 1 + i) for i in range(2)]
+        mean, std = train.mean(0), train.std(0)
+        return {"train": [(train - mean) / std], "reference": (tests[0] - mean) / std,
+                "floor": (tests[1] - mean) / std, "dt": dt, "periodic": False, "scale": std,
+                "names": ["x", "y", "z"]}
+    else:
+        raise ValueError(
+            f"unknown data source {src!r}; use 'simulation', 'files', 'pickle' or 'lorenz'."
+        )
+    if len(series) >= 3:
+        train, ref, floor = series[:-2], series[-2], series[-1]
+    else:
+        train, ref, floor = series[:-1], series[-1], None
+    return {"train": train, "reference": ref, "floor": floor, "dt": dt, "periodic": True}
+
+
+def _transitions(cfg: dict[str, Any], series: dict[str, Any]):
+    d = cfg["data"]
+    return make_transitions(series["train"], d["lag"], d["history"], d["cond"],
+                            periodic=series["periodic"], index_scale=d.get("index_scale"))
+
+
+def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
+             series: dict[str, Any] | None = None, progress: bool = True) -> nn.Module:
+    """Train the run a config describes; return the EMA model."""
+    torch.manual_seed(train.seed)
+    series = series or load_series(run_config["data"], progress)
+    d = run_config["data"]
+    d.setdefault("index_scale", float(max(len(s) for s in series["train"])))
+    pairs = _transitions(run_config, series)
+    model = build_model(run_config["model"])
+    objective = PairedObjective(make_objective(run_config["objective"]))
+    stream = TransitionStream(pairs, d["batch_size"], seed=train.seed)
+    trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress)
+    return trainer.fit()
+
+
+def load_md_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the EMA model of an MD/Lorenz run directory."""
+    config, state, _ = load_run(run_dir)
+    if config.get("kind") != "md":
+        raise ValueError(
+            f"{run_dir} is a {config.get('kind', 'unknown')!r} run, not an MD run; pass the "
+            "--out folder of 'idff train md'."
+        )
+    model = build_model(config["model"])
+    model.load_state_dict(state)
+    return model.eval(), config
+
+
+def _features(a: np.ndarray, periodic: bool) -> np.ndarray:
+    return to_features(a) if periodic else np.asarray(a, float)
+
+
+def _generate(model, cfg, start_window: np.ndarray, n_steps: int, n_rollouts: int,
+              sampling: RolloutConfig, periodic: bool, seed: int, start_index: int,
+              progress: bool) -> tuple[np.ndarray, int]:
+    d = cfg["data"]
+    w = torch.as_tensor(_features(start_window, periodic), dtype=torch.float32)
+    w = w[None].repeat(n_rollouts, 1, 1)
+    g = torch.Generator().manual_seed(seed)
+    res = rollout(model, w, n_steps, sampling, cond=d["cond"], start_index=start_index,
+                  lag=d["lag"], index_scale=d.get("index_scale", 1.0),
+                  project=project_circle if periodic else None, generator=g, progress=progress)
+    x = res.states.numpy()
+    return (from_features(x) if periodic else x), res.nfe_per_frame
+
+
+def evaluate_md(
+    run_dir: str | Path,
+    nfe: int | None = None,
+    n_rollouts: int = 4,
+    seed: int = 0,
+    series: dict[str, Any] | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Roll a trained run out from the held-out reference's start and score it.
+
+    ``n_rollouts`` independent rollouts, each as long as the reference (at stride
+    ``lag``), are scored one by one against the reference and averaged; the second
+    held-out MD run, scored the same way, is the noise floor.
+
+    Returns:
+        ``{"rows": [...], "generated": (R, T, K) angles, "reference": (T, K),
+        "floor": (T, K) | None, "nfe": int, "dt_ps": float}``.
+    """
+    model, cfg = load_md_model(run_dir)
+    d = cfg["data"]
+    series = series or load_series(d, progress)
+    if not series["periodic"]:
+        raise ValueError(f"{run_dir} is a Lorenz-63 run; evaluate it with evaluate_lorenz.")
+    lag, h = d["lag"], d["history"]
+    sampling = RolloutConfig(**{**cfg["sampling"], **({"nfe": nfe} if nfe else {})})
+    ref_full = series["reference"]
+    if max_frames:
+        ref_full = ref_full[:max_frames]
+    first = lag * h
+    ref = ref_full[first::lag]
+    n_steps = len(ref) - 1
+    if n_steps < 1:
+        raise ValueError(
+            f"the reference has {len(ref_full)} frames, too few for lag {lag} and history {h}."
+        )
+    window = ref_full[0:first + 1:lag]
+    gen, used = _generate(model, cfg, window, n_steps, n_rollouts, sampling, True, seed, first,
+                          progress)
+    dt = series["dt"] * lag
+    per = [compare(g, ref, dt) for g in gen]
+    rows = [_summarise(f"{cfg['method'].upper()} (NFE {used}/frame)", per)]
+    floor = None
+    if series.get("floor") is not None:
+        floor = series["floor"][:len(ref_full)][first::lag][: len(ref)]
+        if len(floor) == len(ref):
+            rows.append(_summarise("MD, second run (noise floor)", [compare(floor, ref, dt)]))
+    self_row = _summarise("MD, held-out reference", [compare(ref, ref, dt)])
+    for k in ("cc", "rmse", "mae", "js_rama", "js_phi", "js_psi", "pop_abs_err"):
+        self_row.pop(k, None)
+        self_row.pop(k + "_sd", None)
+    rows.append(self_row)
+    return {"rows": rows, "generated": gen, "reference": ref, "floor": floor, "nfe": used,
+            "dt_ps": dt, "config": cfg}
+
+
+def _summarise(label: str, per: list[dict[str, float]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"label": label, "n": len(per)}
+    for k in per[0]:
+        v = np.array([p[k] for p in per], float)
+        row[k] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+        if len(per) > 1:
+            row[k + "_sd"] = float(np.nanstd(v)) if np.isfinite(v).any() else float("nan")
+    return row
+
+
+def evaluate_lorenz(
+    run_dir: str | Path,
+    nfe: int | None = None,
+    n_starts: int = 50,
+    horizon_lt: float = 3.0,
+    free_steps: int = 5000,
+    seed: int = 0,
+    series: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Forecasts from ``n_starts`` points of the held-out trajectory, and a free rollout."""
+    from idff.md.lorenz import LYAPUNOV_EXPONENT
+
+    model, cfg = load_md_model(run_dir)
+    d = cfg["data"]
+    series = series or load_series(d, progress)
+    lag, h = d["lag"], d["history"]
+    sampling = RolloutConfig(**{**cfg["sampling"], **({"nfe": nfe} if nfe else {})})
+    ref, dt = series["reference"], series["dt"] * lag
+    horizon = int(round(horizon_lt / (LYAPUNOV_EXPONENT * dt))) + 1
+    sub = ref[::lag]
+    starts = np.linspace(h, len(sub) - horizon - 1, n_starts).astype(int)
+    windows = torch.as_tensor(np.stack([sub[s - h:s + 1] for s in starts]), dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed)
+    fc = rollout(model, windows, horizon, sampling, cond=d["cond"], lag=lag,
+                 index_scale=d.get("index_scale", 1.0), project=None, generator=g,
+                 progress=progress)
+    truth = np.stack([sub[s:s + horizon + 1] for s in starts])
+    n_free = min(free_steps, len(sub) - 1 - h)
+    free, used = _generate(model, cfg, sub[:h + 1], n_free, 1, sampling, False, seed + 1, h,
+                           progress)
+    scale = np.ones(3)  # states are standardised
+    rows = [{"label": f"{cfg['method'].upper()} (NFE {used}/step)",
+             **compare_lorenz(fc.states.numpy(), truth, free[0], sub[h:h + n_free + 1], dt, scale)}]
+    floor = series["floor"][::lag][: n_free + 1]
+    from idff.md.lorenz import invariant_js
+
+    rows.append({"label": "true system, second trajectory (floor)",
+                 **invariant_js(floor, sub[h:h + n_free + 1])})
+    return {"rows": rows, "nfe": used, "forecast": fc.states.numpy(), "truth": truth,
+            "free": free[0], "reference": sub, "config": cfg}
+
+
+def metric_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    """Markdown table: ``columns`` are ``(key, header, format)``; ``±sd`` shown when present."""
+    head = "| method | " + " | ".join(c[1] for c in columns) + " |"
+    sep = "|---|" + "---|" * len(columns)
+    lines = [head, sep]
+    for r in rows:
+        cells = []
+        for key, _, fmt in columns:
+            v = r.get(key)
+            if v is None or (isinstance(v, float) and not np.isfinite(v)):
+                cells.append("–")
+                continue
+            cell = format(v, fmt)
+            sd = r.get(key + "_sd")
+            if sd is not None and np.isfinite(sd):
+                cell += f" ± {format(sd, fmt)}"
+            cells.append(cell)
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save_json(obj: Any, path: str | Path) -> None:
+    """Write ``obj`` as indented JSON (NaN kept as ``NaN``)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(obj, indent=2, default=float))
+
+
+MD_COLUMNS = [
+    ("cc", "CC ↑", ".3f"), ("rmse", "RMSE (°) ↓", ".1f"), ("mae", "MAE (°) ↓", ".1f"),
+    ("js_rama", "JS Rama ↓", ".3f"), ("js_phi", "JS φ ↓", ".3f"), ("js_psi", "JS ψ ↓", ".3f"),
+    ("pop_abs_err", "Σ|Δpop| ↓", ".3f"),
+]
+KINETIC_COLUMNS = [
+    ("pop_C7eq", "p(C7eq/C5)", ".3f"), ("pop_aR", "p(αR)", ".3f"), ("pop_aL", "p(C7ax/αL)", ".3f"),
+    ("k_C7eq_aR", "k C7eq→αR (1/ns)", ".1f"), ("k_aR_C7eq", "k αR→C7eq (1/ns)", ".1f"),
+    ("k_to_aL", "k →αL (1/ns)", ".2f"), ("act_phi", "τ_φ (ps)", ".1f"),
+    ("act_psi", "τ_ψ (ps)", ".1f"),
+]
+LORENZ_COLUMNS = [
+    ("err_1lt", "error @1 LT ↓", ".3f"), ("err_2lt", "error @2 LT ↓", ".3f"),
+    ("err_3lt", "error @3 LT ↓", ".3f"), ("valid_lt", "valid time (LT) ↑", ".2f"),
+    ("js_xz", "JS (x,z) ↓", ".3f"), ("js_x", "JS x ↓", ".3f"), ("js_z", "JS z ↓", ".3f"),
+]
+
+
+def run_md_benchmark(
+    out: str | Path,
+    settings: SimulationSettings,
+    runs: str | Path = "runs/md",
+    cache: str | Path = "cache/md",
+    steps: int = 6000,
+    nfe: int = 4,
+    n_rollouts: int = 4,
+    lag: int = 2,
+    history: int = 1,
+    seed: int = 0,
+    lorenz: bool = True,
+    command: str = "",
+    echo=print,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Simulate (cached), train IDFF and the CFM baseline, evaluate, write README + figures."""
+    import time
+
+    from idff.md.plots import plot_lorenz, plot_ramachandran, plot_torsion_series
+
+    out, runs = Path(out), Path(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    data = {"source": "simulation", "system": "alanine", "settings": asdict(settings),
+            "cache": str(cache), "dim": 4}
+    echo(f"simulating (cached in {cache}) ...")
+    series = load_series(data, progress)
+    t_sim = time.perf_counter() - t_start
+    train_cfg = TrainConfig(steps=steps, lr=1e-3, warmup=min(200, steps), ema_decay=0.999,
+                            seed=seed, log_every=200, ckpt_every=max(steps, 1))
+    results, timings = {}, {"simulation_s": t_sim}
+    for method in ("idff", "cfm"):
+        cfg = md_run_config(method, data, lag=lag, history=history, sampling={"nfe": nfe})
+        run_dir = runs / f"alanine-{method}-{settings.key()}-lag{lag}-h{history}-s{seed}-n{steps}"
+        t0 = time.perf_counter()
+        echo(f"training {method} -> {run_dir}")
+        train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
+        timings[f"train_{method}_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        results[method] = evaluate_md(run_dir, nfe, n_rollouts, seed, series=series,
+                                      progress=progress)
+        timings[f"eval_{method}_s"] = time.perf_counter() - t0
+    rows = [results["idff"]["rows"][0], results["cfm"]["rows"][0]] + results["idff"]["rows"][1:]
+    ref, floor = results["idff"]["reference"], results["idff"]["floor"]
+    dt = results["idff"]["dt_ps"]
+    panels = {"MD held-out reference": ref}
+    if floor is not None:
+        panels["MD second run (floor)"] = floor
+    for m, name in (("idff", "IDFF"), ("cfm", "CFM")):
+        panels[f"{name} ({n_rollouts} rollouts, NFE {results[m]['nfe']})"] = results[m]["generated"]
+    plot_ramachandran(panels, out / "ramachandran.png")
+    plot_torsion_series({"MD reference": ref, "IDFF": results["idff"]["generated"][0],
+                         "CFM": results["cfm"]["generated"][0]}, dt, out / "torsions.png")
+    lz = None
+    if lorenz:
+        lz = run_lorenz_benchmark(out / "lorenz", runs, steps=steps, nfe=nfe, seed=seed,
+                                  echo=echo, progress=progress)
+        plot_lorenz({"true (held-out)": lz["idff"]["reference"][:5000],
+                     f"IDFF (NFE {lz['idff']['nfe']})": lz["idff"]["free"],
+                     f"CFM (NFE {lz['cfm']['nfe']})": lz["cfm"]["free"]}, out / "lorenz.png")
+        timings["lorenz_s"] = lz["seconds"]
+    timings["total_s"] = time.perf_counter() - t_start
+    save_json({"rows": rows, "lorenz": lz["rows"] if lz else None, "timings": timings,
+               "settings": asdict(settings), "lag": lag, "history": history, "steps": steps,
+               "nfe": nfe, "rollouts": n_rollouts}, out / "metrics.json")
+    readme = _readme(rows, lz["rows"] if lz else None, settings, series, lag, history, steps,
+                     nfe, n_rollouts, timings, command)
+    (out / "README.md").write_text(readme)
+    echo(metric_table(rows, MD_COLUMNS))
+    return {"rows": rows, "timings": timings, "readme": readme}
+
+
+def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: int = 6000,
+                         nfe: int = 4, lag: int = 1, history: int = 0, seed: int = 0,
+                         echo=print, progress: bool = True) -> dict[str, Any]:
+    """Lorenz-63 through the same pipeline: train IDFF and CFM, forecast and roll out freely."""
+    import time
+
+    t0 = time.perf_counter()
+    data = {"source": "lorenz", "system": "lorenz", "n_train": 20000, "n_test": 6000,
+            "dt": 0.02, "seed": seed, "dim": 3}
+    series = load_series(data, progress)
+    train_cfg = TrainConfig(steps=steps, lr=1e-3, warmup=min(200, steps), ema_decay=0.999,
+                            seed=seed, log_every=200, ckpt_every=max(steps, 1))
+    res: dict[str, Any] = {}
+    for method in ("idff", "cfm"):
+        cfg = md_run_config(method, data, lag=lag, history=history, sampling={"nfe": nfe})
+        cfg["data"]["periodic"] = False
+        run_dir = Path(runs) / f"lorenz-{method}-lag{lag}-h{history}-s{seed}-n{steps}"
+        echo(f"training {method} on Lorenz-63 -> {run_dir}")
+        train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
+        res[method] = evaluate_lorenz(run_dir, nfe, seed=seed, series=series, progress=progress)
+    rows = [res["idff"]["rows"][0], res["cfm"]["rows"][0], res["idff"]["rows"][1]]
+    res["rows"] = rows
+    res["seconds"] = time.perf_counter() - t0
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "table.md").write_text(metric_table(rows, LORENZ_COLUMNS) + "\n")
+    echo(metric_table(rows, LORENZ_COLUMNS))
+    return res
+
+
+def _readme(rows, lorenz_rows, settings, series, lag, history, steps, nfe, n_rollouts, timings,
+            command) -> str:
+    n_train = len(series["train"])
+    frames = len(series["reference"])
+    lines = [
+        "# Alanine dipeptide: IDFF vs CFM vs the MD noise floor",
+        "",
+        "Written by `idff md-benchmark`. Reproduce with:",
+        "",
+        "```bash",
+        command or "idff md-benchmark",
+        "```",
+        "",
+        "## Setup",
+        "",
+        f"- Data: {settings.n_traj} independent OpenMM trajectories of {settings.length_ns} ns "
+        f"(amber99sbildn + OBC implicit solvent, no cutoff, H-bond constraints, Langevin "
+        f"{settings.temperature_k:g} K, {settings.friction_per_ps:g}/ps, "
+        f"{settings.timestep_fs:g} fs, {settings.platform} platform), a frame every "
+        f"{settings.frame_ps:g} ps; φ/ψ from mdtraj. {n_train} trajectories train, one "
+        f"held-out run ({frames} frames) is the reference, a second held-out run is the noise "
+        "floor.",
+        f"- Model: frame k → frame k+τ with τ = {lag} frames ({lag * settings.frame_ps:g} ps), "
+        f"states as (sin, cos) of φ, ψ; conditioned on the current frame and {history} earlier "
+        "frame(s). The same MLP (3×256) for both methods, σ = 0.1, IDFF flow weight 2, "
+        f"{steps} AdamW steps (batch 256, EMA 0.999).",
+        f"- Sampling: {n_rollouts} rollouts from the reference's first frames, each as long as "
+        f"the reference, {nfe} counted network evaluations per generated frame. IDFF: exact "
+        "probability-flow drift with diffusion γσ, γ = 1 (Euler–Maruyama). CFM: x_k + σε "
+        "source, midpoint. Metrics: mean ± sd over rollouts.",
+        "- CC is the circular correlation; RMSE/MAE use wrapped differences; JS divergences "
+        "(bits) of 36×36 Ramachandran and 72-bin 1D histograms; basins: C7ax/αL = "
+        "0° ≤ φ < 120°, else αR = -120° ≤ ψ < 50°, else C7eq/C5; rates count core-to-core "
+        "transitions; τ = integrated autocorrelation time of e^{iθ}.",
+        "",
+        "## Accuracy against the held-out reference",
+        "",
+        metric_table(rows, MD_COLUMNS),
+        "",
+        "## Populations, rates, autocorrelation times",
+        "",
+        metric_table(rows, KINETIC_COLUMNS),
+        "",
+        "![Ramachandran](ramachandran.png)",
+        "",
+        "![torsions](torsions.png)",
+        "",
+    ]
+    if lorenz_rows:
+        lines += [
+            "## Lorenz-63, same pipeline",
+            "",
+            "20,000 training states (dt = 0.02, standardised), 50 forecasts of 3 Lyapunov "
+            "times (LT) from a held-out trajectory, and one free rollout of 5,000 steps whose "
+            "invariant measure is compared with the held-out trajectory (floor: a second true "
+            "trajectory). IDFF and CFM sampled as ODEs (midpoint). Error = RMS of standardised "
+            "state; valid time = lead time until it exceeds 0.5.",
+            "",
+            metric_table(lorenz_rows, LORENZ_COLUMNS),
+            "",
+            "![Lorenz](lorenz.png)",
+            "",
+        ]
+    lines += ["## Timings (s, 2 shared CPU cores)", "",
+              ", ".join(f"{k}: {v:.0f}" for k, v in timings.items()), ""]
+    return "\n".join(lines)

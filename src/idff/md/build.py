@@ -1,0 +1,105 @@
+"""Build the alanine-dipeptide structure shipped with the package (ACE-ALA-NME, 22 atoms).
+
+The heavy atoms are placed from standard peptide internal coordinates (bond lengths,
+angles and ω = 180°, φ = -80°, ψ = 150°), the Cβ with the usual ideal-geometry formula
+for L-amino acids, hydrogens are added by OpenMM's ``Modeller`` from the force field's
+templates, and the result is energy-minimised in the simulation force field. The file
+``idff/md/data/alanine-dipeptide.pdb`` was written by :func:`write_alanine_dipeptide_pdb`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["place_atom", "dipeptide_heavy_atoms", "build_alanine_dipeptide",
+           "write_alanine_dipeptide_pdb"]
+
+
+def place_atom(a: np.ndarray, b: np.ndarray, c: np.ndarray, bond: float, angle: float,
+               torsion: float) -> np.ndarray:
+    """Place atom ``d`` from three atoms by internal coordinates (natural extension frame).
+
+    ``|cd| = bond``, angle ``b-c-d = angle`` and dihedral ``a-b-c-d = torsion`` (degrees).
+
+    Args:
+        a, b, c: positions, shape ``(3,)``.
+
+    Returns:
+        The position of ``d``, shape ``(3,)``.
+    """
+    ang, tor = math.radians(angle), math.radians(torsion)
+    bc = c - b
+    bc /= np.linalg.norm(bc)
+    n = np.cross(b - a, bc)
+    n /= np.linalg.norm(n)
+    m = np.cross(n, bc)
+    d2 = np.array([-bond * math.cos(ang), bond * math.sin(ang) * math.cos(tor),
+                   bond * math.sin(ang) * math.sin(tor)])
+    return c + d2[0] * bc + d2[1] * m + d2[2] * n
+
+
+def dipeptide_heavy_atoms(
+    phi: float = -80.0, psi: float = 150.0
+) -> list[tuple[str, str, np.ndarray]]:
+    """Heavy atoms of ACE-ALA-NME as ``(residue, atom name, position in Å)``."""
+    ch3 = np.array([0.0, 0.0, 0.0])
+    c0 = np.array([1.52, 0.0, 0.0])
+    n1 = place_atom(np.array([0.0, 1.0, 0.0]), ch3, c0, 1.33, 116.2, 180.0)
+    ca = place_atom(ch3, c0, n1, 1.46, 121.7, 180.0)
+    c1 = place_atom(c0, n1, ca, 1.52, 111.2, phi)
+    n2 = place_atom(n1, ca, c1, 1.33, 116.2, psi)
+    cm = place_atom(ca, c1, n2, 1.46, 121.7, 180.0)
+    o0 = place_atom(ca, n1, c0, 1.23, 122.7, 0.0)
+    o1 = place_atom(cm, n2, c1, 1.23, 122.7, 0.0)
+    b, c = ca - n1, c1 - ca
+    cb = -0.58273431 * np.cross(b, c) + 0.56802827 * b - 0.54067466 * c + ca
+    return [("ACE", "CH3", ch3), ("ACE", "C", c0), ("ACE", "O", o0),
+            ("ALA", "N", n1), ("ALA", "CA", ca), ("ALA", "CB", cb), ("ALA", "C", c1),
+            ("ALA", "O", o1), ("NME", "N", n2), ("NME", "C", cm)]
+
+
+def build_alanine_dipeptide(minimize: bool = True):
+    """Return ``(topology, positions)`` of alanine dipeptide with hydrogens (OpenMM objects)."""
+    from openmm import LangevinMiddleIntegrator, Platform, unit
+    from openmm.app import Element, ForceField, Modeller, Simulation, Topology
+
+    top = Topology()
+    chain = top.addChain()
+    residues: dict[str, object] = {}
+    positions = []
+    for res, name, xyz in dipeptide_heavy_atoms():
+        if res not in residues:
+            residues[res] = top.addResidue(res, chain)
+        top.addAtom(name, Element.getBySymbol(name[0]), residues[res])
+        positions.append(xyz * 0.1)
+    top.createStandardBonds()
+    ff = ForceField("amber99sbildn.xml", "amber99_obc.xml")
+    modeller = Modeller(top, unit.Quantity(positions, unit.nanometer))
+    modeller.addHydrogens(ff)
+    if not minimize:
+        return modeller.topology, modeller.positions
+    from idff.md.simulate import make_system
+
+    system = make_system(modeller.topology)
+    integ = LangevinMiddleIntegrator(300 * unit.kelvin, 1 / unit.picosecond,
+                                     0.002 * unit.picoseconds)
+    sim = Simulation(modeller.topology, system, integ, Platform.getPlatformByName("Reference"))
+    sim.context.setPositions(modeller.positions)
+    sim.minimizeEnergy(maxIterations=500)
+    pos = sim.context.getState(getPositions=True).getPositions()
+    return modeller.topology, pos
+
+
+def write_alanine_dipeptide_pdb(path: str | Path) -> Path:
+    """Build, minimise and write alanine dipeptide to ``path`` (PDB)."""
+    from openmm.app import PDBFile
+
+    top, pos = build_alanine_dipeptide()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        PDBFile.writeFile(top, pos, f)
+    return path

@@ -1,0 +1,86 @@
+"""Figures for torsion trajectories: Ramachandran maps and torsion time series (Agg)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_ramachandran", "plot_torsion_series", "plot_lorenz"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_ramachandran(panels: Mapping[str, np.ndarray], path: str | Path, bins: int = 72) -> None:
+    """One log-density (φ, ψ) heat map per entry (title → angles ``(T, 2)`` or ``(R, T, 2)``)."""
+    from matplotlib.colors import LogNorm
+
+    plt = _plt()
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False, sharey=True)
+    edges = np.linspace(-180, 180, bins + 1)
+    for ax, (title, a) in zip(axes[0], panels.items()):
+        a = np.asarray(a).reshape(-1, np.asarray(a).shape[-1])
+        h, _, _ = np.histogram2d(a[:, 0], a[:, 1], bins=[edges, edges], density=True)
+        ax.pcolormesh(edges, edges, h.T + 1e-12, norm=LogNorm(vmin=1e-7, vmax=max(h.max(), 1e-6)),
+                      cmap="viridis", shading="flat")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("φ (deg)")
+        ax.set_xlim(-180, 180)
+        ax.set_ylim(-180, 180)
+        ax.set_xticks([-180, -90, 0, 90, 180])
+        ax.set_yticks([-180, -90, 0, 90, 180])
+    axes[0, 0].set_ylabel("ψ (deg)")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_torsion_series(series: Mapping[str, np.ndarray], dt_ps: float, path: str | Path,
+                        names: tuple[str, ...] = ("φ", "ψ"), max_frames: int = 1000) -> None:
+    """Torsions against time, one row per entry (title → ``(T, K)``), dots (periodic axes)."""
+    plt = _plt()
+    n = len(series)
+    k = len(names)
+    fig, axes = plt.subplots(n, k, figsize=(5.0 * k, 1.9 * n), squeeze=False, sharex=True)
+    for i, (title, a) in enumerate(series.items()):
+        a = np.asarray(a)[:max_frames]
+        t = np.arange(len(a)) * dt_ps
+        for j in range(k):
+            ax = axes[i, j]
+            ax.plot(t, a[:, j], ".", ms=1.5)
+            ax.set_ylim(-180, 180)
+            ax.set_yticks([-180, 0, 180])
+            ax.set_ylabel(f"{names[j]}\n{title}" if j == 0 else names[j], fontsize=8)
+    for j in range(k):
+        axes[-1, j].set_xlabel("time (ps)")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_lorenz(panels: Mapping[str, np.ndarray], path: str | Path) -> None:
+    """(x, z) projections of long Lorenz-63 trajectories, one panel per entry."""
+    plt = _plt()
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False, sharex=True, sharey=True)
+    for ax, (title, a) in zip(axes[0], panels.items()):
+        a = np.asarray(a)
+        ax.plot(a[:, 0], a[:, 2], lw=0.3)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("x (standardised)")
+    axes[0, 0].set_ylabel("z (standardised)")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
