@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -11,6 +13,9 @@ def _fail(e: Exception) -> None:
 
 def register(cli: click.Group, train: click.Group) -> None:
     cli.add_command(train_classifier_cmd)
+    cli.add_command(fid_cmd)
+    cli.add_command(nll_cmd)
+    cli.add_command(bench)
 
 
 @click.command("train-classifier")
@@ -23,7 +28,7 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--batch-size", type=int, default=128)
 @click.option("--lr", type=float, default=2e-3)
 @click.option("--max-minutes", type=float, default=10.0,
-              help="Stop after the epoch that passes this.")
+              help="Stop after the epoch that passes this much CPU time.")
 @click.option("--seed", type=int, default=0)
 @click.option("--threads", type=int, default=1, help="torch CPU threads.")
 def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, seed, threads):
@@ -54,4 +59,230 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
             "data": {"root": str(folder), "train": len(ytr), "test": len(yte)}}
     digest = save_classifier(model, out, meta)
     click.echo(f"test accuracy {acc:.4f} (10k test images), {log['epochs_run']} epochs, "
-               f"{log['seconds']:.0f}s; wrote {out} sha256={digest}")
+               f"{log['seconds']:.0f}s wall, {log['cpu_seconds']:.0f}s CPU; wrote {out} "
+               f"sha256={digest}")
+
+
+def _extractor(features: str, inception: str | None, classifier: str | None,
+               classifier_sha: str | None):
+    from idff.eval.fid import classifier_extractor, inception_extractor
+
+    if features == "inception":
+        return inception_extractor(inception)
+    return classifier_extractor(classifier, classifier_sha)
+
+
+_FEATURE_OPTIONS = [
+    click.option("--features", type=click.Choice(["inception", "classifier"]),
+                 default="inception",
+                 help="'inception': FID (pytorch-fid's Inception, standard weights); "
+                      "'classifier': Fréchet distance in the Fashion-MNIST CNN's features "
+                      "(FD-FMNIST-CNN, not FID)."),
+    click.option("--inception", type=click.Path(dir_okay=False), default=None,
+                 envvar="IDFF_INCEPTION_WEIGHTS", show_envvar=True,
+                 help="Local pt_inception-2015-12-05-6726825d.pth."),
+    click.option("--classifier", type=click.Path(dir_okay=False),
+                 default="cache/eval/fmnist_cnn.pt",
+                 help="Classifier weights (written by idff train-classifier)."),
+    click.option("--classifier-sha256", default=None,
+                 help="Refuse a classifier whose SHA-256 differs (results stay comparable)."),
+]
+
+
+def _feature_options(f):
+    for opt in reversed(_FEATURE_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | None,
+                  gamma: float, seed: int, cache_dir: str | None, progress: bool = True):
+    """Statistics of a folder, an .npz file, or samples drawn from a run directory."""
+    from idff.eval.fid import feature_stats, folder_stats, iter_tensor_batches, load_stats
+
+    p = Path(src)
+    if p.suffix == ".npz":
+        if not p.is_file():
+            raise FileNotFoundError(f"statistics file {p} does not exist.")
+        st = load_stats(p)
+        feat = st.meta.get("feature")
+        if feat and feat != extractor.name:
+            raise ValueError(f"{p} holds {feat} statistics but {extractor.name} was asked for; "
+                             "use the matching --features.")
+        return st, f"{p} ({st.n if st.n > 0 else '?'} images, precomputed)"
+    if (p / "config.json").is_file():
+        from idff.eval.bench import entry_from_run
+
+        entry = entry_from_run(p, gammas=(gamma,))
+        sampler = next(iter(entry.samplers.values()))
+        out = sampler(n, None if solver in ("dopri5",) else nfe, solver, seed)
+        x = out.x if hasattr(out, "x") else out
+        if x.dim() != 4:
+            raise ValueError(f"{p} produced samples of shape {tuple(x.shape)}, not images.")
+        x = ((x.float() + 1) / 2).clamp(0, 1)  # image runs sample in [-1, 1]
+        st = feature_stats(iter_tensor_batches(x), extractor, progress, total=n)
+        nfe_txt = getattr(out, "nfe", nfe)
+        return st, f"{p} ({n} samples, NFE {nfe_txt}, solver {solver or 'default'}, seed {seed})"
+    if p.is_dir():
+        st = folder_stats(p, extractor, cache_dir, progress=progress)
+        return st, f"{p} ({st.n} images)"
+    raise FileNotFoundError(f"{p} is neither an image folder, an .npz statistics file nor a run "
+                            "directory.")
+
+
+@click.command("fid")
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@_feature_options
+@click.option("--n", "n", type=int, default=10_000, help="Samples drawn when A or B is a run.")
+@click.option("--nfe", type=int, default=10, help="NFE when sampling a run.")
+@click.option("--solver", default=None, help="Solver when sampling a run (default: the run's).")
+@click.option("--gamma", type=float, default=0.0, help="IDFF pf sampling noise when sampling.")
+@click.option("--seed", type=int, default=0)
+@click.option("--save-stats", type=click.Path(dir_okay=False), default=None,
+              help="Also write A's statistics to this .npz.")
+@click.option("--cache-dir", default="cache/eval/stats", help="Cache of folder statistics.")
+@click.option("--threads", type=int, default=1, help="torch CPU threads.")
+def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, solver, gamma,
+            seed, save_stats, cache_dir, threads):
+    """Fréchet distance between A and B (image folders, .npz statistics or run directories).
+
+    With --features inception (default) this is FID as computed by pytorch-fid; the
+    weights are read from --inception / $IDFF_INCEPTION_WEIGHTS / torch's hub cache.
+    """
+    import torch
+
+    from idff.eval.fid import frechet_distance
+    from idff.training.checkpoint import RunError
+
+    torch.set_num_threads(threads)
+    try:
+        ext = _extractor(features, inception, classifier, classifier_sha256)
+        sa, da = _source_stats(a, ext, n, nfe, solver, gamma, seed, cache_dir)
+        sb, db = _source_stats(b, ext, n, nfe, solver, gamma, seed + 1, cache_dir)
+        value = frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma)
+    except (FileNotFoundError, ValueError, RunError, ImportError) as e:
+        _fail(e)
+    if save_stats:
+        sa.save(save_stats)
+    click.echo(f"{ext.name} = {value:.4f}")
+    click.echo(f"  A: {da}\n  B: {db}\n  features: {ext.protocol}; float64 statistics")
+
+
+@click.command("nll")
+@click.argument("run", type=click.Path())
+@click.option("--n", "n", type=int, default=1000, help="Evaluation points (fresh toy draws).")
+@click.option("--estimator", type=click.Choice(["auto", "exact", "hutchinson",
+                                                 "hutchinson-gaussian"]), default="auto",
+              help="Divergence: exact (default for D ≤ 16) or Hutchinson's estimator.")
+@click.option("--field", type=click.Choice(["pf", "published"]), default="pf",
+              help="IDFF ODE field (published with s = 0).")
+@click.option("--atol", type=float, default=1e-5)
+@click.option("--rtol", type=float, default=1e-5)
+@click.option("--seed", type=int, default=0)
+def nll_cmd(run, n, estimator, field, atol, rtol, seed):
+    """Negative log-likelihood (nats, bits/dim) of a toy run's ODE on fresh data."""
+    import torch
+
+    from idff.data.toys import sample_toy
+    from idff.eval.likelihood import log_likelihood
+    from idff.experiments.toy import load_toy_model
+    from idff.methods import make_sampling_field
+    from idff.training.checkpoint import RunError
+
+    try:
+        model, cfg = load_toy_model(run)
+        if cfg.get("data", {}).get("dataset") not in (None, "file"):
+            x = sample_toy(cfg["data"]["dataset"], n, torch.Generator().manual_seed(10_000 + seed))
+        else:
+            raise ValueError("idff nll evaluates toy runs trained on a named dataset.")
+        f = make_sampling_field(cfg["method"], model, field=field,
+                                sigma=cfg["objective"].get("sigma", 0.2))
+        res = log_likelihood(f, x, estimator, atol=atol, rtol=rtol,
+                             generator=torch.Generator().manual_seed(seed))
+    except (RunError, ValueError, RuntimeError) as e:
+        _fail(e)
+    se = res.nll.std().item() / n**0.5
+    click.echo(f"NLL {res.nll.mean().item():.4f} ± {se:.4f} nats "
+               f"({res.bpd.mean().item():.4f} bits/dim), {n} fresh points, estimator "
+               f"{res.estimator}, dopri5 atol={atol} rtol={rtol}, x placed at t={res.t_start:g}, "
+               f"{res.nfe} NFE")
+
+
+@click.group("bench")
+def bench() -> None:
+    """Benchmarks."""
+
+
+@bench.command("nfe")
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--label", "labels", multiple=True, help="One label per run (default: method).")
+@click.option("--nfe", "nfe_list", default="1,2,4,6,10,20,50,100,adaptive",
+              help="Comma-separated budgets; 'adaptive' = dopri5.")
+@click.option("--n-eval", type=int, default=2000, help="Samples per evaluated cell.")
+@click.option("--n-val", type=int, default=1000, help="Samples per validation candidate.")
+@click.option("--gammas", default="0,0.5,1", help="IDFF pf sampling-noise candidates γ.")
+@click.option("--ref-val", type=int, default=10_000, help="Images: validation reference size.")
+@click.option("--ref-eval", type=int, default=10_000, help="Images: evaluation reference size.")
+@click.option("--data-root", default=None, help="Images: Fashion-MNIST IDX folder.")
+@_feature_options
+@click.option("--seed", type=int, default=0)
+@click.option("--threads", type=int, default=1, help="torch CPU threads (timings depend on it).")
+@click.option("--out", type=click.Path(), required=True,
+              help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv.")
+def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, data_root,
+              features, inception, classifier, classifier_sha256, seed, threads, out):
+    """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
+
+    Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
+    (--features classifier for FD-FMNIST-CNN, inception for FID).
+    """
+    import csv
+    import json
+
+    import torch
+
+    from idff.eval import bench as B
+    from idff.training.checkpoint import RunError
+
+    torch.set_num_threads(threads)
+    try:
+        nfes = [b if b == "adaptive" else int(b) for b in nfe_list.split(",")]
+        gam = [float(g) for g in gammas.split(",")]
+        if labels and len(labels) != len(runs):
+            raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+        entries = [B.entry_from_run(r, labels[i] if labels else None, gam)
+                   for i, r in enumerate(runs)]
+        kinds = {e.info["kind"] for e in entries}
+        if len(kinds) != 1:
+            raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")
+        if kinds == {"toy"}:
+            datasets = {json.loads((Path(r) / "config.json").read_text())["data"]["dataset"]
+                        for r in runs}
+            if len(datasets) != 1:
+                raise ValueError(f"toy runs on different datasets {sorted(datasets)}.")
+            quality = B.ToyQuality(datasets.pop(), n_eval, seed)
+        else:
+            ext = _extractor(features, inception, classifier, classifier_sha256)
+            quality = B.fashion_mnist_quality(ext, data_root, ref_val, ref_eval, seed=seed)
+        rows, val_log = B.run_benchmark(entries, quality, nfes, n_eval, n_val, seed,
+                                        echo=click.echo)
+    except (ValueError, FileNotFoundError, RunError, ImportError) as e:
+        _fail(e)
+    outp = Path(out)
+    floor = quality.floor()
+    B.write_csv(rows, outp.with_suffix(".csv"))
+    if val_log:
+        keys = list(dict.fromkeys(k for d in val_log for k in d))
+        with open(outp.with_suffix(".val.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(val_log)
+    runs_txt = ", ".join(f"{e.label} = {e.info['run']} ({e.info['train_steps']} steps)"
+                         for e in entries)
+    header = (f"Runs: {runs_txt}. torch threads: {threads}. Command: `idff bench nfe "
+              f"{' '.join(runs)} ...` (see the CSV for every row).")
+    text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
+    B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
+    click.echo(text)
+    click.echo(f"wrote {outp.with_suffix('.csv')}, .md, .png")

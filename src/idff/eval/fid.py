@@ -195,7 +195,12 @@ def inception_extractor(weights: str | os.PathLike | None = None,
             torch.hub.set_dir(tmp)
         try:
             net = pf_inception.InceptionV3([pf_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-        except (OSError, RuntimeError) as e:  # URLError is an OSError
+        except (OSError, RuntimeError, KeyError) as e:  # URLError is an OSError
+            if local is not None:
+                raise ValueError(
+                    f"cannot load Inception weights from {local} ({type(e).__name__}: "
+                    f"{str(e)[:200]}); the file must be pytorch-fid's {INCEPTION_FILE}."
+                ) from e
             raise FileNotFoundError(_missing_weights_message(e)) from e
         finally:
             torch.hub.set_dir(old_hub)

@@ -134,7 +134,9 @@ def bits_per_dim(
     if levels is not None:
         lo, hi = value_range
         if hi <= lo or levels < 2:
-            raise ValueError(f"need value_range hi > lo and levels >= 2, got {value_range}, {levels}.")
+            raise ValueError(
+                f"need value_range hi > lo and levels >= 2, got {value_range} and {levels}."
+            )
         bpd = bpd + math.log2(levels / (hi - lo))
     return bpd
 

@@ -1,0 +1,524 @@
+"""Quality versus NFE for IDFF, OT-CFM and I-CFM runs, with sampling time and a fair noise choice.
+
+A benchmark entry is a method's trained run seen through *samplers*: callables
+
+    sampler(n, nfe, solver, seed) -> samples (N, ...) or a SampleResult
+
+(``nfe=None`` with an adaptive ``solver`` such as ``"dopri5"``; ``solver=None`` means the
+run's default fixed-step solver). An entry holds one sampler per sampling-noise candidate
+(e.g. IDFF's ``γ ∈ {0, 0.5, 1}``); at each NFE budget the candidate with the best quality on
+the **validation** reference is chosen, and only that one is scored on the **evaluation**
+reference, with fresh seeds. Quality is a :class:`Quality` (MMD/W2 for vectors, a Fréchet
+distance in classifier or Inception features for images).
+
+Toy run directories (``idff train toy``) are adapted here; image runs are adapted by the
+image code through :func:`register_sampler_factory` or a module
+``idff.experiments.<kind>`` exposing ``make_sampler(run_dir, **noise) -> sampler``.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from idff.eval.fid import (
+    FeatureExtractor,
+    FeatureStats,
+    feature_stats,
+    frechet_distance,
+    iter_tensor_batches,
+)
+
+__all__ = [
+    "NFE_GRID",
+    "Sampler",
+    "BenchEntry",
+    "Quality",
+    "ToyQuality",
+    "ImageQuality",
+    "fashion_mnist_quality",
+    "BenchRow",
+    "register_sampler_factory",
+    "entry_from_run",
+    "run_benchmark",
+    "write_csv",
+    "write_markdown",
+    "plot_quality_vs_nfe",
+]
+
+NFE_GRID: tuple[int | str, ...] = (1, 2, 4, 6, 10, 20, 50, 100, "adaptive")
+
+Sampler = Callable[[int, "int | None", "str | None", int], Any]
+
+# kind -> factory(run_dir, **noise) -> Sampler
+SAMPLER_FACTORIES: dict[str, Callable[..., Sampler]] = {}
+
+
+@dataclass
+class BenchEntry:
+    """One trained run: its label, method and sampling-noise candidates.
+
+    Attributes:
+        label: the name in tables and plots.
+        method: ``"idff"``, ``"otcfm"`` or ``"icfm"``.
+        samplers: candidate name (e.g. ``"gamma=0.5"``) -> sampler; one entry when the
+            method has no sampling noise.
+        info: free-form facts reported with the run (training steps, run directory).
+    """
+
+    label: str
+    method: str
+    samplers: dict[str, Sampler]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.samplers:
+            raise ValueError(f"entry {self.label!r} has no sampler.")
+
+
+class Quality:
+    """Scores samples against a ``"val"`` or ``"eval"`` reference; lower is better.
+
+    Subclasses set ``name`` (the primary metric), ``protocol`` (text reported beside every
+    number) and implement :meth:`score` returning ``{metric: value}`` with ``name`` in it.
+    """
+
+    name: str = ""
+    protocol: str = ""
+
+    def score(self, samples: Tensor, split: str) -> dict[str, float]:
+        raise NotImplementedError
+
+    def floor(self) -> dict[str, float]:
+        """The metric between the two references (what a perfect sampler would get)."""
+        return {}
+
+
+class ToyQuality(Quality):
+    """MMD (primary) and exact W2 against fresh draws of a toy distribution.
+
+    The validation and evaluation references are independent draws with disjoint seeds.
+    """
+
+    name = "mmd"
+
+    def __init__(self, dataset: str, n: int = 2000, seed: int = 0):
+        from idff.data.toys import sample_toy
+
+        self.refs = {
+            "val": sample_toy(dataset, n, torch.Generator().manual_seed(30_000 + seed)),
+            "eval": sample_toy(dataset, n, torch.Generator().manual_seed(10_000 + seed)),
+        }
+        self.protocol = (f"{dataset}: MMD² (RBF mixture) and exact W2 vs {n} fresh points; "
+                         f"validation reference seed {30_000 + seed}, evaluation {10_000 + seed}")
+
+    def score(self, samples: Tensor, split: str) -> dict[str, float]:
+        from idff.metrics import mmd, wasserstein
+
+        ref = self.refs[split]
+        return {"mmd": mmd(samples, ref), "w2": wasserstein(samples, ref, 2)}
+
+    def floor(self) -> dict[str, float]:
+        return self.score(self.refs["val"], "eval")
+
+
+class ImageQuality(Quality):
+    """Fréchet distance in a feature network against cached reference statistics.
+
+    Args:
+        extractor: the feature network (its ``name`` is the metric: ``"FID"`` or
+            ``"FD-FMNIST-CNN"``).
+        refs: ``{"val": FeatureStats, "eval": FeatureStats}``.
+        value_range: range of the sampler's images, mapped linearly to ``[0, 1]``.
+        protocol: how the references were made (split, count).
+    """
+
+    def __init__(self, extractor: FeatureExtractor, refs: dict[str, FeatureStats],
+                 value_range: tuple[float, float] = (-1.0, 1.0), protocol: str = ""):
+        if set(refs) != {"val", "eval"}:
+            raise ValueError("ImageQuality needs reference statistics for 'val' and 'eval'.")
+        self.extractor, self.refs, self.value_range = extractor, refs, value_range
+        self.name = extractor.name
+        self.protocol = f"{extractor.name}: {extractor.protocol}; {protocol}".strip("; ")
+
+    def to_unit(self, x: Tensor) -> Tensor:
+        lo, hi = self.value_range
+        return ((x.float() - lo) / (hi - lo)).clamp(0, 1)
+
+    def score(self, samples: Tensor, split: str) -> dict[str, float]:
+        st = feature_stats(iter_tensor_batches(self.to_unit(samples)), self.extractor)
+        ref = self.refs[split]
+        return {self.name: frechet_distance(st.mu, st.sigma, ref.mu, ref.sigma)}
+
+    def floor(self) -> dict[str, float]:
+        a, b = self.refs["val"], self.refs["eval"]
+        return {self.name: frechet_distance(a.mu, a.sigma, b.mu, b.sigma)}
+
+
+@dataclass
+class BenchRow:
+    """One (entry, NFE budget) result; ``seconds_per_1k`` is the evaluation sampling time."""
+
+    label: str
+    method: str
+    nfe_budget: str
+    nfe: int
+    solver: str
+    noise: str
+    metric: str
+    value: float
+    seconds_per_1k: float
+    n_samples: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _unpack(out: Any) -> tuple[Tensor, int | None]:
+    if torch.is_tensor(out):
+        return out, None
+    if hasattr(out, "x") and hasattr(out, "nfe"):
+        return out.x, int(out.nfe)
+    raise TypeError("a sampler must return a tensor of samples or a SampleResult (x, nfe).")
+
+
+def _draw(sampler: Sampler, n: int, budget: int | str, seed: int) -> tuple[Tensor, int, float]:
+    adaptive = budget == "adaptive"
+    t0 = time.perf_counter()
+    out = sampler(n, None if adaptive else int(budget), "dopri5" if adaptive else None, seed)
+    seconds = time.perf_counter() - t0
+    x, nfe = _unpack(out)
+    if nfe is None:
+        nfe = -1 if adaptive else int(budget)
+    return x, nfe, seconds
+
+
+def run_benchmark(
+    entries: Sequence[BenchEntry],
+    quality: Quality,
+    nfes: Sequence[int | str] = NFE_GRID,
+    n_eval: int = 2000,
+    n_val: int = 1000,
+    seed: int = 0,
+    echo: Callable[[str], None] | None = print,
+) -> tuple[list[BenchRow], list[dict[str, Any]]]:
+    """Score every entry at every NFE budget.
+
+    For entries with several sampling-noise candidates, each candidate draws ``n_val``
+    samples (seed ``seed + 1``) scored on the validation reference; the best is then drawn
+    with ``n_eval`` samples (seed ``seed``), timed and scored on the evaluation reference.
+    A candidate that cannot run a budget (an SDE under an adaptive ODE solver, a stalled
+    adaptive solve) is skipped; a budget no candidate can run gives a NaN row.
+
+    Returns:
+        The result rows and the validation log (one dict per candidate and budget).
+    """
+    from tqdm.auto import tqdm
+
+    if not entries:
+        raise ValueError("nothing to benchmark: give at least one run.")
+    for b in nfes:
+        if b != "adaptive" and (not str(b).isdigit() or int(b) < 1):
+            raise ValueError(f"NFE budgets are integers >= 1 or 'adaptive', got {b!r}.")
+    rows: list[BenchRow] = []
+    val_log: list[dict[str, Any]] = []
+    bar = tqdm(total=len(entries) * len(nfes), desc="bench nfe", disable=echo is None)
+    for entry in entries:
+        for budget in nfes:
+            chosen, best = None, math.inf
+            candidates = list(entry.samplers.items())
+            for name, sampler in candidates:
+                if len(candidates) == 1:
+                    chosen = name
+                    break
+                try:
+                    x, nfe, _ = _draw(sampler, n_val, budget, seed + 1)
+                except (ValueError, RuntimeError) as e:
+                    val_log.append({"label": entry.label, "nfe_budget": str(budget),
+                                    "noise": name, "skipped": str(e)[:120]})
+                    continue
+                v = quality.score(x, "val")[quality.name]
+                val_log.append({"label": entry.label, "nfe_budget": str(budget), "noise": name,
+                                "nfe": nfe, f"val_{quality.name}": v})
+                if v < best or chosen is None:
+                    chosen, best = name, v
+            row = BenchRow(entry.label, entry.method, str(budget), -1,
+                           "dopri5" if budget == "adaptive" else "default", chosen or "-",
+                           quality.name, float("nan"), float("nan"), n_eval)
+            if chosen is not None:
+                try:
+                    x, nfe, seconds = _draw(entry.samplers[chosen], n_eval, budget, seed)
+                    scores = quality.score(x, "eval")
+                    row.nfe, row.value = nfe, scores.pop(quality.name)
+                    row.seconds_per_1k, row.extra = 1000 * seconds / n_eval, scores
+                except (ValueError, RuntimeError) as e:
+                    row.noise = f"{chosen} (failed: {str(e)[:60]})"
+            rows.append(row)
+            bar.update(1)
+            if echo is not None:
+                bar.write(f"{entry.label:>12} NFE {budget!s:>8} [{row.noise}]: {quality.name} "
+                          f"{row.value:.4g}  counted NFE {row.nfe}  {row.seconds_per_1k:.3g} s/1k")
+    bar.close()
+    return rows, val_log
+
+
+def fashion_mnist_quality(
+    extractor: FeatureExtractor,
+    root: str | Path | None = None,
+    n_val: int = 10_000,
+    n_eval: int = 10_000,
+    cache_dir: str | Path | None = "cache/eval/stats",
+    seed: int = 0,
+) -> ImageQuality:
+    """Fashion-MNIST references: validation = ``n_val`` training images (a fixed random
+    subset), evaluation = the first ``n_eval`` test images. Statistics cached as ``.npz``."""
+    from idff.eval.fid import load_stats
+    from idff.eval.idx import load_fashion_mnist
+
+    refs = {}
+    for split, data_split, n in (("val", "train", n_val), ("eval", "test", n_eval)):
+        key = f"fmnist-{data_split}-{n}-s{seed}-{extractor.name}-{extractor.ident[:16]}.npz"
+        path = Path(cache_dir) / key if cache_dir is not None else None
+        if path is not None and path.is_file():
+            refs[split] = load_stats(path)
+            continue
+        images, _ = load_fashion_mnist(data_split, root)
+        if n > len(images):
+            raise ValueError(f"asked for {n} {data_split} images, the split has {len(images)}.")
+        if data_split == "train":
+            idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+            images = images[idx.numpy()]
+        else:
+            images = images[:n]
+        x = torch.from_numpy(np.ascontiguousarray(images))[:, None].float() / 255.0
+        refs[split] = feature_stats(iter_tensor_batches(x), extractor)
+        refs[split].meta.update({"split": data_split, "n": n})
+        if path is not None:
+            refs[split].save(path)
+    protocol = (f"validation reference {n_val} Fashion-MNIST train images (seed {seed}), "
+                f"evaluation reference {n_eval} test images")
+    return ImageQuality(extractor, refs, (-1.0, 1.0), protocol)
+
+
+# ------------------------------------------------------------------------- run adapters
+
+
+def register_sampler_factory(kind: str, factory: Callable[..., Sampler]) -> None:
+    """Let ``idff bench nfe`` sample runs whose ``config.json`` has ``"kind": kind``.
+
+    ``factory(run_dir, **noise) -> sampler`` where ``noise`` holds ``field``, ``gamma``,
+    ``s`` for IDFF runs (empty for CFM runs) and the sampler returns images in ``[-1, 1]``.
+    """
+    SAMPLER_FACTORIES[kind] = factory
+
+
+def _toy_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
+                 s: float = 0.0) -> Sampler:
+    from idff.experiments.toy import load_toy_model, sample_model
+
+    model, config = load_toy_model(run_dir)
+
+    def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
+        if solver is None and (gamma > 0 or s > 0):
+            solver = "euler"  # Euler–Maruyama for SDEs (or the published noisy field)
+        with torch.no_grad():
+            return sample_model(model, config, n, nfe, solver, field=field, gamma=gamma, s=s,
+                                sde=s > 0, seed=seed)
+
+    return sampler
+
+
+register_sampler_factory("toy", _toy_factory)
+
+
+def _factory_for(kind: str) -> Callable[..., Sampler]:
+    if kind not in SAMPLER_FACTORIES:
+        try:
+            mod = importlib.import_module(f"idff.experiments.{kind}")
+        except ImportError:
+            mod = None
+        if mod is not None and hasattr(mod, "make_sampler"):
+            SAMPLER_FACTORIES[kind] = mod.make_sampler
+    if kind not in SAMPLER_FACTORIES:
+        raise ValueError(
+            f"no sampler for runs of kind {kind!r}; known: {', '.join(sorted(SAMPLER_FACTORIES))}. "
+            "Register one with idff.eval.bench.register_sampler_factory(kind, factory), or give "
+            f"idff.experiments.{kind} a make_sampler(run_dir, **noise) function."
+        )
+    return SAMPLER_FACTORIES[kind]
+
+
+def entry_from_run(run_dir: str | Path, label: str | None = None,
+                   gammas: Sequence[float] = (0.0, 0.5, 1.0),
+                   field: str = "pf") -> BenchEntry:
+    """Adapt a run directory: IDFF runs get one candidate per ``γ`` (or ``s`` for ``published``)."""
+    import json
+
+    from idff.training.checkpoint import CONFIG, RunError
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / CONFIG
+    if not cfg_path.is_file():
+        raise RunError(
+            f"{run_dir} is not a run directory (no {CONFIG}); pass an 'idff train' --out folder."
+        )
+    config = json.loads(cfg_path.read_text())
+    kind, method = config.get("kind", "toy"), config.get("method")
+    factory = _factory_for(kind)
+    if method == "idff":
+        key = "gamma" if field == "pf" else "s"
+        samplers = {f"{key}={g:g}": factory(run_dir, field=field, **{key: float(g)})
+                    for g in gammas}
+    else:
+        samplers = {"-": factory(run_dir)}
+    steps = config.get("train", {}).get("steps")
+    return BenchEntry(label or method or run_dir.name, method or "?", samplers,
+                      {"run": str(run_dir), "kind": kind, "train_steps": steps})
+
+
+# ------------------------------------------------------------------------------ outputs
+
+
+def write_csv(rows: Sequence[BenchRow], path: str | Path) -> None:
+    """All rows, one per (run, NFE budget), with secondary metrics as extra columns."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extras = sorted({k for r in rows for k in r.extra})
+    fields = [f for f in asdict(rows[0]) if f != "extra"] + extras
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in rows:
+            d = asdict(r)
+            d.update(d.pop("extra"))
+            w.writerow(d)
+
+
+def _fmt(v: float) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+def target_check(rows: Sequence[BenchRow], fast: tuple[str, str] = ("idff", "10"),
+                 slow: tuple[str, str] = ("otcfm", "100"), speedup: float = 5.0) -> str | None:
+    """Whether ``fast`` (method, NFE) matches ``slow`` in quality with ``speedup``× less time."""
+    def pick(method: str, budget: str):
+        return next((r for r in rows if r.method == method and r.nfe_budget == budget), None)
+
+    a, b = pick(*fast), pick(*slow)
+    if a is None or b is None or not (np.isfinite(a.value) and np.isfinite(b.value)):
+        return None
+    ratio = b.seconds_per_1k / a.seconds_per_1k if a.seconds_per_1k > 0 else float("inf")
+    met = a.value <= b.value and ratio >= speedup
+    return (f"Target {'MET' if met else 'NOT MET'}: {a.label} at NFE {fast[1]} has "
+            f"{a.metric} {_fmt(a.value)} vs {b.label} at NFE {slow[1]} {_fmt(b.value)} "
+            f"({'≤' if a.value <= b.value else '>'}), sampling time ratio {ratio:.1f}× "
+            f"(needs ≥ {speedup:g}×).")
+
+
+def write_markdown(rows: Sequence[BenchRow], path: str | Path, quality: Quality,
+                   header: str = "", floor: dict[str, float] | None = None) -> str:
+    """A quality table and a time table (runs × NFE budgets) with the protocol; returns it."""
+    labels = list(dict.fromkeys(r.label for r in rows))
+    budgets = list(dict.fromkeys(r.nfe_budget for r in rows))
+    get = {(r.label, r.nfe_budget): r for r in rows}
+    n = rows[0].n_samples
+    lines = [header.strip(), ""] if header else []
+    lines += [f"Protocol: {quality.protocol}; {n} evaluation samples per cell; sampling noise "
+              "chosen per budget on the validation reference; NFE counted by wrapping the network.",
+              ""]
+    if floor:
+        lines += ["Reference floor (validation vs evaluation reference): "
+                  + ", ".join(f"{k} {_fmt(v)}" for k, v in floor.items()), ""]
+    head = "| run | " + " | ".join(f"NFE {b}" for b in budgets) + " |"
+    sep = "|---|" + "---:|" * len(budgets)
+    lines += [f"**{quality.name}** (lower is better; [chosen noise], adaptive: counted NFE)", "",
+              head, sep]
+    for lab in labels:
+        cells = []
+        for b in budgets:
+            r = get.get((lab, b))
+            if r is None:
+                cells.append("")
+                continue
+            c = _fmt(r.value)
+            if r.noise not in ("-", "gamma=0", "s=0"):
+                c += f" [{r.noise}]"
+            if b == "adaptive":
+                c += f" (NFE {r.nfe})"
+            cells.append(c)
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    extras = sorted({k for r in rows for k in r.extra})
+    for k in extras:
+        lines += ["", f"**{k}**", "", head, sep]
+        for lab in labels:
+            cells = [_fmt(get[(lab, b)].extra.get(k, float("nan"))) if (lab, b) in get else ""
+                     for b in budgets]
+            lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    lines += ["", "**Sampling wall time, seconds per 1k samples**", "", head, sep]
+    for lab in labels:
+        cells = [_fmt(get[(lab, b)].seconds_per_1k) if (lab, b) in get else "" for b in budgets]
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    check = target_check(rows)
+    if check:
+        lines += ["", check]
+    text = "\n".join(lines) + "\n"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+    return text
+
+
+def plot_quality_vs_nfe(rows: Sequence[BenchRow], path: str | Path, title: str = "",
+                        floor: float | None = None) -> None:
+    """Quality (log-log) and seconds per 1k samples against counted NFE, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_t) = plt.subplots(1, 2, figsize=(11, 4.2))
+    metric = rows[0].metric
+    for lab in dict.fromkeys(r.label for r in rows):
+        fixed = [r for r in rows if r.label == lab and r.nfe_budget != "adaptive"
+                 and np.isfinite(r.value)]
+        fixed.sort(key=lambda r: r.nfe)
+        line = ax.plot([r.nfe for r in fixed], [r.value for r in fixed], marker="o", ms=3,
+                       label=lab)[0]
+        ax_t.plot([r.nfe for r in fixed], [r.seconds_per_1k for r in fixed], marker="o", ms=3,
+                  color=line.get_color(), label=lab)
+        for r in rows:
+            if r.label == lab and r.nfe_budget == "adaptive" and np.isfinite(r.value) and r.nfe > 0:
+                ax.scatter([r.nfe], [r.value], marker="*", s=90, color=line.get_color(),
+                           label=f"{lab} adaptive")
+                ax_t.scatter([r.nfe], [r.seconds_per_1k], marker="*", s=90,
+                             color=line.get_color())
+    if floor is not None and np.isfinite(floor):
+        ax.axhline(floor, color="k", ls=":", label="reference floor")
+    ax.set_xscale("log")
+    values = [r.value for r in rows if np.isfinite(r.value)] + ([floor] if floor else [])
+    if min(values, default=1.0) > 0:
+        ax.set_yscale("log")
+    else:  # unbiased MMD² can dip below zero near the floor
+        ax.set_yscale("symlog", linthresh=1e-4)
+    ax.set_xlabel("NFE (counted network evaluations per sample)")
+    ax.set_ylabel(f"{metric} (lower is better)")
+    ax.set_title(title or f"{metric} vs NFE")
+    ax.legend(fontsize=7)
+    ax_t.set_xscale("log")
+    ax_t.set_yscale("log")
+    ax_t.set_xlabel("NFE (counted)")
+    ax_t.set_ylabel("sampling seconds per 1k samples")
+    ax_t.set_title("sampling time")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
