@@ -17,7 +17,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["atomic_save", "atomic_write_text", "save_snapshot", "load_run", "load_state", "RunError"]
+__all__ = [
+    "atomic_save",
+    "atomic_write_text",
+    "save_snapshot",
+    "load_run",
+    "load_state",
+    "load_state_dict_checked",
+    "RunError",
+]
 
 CONFIG, SNAPSHOT, STATE = "config.json", "snapshot.pt", "state.pt"
 
@@ -79,7 +87,7 @@ def _load(path: Path) -> dict:
 def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict, int]:
     """Return ``(config, ema_state_dict, step)`` of a run directory."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir() or not (run_dir / CONFIG).is_file() or not (run_dir / SNAPSHOT).is_file():
+    if not (run_dir / CONFIG).is_file() or not (run_dir / SNAPSHOT).is_file():
         raise RunError(
             f"{run_dir} is not an idff run directory (it needs {CONFIG} and {SNAPSHOT}); "
             "pass the --out folder of an 'idff train' run."
@@ -98,3 +106,38 @@ def load_state(run_dir: str | os.PathLike) -> dict | None:
     """The full resume state of a run, or ``None`` when the run has none yet."""
     path = Path(run_dir) / STATE
     return _load(path) if path.is_file() else None
+
+
+def load_state_dict_checked(
+    module: torch.nn.Module, state: dict, source: str = "checkpoint"
+) -> None:
+    """``module.load_state_dict(state)`` that names what does not fit.
+
+    Raises:
+        RunError: listing missing keys, unexpected keys and shape mismatches (a few of each),
+            i.e. a checkpoint written for another architecture or configuration.
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and torch.is_tensor(state[k]) and state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or shapes:
+        def few(items: list[str]) -> str:
+            return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {few(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches (checkpoint vs model): {few(shapes)}")
+        raise RunError(
+            f"{source} does not fit this model ({'; '.join(parts)}). It was saved for another "
+            "architecture or configuration; build the model with the config it was trained with."
+        )
+    module.load_state_dict(state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,29 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from idff.training.checkpoint import STATE, atomic_save, load_state, save_snapshot
+from idff.training.checkpoint import (
+    STATE,
+    atomic_save,
+    load_state,
+    load_state_dict_checked,
+    save_snapshot,
+)
+from idff.training.distributed import DistContext
 
 __all__ = ["TrainConfig", "Trainer"]
+
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (defaults: the published image recipe, spec §3)."""
+    """Optimisation settings (defaults: the published image recipe, spec §3).
+
+    ``grad_accum`` micro-batches make one optimizer step; ``precision`` is ``"fp32"``,
+    ``"bf16"`` or ``"fp16"`` (autocast, GPU only; fp16 adds loss scaling);
+    ``max_minutes`` stops (and saves) after that wall time; ``tensorboard`` writes scalars
+    to ``run_dir/tb``; ``sample_every`` is read by sample-grid hooks.
+    """
 
     steps: int = 5000
     lr: float = 2e-4
@@ -38,6 +54,11 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 100
     ckpt_every: int = 1000
+    max_minutes: float | None = None
+    grad_accum: int = 1
+    precision: str = "fp32"
+    tensorboard: bool = False
+    sample_every: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -45,6 +66,12 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}.")
+        if self.grad_accum < 1:
+            raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}."
+            )
 
 
 def _cycle(data: Iterable) -> Iterator:
@@ -54,7 +81,9 @@ def _cycle(data: Iterable) -> Iterator:
             empty = False
             yield batch
         if empty:
-            raise ValueError("the training data yielded no batch; check the dataset and batch size.")
+            raise ValueError(
+                "the training data yielded no batch; check the dataset and batch size."
+            )
 
 
 def _split(batch) -> tuple[torch.Tensor, Any]:
@@ -69,13 +98,17 @@ class Trainer:
     Args:
         model: the network (two-head for IDFF, velocity for CFM).
         objective: callable ``(model, x1, cond) -> LossOutput``.
-        data: iterable of ``x1`` or ``(x1, cond)`` batches; cycled forever.
+        data: iterable of ``x1`` or ``(x1, cond)`` batches; cycled forever. If it has
+            ``state_dict``/``load_state_dict`` (position in the epoch), resuming continues
+            from the same batch.
         config: optimisation settings.
         run_dir: output folder (``config.json``, ``snapshot.pt``, ``state.pt``, ``log.jsonl``).
         run_config: the JSON-able description of the run (model, method, data), saved as
             ``config.json`` beside the weights.
-        device: where to train.
+        device: where to train (ignored when ``dist`` is given).
         on_log: optional callback ``(step, metrics_dict)``.
+        dist: a :class:`~idff.training.distributed.DistContext` for DDP (``torchrun``);
+            only rank 0 writes files, every rank keeps identical weights.
     """
 
     def __init__(
@@ -89,15 +122,18 @@ class Trainer:
         device: str | torch.device = "cpu",
         on_log: Callable[[int, dict], None] | None = None,
         progress: bool = True,
+        dist: DistContext | None = None,
     ):
-        self.model = model.to(device)
+        self.dist = dist or DistContext(device=torch.device(device))
+        self.device = self.dist.device
+        self.model = model.to(self.device)
+        self.net = self.dist.wrap(self.model)
         self.objective = objective
         self.data = data
         self.config = config
         self.run_dir = Path(run_dir)
         self.run_config = dict(run_config or {})
-        self.run_config["train"] = asdict(config)
-        self.device = torch.device(device)
+        self.run_config["train"] = {**self.run_config.get("train", {}), **asdict(config)}
         self.on_log = on_log
         self.progress = progress
         self.ema = AveragedModel(
@@ -110,87 +146,169 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: min(1.0, (s + 1) / warm)
         )
+        amp = config.precision != "fp32" and self.device.type == "cuda"
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(
+            config.precision) if amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast_dtype == torch.float16)
         self.step = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.is_main
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {
+        state = {
             "model": self.model.state_dict(),
             "ema": self.ema.module.state_dict(),
             "ema_n_averaged": self.ema.n_averaged,
             "optim": self.opt.state_dict(),
             "sched": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "step": self.step,
             "rng": torch.get_rng_state(),
         }
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if hasattr(self.data, "state_dict"):
+            state["data"] = self.data.state_dict()
+        return state
 
     def save(self) -> None:
-        """Write the resume state and the inference snapshot atomically."""
-        atomic_save(self.state_dict(), self.run_dir / STATE)
-        save_snapshot(self.run_dir, self.ema.module.state_dict(), self.run_config, self.step)
+        """Write the resume state and the inference snapshot atomically (rank 0 only)."""
+        if self.is_main:
+            atomic_save(self.state_dict(), self.run_dir / STATE)
+            save_snapshot(self.run_dir, self.ema.module.state_dict(), self.run_config, self.step)
+        self.dist.barrier()
 
     def resume(self) -> bool:
         """Restore the resume state of ``run_dir`` if there is one; return whether it did."""
         state = load_state(self.run_dir)
         if state is None:
             return False
-        self.model.load_state_dict(state["model"])
-        self.ema.module.load_state_dict(state["ema"])
+        where = str(self.run_dir / STATE)
+        load_state_dict_checked(self.model, state["model"], where)
+        load_state_dict_checked(self.ema.module, state["ema"], where + " (EMA)")
         self.ema.n_averaged.copy_(state["ema_n_averaged"])
         self.opt.load_state_dict(state["optim"])
         self.sched.load_state_dict(state["sched"])
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if self.dist.rank:  # rank 0's RNG was saved; others derive distinct streams from it
+            torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank + self.step)
+        if "data" in state and hasattr(self.data, "load_state_dict"):
+            self.data.load_state_dict(state["data"])
         return True
 
     # -- loop ----------------------------------------------------------------------------
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast("cuda", dtype=self.autocast_dtype)
+
     def train_step(self, x1: torch.Tensor, cond: Any) -> dict[str, float]:
+        """One optimizer step on one batch."""
+        return self.train_micro_steps([(x1, cond)])
+
+    def train_micro_steps(self, micro: list[tuple[torch.Tensor, Any]]) -> dict[str, float]:
+        """One optimizer step accumulating gradients over ``micro`` batches.
+
+        Raises:
+            FloatingPointError: the loss or the gradient norm is not finite on any process;
+                nothing is updated, so the last checkpoint stays the last good one.
+        """
         self.model.train()
-        out = self.objective(self.model, x1, cond)
         self.opt.zero_grad(set_to_none=True)
-        out.loss.backward()
+        sums: dict[str, float] = {}
+        for k, (x1, cond) in enumerate(micro):
+            sync = k == len(micro) - 1 or not self.dist.distributed
+            ctx = nullcontext() if sync else self.net.no_sync()
+            error = None
+            with ctx:
+                try:
+                    with self._autocast():
+                        out = self.objective(self.net, x1, cond)
+                except FloatingPointError as e:
+                    error = str(e)
+                if self.dist.any(error is not None):
+                    raise FloatingPointError(error or "the loss is not finite on another process.")
+                self.scaler.scale(out.loss / len(micro)).backward()
+            for key, v in out.items().items():
+                sums[key] = sums.get(key, 0.0) + v / len(micro)
+        self.scaler.unscale_(self.opt)
         gnorm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.opt.step()
+        if not torch.isfinite(gnorm) and not self.scaler.is_enabled():
+            raise FloatingPointError(
+                "the gradient norm is not finite; lower the learning rate or check the data."
+            )
+        self.scaler.step(self.opt)
+        self.scaler.update()
         self.sched.step()
         self.ema.update_parameters(self.model)
         self.step += 1
-        metrics = out.items()
+        metrics = {k: self.dist.mean(v) for k, v in sums.items()}
         metrics["grad_norm"] = float(gnorm)
         metrics["lr"] = self.sched.get_last_lr()[0]
         return metrics
 
+    def _next_micro(self, batches: Iterator) -> list[tuple[torch.Tensor, Any]]:
+        out = []
+        for _ in range(self.config.grad_accum):
+            x1, cond = _split(next(batches))
+            x1 = x1.to(self.device, non_blocking=True)
+            if torch.is_tensor(cond):
+                cond = cond.to(self.device, non_blocking=True)
+            out.append((x1, cond))
+        return out
+
     def fit(self) -> nn.Module:
         """Train until ``config.steps``; return the EMA model. Resumes if a state exists."""
         if self.step == 0 and not self.resume():
-            torch.manual_seed(self.config.seed)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+            torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank)
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.dist.barrier()
         batches = _cycle(self.data)
         bar = tqdm(
-            total=self.config.steps, initial=self.step, disable=not self.progress,
-            desc=self.run_dir.name, dynamic_ncols=True,
+            total=self.config.steps,
+            initial=self.step,
+            disable=not (self.progress and self.is_main),
+            desc=self.run_dir.name,
+            dynamic_ncols=True,
         )
-        log = open(self.run_dir / "log.jsonl", "a")
+        log = open(self.run_dir / "log.jsonl", "a") if self.is_main else None
+        tb = _tensorboard(self.run_dir) if self.config.tensorboard and self.is_main else None
         t0, n0 = time.perf_counter(), self.step
         try:
             while self.step < self.config.steps:
-                x1, cond = _split(next(batches))
-                x1 = x1.to(self.device, non_blocking=True)
-                if torch.is_tensor(cond):
-                    cond = cond.to(self.device, non_blocking=True)
+                limit = self.config.max_minutes
+                if limit and self.dist.any(time.perf_counter() - t0 > 60 * limit):
+                    break
                 try:
-                    metrics = self.train_step(x1, cond)
+                    metrics = self.train_micro_steps(self._next_micro(batches))
                 except FloatingPointError as e:
                     raise FloatingPointError(
-                        f"step {self.step + 1}: {e} The last good checkpoint in {self.run_dir} "
-                        "was kept."
+                        f"step {self.step + 1}: {e} Training stopped; the last good checkpoint "
+                        f"(step {self._saved_step()}) in {self.run_dir} was kept."
                     ) from e
                 bar.update(1)
                 if self.step % self.config.log_every == 0 or self.step == self.config.steps:
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
                     metrics["steps_per_s"] = rate
-                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", it_s=f"{rate:.1f}")
-                    log.write(json.dumps({"step": self.step, **metrics}) + "\n")
-                    log.flush()
+                    metrics["images_per_s"] = rate * _batch_len(self._last_batch_size(),
+                                                                 self.config.grad_accum,
+                                                                 self.dist.world_size)
+                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", it_s=f"{rate:.2f}")
+                    if log is not None:
+                        log.write(json.dumps({"step": self.step, **metrics}) + "\n")
+                        log.flush()
+                    if tb is not None:
+                        for k, v in metrics.items():
+                            tb.add_scalar(f"train/{k}", v, self.step)
                     if self.on_log:
                         self.on_log(self.step, metrics)
                 if self.step % self.config.ckpt_every == 0:
@@ -198,5 +316,29 @@ class Trainer:
             self.save()
         finally:
             bar.close()
-            log.close()
+            if log is not None:
+                log.close()
+            if tb is not None:
+                tb.close()
         return self.ema.module
+
+    def _saved_step(self) -> int | str:
+        path = self.run_dir / STATE
+        return "none yet" if not path.is_file() else int(load_state(self.run_dir)["step"])
+
+    def _last_batch_size(self) -> int:
+        size = getattr(self.data, "batch_size", None)
+        return int(size) if size else 0
+
+
+def _batch_len(batch: int, accum: int, world: int) -> int:
+    return batch * accum * world
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise ImportError("tensorboard logging needs the 'tensorboard' package: pip install "
+                          "'idff[images]'.") from e
+    return SummaryWriter(str(run_dir / "tb"))

@@ -1,0 +1,191 @@
+"""CLI for images: ``idff train PRESET``, ``idff generate``, ``idff dump-real``.
+
+``idff sample RUN`` (in :mod:`idff.cli.toy`) hands image runs and published ``.pt``
+checkpoints to :func:`sample_image_grid`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from idff.presets import PRESETS
+
+DATA_HELP = (
+    "Folder holding the dataset: cifar10 → ROOT/cifar-10-batches-py/; celeba64 → "
+    "ROOT/celeba/img_align_celeba/; celebahq256 / lsun_* → an LMDB folder (data.mdb); "
+    "imagenet64 → train_data_batch_*.npz; fashion_mnist → IDX files (default: the Debian "
+    "package dataset-fashion-mnist)."
+)
+
+
+def _fail(e: Exception) -> None:
+    raise click.ClickException(str(e)) from e
+
+
+def register(cli: click.Group, train: click.Group) -> None:
+    for name in sorted(PRESETS):
+        train.add_command(_make_train_command(name))
+    cli.add_command(generate)
+    cli.add_command(dump_real)
+
+
+def _make_train_command(preset: str) -> click.Command:
+    p = PRESETS[preset]
+
+    @click.command(preset, help=f"Train IDFF on {preset} ({p['data']['image_size']}px "
+                   f"{p['data']['channels']}-channel images, preset '{preset}').")
+    @click.option("--out", type=click.Path(file_okay=False), default=None,
+                  help="Run directory (default: runs/<preset>-<date>-<time>).")
+    @click.option("--data-root", type=click.Path(), default=None, help=DATA_HELP)
+    @click.option("--download", is_flag=True, help="Download the dataset when possible.")
+    @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                  help="Override a preset field, e.g. --set train.lr=1e-4 (repeatable).")
+    @click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
+    @click.option("--batch-size", type=int, default=None,
+                  help="Global batch size over all processes (train.batch_size).")
+    @click.option("--grad-accum", type=int, default=None, help="Micro-batches per step.")
+    @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
+                  help="Autocast precision on GPU.")
+    @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this.")
+    @click.option("--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard scalars.")
+    @click.option("--device", default="cpu", help="cpu or cuda (torchrun: one GPU per process).")
+    @click.option("--threads", type=int, default=None, help="torch CPU threads per process.")
+    @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
+    @click.option("--dry-run", is_flag=True,
+                  help="Build the model and data pipeline, run one loss, write nothing.")
+    def command(out, data_root, download, overrides, steps, batch_size, grad_accum, precision,
+                max_minutes, tensorboard, device, threads, resume, dry_run):
+        _train(preset, out, data_root, download, list(overrides), steps, batch_size, grad_accum,
+               precision, max_minutes, tensorboard, device, threads, resume, dry_run)
+
+    return command
+
+
+def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_accum,
+           precision, max_minutes, tensorboard, device, threads, resume, dry_run) -> None:
+    import torch
+
+    from idff.data.images import DataError
+    from idff.experiments.images import dry_run_report, image_run_config, train_images
+    from idff.training.checkpoint import RunError
+
+    if threads:
+        torch.set_num_threads(threads)
+    shortcuts = {"train.steps": steps, "train.batch_size": batch_size,
+                 "train.grad_accum": grad_accum, "train.precision": precision,
+                 "train.max_minutes": max_minutes, "train.tensorboard": tensorboard}
+    overrides = overrides + [f"{k}={_json(v)}" for k, v in shortcuts.items() if v is not None]
+    if download:
+        overrides.append("data.download=true")
+    try:
+        cfg = image_run_config(preset, overrides, data_root)
+        if dry_run:
+            for line in dry_run_report(cfg, device=device):
+                click.echo(line)
+            return
+        if out is None:
+            if resume:
+                raise ValueError("--resume needs --out (the run directory to continue).")
+            out = f"runs/{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if resume and not (Path(out) / "state.pt").is_file():
+            raise RunError(f"nothing to resume in {out} (no state.pt); drop --resume to start.")
+        trainer = train_images(cfg, out, device=device, resume=resume)
+    except (ValueError, FileNotFoundError, PermissionError, DataError, RunError,
+            FloatingPointError, RuntimeError) as e:
+        _fail(e)
+    if trainer.is_main:
+        click.echo(f"saved run to {out} (step {trainer.step})")
+    trainer.dist.close()
+
+
+def _json(v) -> str:
+    import json
+
+    return json.dumps(v)
+
+
+def _source(name: str):
+    return click.get_current_context().get_parameter_source(name)
+
+
+def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out) -> None:
+    """``idff sample`` for image runs and published checkpoints: one PNG grid (or .npy)."""
+    import numpy as np
+
+    from idff.experiments.images import load_image_model, sample_images, save_grid
+    from idff.training.checkpoint import RunError
+
+    default = click.core.ParameterSource.DEFAULT
+    try:
+        model, cfg = load_image_model(run)
+        # the run's (or the published) sampling defaults win unless given on the command line
+        kw = {k: v for k, v in (("solver", solver), ("field", field), ("gamma", gamma),
+                                ("s", s)) if _source(k) != default and v is not None}
+        if sde:
+            raise ValueError("image sampling integrates the ODE; drop --sde (use --gamma for "
+                             "the marginal-preserving SDE of the pf field).")
+        x, used = sample_images(model, cfg, n, nfe=nfe, seed=seed, **kw)
+        if out.endswith(".npy"):
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            np.save(out, x.numpy())
+        elif out.endswith(".png"):
+            save_grid(x, out)
+        else:
+            raise ValueError(f"--out must end in .png (grid) or .npy (raw samples), got {out}.")
+    except (RunError, ValueError, PermissionError) as e:
+        _fail(e)
+    click.echo(f"wrote {n} samples (NFE {used}) to {out}")
+
+
+@click.command()
+@click.argument("ckpt", type=click.Path())
+@click.option("--n", "n", type=int, default=50_000, help="Number of images.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--nfe", type=int, default=None, help="NFE per sample (default: the run's).")
+@click.option("--solver", default=None, help="Fixed-step solver (default: the run's).")
+@click.option("--field", type=click.Choice(["pf", "published"]), default=None)
+@click.option("--s", "s", type=float, default=None, help="published field: sampling noise.")
+@click.option("--batch-size", type=int, default=256)
+@click.option("--seed", type=int, default=0, help="Base seed; sample i uses (seed, i).")
+@click.option("--label", type=int, default=None, help="Class label (class-conditional models).")
+@click.option("--guidance", type=float, default=1.0, help="Classifier-free guidance scale.")
+@click.option("--device", default="cpu")
+def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guidance, device):
+    """Write N PNGs (000000.png, ...) in batches; rerun the same command to resume.
+
+    Sample i always starts from the noise of seed (SEED, i): the set does not depend on the
+    batch size or on how many processes share the work (under torchrun each rank writes
+    the indices i ≡ rank mod world size).
+    """
+    from idff.experiments.images import generate_images
+    from idff.training.checkpoint import RunError
+
+    try:
+        done = generate_images(ckpt, n, out, nfe=nfe, solver=solver, field=field, s=s,
+                               batch_size=batch_size, seed=seed, label=label,
+                               guidance=guidance, device=device)
+    except (RunError, ValueError, PermissionError) as e:
+        _fail(e)
+    click.echo(f"{out}: {n} images present ({done} written now)")
+
+
+@click.command("dump-real")
+@click.argument("preset", type=click.Choice(sorted(PRESETS)))
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--n", "n", type=int, default=None, help="Number of images (default: all).")
+@click.option("--data-root", type=click.Path(), default=None, help=DATA_HELP)
+@click.option("--train/--test", default=True, help="Which split.")
+def dump_real(preset, out, n, data_root, train):
+    """Write the preset's real images as PNGs (the reference set for FID)."""
+    from idff.data.images import DataError
+    from idff.experiments.images import dump_real_images, image_run_config
+
+    try:
+        cfg = image_run_config(preset, [], data_root)
+        count = dump_real_images(cfg, out, n, train=train)
+    except (DataError, ValueError, PermissionError) as e:
+        _fail(e)
+    click.echo(f"wrote {count} real images to {out}")

@@ -1,0 +1,103 @@
+"""Standard 2D toy distributions, scaled to roughly unit spread."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["TOYS", "sample_toy"]
+
+
+def _rng(generator: torch.Generator | None) -> torch.Generator:
+    return generator if generator is not None else torch.default_generator
+
+
+def eight_gaussians(n: int, g: torch.Generator) -> Tensor:
+    angles = torch.arange(8) * (2 * math.pi / 8)
+    centers = torch.stack([torch.cos(angles), torch.sin(angles)], 1) * 2.0
+    idx = torch.randint(0, 8, (n,), generator=g)
+    return centers[idx] + 0.15 * torch.randn(n, 2, generator=g)
+
+
+def checkerboard(n: int, g: torch.Generator) -> Tensor:
+    x1 = torch.rand(n, generator=g) * 4 - 2
+    x2 = torch.rand(n, generator=g) - torch.randint(0, 2, (n,), generator=g) * 2.0
+    x2 = x2 + torch.floor(x1) % 2
+    return torch.stack([x1, x2], 1) * 1.0
+
+
+def moons(n: int, g: torch.Generator) -> Tensor:
+    upper = torch.rand(n, generator=g) < 0.5
+    theta = torch.rand(n, generator=g) * math.pi
+    x = torch.where(upper, torch.cos(theta), 1 - torch.cos(theta))
+    y = torch.where(upper, torch.sin(theta), 0.5 - torch.sin(theta))
+    pts = torch.stack([x - 0.5, y - 0.25], 1) * 1.5
+    return pts + 0.05 * torch.randn(n, 2, generator=g)
+
+
+def spirals(n: int, g: torch.Generator) -> Tensor:
+    r = torch.sqrt(torch.rand(n, generator=g)) * 3 * math.pi
+    sign = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+    x = sign * -torch.cos(r) * r
+    y = sign * torch.sin(r) * r
+    pts = torch.stack([x, y], 1) / 3.0
+    return pts + 0.1 * torch.randn(n, 2, generator=g)
+
+
+def pinwheel(n: int, g: torch.Generator) -> Tensor:
+    k, radial, tangential, rate = 5, 0.3, 0.1, 0.25
+    feats = torch.randn(n, 2, generator=g) * torch.tensor([radial, tangential])
+    feats[:, 0] += 1.0
+    labels = torch.randint(0, k, (n,), generator=g)
+    angles = labels * (2 * math.pi / k) + rate * torch.exp(feats[:, 0])
+    c, s = torch.cos(angles), torch.sin(angles)
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    return 2.0 * (rot @ feats[:, :, None]).squeeze(-1)
+
+
+def circles(n: int, g: torch.Generator) -> Tensor:
+    outer = torch.rand(n, generator=g) < 0.5
+    theta = torch.rand(n, generator=g) * 2 * math.pi
+    r = torch.where(outer, 2.0, 1.0)
+    pts = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * r[:, None]
+    return pts + 0.08 * torch.randn(n, 2, generator=g)
+
+
+TOYS: dict[str, Callable[[int, torch.Generator], Tensor]] = {
+    "8gaussians": eight_gaussians,
+    "checkerboard": checkerboard,
+    "moons": moons,
+    "spirals": spirals,
+    "pinwheel": pinwheel,
+    "circles": circles,
+}
+
+
+def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> Tensor:
+    """Draw ``n`` points ``(n, 2)`` (float32) from a named toy distribution."""
+    if name not in TOYS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(TOYS)}.")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}.")
+    return TOYS[name](int(n), _rng(generator)).float()
+
+
+def load_vectors(path: str) -> np.ndarray:
+    """Load a user's ``(N, D)`` array from a ``.npy`` file, with clear errors."""
+    import os
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such data file: {path}; pass a .npy file of shape (N, D).")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise ValueError(f"{path} is not a plain .npy array ({e}); save it with numpy.save.") from e
+    if arr.ndim != 2 or arr.shape[0] < 2:
+        raise ValueError(f"{path} holds an array of shape {arr.shape}; expected (N, D) with N >= 2.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{path} contains NaN or inf values; clean them before training.")
+    return arr.astype(np.float32)

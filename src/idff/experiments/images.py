@@ -1,0 +1,377 @@
+"""Image generation end to end: train a preset, load runs or published checkpoints, sample.
+
+Shared by ``idff train PRESET``, ``idff sample``, ``idff generate`` and ``idff dump-real``.
+A run's ``config.json`` carries ``"kind": "image"`` and the preset sections (``data``,
+``model``, ``objective``, ``train``, ``sample``), so a run can be rebuilt from JSON alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from idff.methods import make_objective, make_sampling_field
+from idff.models import build_model
+from idff.presets import apply_overrides, get_preset
+from idff.sampler import ADAPTIVE, integrate, steps_for_nfe
+from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
+
+__all__ = [
+    "image_run_config",
+    "train_config_from",
+    "build_run",
+    "train_images",
+    "load_image_model",
+    "load_published",
+    "published_model_config",
+    "is_image_run",
+    "GuidedNet",
+    "sample_images",
+    "sample_seed",
+    "save_grid",
+]
+
+TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup", "grad_clip", "ema_decay", "seed",
+              "log_every", "ckpt_every", "max_minutes", "grad_accum", "precision",
+              "sample_every", "tensorboard")
+
+
+def image_run_config(preset: str, overrides: list[str] | None = None,
+                     data_root: str | None = None) -> dict[str, Any]:
+    """The JSON-able description of an image run: a preset plus overrides."""
+    cfg = apply_overrides(get_preset(preset), list(overrides or []))
+    if data_root is not None:
+        cfg["data"]["root"] = str(Path(data_root).expanduser().resolve())
+    cfg["kind"] = "image"
+    cfg["preset"] = preset
+    cfg["method"] = cfg["objective"].get("name", "idff")
+    model = cfg["model"]
+    data = cfg["data"]
+    if model.get("in_channels") != data.get("channels") or model.get("image_size") != data.get(
+        "image_size"
+    ):
+        raise ValueError(
+            f"model (in_channels={model.get('in_channels')}, image_size="
+            f"{model.get('image_size')}) and data (channels={data.get('channels')}, image_size="
+            f"{data.get('image_size')}) disagree; override both, e.g. --set data.image_size=64 "
+            "--set model.image_size=64."
+        )
+    if data.get("class_cond") and not model.get("num_classes"):
+        raise ValueError("data.class_cond needs model.num_classes (the number of labels).")
+    return cfg
+
+
+def train_config_from(cfg: dict[str, Any], world_size: int = 1):
+    """:class:`~idff.training.TrainConfig` from a run config's ``train`` section."""
+    from idff.training import TrainConfig
+
+    t = cfg["train"]
+    known = {k: t[k] for k in TRAIN_KEYS if k in t and k in TrainConfig.__dataclass_fields__}
+    return TrainConfig(**known)
+
+
+def per_rank_batch(cfg: dict[str, Any], world_size: int) -> int:
+    """The per-process micro-batch for a global ``train.batch_size``."""
+    t = cfg["train"]
+    global_bs, accum = int(t["batch_size"]), int(t.get("grad_accum", 1))
+    if global_bs % (world_size * accum):
+        raise ValueError(
+            f"train.batch_size={global_bs} is not divisible by processes × grad_accum = "
+            f"{world_size} × {accum}; pick a multiple."
+        )
+    return global_bs // (world_size * accum)
+
+
+def build_run(cfg: dict[str, Any], rank: int = 0, world_size: int = 1):
+    """Model, objective and data of an image run config."""
+    from idff.data.images import build_image_data
+
+    model = build_model(cfg["model"])
+    objective = make_objective(cfg["objective"])
+    data = build_image_data(cfg["data"], per_rank_batch(cfg, world_size), rank=rank,
+                            world_size=world_size, seed=int(cfg["train"].get("seed", 0)))
+    return model, objective, data
+
+
+def is_image_run(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an image run directory or a published ``.pt`` checkpoint."""
+    p = Path(path)
+    if p.is_file() and p.suffix in (".pt", ".pth"):
+        return True
+    cfg = p / "config.json"
+    if not cfg.is_file():
+        return False
+    try:
+        return json.loads(cfg.read_text()).get("kind") == "image"
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def grid_callback(trainer, cfg: dict[str, Any], every: int, n: int = 64) -> Callable:
+    """``on_log`` hook writing ``samples/step_XXXXXXX.png`` from the EMA model every ``every``."""
+
+    def hook(step: int, metrics: dict) -> None:
+        if every <= 0 or step % every or not trainer.is_main:
+            return
+        ema = trainer.ema.module
+        was_training = ema.training
+        x, _ = sample_images(ema, cfg, n, device=trainer.device, batch_size=n)
+        ema.train(was_training)
+        save_grid(x, trainer.run_dir / "samples" / f"step_{step:07d}.png")
+
+    return hook
+
+
+def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = "cpu",
+                 progress: bool = True, resume: bool = True):
+    """Train an image run (single process or one rank of ``torchrun``); return the trainer."""
+    from idff.training import Trainer
+    from idff.training.distributed import DistContext
+
+    ctx = DistContext.from_env(device)
+    torch.manual_seed(int(cfg["train"].get("seed", 0)) + ctx.rank)
+    model, objective, data = build_run(cfg, ctx.rank, ctx.world_size)
+    trainer = Trainer(model, objective, data, train_config_from(cfg, ctx.world_size), run_dir,
+                      run_config=cfg, device=ctx.device, progress=progress and ctx.is_main,
+                      dist=ctx)
+    trainer.on_log = grid_callback(trainer, cfg, int(cfg["train"].get("sample_every", 0)))
+    if not resume and (Path(run_dir) / "state.pt").exists():
+        raise RunError(f"{run_dir} already holds a run; pass --resume or choose another --out.")
+    trainer.fit()
+    return trainer
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def published_model_config(state: dict[str, Tensor], image_size: int = 32,
+                           preset: str = "cifar10") -> dict[str, Any]:
+    """The model config reproducing a published checkpoint's layout (spec §6).
+
+    The published UNet takes ``cat(x_t, x_t)`` (2C input channels) and returns 2C
+    channels split into ``x̂1`` (first C) and ``ŝ``; the width and input channels are read
+    off the first convolution, the rest comes from ``preset``.
+    """
+    w = state.get("input_blocks.0.0.weight")
+    if w is None or w.dim() != 4:
+        raise RunError("the checkpoint has no 'input_blocks.0.0.weight': it is not an ADM UNet "
+                       "state dict as published.")
+    model = dict(get_preset(preset)["model"])
+    model.update(num_channels=int(w.shape[0]), in_channels=int(w.shape[1]) // 2,
+                 image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1")
+    return model
+
+
+def _strip_module(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+
+
+def load_published(path: str | os.PathLike, which: str = "ema_model", image_size: int = 32,
+                   preset: str = "cifar10") -> tuple[nn.Module, dict[str, Any]]:
+    """Load a published IDFF image checkpoint (``net_model``/``ema_model`` dicts).
+
+    Returns the two-head model (``duplicate_input=True``, ``"x1"`` heads) and a run config
+    whose ``sample`` section holds the published settings: the published field with
+    ``s = 2σ``, NFE 10.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise RunError(f"cannot read checkpoint {path} ({type(e).__name__}: {e}); the file is "
+                       "truncated or not a torch checkpoint.") from e
+    if not isinstance(ckpt, dict) or which not in ckpt:
+        keys = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise RunError(f"{path} has no {which!r} entry (found: {keys}); a published IDFF "
+                       "checkpoint holds 'net_model' and 'ema_model'.")
+    state = _strip_module(ckpt[which])
+    cfg = get_preset(preset)
+    cfg["model"] = published_model_config(state, image_size, preset)
+    cfg["data"].update(image_size=image_size, channels=cfg["model"]["in_channels"])
+    sigma = cfg["objective"]["sigma"]
+    cfg["sample"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
+    cfg.update(kind="image", preset=preset, method="idff", published=str(path),
+               step=int(ckpt.get("step", 0)) if not torch.is_tensor(ckpt.get("step")) else
+               int(ckpt["step"]))
+    model = build_model(cfg["model"])
+    load_state_dict_checked(model, {"backbone.net." + k: v for k, v in state.items()}, str(path))
+    return model.eval(), cfg
+
+
+def load_image_model(path: str | os.PathLike, which: str = "ema_model",
+                     image_size: int = 32) -> tuple[nn.Module, dict[str, Any]]:
+    """Load an image run directory (EMA snapshot) or a published ``.pt`` checkpoint."""
+    p = Path(path)
+    if p.is_file():
+        return load_published(p, which=which, image_size=image_size)
+    cfg, ema_state, step = load_run(p)
+    if cfg.get("kind") != "image":
+        raise RunError(f"{p} is not an image run (config.json has kind={cfg.get('kind')!r}).")
+    model = build_model(cfg["model"])
+    load_state_dict_checked(model, ema_state, str(p / "snapshot.pt"))
+    cfg["step"] = step
+    return model.eval(), cfg
+
+
+# -- sampling -----------------------------------------------------------------------------
+
+
+class GuidedNet(nn.Module):
+    """Classifier-free guidance for a class-conditional two-head network.
+
+    ``F_w = F(·, y) + (w − 1)·(F(·, y) − F(·, ∅))`` for both heads; the conditional and the
+    unconditional pass run as one doubled batch, so NFE counts one call per step.
+    """
+
+    def __init__(self, net: nn.Module, scale: float, null_label: int):
+        super().__init__()
+        self.net, self.scale, self.null_label = net, float(scale), int(null_label)
+
+    def forward(self, t: Tensor, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+        null = torch.full_like(cond, self.null_label)
+        out = self.net(torch.cat([t, t]), torch.cat([x, x]), torch.cat([cond, null]))
+        b = x.shape[0]
+        return tuple(o[:b] + (self.scale - 1) * (o[:b] - o[b:]) for o in out)  # type: ignore[return-value]
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The generator seed of sample ``index`` (independent of batch size and GPU count)."""
+    return (int(seed) << 32) + int(index)
+
+
+def source_noise(shape: tuple[int, ...], seed: int, indices: range | list[int]) -> Tensor:
+    """``x0`` for the given sample indices, each drawn from its own seeded generator."""
+    out = torch.empty((len(indices), *shape))
+    for row, i in enumerate(indices):
+        g = torch.Generator().manual_seed(sample_seed(seed, i))
+        out[row] = torch.randn(shape, generator=g)
+    return out
+
+
+@torch.no_grad()
+def sample_images(
+    model: nn.Module,
+    cfg: dict[str, Any],
+    n: int,
+    nfe: int | None = None,
+    solver: str | None = None,
+    field: str | None = None,
+    gamma: float | None = None,
+    s: float | None = None,
+    seed: int = 0,
+    start: int = 0,
+    batch_size: int = 64,
+    labels: Tensor | None = None,
+    guidance: float = 1.0,
+    device: str | torch.device = "cpu",
+) -> tuple[Tensor, int]:
+    """Draw ``n`` images (float, ``(n, C, H, W)`` in about [-1, 1]) and report the NFE.
+
+    Sample ``i`` (``start ≤ i < start + n``) starts from its own seeded ``x0``, so results do
+    not depend on ``batch_size``. Defaults come from ``cfg["sample"]``.
+
+    Returns:
+        ``(images, nfe)`` where ``nfe`` is the counted network calls per sample.
+    """
+    sc = cfg.get("sample", {})
+    nfe = int(nfe or sc.get("nfe", 10))
+    solver = solver or sc.get("solver", "midpoint")
+    if nfe == 1 and solver in ("midpoint", "heun"):
+        solver = "euler"
+    field = field or sc.get("field", "pf")
+    gamma = float(sc.get("gamma", 0.0) if gamma is None else gamma)
+    s = float(sc.get("s", 0.0) if s is None else s)
+    sigma = float(cfg.get("objective", {}).get("sigma", 0.2))
+    model = model.to(device).eval()
+    net: nn.Module = model
+    num_classes = cfg["model"].get("num_classes")
+    if labels is not None:
+        if not num_classes:
+            raise ValueError("labels were given but the model is not class-conditional.")
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if len(labels) != n:
+            raise ValueError(f"need one label per sample: {len(labels)} labels for n={n}.")
+        if guidance != 1.0:
+            net = GuidedNet(model, guidance, num_classes)
+    shape = (int(cfg["model"]["in_channels"]), *_hw(cfg["model"]["image_size"]))
+    steps = 0 if solver in ADAPTIVE else steps_for_nfe(nfe, solver)
+    outs, used = [], 0
+    for lo in range(0, n, batch_size):
+        idx = range(start + lo, start + min(lo + batch_size, n))
+        x0 = source_noise(shape, seed, idx).to(device)
+        cond = None if labels is None else labels[lo : lo + len(idx)].to(device)
+        f = make_sampling_field(cfg.get("method", "idff"), net, field=field, sigma=sigma,
+                                gamma=gamma, s=s, cond=cond)
+        g = torch.Generator(device=device).manual_seed(sample_seed(seed, idx[0]))
+        res = integrate(f, x0, steps=max(steps, 1), solver=solver, generator=g)
+        outs.append(res.x.float().cpu())
+        used = res.nfe
+    return torch.cat(outs), used
+
+
+def _hw(size) -> tuple[int, int]:
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def save_grid(x: Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
+    """Save images in [-1, 1] ``(N, C, H, W)`` as one PNG grid (``nrow`` per row)."""
+    from PIL import Image
+
+    from idff.data.images import from_model_range
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"cannot write to {path.parent}; choose a writable --out.")
+    n, c, h, w = x.shape
+    nrow = nrow or max(1, int(round(n**0.5)))
+    rows = -(-n // nrow)
+    pad = 2
+    grid = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
+    img = from_model_range(x)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[:, top : top + h, left : left + w] = img[i]
+    arr = grid.permute(1, 2, 0).numpy()
+    Image.fromarray(arr[:, :, 0] if c == 1 else arr).save(path)
+    return path
+
+
+def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:
+    """Build a run's model, objective and data pipeline and evaluate one loss; write nothing.
+
+    When the dataset is not on this machine the pipeline is built over random images of
+    the configured shape and the report says what is missing.
+    """
+    from idff.data.images import DataError, ImageBatches, NumpyImages, build_image_data
+
+    lines = [f"preset {cfg['preset']}: {json.dumps(cfg['data'])}"]
+    model = build_model(cfg["model"]).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    lines.append(f"model: {cfg['model']['backbone']} with {n_params / 1e6:.2f} M parameters")
+    objective = make_objective(cfg["objective"])
+    bs = per_rank_batch(cfg, 1)
+    try:
+        data = build_image_data(cfg["data"], bs)
+        lines.append(f"data: {len(data.dataset)} images, {len(data)} batches of {bs} per epoch")
+    except DataError as e:
+        c, size = int(cfg["data"]["channels"]), int(cfg["data"]["image_size"])
+        fake = torch.randint(0, 256, (max(2, bs), c, size, size), dtype=torch.uint8)
+        data = ImageBatches(NumpyImages(fake), 2)
+        lines.append(f"data: NOT FOUND ({e}) — pipeline checked on random images instead")
+    x1, cond = next(iter(data))
+    x1 = x1[:2].to(device)
+    cond = None if cond is None else cond[:2].to(device)
+    out = objective(model, x1, cond)
+    lines.append(f"one loss on a batch of {tuple(x1.shape)}: {out.loss.item():.4f} "
+                 f"(flow {out.flow.item():.4f}, score {out.score.item():.4f})")
+    lines.append(f"train: {json.dumps(cfg['train'])}")
+    lines.append(f"sample: {json.dumps(cfg['sample'])}")
+    return lines
