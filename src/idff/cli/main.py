@@ -22,6 +22,7 @@ def _register() -> None:
     from idff.cli import toy
 
     toy.register(cli, train)
+    from idff.cli import images; images.register(cli, train)  # noqa: E702, I001
     from idff.cli import md; md.register(cli, train)  # noqa: E702, I001
     from idff.cli import eval as eval_cli
 

@@ -1,0 +1,445 @@
+"""Image datasets for generation: items ``(x, label)``, ``x`` ``(C, H, W)`` in [-1, 1].
+
+Readers (all accept a local ``root``; the ones with a public mirror download when
+``download=True`` and the machine is online, and otherwise say which file to put where):
+
+* ``cifar10`` — the python pickle batches ``ROOT/cifar-10-batches-py/`` (torchvision).
+* ``fashion_mnist`` — IDX files (``.gz`` or raw) in ``ROOT``, ``ROOT/FashionMNIST/raw/``
+  or the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+* ``celeba64`` — ``ROOT/celeba/img_align_celeba/*.jpg`` (or ``ROOT/img_align_celeba``),
+  center crop 140 × 140 then resize to 64 (the common protocol).
+* ``celebahq256``, ``lsun_bedroom``, ``lsun_church`` — LMDB exports, see
+  :mod:`idff.data.lmdb_images`.
+* ``imagenet64`` — Downsampled ImageNet 64×64 ``.npz`` batches (``train_data_batch_*``).
+* ``folder`` — any folder of images (recursive), center crop and resize.
+
+:func:`build_image_data` turns a data config (a JSON-able dict of a preset) into an
+iterable of ``(x1, cond)`` batches for the trainer, sharded across DDP ranks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "FASHION_MNIST_SYSTEM_DIR",
+    "read_idx",
+    "to_model_range",
+    "from_model_range",
+    "FashionMNIST",
+    "NumpyImages",
+    "ImageFolderFlat",
+    "build_dataset",
+    "ImageBatches",
+    "build_image_data",
+]
+
+FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class DataError(ValueError):
+    """A dataset that is missing, corrupt or in the wrong layout."""
+
+
+def to_model_range(x_uint8: Tensor) -> Tensor:
+    """``uint8`` images ``(…, C, H, W)`` in [0, 255] → float in [-1, 1]."""
+    return x_uint8.float().div(127.5).sub(1.0)
+
+
+def from_model_range(x: Tensor) -> Tensor:
+    """Float images in [-1, 1] → ``uint8`` in [0, 255] (clamped, rounded)."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+# -- Fashion-MNIST (IDX) ---------------------------------------------------------------
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw) of bytes: images ``(N, H, W)`` or labels ``(N,)``."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read IDX file {path} ({e}); it is corrupt, re-fetch it.") from e
+    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number).")
+    ndim = data[3]
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DataError(
+            f"{path} is truncated: its header says {dims} ({int(np.prod(dims))} bytes), the file "
+            f"holds {body.size}. Re-fetch it."
+        )
+    return body.reshape(dims)
+
+
+def _find_idx(root: Path | None, stem: str) -> Path | None:
+    dirs = [] if root is None else [root, root / "FashionMNIST" / "raw", root / "fashion-mnist"]
+    dirs.append(FASHION_MNIST_SYSTEM_DIR)
+    for d in dirs:
+        for name in (stem, stem + ".gz"):
+            if (d / name).is_file():
+                return d / name
+    return None
+
+
+class FashionMNIST(Dataset):
+    """Fashion-MNIST from its IDX files; items ``(x (1, 28, 28) in [-1, 1], label)``."""
+
+    def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
+                 download: bool = False):
+        split = "train" if train else "t10k"
+        root_p = Path(root) if root else None
+        img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
+        lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
+        if (img is None or lab is None) and download and root_p is not None:
+            _torchvision_download("FashionMNIST", root_p, train)
+            img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
+            lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
+        if img is None or lab is None:
+            raise DataError(
+                f"Fashion-MNIST {split} files not found under {root_p} (nor in "
+                f"{FASHION_MNIST_SYSTEM_DIR}). Install them with 'apt-get install "
+                f"dataset-fashion-mnist', or put {split}-images-idx3-ubyte(.gz) and "
+                f"{split}-labels-idx1-ubyte(.gz) into ROOT/FashionMNIST/raw/."
+            )
+        images, labels = read_idx(img), read_idx(lab)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(
+                f"{img} and {lab} do not match: images {images.shape}, labels {labels.shape}."
+            )
+        self.images = torch.from_numpy(images.copy()).unsqueeze(1)  # (N, 1, 28, 28) uint8
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.transform: Callable[[Tensor], Tensor] | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        x = to_model_range(self.images[i])
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, int(self.labels[i])
+
+
+# -- arrays and folders ---------------------------------------------------------------
+
+
+class NumpyImages(Dataset):
+    """In-memory ``uint8`` images ``(N, C, H, W)`` with labels (ImageNet-64, CIFAR-10 arrays)."""
+
+    def __init__(self, images: np.ndarray | Tensor, labels: np.ndarray | Tensor | None = None):
+        self.images = torch.as_tensor(images)
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise DataError(f"expected uint8 images (N, C, H, W), got {tuple(self.images.shape)} "
+                            f"{self.images.dtype}.")
+        n = len(self.images)
+        self.labels = torch.zeros(n, dtype=torch.long) if labels is None else torch.as_tensor(
+            labels, dtype=torch.long)
+        self.transform: Callable[[Tensor], Tensor] | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        x = to_model_range(self.images[i])
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, int(self.labels[i])
+
+
+def load_imagenet64(root: str | os.PathLike, train: bool = True) -> NumpyImages:
+    """Downsampled ImageNet 64×64: ``train_data_batch_{1..10}.npz`` / ``val_data.npz``.
+
+    Each file holds ``data`` ``(N, 12288)`` (channel-major RGB) and ``labels`` (1-based).
+    """
+    root = Path(root)
+    files = sorted(root.glob("train_data_batch_*.npz" if train else "val_data.npz"),
+                   key=lambda p: int(p.stem.rsplit("_", 1)[-1]) if train else 0)
+    if not files:
+        raise DataError(
+            f"no ImageNet-64 files in {root}: download the 'Imagenet64_train_npz' archive of "
+            "Downsampled ImageNet (image-net.org, login needed) and unpack its "
+            "train_data_batch_*.npz (or val_data.npz) into this folder."
+        )
+    images, labels = [], []
+    for f in files:
+        try:
+            with np.load(f) as z:
+                data, lab = z["data"], z["labels"]
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"{f} is not a Downsampled-ImageNet .npz with 'data' and 'labels' "
+                            f"({e}).") from e
+        if data.ndim != 2 or data.shape[1] != 3 * 64 * 64:
+            raise DataError(f"{f}: 'data' has shape {data.shape}, expected (N, 12288).")
+        images.append(data.reshape(-1, 3, 64, 64).astype(np.uint8))
+        labels.append(np.asarray(lab, dtype=np.int64) - 1)
+    return NumpyImages(np.concatenate(images), np.concatenate(labels))
+
+
+class ImageFolderFlat(Dataset):
+    """Every image file under ``root`` (recursive, sorted), label 0, or the parent folder's
+    index when ``labels_from_dirs``; resized (shorter side) then center-cropped to ``size``.
+
+    Args:
+        root: folder of images.
+        size: output ``H = W``.
+        crop: optional center crop (pixels, square) applied before resizing (CelebA: 140).
+        channels: 3 (RGB) or 1 (grayscale).
+    """
+
+    def __init__(self, root: str | os.PathLike, size: int, crop: int | None = None,
+                 channels: int = 3, labels_from_dirs: bool = False):
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"image folder {root} does not exist; pass --data-root pointing to it.")
+        self.files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+        if not self.files:
+            raise DataError(f"no images ({', '.join(IMAGE_EXTS)}) found under {root}.")
+        classes = sorted({p.parent.name for p in self.files}) if labels_from_dirs else []
+        self.class_index = {c: i for i, c in enumerate(classes)}
+        self.size, self.crop, self.channels = size, crop, channels
+        self.transform: Callable[[Tensor], Tensor] | None = None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, i: int) -> Tensor:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(self.files[i]) as im:
+                im = im.convert("RGB" if self.channels == 3 else "L")
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(f"cannot decode {self.files[i]} ({e}); remove or replace it.") from e
+        return resize_crop(im, self.size, self.crop)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        x = to_model_range(self.load(i))
+        if self.transform is not None:
+            x = self.transform(x)
+        label = self.class_index.get(self.files[i].parent.name, 0)
+        return x, label
+
+
+def resize_crop(im, size: int, crop: int | None = None) -> Tensor:
+    """PIL image → ``uint8`` tensor ``(C, size, size)``: optional center crop, resize, crop."""
+    from PIL import Image
+
+    if crop is not None:
+        w, h = im.size
+        left, top = (w - crop) // 2, (h - crop) // 2
+        im = im.crop((left, top, left + crop, top + crop))
+    w, h = im.size
+    scale = size / min(w, h)
+    if (w, h) != (size, size):
+        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                       Image.BICUBIC)
+        w, h = im.size
+        left, top = (w - size) // 2, (h - size) // 2
+        im = im.crop((left, top, left + size, top + size))
+    arr = np.asarray(im, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+# -- torchvision-backed readers ---------------------------------------------------------
+
+
+def _torchvision_download(name: str, root: Path, train: bool) -> None:
+    import torchvision
+
+    try:
+        getattr(torchvision.datasets, name)(str(root), train=train, download=True)
+    except Exception as e:  # URLError, socket errors, checksum failures
+        raise DataError(
+            f"could not download {name} into {root} ({type(e).__name__}: {e}). This machine "
+            "may be offline: place the files there yourself (see `idff train --help`)."
+        ) from e
+
+
+CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_TEST = ("test_batch",)
+
+
+def load_cifar10(root: str | os.PathLike, train: bool = True,
+                 download: bool = False) -> NumpyImages:
+    """CIFAR-10 from the python pickle batches in ``ROOT/cifar-10-batches-py``.
+
+    Each batch is a pickled dict with ``data`` ``(N, 3072)`` uint8 (channel-major) and
+    ``labels``. Downloading (``download=True``) goes through torchvision.
+    """
+    import pickle
+
+    root = Path(root)
+    folder = root / "cifar-10-batches-py"
+    if not folder.is_dir() and download:
+        _torchvision_download("CIFAR10", root, train)
+    names = CIFAR10_TRAIN if train else CIFAR10_TEST
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise DataError(
+            f"CIFAR-10 not found: {folder} lacks {', '.join(missing)}. Download "
+            "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and unpack "
+            f"it into {root}, or pass --download when online."
+        )
+    images, labels = [], []
+    for n in names:
+        try:
+            with open(folder / n, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            lab = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
+        except Exception as e:  # truncated pickles, wrong keys, wrong sizes
+            raise DataError(
+                f"cannot read CIFAR-10 batch {folder / n} ({type(e).__name__}: {e}); the file "
+                "is corrupt, re-download it."
+            ) from e
+        images.append(data)
+        labels.append(lab)
+    return NumpyImages(np.concatenate(images), np.concatenate(labels))
+
+
+def load_celeba64(root: str | os.PathLike, size: int = 64) -> ImageFolderFlat:
+    """CelebA aligned faces, center crop 140 × 140, resized to ``size``."""
+    root = Path(root)
+    for cand in (root / "celeba" / "img_align_celeba", root / "img_align_celeba", root):
+        if cand.is_dir() and any(cand.glob("*.jpg")):
+            return ImageFolderFlat(cand, size=size, crop=140)
+    raise DataError(
+        f"CelebA not found under {root}: unpack img_align_celeba.zip (from the CelebA site) so "
+        f"that {root}/celeba/img_align_celeba/000001.jpg exists."
+    )
+
+
+# -- registry and pipeline ------------------------------------------------------------------
+
+DATASETS = ("cifar10", "fashion_mnist", "celeba64", "celebahq256", "lsun_bedroom",
+            "lsun_church", "imagenet64", "folder", "digits")
+
+
+def _digits(size: int) -> NumpyImages:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    img = torch.as_tensor(d.images * (255.0 / 16.0)).round().to(torch.uint8)[:, None]
+    if size != 8:
+        img = torch.nn.functional.interpolate(img.float(), size=(size, size), mode="nearest")
+        img = img.round().to(torch.uint8)
+    return NumpyImages(img, d.target)
+
+
+def build_dataset(cfg: dict[str, Any], train: bool = True) -> Dataset:
+    """The dataset a data config names (``cfg["dataset"]``, ``cfg["root"]``, ...)."""
+    name = cfg.get("dataset")
+    root = cfg.get("root")
+    size = int(cfg.get("image_size", 32))
+    download = bool(cfg.get("download", False))
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+    if name == "fashion_mnist":
+        return FashionMNIST(root, train=train, download=download)
+    if name == "digits":
+        return _digits(size)
+    if root is None:
+        raise DataError(f"dataset {name!r} needs a local folder: pass --data-root DIR.")
+    if name == "cifar10":
+        return load_cifar10(root, train=train, download=download)
+    if name == "celeba64":
+        return load_celeba64(root, size=size)
+    if name == "imagenet64":
+        return load_imagenet64(root, train=train)
+    if name == "folder":
+        return ImageFolderFlat(root, size=size, channels=int(cfg.get("channels", 3)),
+                               labels_from_dirs=bool(cfg.get("labels_from_dirs", False)))
+    from idff.data.lmdb_images import LMDBImages
+
+    return LMDBImages(root, size=size, train=train, layout=cfg.get("layout", "auto"))
+
+
+def _hflip(x: Tensor) -> Tensor:
+    return x.flip(-1) if torch.rand(()) < 0.5 else x
+
+
+class ImageBatches:
+    """Iterable of ``(x1, cond)`` batches over an image dataset, for the trainer.
+
+    ``cond`` is the label batch when ``class_cond`` is set, else ``None``. With DDP it draws
+    this rank's shard (``DistributedSampler``) and reshuffles each epoch. Its position
+    (epoch, batch) is part of the trainer's resume state, so a resumed run sees the same
+    batches as an uninterrupted one.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, class_cond: bool = False,
+                 num_workers: int = 0, seed: int = 0, rank: int = 0, world_size: int = 1):
+        from torch.utils.data.distributed import DistributedSampler
+
+        if len(dataset) < batch_size * world_size:
+            raise DataError(
+                f"the dataset has {len(dataset)} images, fewer than one global batch "
+                f"({batch_size} × {world_size} processes); lower the batch size."
+            )
+        self.dataset, self.batch_size = dataset, batch_size
+        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                                          shuffle=True, seed=seed, drop_last=True)
+        self.class_cond, self.num_workers = class_cond, num_workers
+        self.epoch, self.pos = 0, 0
+
+    def __len__(self) -> int:
+        return len(self.sampler) // self.batch_size
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+        if self.pos >= len(self):
+            self.epoch, self.pos = self.epoch + 1, 0
+        self.sampler.set_epoch(self.epoch)
+        order = list(self.sampler)[self.pos * self.batch_size :]
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order,
+                            drop_last=True, num_workers=self.num_workers)
+        for x, y in loader:
+            self.pos += 1
+            yield x, (y if self.class_cond else None)
+        self.epoch, self.pos = self.epoch + 1, 0
+
+
+def build_image_data(cfg: dict[str, Any], batch_size: int, rank: int = 0, world_size: int = 1,
+                     seed: int = 0, train: bool = True) -> ImageBatches:
+    """Dataset + augmentation + sharded loader from a preset's data config.
+
+    Checks that the images have the ``channels`` and ``image_size`` the config promises.
+    """
+    ds = build_dataset(cfg, train=train)
+    x, _ = ds[0]
+    want = (int(cfg.get("channels", x.shape[0])), int(cfg.get("image_size", x.shape[-1])))
+    if x.shape[0] != want[0] or x.shape[-1] != want[1] or x.shape[-2] != want[1]:
+        raise DataError(
+            f"dataset {cfg.get('dataset')!r} gives images {tuple(x.shape)}, but the config "
+            f"expects ({want[0]}, {want[1]}, {want[1]}); fix channels / image_size."
+        )
+    if cfg.get("hflip", False):
+        ds.transform = _hflip  # type: ignore[attr-defined]
+    return ImageBatches(ds, batch_size, class_cond=bool(cfg.get("class_cond", False)),
+                        num_workers=int(cfg.get("num_workers", 0)), seed=seed, rank=rank,
+                        world_size=world_size)
