@@ -24,6 +24,7 @@ def _register() -> None:
     toy.register(cli, train)
     from idff.cli import images; images.register(cli, train)  # noqa: E702, I001
     from idff.cli import md; md.register(cli, train)  # noqa: E702, I001
+    from idff.cli import sst; sst.register(cli, train)  # noqa: E702, I001
     from idff.cli import eval as eval_cli
 
     eval_cli.register(cli, train)

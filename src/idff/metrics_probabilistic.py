@@ -1,0 +1,107 @@
+"""Scores of probabilistic (ensemble) forecasts: CRPS, ensemble-mean MSE, spread-skill.
+
+Conventions: an ensemble is ``(M, ...)`` (members first) and the observation ``(...)``;
+an optional boolean ``mask`` broadcastable to ``(...)`` selects the cells that count
+(e.g. ocean cells of an SST field). Means run over the selected cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "crps_ensemble",
+    "crps_gaussian",
+    "ensemble_mean_mse",
+    "spread_skill_ratio",
+    "masked_mean",
+]
+
+ArrayLike = Tensor | np.ndarray
+
+
+def _np(x: ArrayLike, name: str) -> np.ndarray:
+    a = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=float)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or inf; mask land cells out instead of NaN-filling.")
+    return a
+
+
+def _check(ens: np.ndarray, obs: np.ndarray) -> None:
+    if ens.shape[1:] != obs.shape:
+        raise ValueError(
+            f"the ensemble has shape {ens.shape} but the observation {obs.shape}; the ensemble "
+            "must be (M, *obs.shape) with members first."
+        )
+
+
+def masked_mean(x: ArrayLike, mask: ArrayLike | None = None) -> float:
+    """Mean of ``x`` over the cells where ``mask`` is true (all cells when ``None``)."""
+    a = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=float)
+    if mask is None:
+        return float(a.mean())
+    m = np.broadcast_to(np.asarray(mask, dtype=bool), a.shape)
+    if not m.any():
+        raise ValueError("the mask selects no cell; check the land mask.")
+    return float(a[m].mean())
+
+
+def crps_ensemble(ens: ArrayLike, obs: ArrayLike) -> np.ndarray:
+    """Continuous ranked probability score of an ensemble, per cell.
+
+    ``CRPS(F_M, y) = (1/M) Σ_i |x_i - y| - 1/(2M²) Σ_{i,j} |x_i - x_j|`` (the empirical-CDF
+    form of Gneiting & Raftery 2007, as ``properscoring.crps_ensemble``).
+
+    Args:
+        ens: ensemble ``(M, ...)``.
+        obs: observation ``(...)``.
+
+    Returns:
+        CRPS per cell, shape ``(...)``. A one-member ensemble gives the absolute error.
+    """
+    import properscoring as ps
+
+    e, o = _np(ens, "ensemble"), _np(obs, "observation")
+    _check(e, o)
+    return ps.crps_ensemble(o, np.moveaxis(e, 0, -1))
+
+
+def crps_gaussian(mu: ArrayLike, sigma: ArrayLike, obs: ArrayLike) -> np.ndarray:
+    """Closed-form CRPS of ``N(μ, σ²)``: ``σ [z(2Φ(z) - 1) + 2φ(z) - 1/√π]``, ``z = (y-μ)/σ``."""
+    from scipy.stats import norm
+
+    mu, sigma, y = (np.asarray(v, dtype=float) for v in (mu, sigma, obs))
+    z = (y - mu) / sigma
+    return sigma * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi))
+
+
+def ensemble_mean_mse(ens: ArrayLike, obs: ArrayLike, mask: ArrayLike | None = None) -> float:
+    """``mean (x̄ - y)²`` of the ensemble mean ``x̄ = (1/M) Σ x_i`` over the (masked) cells."""
+    e, o = _np(ens, "ensemble"), _np(obs, "observation")
+    _check(e, o)
+    return masked_mean((e.mean(0) - o) ** 2, mask)
+
+
+def spread_skill_ratio(ens: ArrayLike, obs: ArrayLike, mask: ArrayLike | None = None) -> float:
+    """Spread over skill with the finite-ensemble correction (Fortin et al., 2014).
+
+        SSR = √((M+1)/M) · √(mean Var_i x_i) / √(mean (x̄ - y)²)
+
+    ``Var`` is the unbiased (``M - 1``) member variance. For a calibrated ensemble (the
+    observation exchangeable with the members) ``SSR ≈ 1``; ``< 1`` is under-dispersed.
+    A one-member ensemble has no spread (returns 0).
+    """
+    e, o = _np(ens, "ensemble"), _np(obs, "observation")
+    _check(e, o)
+    m = e.shape[0]
+    rmse = math.sqrt(ensemble_mean_mse(e, o, mask))
+    if m < 2:
+        return 0.0
+    spread = math.sqrt(masked_mean(e.var(0, ddof=1), mask))
+    if rmse == 0:
+        raise ValueError("the ensemble mean equals the observation everywhere; SSR is undefined.")
+    return math.sqrt((m + 1) / m) * spread / rmse
