@@ -263,6 +263,13 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
                 raise ValueError(f"toy runs on different datasets {sorted(datasets)}.")
             quality = B.ToyQuality(datasets.pop(), n_eval, seed)
         else:
+            for r in runs:
+                text = (Path(r) / "config.json").read_text().lower()
+                if "fashion" not in text:
+                    raise ValueError(
+                        f"{r}: image benchmarks score against Fashion-MNIST references, but "
+                        "this run's config does not mention Fashion-MNIST."
+                    )
             ext = _extractor(features, inception, classifier, classifier_sha256)
             quality = B.fashion_mnist_quality(ext, data_root, ref_val, ref_eval, seed=seed)
         rows, val_log = B.run_benchmark(entries, quality, nfes, n_eval, n_val, seed,

@@ -339,6 +339,28 @@ def _toy_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
 register_sampler_factory("toy", _toy_factory)
 
 
+def _image_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
+                   s: float = 0.0, batch_size: int = 250) -> Sampler:
+    """Image runs of :mod:`idff.experiments.images` (``"kind": "image"``), in ``[-1, 1]``."""
+    from idff.experiments.images import load_image_model, sample_images
+
+    model, config = load_image_model(run_dir)
+
+    def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
+        from idff.sampler import SampleResult
+
+        if solver is None and field == "pf" and gamma > 0:
+            solver = "euler"  # Euler–Maruyama for the pf SDE family
+        x, nfe_used = sample_images(model, config, n, nfe, solver, field=field, gamma=gamma,
+                                    s=s, seed=seed, batch_size=batch_size)
+        return SampleResult(x=x, nfe=nfe_used)
+
+    return sampler
+
+
+register_sampler_factory("image", _image_factory)
+
+
 def _factory_for(kind: str) -> Callable[..., Sampler]:
     if kind not in SAMPLER_FACTORIES:
         try:
