@@ -192,4 +192,5 @@ def test_registered_image_sampler_with_feature_quality(tmp_path, toy_runs):
 def test_toy_quality_references_are_independent():
     q = B.ToyQuality("moons", n=300, seed=2)
     assert not torch.equal(q.refs["val"], q.refs["eval"])
-    assert torch.equal(q.refs["eval"], sample_toy("moons", 300, torch.Generator().manual_seed(10_002)))
+    expected = sample_toy("moons", 300, torch.Generator().manual_seed(10_002))
+    assert torch.equal(q.refs["eval"], expected)
