@@ -26,7 +26,7 @@ def _sim_options(f):
     """OpenMM simulation settings shared by every command that may simulate."""
     opts = [
         click.option("--n-traj", type=int, default=6, help="Independent trajectories."),
-        click.option("--length-ns", type=float, default=4.0, help="Length of each (ns)."),
+        click.option("--length-ns", type=float, default=2.0, help="Length of each (ns)."),
         click.option("--frame-ps", type=float, default=1.0, help="Interval between frames (ps)."),
         click.option("--timestep-fs", type=float, default=2.0),
         click.option("--temperature", type=float, default=300.0, help="K."),

@@ -1,10 +1,10 @@
-"""Autoregressive rollout: each new frame is one short flow solve from the current frame.
+"""Torsion-trajectory rollout on top of :func:`idff.timeseries.rollout.rollout`.
 
-Per step the sampler starts at the current state ``x_k`` (t = 0), conditions the network
-on the current frame and its history (or on the frame index), integrates to t = 1 with a
-fixed NFE and feeds the result back. For periodic features each ``(sin, cos)`` pair is
-projected back onto the unit circle after every step. NFE is read off the network
-counter of every solve.
+Each new frame is one short flow solve from the current frame (t = 0) to the next
+(t = 1) with a fixed NFE, conditioned on the current frame and its history (or on the
+frame index). For periodic features every ``(sin, cos)`` pair of the current state is
+projected back onto the unit circle before it is used, so errors off the circle never
+accumulate. NFE is read off the network counter of every solve.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from idff.md.data import build_cond
-from idff.methods import make_sampling_field
-from idff.sampler import integrate, steps_for_nfe
+from idff.sampler import steps_for_nfe
+from idff.timeseries.rollout import rollout as ts_rollout
 
 __all__ = ["RolloutConfig", "RolloutResult", "project_circle", "rollout"]
 
@@ -34,7 +33,7 @@ class RolloutConfig:
     """How each frame is sampled.
 
     Attributes:
-        method: ``"idff"`` or a CFM method name (``"cfm"``, ``"otcfm"``, ``"icfm"``).
+        method: ``"idff"`` or ``"cfm"`` (a CFM velocity network).
         nfe: network evaluations per frame.
         solver: fixed-step solver; with ``gamma > 0`` (IDFF) it must be ``"euler"``.
         gamma: IDFF ``pf`` diffusion multiplier (``γσ`` noise; 1 gives a Brownian bridge).
@@ -64,7 +63,6 @@ class RolloutResult:
     nfe_per_frame: int
 
 
-@torch.no_grad()
 def rollout(
     model: nn.Module,
     window: Tensor,
@@ -89,38 +87,40 @@ def rollout(
         start_index: data frame index of the last observed frame (index conditioning).
         lag: frames of data per generated step (index conditioning).
         index_scale: the divisor used for the frame index in training.
-        project: applied to every new state (``None`` for non-periodic data).
+        project: applied to every state before it is used (``None``: non-periodic data).
         generator: random generator for the sampling noise.
+        progress: unused (kept for a uniform call signature; rollouts are fast).
     """
     if window.dim() != 3:
         raise ValueError(f"window must have shape (B, history + 1, D), got {tuple(window.shape)}.")
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
     steps = steps_for_nfe(config.nfe, config.solver)
-    model.eval()
-    window = window.float().clone()
-    states = [window[:, -1]]
-    nfe = None
-    for k in tqdm(range(n_steps), desc=f"rollout {config.method}", disable=not progress,
-                  mininterval=2.0):
-        x = window[:, -1]
-        idx = torch.full((x.shape[0],), float(start_index + k * lag))
-        c = build_cond(window, idx, cond, index_scale)
-        idff = config.method == "idff"
-        field = make_sampling_field(
-            "idff" if idff else "icfm", model, field=config.field, sigma=config.sigma,
-            gamma=config.gamma if idff else 0.0, s=config.s, sde=config.sde, cond=c,
-        )
-        x0 = x
-        if config.method != "idff" and config.source_noise and config.sigma > 0:
-            x0 = x + config.sigma * torch.randn(x.shape, generator=generator)
-        res = integrate(field, x0, steps=steps, solver=config.solver, generator=generator)
-        nfe = res.nfe if nfe is None else max(nfe, res.nfe)
-        x_new = project(res.x) if project is not None else res.x
-        if not torch.isfinite(x_new).all():
-            raise FloatingPointError(
-                f"the rollout diverged at step {k + 1}; try more NFE per frame or a smaller lag."
-            )
-        window = torch.cat([window[:, 1:], x_new[:, None]], dim=1)
-        states.append(x_new)
-    return RolloutResult(states=torch.stack(states, dim=1), nfe_per_frame=int(nfe))
+    proj = project if project is not None else (lambda x: x)
+    window = window.float()
+    past = [window[:, j] for j in range(window.shape[1] - 1)]
+    h1 = window.shape[1]
+
+    def make_cond(k: int, history) -> Tensor:
+        frames = past + [proj(x) for x in history[-h1:]]
+        w = torch.stack(frames[-h1:], dim=1)
+        idx = torch.full((w.shape[0],), float(start_index + (k - 1) * lag))
+        return build_cond(w, idx, cond, index_scale)
+
+    idff = config.method == "idff"
+    noisy = not idff and config.source_noise and config.sigma > 0
+
+    def source(x: Tensor, g: torch.Generator | None) -> Tensor:
+        x = proj(x)
+        if noisy:
+            x = x + config.sigma * torch.randn(x.shape, generator=g)
+        return x
+
+    res = ts_rollout(
+        model, window[:, -1], n_steps, make_cond, steps=steps, solver=config.solver,
+        method="idff" if idff else "icfm", field=config.field, sigma=config.sigma,
+        gamma=config.gamma if idff else 0.0, s=config.s, sde=config.sde,
+        generator=generator, perturb=source,
+    )
+    states = torch.stack([proj(x) for x in res.trajectory], dim=1)
+    return RolloutResult(states=states, nfe_per_frame=max(res.nfe_per_step))

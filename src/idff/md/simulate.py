@@ -49,7 +49,7 @@ class SimulationSettings:
     """
 
     n_traj: int = 6
-    length_ns: float = 4.0
+    length_ns: float = 2.0
     frame_ps: float = 1.0
     timestep_fs: float = 2.0
     temperature_k: float = 300.0
