@@ -1,0 +1,128 @@
+"""The evaluation commands: train-classifier, fid, nll, bench nfe (small data on disk)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from test_eval_classifier import make_fashion_root, synthetic_fashion
+
+from idff.cli.main import cli
+from idff.eval import classifier as C
+from idff.eval import fid as F
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clf") / "clf.pt"
+    torch.manual_seed(0)
+    C.save_classifier(C.FashionCNN(width=4, feature_dim=16), path, {"test_accuracy": 0.0})
+    return path
+
+
+def _pngs(folder, images):
+    folder.mkdir()
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def test_train_classifier_command(tmp_path):
+    root = make_fashion_root(tmp_path / "fm", 256, 64)
+    out = tmp_path / "c.pt"
+    res = CliRunner().invoke(cli, ["train-classifier", "--data-root", str(root), "--out", str(out),
+                                   "--epochs", "1", "--batch-size", "64"])
+    assert res.exit_code == 0, res.output
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["sha256"] == C.sha256_file(out) and side["sha256"] in res.output
+    assert 0 <= side["test_accuracy"] <= 1 and side["data"]["test"] == 64
+
+
+def test_train_classifier_missing_data(tmp_path):
+    res = CliRunner().invoke(cli, ["train-classifier", "--data-root", str(tmp_path)])
+    assert res.exit_code != 0 and "apt-get install -y dataset-fashion-mnist" in res.output
+
+
+def test_fid_command_classifier_features_folders_and_npz(tmp_path, clf):
+    a = _pngs(tmp_path / "a", synthetic_fashion(40, 0)[0])
+    b = _pngs(tmp_path / "b", synthetic_fashion(40, 1)[0][:, ::-1].copy())
+    stats = tmp_path / "a.npz"
+    args = ["fid", str(a), str(b), "--features", "classifier", "--classifier", str(clf),
+            "--cache-dir", str(tmp_path / "cache"), "--save-stats", str(stats)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "FD-FMNIST-CNN = " in res.output and "FID" not in res.output
+    assert "40 images" in res.output and "sha256" in res.output
+    value = float(res.output.split("FD-FMNIST-CNN = ")[1].split()[0])
+    assert value > 0
+    ext = F.classifier_extractor(clf)
+    sa, sb = (F.folder_stats(p, ext, None, progress=False) for p in (a, b))
+    assert value == pytest.approx(F.frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma), abs=1e-4)
+    # the saved .npz stands in for folder A
+    res2 = CliRunner().invoke(cli, ["fid", str(stats), str(b), "--features", "classifier",
+                                    "--classifier", str(clf), "--cache-dir", str(tmp_path / "c2")])
+    assert res2.exit_code == 0, res2.output
+    assert float(res2.output.split("= ")[1].split()[0]) == pytest.approx(value, abs=1e-4)
+
+
+def test_fid_command_errors(tmp_path, clf, monkeypatch):
+    import urllib.error
+
+    import pytorch_fid.inception as pf_inception
+
+    a = _pngs(tmp_path / "a", np.zeros((3, 28, 28), np.uint8))
+    res = CliRunner().invoke(cli, ["fid", str(tmp_path / "nope"), str(a), "--features",
+                                   "classifier", "--classifier", str(clf)])
+    assert res.exit_code != 0 and "neither an image folder" in res.output
+    res = CliRunner().invoke(cli, ["fid", str(a), str(a), "--features", "classifier",
+                                   "--classifier", str(tmp_path / "none.pt")])
+    assert res.exit_code != 0 and "idff train-classifier" in res.output
+    monkeypatch.delenv(F.INCEPTION_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(pf_inception, "load_state_dict_from_url", offline)
+    res = CliRunner().invoke(cli, ["fid", str(a), str(a)])
+    assert res.exit_code != 0 and F.INCEPTION_FILE in res.output and F.INCEPTION_ENV in res.output
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.training import TrainConfig
+
+    run = tmp_path_factory.mktemp("toy") / "idff"
+    cfg = toy_run_config("idff", "moons", hidden=32, depth=2, batch_size=64)
+    train_toy(cfg, run, TrainConfig(steps=20, lr=1e-3, warmup=5, ema_decay=0.9, ckpt_every=20),
+              progress=False)
+    return run
+
+
+def test_nll_command(toy_run):
+    res = CliRunner().invoke(cli, ["nll", str(toy_run), "--n", "50"])
+    assert res.exit_code == 0, res.output
+    assert "bits/dim" in res.output and "estimator exact" in res.output
+    res = CliRunner().invoke(cli, ["nll", str(toy_run) + "-missing"])
+    assert res.exit_code != 0 and "run directory" in res.output
+
+
+def test_bench_nfe_command(tmp_path, toy_run):
+    out = tmp_path / "res" / "bench"
+    res = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--nfe", "1,2", "--n-eval",
+                                   "100", "--n-val", "50", "--gammas", "0,0.5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for suffix in (".csv", ".md", ".png", ".val.csv"):
+        assert out.with_suffix(suffix).is_file(), suffix
+    md = out.with_suffix(".md").read_text()
+    assert "Protocol:" in md and "moons" in md and "| NFE 2 |" in md
+    bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--nfe", "0", "--out", str(out)])
+    assert bad.exit_code != 0 and "integers >= 1" in bad.output
+    bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--label", "a", "--label", "b",
+                                   "--out", str(out)])
+    assert bad.exit_code != 0 and "one --label per run" in bad.output
