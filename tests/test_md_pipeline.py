@@ -89,7 +89,7 @@ def test_cli_train_and_eval(pickle_run, tmp_path):
     res = runner.invoke(cli, ["md-eval", str(out), "--nfe", "2", "--rollouts", "2",
                               "--out", str(tmp_path / "eval")])
     assert res.exit_code == 0, res.output
-    assert "CFM (NFE 2/frame)" in res.output
+    assert "CFM σ=0.1 (NFE 2/frame)" in res.output
     assert (tmp_path / "eval" / "ramachandran.png").stat().st_size > 1000
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert np.isfinite(metrics["md"][0]["js_psi"])

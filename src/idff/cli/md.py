@@ -106,6 +106,7 @@ def md_simulate(**kw):
 @click.option("--cond", type=click.Choice(["state", "index"]), default="state",
               help="Condition on the current frame (+history) or on the frame index (paper).")
 @click.option("--nfe", type=int, default=4, help="Default NFE per frame for evaluation.")
+@click.option("--sigma", type=float, default=0.1, help="Path noise σ (spec: 0.1 for MD).")
 @click.option("--steps", type=int, default=6000)
 @click.option("--batch-size", type=int, default=256)
 @click.option("--lr", type=float, default=1e-3)
@@ -115,7 +116,7 @@ def md_simulate(**kw):
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @_errors
 def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag, history, cond,
-                 nfe, steps, batch_size, lr, hidden, depth, seed, out, **kw):
+                 nfe, sigma, steps, batch_size, lr, hidden, depth, seed, out, **kw):
     """Train IDFF (or CFM) from frame k to frame k+τ of torsion trajectories."""
     from dataclasses import asdict
 
@@ -148,7 +149,7 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
     else:
         series = None
     cfg = md_run_config(method, data, lag, history, cond, hidden, depth, batch_size,
-                        sampling={"nfe": nfe})
+                        sampling={"nfe": nfe}, sigma=sigma if source != "lorenz" else None)
     train_md(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps), ema_decay=0.999,
                                    seed=seed, ckpt_every=1000), series=series)
     click.echo(f"saved run to {out}")
@@ -219,7 +220,10 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
               help="Where the trained runs go.")
 @click.option("--steps", type=int, default=6000, help="Training steps per method.")
-@click.option("--nfe", type=int, default=4, help="Network evaluations per generated frame.")
+@click.option("--nfe", "nfes", type=int, multiple=True, default=(2, 4),
+              help="Network evaluations per generated frame (repeat for several).")
+@click.option("--sigma", "sigmas", type=float, multiple=True, default=(0.1, 0.6),
+              help="Path noise σ; each trains one IDFF and one CFM model (repeat).")
 @click.option("--rollouts", type=int, default=4, help="Rollouts per method.")
 @click.option("--lag", type=int, default=2, help="τ in frames.")
 @click.option("--history", type=int, default=1, help="Earlier frames in the conditioning.")
@@ -227,13 +231,13 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
 @click.option("--lorenz/--no-lorenz", default=True, help="Also run Lorenz-63.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/md")
 @_errors
-def md_benchmark(runs, steps, nfe, rollouts, lag, history, seed, lorenz, out, **kw):
+def md_benchmark(runs, steps, nfes, sigmas, rollouts, lag, history, seed, lorenz, out, **kw):
     """Simulate (cached), train IDFF and CFM, evaluate against held-out MD, write README."""
     from idff.experiments.md import run_md_benchmark
 
     cache = kw.pop("cache")
     settings = _settings(kw)
     command = "idff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run_md_benchmark(out, settings, runs, cache, steps, nfe, rollouts, lag, history, seed,
-                     lorenz, command=command, echo=click.echo)
+    run_md_benchmark(out, settings, runs, cache, steps, tuple(nfes), rollouts, lag, history,
+                     tuple(sigmas), seed, lorenz, command=command, echo=click.echo)
     click.echo(f"wrote {out}/README.md")

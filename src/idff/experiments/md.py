@@ -76,6 +76,7 @@ def md_run_config(
     depth: int = 3,
     batch_size: int = 256,
     sampling: dict[str, Any] | None = None,
+    sigma: float | None = None,
 ) -> dict[str, Any]:
     """The JSON-able description of an MD/Lorenz run.
 
@@ -84,6 +85,8 @@ def md_run_config(
         data: source description (see :func:`load_series`).
         lag, history, cond: transition pairs (see :func:`idff.md.data.make_transitions`).
         sampling: overrides of the system's default :class:`RolloutConfig`.
+        sigma: path noise ``σ`` (IDFF ``σ``, CFM source/path noise) for training and
+            sampling; default 0.1 (spec §1).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -95,6 +98,9 @@ def md_run_config(
     samp = {**SAMPLING[system][method], **(sampling or {})}
     if system == "lorenz" and method == "cfm":
         obj["cfm_sigma"] = 0.0
+    if sigma is not None:
+        obj["sigma" if method == "idff" else "cfm_sigma"] = float(sigma)
+        samp["sigma"] = float(sigma)
     model = {
         "backbone": "mlp", "method": network_kind(obj["name"]), "dim": dim,
         "cond_dim": cond_dim(dim, cond, history), "hidden": hidden, "depth": depth,
@@ -249,7 +255,8 @@ def evaluate_md(
                           progress)
     dt = series["dt"] * lag
     per = [compare(g, ref, dt) for g in gen]
-    rows = [_summarise(f"{cfg['method'].upper()} (NFE {used}/frame)", per)]
+    label = f"{cfg['method'].upper()} σ={sampling.sigma:g} (NFE {used}/frame)"
+    rows = [_summarise(label, per)]
     floor = None
     if series.get("floor") is not None:
         floor = series["floor"][:len(ref_full)][first::lag][: len(ref)]
@@ -368,17 +375,22 @@ def run_md_benchmark(
     runs: str | Path = "runs/md",
     cache: str | Path = "cache/md",
     steps: int = 6000,
-    nfe: int = 4,
+    nfes: tuple[int, ...] = (2, 4),
     n_rollouts: int = 4,
     lag: int = 2,
     history: int = 1,
+    sigmas: tuple[float, ...] = (0.1, 0.6),
     seed: int = 0,
     lorenz: bool = True,
     command: str = "",
     echo=print,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Simulate (cached), train IDFF and the CFM baseline, evaluate, write README + figures."""
+    """Simulate (cached), train IDFF and the CFM baseline, evaluate, write README + figures.
+
+    Every ``σ`` in ``sigmas`` trains one IDFF and one CFM model (same network, data and
+    steps); every model is rolled out at every NFE in ``nfes``.
+    """
     import time
 
     from idff.md.plots import plot_lorenz, plot_ramachandran, plot_torsion_series
@@ -393,32 +405,40 @@ def run_md_benchmark(
     t_sim = time.perf_counter() - t_start
     train_cfg = TrainConfig(steps=steps, lr=1e-3, warmup=min(200, steps), ema_decay=0.999,
                             seed=seed, log_every=200, ckpt_every=max(steps, 1))
-    results, timings = {}, {"simulation_s": t_sim}
-    for method in ("idff", "cfm"):
-        cfg = md_run_config(method, data, lag=lag, history=history, sampling={"nfe": nfe})
-        run_dir = runs / f"alanine-{method}-{settings.key()}-lag{lag}-h{history}-s{seed}-n{steps}"
-        t0 = time.perf_counter()
-        echo(f"training {method} -> {run_dir}")
-        train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
-        timings[f"train_{method}_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        results[method] = evaluate_md(run_dir, nfe, n_rollouts, seed, series=series,
-                                      progress=progress)
-        timings[f"eval_{method}_s"] = time.perf_counter() - t0
-    rows = [results["idff"]["rows"][0], results["cfm"]["rows"][0]] + results["idff"]["rows"][1:]
-    ref, floor = results["idff"]["reference"], results["idff"]["floor"]
-    dt = results["idff"]["dt_ps"]
+    timings = {"simulation_s": t_sim}
+    rows, floor_rows, first = [], [], {}
+    for sigma in sigmas:
+        for method in ("idff", "cfm"):
+            cfg = md_run_config(method, data, lag=lag, history=history, sigma=sigma)
+            name = f"alanine-{method}-sigma{sigma:g}-{settings.key()}-lag{lag}-h{history}"
+            run_dir = runs / f"{name}-s{seed}-n{steps}"
+            t0 = time.perf_counter()
+            echo(f"training {method} σ={sigma:g} -> {run_dir}")
+            train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
+            timings[f"train_{method}_{sigma:g}_s"] = time.perf_counter() - t0
+            for nfe in nfes:
+                t0 = time.perf_counter()
+                r = evaluate_md(run_dir, nfe, n_rollouts, seed, series=series, progress=progress)
+                timings[f"eval_{method}_{sigma:g}_nfe{nfe}_s"] = time.perf_counter() - t0
+                rows.append(r["rows"][0])
+                floor_rows = r["rows"][1:]
+                first.setdefault((method, sigma), r)
+    rows += floor_rows
+    any_r = next(iter(first.values()))
+    ref, floor, dt = any_r["reference"], any_r["floor"], any_r["dt_ps"]
     panels = {"MD held-out reference": ref}
     if floor is not None:
         panels["MD second run (floor)"] = floor
-    for m, name in (("idff", "IDFF"), ("cfm", "CFM")):
-        panels[f"{name} ({n_rollouts} rollouts, NFE {results[m]['nfe']})"] = results[m]["generated"]
+    for (method, sigma), r in first.items():
+        panels[f"{method.upper()} σ={sigma:g} (NFE {r['nfe']}, {n_rollouts} rollouts)"] = (
+            r["generated"])
     plot_ramachandran(panels, out / "ramachandran.png")
-    plot_torsion_series({"MD reference": ref, "IDFF": results["idff"]["generated"][0],
-                         "CFM": results["cfm"]["generated"][0]}, dt, out / "torsions.png")
+    ts = {"MD reference": ref}
+    ts.update({f"{m.upper()} σ={s:g}": r["generated"][0] for (m, s), r in first.items()})
+    plot_torsion_series(ts, dt, out / "torsions.png")
     lz = None
     if lorenz:
-        lz = run_lorenz_benchmark(out / "lorenz", runs, steps=steps, nfe=nfe, seed=seed,
+        lz = run_lorenz_benchmark(out / "lorenz", runs, steps=steps, nfe=max(nfes), seed=seed,
                                   echo=echo, progress=progress)
         plot_lorenz({"true (held-out)": lz["idff"]["reference"][:5000],
                      f"IDFF (NFE {lz['idff']['nfe']})": lz["idff"]["free"],
@@ -427,11 +447,13 @@ def run_md_benchmark(
     timings["total_s"] = time.perf_counter() - t_start
     save_json({"rows": rows, "lorenz": lz["rows"] if lz else None, "timings": timings,
                "settings": asdict(settings), "lag": lag, "history": history, "steps": steps,
-               "nfe": nfe, "rollouts": n_rollouts}, out / "metrics.json")
+               "nfes": list(nfes), "sigmas": list(sigmas), "rollouts": n_rollouts},
+              out / "metrics.json")
     readme = _readme(rows, lz["rows"] if lz else None, settings, series, lag, history, steps,
-                     nfe, n_rollouts, timings, command)
+                     n_rollouts, timings, command)
     (out / "README.md").write_text(readme)
     echo(metric_table(rows, MD_COLUMNS))
+    echo(metric_table(rows, KINETIC_COLUMNS))
     return {"rows": rows, "timings": timings, "readme": readme}
 
 
@@ -464,7 +486,7 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
     return res
 
 
-def _readme(rows, lorenz_rows, settings, series, lag, history, steps, nfe, n_rollouts, timings,
+def _readme(rows, lorenz_rows, settings, series, lag, history, steps, n_rollouts, timings,
             command) -> str:
     n_train = len(series["train"])
     frames = len(series["reference"])
@@ -479,7 +501,7 @@ def _readme(rows, lorenz_rows, settings, series, lag, history, steps, nfe, n_rol
         "",
         "## Setup",
         "",
-        f"- Data: {settings.n_traj} independent OpenMM trajectories of {settings.length_ns} ns "
+        f"- Data: {settings.n_traj} independent OpenMM trajectories of {settings.length_ns:g} ns "
         f"(amber99sbildn + OBC implicit solvent, no cutoff, H-bond constraints, Langevin "
         f"{settings.temperature_k:g} K, {settings.friction_per_ps:g}/ps, "
         f"{settings.timestep_fs:g} fs, {settings.platform} platform), a frame every "
@@ -488,18 +510,21 @@ def _readme(rows, lorenz_rows, settings, series, lag, history, steps, nfe, n_rol
         "floor.",
         f"- Model: frame k → frame k+τ with τ = {lag} frames ({lag * settings.frame_ps:g} ps), "
         f"states as (sin, cos) of φ, ψ; conditioned on the current frame and {history} earlier "
-        "frame(s). The same MLP (3×256) for both methods, σ = 0.1, IDFF flow weight 2, "
-        f"{steps} AdamW steps (batch 256, EMA 0.999).",
+        "frame(s). The same MLP (3×256) for both methods, IDFF flow weight 2, "
+        f"{steps} AdamW steps (batch 256, lr 1e-3, EMA 0.999). σ is the path noise in "
+        "(sin, cos) units: IDFF σ_t = σ√(t(1−t)); CFM starts at x_k + σε.",
         f"- Sampling: {n_rollouts} rollouts from the reference's first frames, each as long as "
-        f"the reference, {nfe} counted network evaluations per generated frame. IDFF: exact "
-        "probability-flow drift with diffusion γσ, γ = 1 (Euler–Maruyama). CFM: x_k + σε "
-        "source, midpoint. Metrics: mean ± sd over rollouts.",
-        "- CC is the circular correlation; RMSE/MAE use wrapped differences; JS divergences "
-        "(bits) of 36×36 Ramachandran and 72-bin 1D histograms; basins: C7ax/αL = "
-        "0° ≤ φ < 120°, else αR = -120° ≤ ψ < 50°, else C7eq/C5; rates count core-to-core "
-        "transitions; τ = integrated autocorrelation time of e^{iθ}.",
+        "the reference, with the stated number of counted network evaluations per generated "
+        "frame. IDFF: exact probability-flow drift plus diffusion γσ, γ = 1 "
+        "(Euler–Maruyama; the deterministic ODE would make every rollout the same). "
+        "CFM: midpoint. Metrics: mean ± sd over rollouts.",
+        "- CC is the circular correlation; RMSE/MAE use wrapped differences (degrees); JS "
+        "divergences (bits) of 36×36 Ramachandran and 72-bin 1D histograms; basins: "
+        "C7ax/αL = 0° ≤ φ < 120°, else αR = −120° ≤ ψ < 50°, else C7eq/C5; rates count "
+        "core-to-core transitions per ns spent in the source basin; τ = integrated "
+        "autocorrelation time of e^{iθ}.",
         "",
-        "## Accuracy against the held-out reference",
+        "## Against the held-out reference",
         "",
         metric_table(rows, MD_COLUMNS),
         "",
@@ -519,8 +544,8 @@ def _readme(rows, lorenz_rows, settings, series, lag, history, steps, nfe, n_rol
             "20,000 training states (dt = 0.02, standardised), 50 forecasts of 3 Lyapunov "
             "times (LT) from a held-out trajectory, and one free rollout of 5,000 steps whose "
             "invariant measure is compared with the held-out trajectory (floor: a second true "
-            "trajectory). IDFF and CFM sampled as ODEs (midpoint). Error = RMS of standardised "
-            "state; valid time = lead time until it exceeds 0.5.",
+            "trajectory). IDFF (σ = 0.1) and CFM (σ = 0) sampled as ODEs (midpoint). Error = "
+            "RMS of the standardised state; valid time = lead time until it exceeds 0.5.",
             "",
             metric_table(lorenz_rows, LORENZ_COLUMNS),
             "",

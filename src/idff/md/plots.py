@@ -30,7 +30,9 @@ def plot_ramachandran(panels: Mapping[str, np.ndarray], path: str | Path, bins: 
     for ax, (title, a) in zip(axes[0], panels.items()):
         a = np.asarray(a).reshape(-1, np.asarray(a).shape[-1])
         h, _, _ = np.histogram2d(a[:, 0], a[:, 1], bins=[edges, edges], density=True)
-        ax.pcolormesh(edges, edges, h.T + 1e-12, norm=LogNorm(vmin=1e-7, vmax=max(h.max(), 1e-6)),
+        dens = np.ma.masked_equal(h.T, 0.0)  # empty bins stay white
+        vmax = max(h.max(), 1e-6)
+        ax.pcolormesh(edges, edges, dens, norm=LogNorm(vmin=vmax * 1e-3, vmax=vmax),
                       cmap="viridis", shading="flat")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("φ (deg)")
