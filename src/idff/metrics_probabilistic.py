@@ -54,7 +54,9 @@ def crps_ensemble(ens: ArrayLike, obs: ArrayLike) -> np.ndarray:
     """Continuous ranked probability score of an ensemble, per cell.
 
     ``CRPS(F_M, y) = (1/M) Σ_i |x_i - y| - 1/(2M²) Σ_{i,j} |x_i - x_j|`` (the empirical-CDF
-    form of Gneiting & Raftery 2007, as ``properscoring.crps_ensemble``).
+    estimator of Gneiting & Raftery 2007, the one of ``properscoring.crps_ensemble``),
+    computed in ``O(M log M)`` per cell from the sorted members ``x_(1) ≤ … ≤ x_(M)``:
+    ``1/(2M²) Σ_{i,j} |x_i - x_j| = (1/M²) Σ_i (2i - M - 1) x_(i)``.
 
     Args:
         ens: ensemble ``(M, ...)``.
@@ -63,11 +65,13 @@ def crps_ensemble(ens: ArrayLike, obs: ArrayLike) -> np.ndarray:
     Returns:
         CRPS per cell, shape ``(...)``. A one-member ensemble gives the absolute error.
     """
-    import properscoring as ps
-
     e, o = _np(ens, "ensemble"), _np(obs, "observation")
     _check(e, o)
-    return ps.crps_ensemble(o, np.moveaxis(e, 0, -1))
+    m = e.shape[0]
+    skill = np.abs(e - o[None]).mean(0)
+    ranks = (2 * np.arange(1, m + 1) - m - 1).reshape(-1, *([1] * o.ndim))
+    spread = (ranks * np.sort(e, axis=0)).sum(0) / m**2
+    return skill - spread
 
 
 def crps_gaussian(mu: ArrayLike, sigma: ArrayLike, obs: ArrayLike) -> np.ndarray:

@@ -52,6 +52,7 @@ __all__ = [
     "SST_METHODS",
     "SSTNet",
     "SSTObjective",
+    "ot_assign_sources",
     "sst_run_config",
     "load_sst_data",
     "train_sst",
@@ -148,6 +149,14 @@ def build_sst_model(config: dict[str, Any]) -> SSTNet:
 # -- objective --------------------------------------------------------------------------
 
 
+def ot_assign_sources(x0: Tensor, x1: Tensor) -> Tensor:
+    """Re-order the sources ``x0`` (``(B, ...)``) so that row ``j`` is the partner of target
+    ``j`` under the exact minibatch OT plan (squared Euclidean cost); the targets, and so
+    their conditioning, keep their order. Between equal batches the plan is a permutation."""
+    plan = torch.from_numpy(ot_plan(x0, x1))
+    return x0[plan.argmax(0).to(x0.device)]
+
+
 class SSTObjective:
     """Training loss on :class:`~idff.data.sst.SSTWindows` batches ``(x1, {"x0", "cond"})``.
 
@@ -181,8 +190,7 @@ class SSTObjective:
             return self.inner(model, x1, cond["cond"], x0=cond["x0"], generator=generator)
         noise = torch.randn(x1.shape, generator=generator, dtype=x1.dtype, device=x1.device)
         if self.ot:
-            plan = torch.from_numpy(ot_plan(noise, x1))
-            noise = noise[plan.argmax(0).to(x1.device)]
+            noise = ot_assign_sources(noise, x1)
         return self.inner(model, x1, cond["cond"], x0=noise, generator=generator)
 
 
