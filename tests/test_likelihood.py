@@ -111,8 +111,9 @@ def test_hutchinson_likelihood_is_unbiased_for_the_idff_flow():
 
 
 def test_auto_estimator_and_bits_per_dim():
-    field = CFMField(GaussianCFMVelocity(torch.zeros(20), torch.ones(20)))
-    x = torch.randn(3, 20)
+    ones = torch.ones(20, dtype=torch.float64)
+    field = CFMField(GaussianCFMVelocity(0 * ones, ones))
+    x = torch.randn(3, 20, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     res = log_likelihood(field, x, generator=torch.Generator().manual_seed(0))
     assert res.estimator == "hutchinson"
     # the identity flow: log p = log N(x; 0, I) whatever the probes
