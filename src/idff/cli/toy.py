@@ -81,8 +81,18 @@ def train_toy_cmd(method, dataset, data_file, steps, batch_size, lr, hidden, dep
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output .npy (raw samples) and/or .png (figure).")
 def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
-    """Sample a trained run; writes raw samples (.npy) or a figure (.png)."""
+    """Sample a trained run; writes raw samples (.npy) or a figure (.png).
+
+    Image runs and published image checkpoints (.pt) write a PNG grid instead.
+    """
     import numpy as np
+
+    from idff.experiments.images import is_image_run
+
+    if is_image_run(run):
+        from idff.cli.images import sample_image_grid
+
+        return sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out)
 
     from idff.experiments.toy import load_toy_model, sample_model
     from idff.training.checkpoint import RunError

@@ -70,10 +70,10 @@ def from_model_range(x: Tensor) -> Tensor:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (``.gz`` or raw) of bytes: images ``(N, H, W)`` or labels ``(N,)``."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
-            data = f.read()
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
+            data = gzip.decompress(data)
     except (OSError, EOFError) as e:
         raise DataError(f"cannot read IDX file {path} ({e}); it is corrupt, re-fetch it.") from e
     if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:

@@ -151,12 +151,13 @@ def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = 
 
 
 def published_model_config(state: dict[str, Tensor], image_size: int = 32,
-                           preset: str = "cifar10") -> dict[str, Any]:
+                           preset: str = "cifar10",
+                           overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model config reproducing a published checkpoint's layout (spec §6).
 
     The published UNet takes ``cat(x_t, x_t)`` (2C input channels) and returns 2C
     channels split into ``x̂1`` (first C) and ``ŝ``; the width and input channels are read
-    off the first convolution, the rest comes from ``preset``.
+    off the first convolution, the rest comes from ``preset`` and ``overrides``.
     """
     w = state.get("input_blocks.0.0.weight")
     if w is None or w.dim() != 4:
@@ -165,6 +166,7 @@ def published_model_config(state: dict[str, Tensor], image_size: int = 32,
     model = dict(get_preset(preset)["model"])
     model.update(num_channels=int(w.shape[0]), in_channels=int(w.shape[1]) // 2,
                  image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1")
+    model.update(overrides or {})
     return model
 
 
@@ -173,7 +175,8 @@ def _strip_module(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def load_published(path: str | os.PathLike, which: str = "ema_model", image_size: int = 32,
-                   preset: str = "cifar10") -> tuple[nn.Module, dict[str, Any]]:
+                   preset: str = "cifar10", model_overrides: dict[str, Any] | None = None,
+                   ) -> tuple[nn.Module, dict[str, Any]]:
     """Load a published IDFF image checkpoint (``net_model``/``ema_model`` dicts).
 
     Returns the two-head model (``duplicate_input=True``, ``"x1"`` heads) and a run config
@@ -192,7 +195,7 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
                        "checkpoint holds 'net_model' and 'ema_model'.")
     state = _strip_module(ckpt[which])
     cfg = get_preset(preset)
-    cfg["model"] = published_model_config(state, image_size, preset)
+    cfg["model"] = published_model_config(state, image_size, preset, model_overrides)
     cfg["data"].update(image_size=image_size, channels=cfg["model"]["in_channels"])
     sigma = cfg["objective"]["sigma"]
     cfg["sample"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
@@ -267,14 +270,16 @@ def sample_images(
     seed: int = 0,
     start: int = 0,
     batch_size: int = 64,
+    indices: list[int] | None = None,
     labels: Tensor | None = None,
     guidance: float = 1.0,
     device: str | torch.device = "cpu",
 ) -> tuple[Tensor, int]:
     """Draw ``n`` images (float, ``(n, C, H, W)`` in about [-1, 1]) and report the NFE.
 
-    Sample ``i`` (``start ≤ i < start + n``) starts from its own seeded ``x0``, so results do
-    not depend on ``batch_size``. Defaults come from ``cfg["sample"]``.
+    Sample ``i`` (``start ≤ i < start + n``, or each of ``indices``) starts from its own
+    seeded ``x0``, so results do not depend on ``batch_size``. Defaults come from
+    ``cfg["sample"]``.
 
     Returns:
         ``(images, nfe)`` where ``nfe`` is the counted network calls per sample.
@@ -301,9 +306,12 @@ def sample_images(
             net = GuidedNet(model, guidance, num_classes)
     shape = (int(cfg["model"]["in_channels"]), *_hw(cfg["model"]["image_size"]))
     steps = 0 if solver in ADAPTIVE else steps_for_nfe(nfe, solver)
+    all_idx = list(range(start, start + n)) if indices is None else [int(i) for i in indices]
+    if len(all_idx) != n:
+        raise ValueError(f"got {len(all_idx)} indices for n={n}.")
     outs, used = [], 0
     for lo in range(0, n, batch_size):
-        idx = range(start + lo, start + min(lo + batch_size, n))
+        idx = all_idx[lo : lo + batch_size]
         x0 = source_noise(shape, seed, idx).to(device)
         cond = None if labels is None else labels[lo : lo + len(idx)].to(device)
         f = make_sampling_field(cfg.get("method", "idff"), net, field=field, sigma=sigma,
@@ -369,9 +377,113 @@ def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:
     x1, cond = next(iter(data))
     x1 = x1[:2].to(device)
     cond = None if cond is None else cond[:2].to(device)
-    out = objective(model, x1, cond)
+    with torch.no_grad():
+        out = objective(model, x1, cond)
     lines.append(f"one loss on a batch of {tuple(x1.shape)}: {out.loss.item():.4f} "
                  f"(flow {out.flow.item():.4f}, score {out.score.item():.4f})")
     lines.append(f"train: {json.dumps(cfg['train'])}")
     lines.append(f"sample: {json.dumps(cfg['sample'])}")
     return lines
+
+
+# -- image sets on disk ---------------------------------------------------------------------
+
+
+def _writable_dir(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"cannot create output folder {out} ({e}); choose a writable "
+                              "--out.") from e
+    if not os.access(out, os.W_OK):
+        raise PermissionError(f"cannot write to {out}; choose a writable --out.")
+    return out
+
+
+def _save_png_atomic(img_uint8: Tensor, path: Path) -> None:
+    from PIL import Image
+
+    arr = img_uint8.permute(1, 2, 0).numpy()
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def generate_images(
+    ckpt: str | os.PathLike,
+    n: int,
+    out: str | os.PathLike,
+    nfe: int | None = None,
+    solver: str | None = None,
+    field: str | None = None,
+    s: float | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    label: int | None = None,
+    guidance: float = 1.0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> int:
+    """Write images ``OUT/000000.png`` … for indices ``0 ≤ i < n``; return how many were new.
+
+    Files already present are kept, so rerunning after an interruption finishes the set,
+    and every image depends only on ``(seed, i)`` and the sampling settings — not on the
+    batch size or on the number of processes. Under ``torchrun`` rank ``r`` of ``W`` writes
+    the indices ``i ≡ r (mod W)``. The settings are recorded in ``OUT/generate.json``;
+    resuming with different settings is refused.
+    """
+    from tqdm.auto import tqdm
+
+    from idff.data.images import from_model_range
+
+    if n < 0 or batch_size < 1:
+        raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
+    out = _writable_dir(out)
+    model, cfg = load_image_model(ckpt)
+    settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"), "nfe": nfe,
+                "solver": solver, "field": field, "s": s, "seed": seed, "label": label,
+                "guidance": guidance}
+    record = out / "generate.json"
+    if record.is_file():
+        old = json.loads(record.read_text())
+        if old != settings:
+            changed = sorted(k for k in settings if old.get(k) != settings[k])
+            raise ValueError(f"{out} holds images generated with other settings "
+                             f"({', '.join(changed)} differ); use a new --out.")
+    else:
+        from idff.training.checkpoint import atomic_write_text
+
+        atomic_write_text(json.dumps(settings, indent=2), record)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    todo = [i for i in range(rank, n, world) if not (out / f"{i:06d}.png").is_file()]
+    bar = tqdm(total=len(todo), disable=not progress, desc="generate", dynamic_ncols=True)
+    for lo in range(0, len(todo), batch_size):
+        idx = todo[lo : lo + batch_size]
+        labels = None if label is None else torch.full((len(idx),), label, dtype=torch.long)
+        x, _ = sample_images(model, cfg, len(idx), nfe=nfe, solver=solver, field=field, s=s,
+                             seed=seed, indices=idx, batch_size=len(idx), labels=labels,
+                             guidance=guidance, device=device)
+        imgs = from_model_range(x)
+        for i, img in zip(idx, imgs):
+            _save_png_atomic(img, out / f"{i:06d}.png")
+        bar.update(len(idx))
+    bar.close()
+    return len(todo)
+
+
+def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None = None,
+                     train: bool = True, progress: bool = True) -> int:
+    """Write a preset's real images (no augmentation) as ``OUT/000000.png`` …; return the count."""
+    from tqdm.auto import tqdm
+
+    from idff.data.images import build_dataset, from_model_range
+
+    out = _writable_dir(out)
+    ds = build_dataset(cfg["data"], train=train)
+    total = len(ds) if n is None else min(n, len(ds))
+    for i in tqdm(range(total), disable=not progress, desc="dump-real", dynamic_ncols=True):
+        path = out / f"{i:06d}.png"
+        if not path.is_file():
+            _save_png_atomic(from_model_range(ds[i][0]), path)
+    return total
