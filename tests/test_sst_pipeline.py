@@ -1,0 +1,133 @@
+"""SST pipeline: training with the shared trainer, rollout forecasts, baselines, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("xarray")
+pytest.importorskip("torchcfm")
+
+from click.testing import CliRunner  # noqa: E402
+from test_sst_data import write_oisst  # noqa: E402
+
+from idff.cli.main import cli  # noqa: E402
+from idff.coupling import transport_cost  # noqa: E402
+from idff.data.sst import Box, cut_patches, open_sst, year_split  # noqa: E402
+from idff.experiments.sst import (  # noqa: E402
+    SSTNet,
+    SSTObjective,
+    climatology_forecast,
+    ot_assign_sources,
+    persistence_forecast,
+    sst_forecast,
+)
+from idff.models import build_model  # noqa: E402
+
+TINY = ["--num-channels", "32", "--channel-mult", "1,2", "--batch-size", "4"]
+
+
+@pytest.fixture
+def oisst_dir(tmp_path):
+    write_oisst(tmp_path / "oisst")
+    return tmp_path / "oisst"
+
+
+def test_ot_assign_sources_is_a_cost_reducing_permutation():
+    g = torch.Generator().manual_seed(0)
+    x0, x1 = torch.randn(16, 1, 3, 3, generator=g), torch.randn(16, 1, 3, 3, generator=g) + 2
+    y0 = ot_assign_sources(x0, x1)
+    assert sorted(y0.flatten(1)[:, 0].tolist()) == sorted(x0.flatten(1)[:, 0].tolist())
+    assert transport_cost(y0, x1) <= transport_cost(x0, x1)
+
+
+def test_sstnet_pads_and_crops():
+    inner = build_model({"backbone": "unet", "method": "idff", "in_channels": 1,
+                         "image_size": [6, 8], "cond_channels": 2, "num_channels": 32,
+                         "num_res_blocks": 1, "channel_mult": [1, 2],
+                         "attention_resolutions": "", "num_head_channels": -1})
+    net = SSTNet(inner, (5, 7), (6, 8)).eval()
+    x1_hat, score = net(torch.rand(3), torch.randn(3, 1, 5, 7), torch.randn(3, 2, 5, 7))
+    assert x1_hat.shape == score.shape == (3, 1, 5, 7)
+    with pytest.raises(ValueError, match="built for 5×7 fields"):
+        net(torch.rand(3), torch.randn(3, 1, 6, 8), torch.randn(3, 2, 6, 8))
+    with pytest.raises(ValueError, match="smaller than the field"):
+        SSTNet(inner, (7, 9), (6, 8))
+
+
+def test_objective_rejects_ot_for_idff_and_bad_batches():
+    with pytest.raises(ValueError, match="use coupling='independent'"):
+        SSTObjective({"name": "idff", "coupling": "ot"})
+    obj = SSTObjective({"name": "otcfm"})
+    with pytest.raises(ValueError, match="'x0': previous frame"):
+        obj(torch.nn.Identity(), torch.zeros(2, 1, 2, 2), torch.zeros(2, 3, 2, 2))
+
+
+def test_baselines(oisst_dir):
+    cube = cut_patches(open_sst(oisst_dir), [Box(2, 4, 4, 4)])
+    splits = year_split(cube)
+    starts = np.array([380, 383])
+    p = persistence_forecast(cube, starts, 3)
+    assert p.ens.shape == (3, 1, 2, 1, 4, 4)
+    for k in range(3):
+        torch.testing.assert_close(p.ens[k, 0, :, 0], torch.from_numpy(cube.data[0, starts]))
+        torch.testing.assert_close(p.truth[k, :, 0], torch.from_numpy(cube.data[0, starts + k + 1]))
+    c = climatology_forecast(cube, splits["train"], starts, 3, members=5)
+    # 12 training days (Dec 20–31 2018); the ±15-day window around early January holds them all
+    assert c.ens.shape == (3, 5, 2, 1, 4, 4)
+    train_vals = set(np.round(cube.data[0, splits["train"], 0, 0], 4).tolist())
+    assert set(np.round(c.ens[:, :, :, 0, 0, 0].numpy().ravel(), 4).tolist()) <= train_vals
+
+
+@pytest.mark.slow
+def test_train_forecast_cli_end_to_end(oisst_dir, tmp_path):
+    run = tmp_path / "run"
+    runner = CliRunner()
+    args = ["train", "sst", "--data", str(oisst_dir), "--boxes", "0,0,5,7;1,1,5,7",
+            "--normalisation", "patch", "--horizon", "3", "--steps", "2",
+            "--steps-per-lead", "2", "--out", str(run), *TINY]
+    res = runner.invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["pad_to"] == [6, 8] and cfg["data"]["stats"]["kind"] == "patch"
+    # resume: asking for 3 steps continues from the saved step 2
+    res = runner.invoke(cli, args[:-len(TINY) - 2] + ["--out", str(run), *TINY]
+                        + ["--steps", "3"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
+    out = tmp_path / "fc"
+    res = runner.invoke(cli, ["forecast", str(run), "--horizon", "3", "--members", "4",
+                              "--max-forecasts", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"idff", "persistence", "climatology"}
+    assert metrics["idff"]["extra"]["nfe_per_lead"] == 2
+    assert metrics["idff"]["extra"]["nfe_total"] == 6
+    assert metrics["idff"]["extra"]["forecasts"] == 4  # 2 starts × 2 patches
+    assert len(metrics["idff"]["per_lead"]) == 3 and metrics["idff"]["members"] == 4
+    assert (out / "forecast.png").stat().st_size > 0
+    assert (out / "per_lead.csv").read_text().count("\n") == 1 + 3 * 3
+    res = runner.invoke(cli, ["forecast", str(run), "--horizon", "4", "--members", "2",
+                              "--out", str(out)])
+    assert res.exit_code != 0 and "trained for leads up to 3" in res.output
+
+
+def test_forecast_members_differ_and_otcfm_trains(oisst_dir, tmp_path):
+    from idff.experiments.sst import load_sst_data, load_sst_model, sst_run_config, train_sst
+    from idff.training import TrainConfig
+
+    data = {"path": str(oisst_dir), "boxes": [[2, 4, 4, 4]], "normalisation": "global",
+            "train": [None, 2018], "val": None, "test": [2019, None]}
+    model = {"num_channels": 32, "channel_mult": [1]}
+    for method in ("idff", "otcfm"):
+        cfg = sst_run_config(method, data, model, horizon=2, batch_size=4,
+                             sampling={"steps": 2})
+        train_sst(cfg, tmp_path / method, TrainConfig(steps=1, warmup=1), progress=False)
+        net, cfg = load_sst_model(tmp_path / method)
+        cube, _ = load_sst_data(cfg["data"])
+        fc = sst_forecast(net, cfg, cube, np.array([100, 200]), 2, members=3, seed=1)
+        assert fc.ens.shape == (2, 3, 2, 1, 4, 4) and fc.nfe_per_step == [2, 2]
+        assert fc.ens.std(1).mean() > 0  # members are distinct draws
