@@ -186,12 +186,14 @@ class SSTObjective:
                  x0: Tensor | None = None, generator: torch.Generator | None = None) -> LossOutput:
         if not isinstance(cond, dict) or "cond" not in cond or "x0" not in cond:
             raise ValueError("SST batches carry cond = {'x0': previous frame, 'cond': channels}.")
+        # the trainer moves tensors only; the dict's entries follow the targets' device
+        c, prev = cond["cond"].to(x1.device), cond["x0"].to(x1.device)
         if self.name == "idff":
-            return self.inner(model, x1, cond["cond"], x0=cond["x0"], generator=generator)
+            return self.inner(model, x1, c, x0=prev, generator=generator)
         noise = torch.randn(x1.shape, generator=generator, dtype=x1.dtype, device=x1.device)
         if self.ot:
             noise = ot_assign_sources(noise, x1)
-        return self.inner(model, x1, cond["cond"], x0=noise, generator=generator)
+        return self.inner(model, x1, c, x0=noise, generator=generator)
 
 
 # -- configs and data -------------------------------------------------------------------
