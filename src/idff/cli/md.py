@@ -219,10 +219,10 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
 @_sim_options
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
               help="Where the trained runs go.")
-@click.option("--steps", type=int, default=6000, help="Training steps per method.")
+@click.option("--steps", type=int, default=4000, help="Training steps per model.")
 @click.option("--nfe", "nfes", type=int, multiple=True, default=(2, 4),
               help="Network evaluations per generated frame (repeat for several).")
-@click.option("--sigma", "sigmas", type=float, multiple=True, default=(0.1, 0.6),
+@click.option("--sigma", "sigmas", type=float, multiple=True, default=(0.1, 0.3, 1.0),
               help="Path noise σ; each trains one IDFF and one CFM model (repeat).")
 @click.option("--rollouts", type=int, default=4, help="Rollouts per method.")
 @click.option("--lag", type=int, default=2, help="τ in frames.")

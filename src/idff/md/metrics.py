@@ -112,7 +112,11 @@ def autocorrelation(theta: np.ndarray, max_lag: int) -> np.ndarray:
     var = 1.0 - m2
     if var <= 1e-12:
         return np.ones(max_lag + 1)
-    c = np.array([np.real(np.mean(z[k:] * np.conj(z[: n - k]))) for k in range(max_lag + 1)])
+    # Σ_s z_{s+l} conj(z_s) for every lag at once, by FFT with zero padding (O(n log n))
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    fz = np.fft.fft(z, size)
+    acf = np.fft.ifft(np.abs(fz) ** 2)[: max_lag + 1]
+    c = np.real(np.conj(acf)) / (n - np.arange(max_lag + 1))
     return (c - m2) / var
 
 

@@ -19,15 +19,20 @@ def _plt():
     return plt
 
 
-def plot_ramachandran(panels: Mapping[str, np.ndarray], path: str | Path, bins: int = 72) -> None:
+def plot_ramachandran(panels: Mapping[str, np.ndarray], path: str | Path, bins: int = 72,
+                      ncols: int = 4) -> None:
     """One log-density (φ, ψ) heat map per entry (title → angles ``(T, 2)`` or ``(R, T, 2)``)."""
     from matplotlib.colors import LogNorm
 
     plt = _plt()
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False, sharey=True)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.6 * nrows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
     edges = np.linspace(-180, 180, bins + 1)
-    for ax, (title, a) in zip(axes[0], panels.items()):
+    for ax, (title, a) in zip(axes.ravel(), panels.items()):
         a = np.asarray(a).reshape(-1, np.asarray(a).shape[-1])
         h, _, _ = np.histogram2d(a[:, 0], a[:, 1], bins=[edges, edges], density=True)
         dens = np.ma.masked_equal(h.T, 0.0)  # empty bins stay white
@@ -40,7 +45,7 @@ def plot_ramachandran(panels: Mapping[str, np.ndarray], path: str | Path, bins: 
         ax.set_ylim(-180, 180)
         ax.set_xticks([-180, -90, 0, 90, 180])
         ax.set_yticks([-180, -90, 0, 90, 180])
-    axes[0, 0].set_ylabel("ψ (deg)")
+        ax.set_ylabel("ψ (deg)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
