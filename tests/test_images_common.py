@@ -100,6 +100,17 @@ def test_idx_writer_reads_back(tmp_path):
         np.testing.assert_array_equal(read_idx(path), arr)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest single-threaded, above all on a shared, busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def fmnist_root(tmp_path) -> Path:
     return write_fashion_mnist(tmp_path / "fm")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from test_images_common import (
+    _one_thread,  # noqa: F401  (autouse fixture)
     write_cifar,
     write_fashion_mnist,
     write_folder,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_images_common import _one_thread  # noqa: F401  (autouse fixture)
 
 from idff.experiments.images import load_image_model, load_published, published_model_config
 from idff.models import build_model
 from idff.training.checkpoint import RunError
+
 
 def _perturb(module, seed: int = 0):
     """ADM zero-initialises its output layers; give every weight a random nudge."""
@@ -125,7 +127,8 @@ def test_published_mismatch_truncation_and_missing_entry(tmp_path):
     net = _published_state(num_res_blocks=2)
     path = tmp_path / "other.pt"
     _save_published(path, net, net)
-    with pytest.raises(RunError, match=r"unexpected keys: backbone\.net\.input_blocks.*shape mismatches"):
+    keys = r"unexpected keys: backbone\.net\.input_blocks.*shape mismatches"
+    with pytest.raises(RunError, match=keys):
         load_published(path, image_size=8, model_overrides=OVERRIDES)
     data = path.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])

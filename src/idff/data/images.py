@@ -399,7 +399,7 @@ class ImageBatches:
         self.dataset, self.batch_size = dataset, batch_size
         self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
                                           shuffle=True, seed=seed, drop_last=True)
-        self.class_cond, self.num_workers = class_cond, num_workers
+        self.class_cond, self.num_workers, self.seed = class_cond, num_workers, seed
         self.epoch, self.pos = 0, 0
 
     def __len__(self) -> int:
@@ -416,8 +416,11 @@ class ImageBatches:
             self.epoch, self.pos = self.epoch + 1, 0
         self.sampler.set_epoch(self.epoch)
         order = list(self.sampler)[self.pos * self.batch_size :]
+        # a private generator: creating the loader must not draw from the global RNG, whose
+        # state is part of the resume state
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=order,
-                            drop_last=True, num_workers=self.num_workers)
+                            drop_last=True, num_workers=self.num_workers, generator=gen)
         for x, y in loader:
             self.pos += 1
             yield x, (y if self.class_cond else None)

@@ -243,9 +243,16 @@ class GuidedNet(nn.Module):
         return tuple(o[:b] + (self.scale - 1) * (o[:b] - o[b:]) for o in out)  # type: ignore[return-value]
 
 
+SEED_STRIDE = 1_000_003
+
+
 def sample_seed(seed: int, index: int) -> int:
-    """The generator seed of sample ``index`` (independent of batch size and GPU count)."""
-    return (int(seed) << 32) + int(index)
+    """The generator seed of sample ``index`` (independent of batch size and GPU count).
+
+    ``(seed·1000003 + index) mod 2³²`` — PyTorch's CPU generator keeps 32 bits of a seed —
+    so seeds are distinct for every index below 1,000,003 and every seed below 4294.
+    """
+    return (int(seed) * SEED_STRIDE + int(index)) % 2**32
 
 
 def source_noise(shape: tuple[int, ...], seed: int, indices: range | list[int]) -> Tensor:

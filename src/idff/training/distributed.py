@@ -5,9 +5,10 @@ reads them, initialises the process group (NCCL on GPUs, gloo on CPUs) and picks
 process's device. Without those variables it is a single-process context and every
 collective is a no-op, so the trainer never branches on "distributed or not"::
 
-    torchrun --standalone --nproc_per_node=8 -m idff.cli.main train cifar10 --out runs/c10
+    torchrun --standalone --nproc_per_node=8 "$(which idff)" train cifar10 --device cuda \\
+        --out runs/c10
     torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 \\
-        --nproc_per_node=8 -m idff.cli.main train cifar10 --out runs/c10
+        --nproc_per_node=8 "$(which idff)" train cifar10 --device cuda --out runs/c10
 """
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""``generate`` (resumable, per-sample seeds), ``dump-real``, sampling and grids."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_images_common import (
+    _one_thread,  # noqa: F401  (autouse fixture)
+    tiny,
+    write_fashion_mnist,
+)
+
+from idff.data import images as img_data
+from idff.experiments import images as exp
+from idff.experiments.images import (
+    dump_real_images,
+    generate_images,
+    image_run_config,
+    sample_images,
+    source_noise,
+)
+from idff.models import build_model
+from idff.training.checkpoint import save_snapshot
+
+
+def _perturbed_run(path, size: int = 8):
+    cfg = image_run_config("fashion_mnist", tiny(size))
+    torch.manual_seed(0)
+    model = build_model(cfg["model"])
+    with torch.no_grad():  # ADM zero-initialises the output; make the samples non-trivial
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    save_snapshot(path, model.state_dict(), cfg, step=7)
+    return path
+
+
+def _pngs(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def test_source_noise_is_per_sample():
+    a = source_noise((1, 4, 4), seed=3, indices=range(0, 5))
+    b = source_noise((1, 4, 4), seed=3, indices=[3, 4])
+    assert torch.equal(a[3:], b)
+    assert not torch.equal(source_noise((1, 4, 4), 4, [3]), b[:1])
+
+
+def test_generate_interrupted_equals_uninterrupted(tmp_path, monkeypatch):
+    run = _perturbed_run(tmp_path / "run")
+    full = tmp_path / "full"
+    assert generate_images(run, 7, full, nfe=2, batch_size=3, progress=False) == 7
+    assert len(_pngs(full)) == 7
+
+    original, written = exp._save_png_atomic, []
+
+    def dies_after_four(img, path):
+        if len(written) == 4:
+            raise KeyboardInterrupt
+        written.append(path)
+        original(img, path)
+
+    monkeypatch.setattr(exp, "_save_png_atomic", dies_after_four)
+    part = tmp_path / "part"
+    with pytest.raises(KeyboardInterrupt):
+        generate_images(run, 7, part, nfe=2, batch_size=3, progress=False)
+    assert len(_pngs(part)) == 4 and not list(part.glob(".*.tmp"))
+    monkeypatch.setattr(exp, "_save_png_atomic", original)
+    assert generate_images(run, 7, part, nfe=2, batch_size=3, progress=False) == 3
+    assert _pngs(part) == _pngs(full)
+    assert generate_images(run, 7, part, nfe=2, batch_size=3, progress=False) == 0
+
+
+def test_generate_does_not_depend_on_batch_size_or_ranks(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    run = _perturbed_run(tmp_path / "run")
+    generate_images(run, 5, tmp_path / "a", nfe=2, batch_size=5, progress=False)
+    for rank in (0, 1):  # two "processes" of a torchrun job share the folder
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        generate_images(run, 5, tmp_path / "b", nfe=2, batch_size=2, progress=False)
+    for name in _pngs(tmp_path / "a"):
+        a = np.asarray(Image.open(tmp_path / "a" / name), dtype=int)
+        b = np.asarray(Image.open(tmp_path / "b" / name), dtype=int)
+        assert np.abs(a - b).max() <= 1  # equal up to float rounding across batch shapes
+
+
+def test_generate_refuses_other_settings_and_bad_folders(tmp_path):
+    run = _perturbed_run(tmp_path / "run")
+    generate_images(run, 2, tmp_path / "g", nfe=2, progress=False)
+    with pytest.raises(ValueError, match="other settings.*nfe"):
+        generate_images(run, 2, tmp_path / "g", nfe=4, progress=False)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(PermissionError, match="cannot create output folder"):
+        generate_images(run, 2, blocker / "sub", nfe=2, progress=False)
+
+
+def test_sample_images_reports_counted_nfe_and_range(tmp_path):
+    from idff.experiments.images import load_image_model
+
+    model, cfg = load_image_model(_perturbed_run(tmp_path / "run"))
+    assert cfg["step"] == 7
+    for nfe, solver in ((4, "midpoint"), (3, "euler"), (1, "midpoint")):
+        x, used = sample_images(model, cfg, 3, nfe=nfe, solver=solver, batch_size=2)
+        assert x.shape == (3, 1, 8, 8) and used == nfe
+    x_pub, _ = sample_images(model, cfg, 3, nfe=2, field="published", s=0.4)
+    assert not torch.allclose(x_pub, sample_images(model, cfg, 3, nfe=2)[0])
+
+
+def test_dump_real_writes_the_dataset(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    root = write_fashion_mnist(tmp_path / "fm", n=5)
+    cfg = image_run_config("fashion_mnist", [], str(root))
+    assert dump_real_images(cfg, tmp_path / "real", n=3, progress=False) == 3
+    ds = img_data.FashionMNIST(root)
+    got = np.asarray(Image.open(tmp_path / "real" / "000002.png"))
+    assert np.array_equal(got, ds.images[2, 0].numpy())
