@@ -120,3 +120,37 @@ def test_dump_real_writes_the_dataset(tmp_path, monkeypatch):
     ds = img_data.FashionMNIST(root)
     got = np.asarray(Image.open(tmp_path / "real" / "000002.png"))
     assert np.array_equal(got, ds.images[2, 0].numpy())
+
+
+def test_classifier_free_guidance_combines_heads():
+    from idff.experiments.images import GuidedNet
+
+    cfg = image_run_config("fashion_mnist", tiny(8) + ["model.num_classes=3",
+                                                       "model.class_dropout=0.0"])
+    torch.manual_seed(0)
+    model = build_model(cfg["model"])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model.eval()
+    x, t, y = torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([0, 2])
+    cond, uncond = model(t, x, y), model(t, x, torch.tensor([3, 3]))
+    for w in (0.0, 1.0, 2.5):
+        guided = GuidedNet(model, w, null_label=3)(t, x, y)
+        for g, c, u in zip(guided, cond, uncond):
+            torch.testing.assert_close(g, u + w * (c - u), rtol=1e-5, atol=1e-5)
+    imgs, nfe = sample_images(model, cfg, 2, nfe=2, labels=y, guidance=2.0)
+    assert imgs.shape == (2, 1, 8, 8) and nfe == 2
+    with pytest.raises(ValueError, match="coupling=independent"):
+        image_run_config("fashion_mnist", ["model.num_classes=10", "data.class_cond=true"])
+
+
+def test_autocast_only_on_gpu():
+    from idff.training import TrainConfig, Trainer
+
+    model = build_model(image_run_config("fashion_mnist", tiny(8))["model"])
+    tr = Trainer(model, lambda *a: None, [], TrainConfig(precision="bf16"), "unused",
+                 progress=False)
+    assert tr.autocast_dtype is None and not tr.scaler.is_enabled()  # CPU: plain fp32
+    with pytest.raises(ValueError, match="unknown precision"):
+        TrainConfig(precision="fp8")

@@ -64,6 +64,10 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
         )
     if data.get("class_cond") and not model.get("num_classes"):
         raise ValueError("data.class_cond needs model.num_classes (the number of labels).")
+    if data.get("class_cond") and cfg["objective"].get("coupling") == "ot":
+        # minibatch OT re-pairs x1 inside the objective, which would detach them from labels
+        raise ValueError("class-conditional training needs --set objective.coupling=independent "
+                         "(OT re-pairs images and would separate them from their labels).")
     return cfg
 
 
