@@ -37,17 +37,22 @@ class GaussianHeads(nn.Module):
         var = (1 - tt) ** 2 + self.path.sigma_t(tt) ** 2
         return tt**2 * self.cov + var * eye
 
-    def forward(self, t: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-        xd = x.double()
+    def _solve(self, t: Tensor, x: Tensor) -> Tensor:
+        """``C_t⁻¹ (x - tμ)`` per sample (one factorisation when all times agree)."""
         tt = t.double().reshape(-1, 1)
-        centred = (xd - tt * self.mean)[..., None]
-        sol = torch.linalg.solve(self._cov_t(t), centred)[..., 0]
-        x1_hat = self.mean + tt * (self.cov @ sol[..., None])[..., 0]
+        centred = x.double() - tt * self.mean
+        if bool((t == t.reshape(-1)[0]).all()):
+            return torch.linalg.solve(self._cov_t(t.reshape(-1)[:1])[0], centred.T).T
+        return torch.linalg.solve(self._cov_t(t), centred[..., None])[..., 0]
+
+    def forward(self, t: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        tt = t.double().reshape(-1, 1)
+        sol = self._solve(t, x)
+        x1_hat = self.mean + tt * (sol @ self.cov.T)
         score = -(self.path.sigma**2 / 2) * sol
         return x1_hat.to(x.dtype), score.to(x.dtype)
 
     def eps_posterior_mean(self, t: Tensor, x: Tensor) -> Tensor:
         """``E[ε | x_t = x] = σ_t C_t⁻¹ (x - tμ)``."""
         tt = t.double().reshape(-1, 1)
-        sol = torch.linalg.solve(self._cov_t(t), (x.double() - tt * self.mean)[..., None])[..., 0]
-        return (self.path.sigma_t(tt) * sol).to(x.dtype)
+        return (self.path.sigma_t(tt) * self._solve(t, x)).to(x.dtype)

@@ -48,7 +48,8 @@ def couple(
     Args:
         x0: sources ``(B, ...)``.
         x1: targets ``(B, ...)``.
-        method: ``"independent"`` (as given) or ``"ot"`` (exact minibatch OT).
+        method: ``"independent"`` (as given) or ``"ot"`` (exact minibatch OT; each source
+            ``x0[i]`` is paired with ``x1[j]``, ``j`` drawn from row ``i`` of the plan).
         generator: random generator used to draw pairs from the OT plan.
 
     Returns:
@@ -59,10 +60,8 @@ def couple(
     check_pair(x0, x1)
     if method == "independent":
         return x0, x1
-    plan = torch.from_numpy(ot_plan(x0, x1)).flatten()
-    plan = plan / plan.sum()
-    b = x0.shape[0]
-    idx = torch.multinomial(plan, b, replacement=True, generator=generator)
-    i, j = idx // x1.shape[0], idx % x1.shape[0]
-    i, j = i.to(x0.device), j.to(x1.device)
-    return x0[i], x1[j]
+    plan = torch.from_numpy(ot_plan(x0, x1))
+    # each source keeps its place and draws its partner from its row of the plan; between
+    # equal-size batches the exact plan is a permutation, so every pair is used once.
+    j = torch.multinomial(plan / plan.sum(1, keepdim=True), 1, generator=generator).squeeze(1)
+    return x0, x1[j.to(x1.device)]

@@ -152,7 +152,14 @@ def _adaptive(field, x0, solver, return_trajectory, atol, rtol, t_end, points) -
     def rhs(t: Tensor, x: Tensor) -> Tensor:
         return field.drift(t.expand(x.shape[0]), x)
 
-    traj = odeint(rhs, x0, times, method=solver, atol=atol, rtol=rtol)
+    try:
+        traj = odeint(rhs, x0, times, method=solver, atol=atol, rtol=rtol)
+    except AssertionError as e:  # torchdiffeq signals step-size underflow by assertion
+        raise RuntimeError(
+            f"adaptive solver {solver!r} stalled ({e}) after {field.nfe} evaluations: the field "
+            "is too stiff near t = 1. Use a fixed-step solver, looser atol/rtol, or a larger "
+            "t_end."
+        ) from e
     x = traj[-1]
     if field.singular_at_one:
         t = torch.full((x.shape[0],), stop, dtype=x.dtype, device=x.device)

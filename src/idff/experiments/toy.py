@@ -180,8 +180,13 @@ def evaluate_nfe(
         adaptive = budget == "adaptive"
         sol = "dopri5" if adaptive else solver
         t0 = time.perf_counter()
-        res = sample_model(model, config, n_eval, None if adaptive else int(budget), sol,
-                           field=field, seed=seed, **sample_kw)
+        try:
+            res = sample_model(model, config, n_eval, None if adaptive else int(budget), sol,
+                               field=field, seed=seed, **sample_kw)
+        except RuntimeError:  # an adaptive solve that stalls is reported, not fatal
+            rows.append(EvalRow(config["method"], label or config["method"], sol or "",
+                                str(budget), -1, float("nan"), float("nan"), float("nan")))
+            continue
         dt = time.perf_counter() - t0
         rows.append(EvalRow(
             method=config["method"], label=label or config["method"],
