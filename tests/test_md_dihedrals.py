@@ -49,15 +49,16 @@ def test_dihedral_of_placed_atom(torsion):
     assert wrapped_diff(dihedral(a, b, c, d), torsion) == pytest.approx(0.0, abs=1e-8)
 
 
-def test_phi_psi_from_hand_built_dcd(tmp_path):
+@pytest.mark.parametrize("fmt, tol", [("dcd", 0.05), ("xtc", 1.0)])  # xtc stores 1e-3 nm
+def test_phi_psi_from_hand_built_trajectory(tmp_path, fmt, tol):
     top = _topology()
     traj = md.Trajectory(_frames(KNOWN), top)
     traj[0].save_pdb(str(tmp_path / "top.pdb"))
-    traj.save_dcd(str(tmp_path / "traj.dcd"))
-    angles, names = load_torsions(tmp_path / "traj.dcd", tmp_path / "top.pdb")
+    getattr(traj, f"save_{fmt}")(str(tmp_path / f"traj.{fmt}"))
+    angles, names = load_torsions(tmp_path / f"traj.{fmt}", tmp_path / "top.pdb")
     assert names == ["phi_2", "psi_2"]
     assert angles.shape == (len(KNOWN), 2)
-    np.testing.assert_allclose(wrapped_diff(angles, np.array(KNOWN)), 0.0, atol=0.05)
+    np.testing.assert_allclose(wrapped_diff(angles, np.array(KNOWN)), 0.0, atol=tol)
 
 
 def test_atom_mismatch_is_a_clear_error(tmp_path):
@@ -101,3 +102,25 @@ def test_wrap_range_and_feature_round_trip():
     np.testing.assert_allclose(from_features(3.0 * f), from_features(f))  # radial projection
     with pytest.raises(ValueError, match="even last dimension"):
         from_features(np.zeros((2, 3)))
+
+
+def test_user_trajectories_as_a_data_source(tmp_path):
+    from idff.experiments.md import load_series
+
+    top = _topology()
+    paths = []
+    for i in range(3):
+        angles = [(phi + 5.0 * i, psi) for phi, psi in KNOWN]
+        p = tmp_path / f"run{i}.dcd"
+        md.Trajectory(_frames(angles), top).save_dcd(str(p))
+        paths.append(str(p))
+    md.Trajectory(_frames(KNOWN[:1]), top).save_pdb(str(tmp_path / "top.pdb"))
+    s = load_series({"source": "files", "trajectories": paths,
+                     "topology": str(tmp_path / "top.pdb"), "frame_ps": 2.0})
+    assert len(s["train"]) == 1 and s["dt"] == 2.0 and s["periodic"]
+    np.testing.assert_allclose(wrapped_diff(s["floor"][:, 0], np.array(KNOWN)[:, 0]), 10.0,
+                               atol=0.05)
+    with pytest.raises(ValueError, match="at least two trajectories"):
+        load_series({"source": "files", "trajectories": paths[:1], "topology": "x"})
+    with pytest.raises(ValueError, match="unknown data source"):
+        load_series({"source": "ftp"})
