@@ -448,7 +448,8 @@ def save_scores(scores: dict[str, ForecastScores], out: str | Path) -> None:
 
 def plot_forecast(cube: SSTCube, forecasts: dict[str, Forecast], path: str | Path,
                   index: int = 0) -> None:
-    """Heat maps per lead day: the truth, then each method's ensemble mean (one forecast).
+    """Heat maps per lead day: the truth, each method's ensemble mean and one member of the
+    first learned ensemble, for one forecast.
 
     Args:
         forecasts: name -> forecast (all over the same starts and patches).
@@ -463,7 +464,12 @@ def plot_forecast(cube: SSTCube, forecasts: dict[str, Forecast], path: str | Pat
     mask = first.mask[index, 0].numpy()
     rows = {"truth": _physical(cube, first)[1][:, index, 0]}
     for name, fc in forecasts.items():
-        rows[f"{name} mean"] = _physical(cube, fc)[0][:, :, index, 0].mean(1)
+        ens = _physical(cube, fc)[0][:, :, index, 0]
+        rows[f"{name} mean" if ens.shape[1] > 1 else name] = ens.mean(1)
+    for name, fc in forecasts.items():  # one member shows the spread the mean hides
+        if fc.ens.shape[1] > 1 and fc.nfe_per_step[0] > 0:
+            rows[f"{name} member 1"] = _physical(cube, fc)[0][:, 0, index, 0]
+            break
     k = first.truth.shape[0]
     vmax = float(max(np.abs(r.numpy()[:, mask]).max() for r in rows.values()))
     fig, axes = plt.subplots(len(rows), k, figsize=(1.9 * k, 1.3 * len(rows) + 0.6),
@@ -481,7 +487,7 @@ def plot_forecast(cube: SSTCube, forecasts: dict[str, Forecast], path: str | Pat
                 ax.set_ylabel(name, fontsize=8)
     start = str(cube.times[first.starts[index]])[:10]
     fig.suptitle(f"SST forecast from {start} (patch {first.patches[index]})", fontsize=9)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="SST")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="SST (data units)")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -531,7 +537,12 @@ def run_sst_demo(
         train_sst(cfg, out / method, TrainConfig(steps=steps, lr=lr, warmup=min(100, steps),
                                                  ema_decay=0.995, seed=seed, log_every=50,
                                                  ckpt_every=250))
-        train_info[method] = {"steps": steps, "minutes": (time.perf_counter() - t0) / 60}
+        # wall time accumulates over sessions, so a resumed or re-scored run keeps its cost
+        clock = out / method / "train_time.json"
+        spent = json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0
+        spent += time.perf_counter() - t0
+        clock.write_text(json.dumps({"seconds": spent}))
+        train_info[method] = {"steps": steps, "minutes": spent / 60}
     cube = splits = starts = None
     for method in SST_METHODS:
         model, cfg = load_sst_model(out / method)
