@@ -239,6 +239,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
     """
     import csv
     import json
+    import shlex
+    import sys
 
     import torch
 
@@ -287,8 +289,9 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
             w.writerows(val_log)
     runs_txt = ", ".join(f"{e.label} = {e.info['run']} ({e.info['train_steps']} steps)"
                          for e in entries)
-    header = (f"Runs: {runs_txt}. torch threads: {threads}. Command: `idff bench nfe "
-              f"{' '.join(runs)} ...` (see the CSV for every row).")
+    argv = sys.argv[1:] if Path(sys.argv[0]).name == "idff" else ["bench", "nfe", *runs, "..."]
+    header = (f"Runs: {runs_txt}. torch threads: {threads}. Command: "
+              f"`idff {shlex.join(argv)}`. Every row: the CSV; validation scores: .val.csv.")
     text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
     B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
     click.echo(text)

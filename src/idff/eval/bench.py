@@ -523,13 +523,17 @@ def plot_quality_vs_nfe(rows: Sequence[BenchRow], path: str | Path, title: str =
                            label=f"{lab} adaptive")
                 ax_t.scatter([r.nfe], [r.seconds_per_1k], marker="*", s=90,
                              color=line.get_color())
+    values = [r.value for r in rows if np.isfinite(r.value)]
     if floor is not None and np.isfinite(floor):
-        ax.axhline(floor, color="k", ls=":", label="reference floor")
+        if floor > 0:
+            ax.axhline(floor, color="k", ls=":", label="reference floor")
+        else:  # an unbiased MMD² between two true samples can be ≤ 0
+            ax.text(0.02, 0.02, f"reference floor {floor:.2g}", transform=ax.transAxes,
+                    fontsize=7)
     ax.set_xscale("log")
-    values = [r.value for r in rows if np.isfinite(r.value)] + ([floor] if floor else [])
     if min(values, default=1.0) > 0:
         ax.set_yscale("log")
-    else:  # unbiased MMD² can dip below zero near the floor
+    else:
         ax.set_yscale("symlog", linthresh=1e-4)
     ax.set_xlabel("NFE (counted network evaluations per sample)")
     ax.set_ylabel(f"{metric} (lower is better)")
