@@ -94,8 +94,7 @@ def _save_published(path, net, ema):
     }, path)
 
 
-OVERRIDES = {"num_res_blocks": 1, "channel_mult": [1, 2], "num_heads": 4,
-             "num_head_channels": 16, "attention_resolutions": "4"}
+OVERRIDES = {"num_heads": 4, "num_head_channels": 16}  # not stored in the weights
 
 
 def test_published_checkpoint_gives_identical_outputs(tmp_path):
@@ -112,15 +111,25 @@ def test_published_checkpoint_gives_identical_outputs(tmp_path):
         assert out.abs().mean() > 1e-3  # a real comparison, not of zeros
     assert cfg["sample"]["field"] == "published" and cfg["sample"]["s"] == pytest.approx(0.4)
     assert cfg["sample"]["nfe"] == 10 and cfg["step"] == 1234
+    m = cfg["model"]  # the layout was read off the weights
+    assert (m["num_res_blocks"], m["channel_mult"], m["attention_resolutions"]) == (1, [1, 2], "4")
 
 
 def test_published_cifar10_config_matches_spec():
-    w = torch.zeros(128, 6, 3, 3)
-    cfg = published_model_config({"input_blocks.0.0.weight": w})
+    from torchcfm.models.unet.unet import UNetModelWrapper
+
+    with torch.device("meta"):
+        ref = UNetModelWrapper(dim=(6, 32, 32), num_channels=128, num_res_blocks=2,
+                               channel_mult=[1, 2, 2, 4], num_heads=4, num_head_channels=64,
+                               attention_resolutions="16", dropout=0.1)
+    cfg = published_model_config(ref.state_dict())
     assert cfg["in_channels"] == 3 and cfg["in_mult"] == 2 and cfg["duplicate_input"]
     assert cfg["channel_mult"] == [1, 2, 2, 4] and cfg["num_channels"] == 128
-    assert cfg["num_head_channels"] == 64 and cfg["attention_resolutions"] == "16"
-    assert cfg["parametrization"] == "x1" and cfg["dropout"] == 0.1
+    assert cfg["num_res_blocks"] == 2 and cfg["attention_resolutions"] == "16"
+    assert cfg["num_head_channels"] == 64 and cfg["parametrization"] == "x1"
+    with torch.device("meta"):
+        model = build_model(cfg)
+    assert {"backbone.net." + k for k in ref.state_dict()} == set(model.state_dict())
 
 
 def test_published_mismatch_truncation_and_missing_entry(tmp_path):
@@ -128,8 +137,15 @@ def test_published_mismatch_truncation_and_missing_entry(tmp_path):
     path = tmp_path / "other.pt"
     _save_published(path, net, net)
     keys = r"unexpected keys: backbone\.net\.input_blocks.*shape mismatches"
-    with pytest.raises(RunError, match=keys):
-        load_published(path, image_size=8, model_overrides=OVERRIDES)
+    with pytest.raises(RunError, match=keys):  # forced to another architecture
+        load_published(path, image_size=8, model_overrides={**OVERRIDES, "num_res_blocks": 1})
+    from idff.training.checkpoint import save_snapshot
+
+    cfg = {"kind": "image", "model": {**SMALL, "in_channels": 3, "image_size": 8}}
+    other = build_model({**SMALL, "in_channels": 3, "image_size": 8, "num_channels": 64})
+    save_snapshot(tmp_path / "run", other.state_dict(), cfg, step=1)
+    with pytest.raises(RunError, match=r"snapshot.pt does not fit.*shape mismatches"):
+        load_image_model(tmp_path / "run")
     data = path.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(RunError, match="truncated"):

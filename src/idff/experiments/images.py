@@ -154,21 +154,58 @@ def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = 
 # -- loading ------------------------------------------------------------------------------
 
 
+def infer_unet_layout(state: dict[str, Tensor], image_size: int) -> dict[str, Any]:
+    """Read an ADM UNet's width, levels and attention placement off its ``state_dict``.
+
+    Returns ``num_channels``, ``num_res_blocks``, ``channel_mult`` and
+    ``attention_resolutions`` (the attention head layout is not stored in the weights).
+    Works for the published layout (convolutional downsampling); raises :class:`RunError`
+    for state dicts it cannot read.
+    """
+    first = state.get("input_blocks.0.0.weight")
+    if first is None or first.dim() != 4:
+        raise RunError("the checkpoint has no 'input_blocks.0.0.weight': it is not an ADM UNet "
+                       "state dict as published.")
+    width = int(first.shape[0])
+    levels: list[list[int]] = [[]]
+    attention, ds, i = set(), 1, 1
+    while True:
+        if f"input_blocks.{i}.0.op.weight" in state:
+            levels.append([])
+            ds *= 2
+        elif f"input_blocks.{i}.0.out_layers.3.weight" in state:
+            levels[-1].append(int(state[f"input_blocks.{i}.0.out_layers.3.weight"].shape[0]))
+            if f"input_blocks.{i}.1.norm.weight" in state:
+                attention.add(ds)
+        else:
+            break
+        i += 1
+    counts = {len(level) for level in levels}
+    if len(counts) != 1 or 0 in counts or any(c % width for lv in levels for c in lv):
+        raise RunError("cannot read the UNet layout off this checkpoint (uneven levels); pass "
+                       "the model settings explicitly.")
+    return {
+        "num_channels": width,
+        "num_res_blocks": counts.pop(),
+        "channel_mult": [level[0] // width for level in levels],
+        "attention_resolutions": ",".join(str(image_size // d) for d in sorted(attention)),
+    }
+
+
 def published_model_config(state: dict[str, Tensor], image_size: int = 32,
                            preset: str = "cifar10",
                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model config reproducing a published checkpoint's layout (spec §6).
 
     The published UNet takes ``cat(x_t, x_t)`` (2C input channels) and returns 2C
-    channels split into ``x̂1`` (first C) and ``ŝ``; the width and input channels are read
-    off the first convolution, the rest comes from ``preset`` and ``overrides``.
+    channels split into ``x̂1`` (first C) and ``ŝ``. Width, levels, blocks and attention
+    resolutions are read off the weights (:func:`infer_unet_layout`); the attention head
+    layout, dropout and the rest come from ``preset``, then ``overrides``.
     """
-    w = state.get("input_blocks.0.0.weight")
-    if w is None or w.dim() != 4:
-        raise RunError("the checkpoint has no 'input_blocks.0.0.weight': it is not an ADM UNet "
-                       "state dict as published.")
+    layout = infer_unet_layout(state, image_size)
     model = dict(get_preset(preset)["model"])
-    model.update(num_channels=int(w.shape[0]), in_channels=int(w.shape[1]) // 2,
+    model.update(layout)
+    model.update(in_channels=int(state["input_blocks.0.0.weight"].shape[1]) // 2,
                  image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1")
     model.update(overrides or {})
     return model
