@@ -131,3 +131,25 @@ def test_forecast_members_differ_and_otcfm_trains(oisst_dir, tmp_path):
         fc = sst_forecast(net, cfg, cube, np.array([100, 200]), 2, members=3, seed=1)
         assert fc.ens.shape == (2, 3, 2, 1, 4, 4) and fc.nfe_per_step == [2, 2]
         assert fc.ens.std(1).mean() > 0  # members are distinct draws
+
+
+def test_forecast_chunks_match_one_batch(oisst_dir, tmp_path):
+    from idff.experiments.sst import load_sst_data, load_sst_model, sst_run_config, train_sst
+    from idff.training import TrainConfig
+
+    data = {"path": str(oisst_dir), "boxes": [[2, 4, 4, 4], [0, 2, 4, 4]],
+            "train": [None, 2018], "val": None, "test": [2019, None]}
+    cfg = sst_run_config("idff", data, {"num_channels": 32, "channel_mult": [1]}, horizon=2,
+                         batch_size=4, sampling={"steps": 2})
+    train_sst(cfg, tmp_path / "r", TrainConfig(steps=1, warmup=1), progress=False)
+    net, cfg = load_sst_model(tmp_path / "r")
+    cube, _ = load_sst_data(cfg["data"])
+    starts = np.array([50, 60, 70])
+    whole = sst_forecast(net, cfg, cube, starts, 2, members=2, gamma=0.0)
+    chunked = sst_forecast(net, cfg, cube, starts, 2, members=2, gamma=0.0, max_rows=4)
+    order = np.lexsort((chunked.starts, chunked.patches))
+    assert sorted(zip(whole.patches, whole.starts)) == sorted(zip(chunked.patches, chunked.starts))
+    ref = np.lexsort((whole.starts, whole.patches))
+    torch.testing.assert_close(chunked.ens[:, :, order], whole.ens[:, :, ref], atol=1e-5, rtol=0)
+    torch.testing.assert_close(chunked.truth[:, order], whole.truth[:, ref])
+    torch.testing.assert_close(chunked.mask[order], whole.mask[ref])

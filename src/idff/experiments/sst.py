@@ -338,8 +338,21 @@ def sst_forecast(
     solver: str | None = None,
     gamma: float | None = None,
     seed: int = 0,
+    max_rows: int = 4096,
 ) -> Forecast:
-    """Roll out ``members`` forecasts of ``horizon`` leads from every start and patch."""
+    """Roll out ``members`` forecasts of ``horizon`` leads from every start and patch.
+
+    Args:
+        model: the trained network (eval mode is set by the rollout).
+        config: its run config (method, horizon, context, sampling defaults).
+        cube: the normalised cube holding the starts and their targets.
+        starts: start indices (last observed frames), see :func:`forecast_starts`.
+        horizon: leads to forecast (at most the trained horizon).
+        members: ensemble size ``M``.
+        steps, solver, gamma: sampling overrides (default: the run's ``sampling``).
+        seed: seed of the ensemble noise.
+        max_rows: starts are rolled out in chunks of at most this many ``M·B`` rows.
+    """
     import time
 
     if horizon > config["horizon"]:
@@ -350,31 +363,37 @@ def sst_forecast(
     samp = config["sampling"]
     steps, solver = steps or samp["steps"], solver or samp["solver"]
     gamma = samp["gamma"] if gamma is None else gamma
-    context = config["context"]
-    data, p_idx, k_idx, truth, mask = _batch(cube, starts, horizon)
-    older = [repeat_members(data[p_idx, k_idx - c][:, None], members) for c in range(context)]
-    obs = older[0]
-    older = older[1:][::-1]  # frames k0-context+1 .. k0-1, oldest first
-    k_train = config["horizon"]
-
-    def make_cond(k: int, history):
-        seq = older + list(history)
-        prev = [seq[-1 - c] for c in range(context)]
-        return make_cond_channels(prev, obs, k, k_train)
-
-    g = torch.Generator().manual_seed(seed)
-    method = config["method"]
+    context, k_train, method = config["context"], config["horizon"], config["method"]
+    sigma = config["objective"].get("sigma", 0.2)
     source = None
     if method != "idff":
         source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype)  # noqa: E731
-    sigma = config["objective"].get("sigma", 0.2)
-    t0 = time.perf_counter()
-    res = rollout(model, data[p_idx, k_idx][:, None], horizon, make_cond, steps=steps,
-                  solver=solver, method=method, sigma=sigma, gamma=gamma, members=members,
-                  generator=g, source=source)
-    seconds = time.perf_counter() - t0
-    ens = split_members(res.trajectory[1:], members, dim=1)
-    return Forecast(ens, truth, mask, k_idx, p_idx, res.nfe_per_step, seconds)
+    g = torch.Generator().manual_seed(seed)
+    per_chunk = max(1, max_rows // (members * cube.data.shape[0]))
+    parts, seconds, nfe = [], 0.0, []
+    for c0 in range(0, len(starts), per_chunk):
+        data, p_idx, k_idx, truth, mask = _batch(cube, starts[c0 : c0 + per_chunk], horizon)
+        older = [repeat_members(data[p_idx, k_idx - c][:, None], members)
+                 for c in range(context)]
+        obs, older = older[0], older[1:][::-1]  # frames k0-context+1 .. k0-1, oldest first
+
+        def make_cond(k: int, history, obs=obs, older=older):
+            seq = older + list(history)
+            prev = [seq[-1 - c] for c in range(context)]
+            return make_cond_channels(prev, obs, k, k_train)
+
+        t0 = time.perf_counter()
+        res = rollout(model, data[p_idx, k_idx][:, None], horizon, make_cond, steps=steps,
+                      solver=solver, method=method, sigma=sigma, gamma=gamma,
+                      members=members, generator=g, source=source)
+        seconds += time.perf_counter() - t0
+        nfe = res.nfe_per_step
+        ens = split_members(res.trajectory[1:], members, dim=1)
+        parts.append((ens, truth, mask, k_idx, p_idx))
+    # the batch axis B is 2 in the ensemble (K, M, B, ...), 1 in the truth, 0 in the mask
+    ens, truth, mask = (torch.cat([p[i] for p in parts], dim=d) for i, d in enumerate((2, 1, 0)))
+    k_idx, p_idx = (np.concatenate([p[i] for p in parts]) for i in (3, 4))
+    return Forecast(ens, truth, mask, k_idx, p_idx, nfe, seconds)
 
 
 def persistence_forecast(cube: SSTCube, starts: np.ndarray, horizon: int) -> Forecast:
