@@ -183,16 +183,20 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
         save_json,
     )
 
-    md_rows, lz_rows, results = [], [], {}
+    md_rows, lz_rows, md_floor, lz_floor, results = [], [], [], [], {}
     for run in runs:
         _, cfg = load_md_model(run)
         if cfg["data"].get("system") == "lorenz":
             r = evaluate_lorenz(run, nfe, seed=seed)
-            lz_rows += r["rows"] if not lz_rows else r["rows"][:1]
+            lz_rows.append(r["rows"][0])
+            lz_floor = r["rows"][1:]
         else:
             r = evaluate_md(run, nfe, rollouts, seed, max_frames=max_frames)
-            md_rows += r["rows"] if not md_rows else r["rows"][:1]
+            md_rows.append(r["rows"][0])
+            md_floor = r["rows"][1:]
         results[run] = r
+    md_rows += md_floor  # reference rows of the last run (runs should share the data)
+    lz_rows += lz_floor
     text = []
     if md_rows:
         text += [metric_table(md_rows, MD_COLUMNS), "", metric_table(md_rows, KINETIC_COLUMNS)]
