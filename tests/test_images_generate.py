@@ -154,3 +154,24 @@ def test_autocast_only_on_gpu():
     assert tr.autocast_dtype is None and not tr.scaler.is_enabled()  # CPU: plain fp32
     with pytest.raises(ValueError, match="unknown precision"):
         TrainConfig(precision="fp8")
+
+
+def test_cli_generate_resumes_and_dump_real(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from idff.cli.main import cli
+
+    run = _perturbed_run(tmp_path / "run")
+    args = ["generate", str(run), "--n", "3", "--nfe", "2", "--batch-size", "2", "--out",
+            str(tmp_path / "gen")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "(3 written now)" in res.output, res.output
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "(0 written now)" in res.output, res.output
+    res = CliRunner().invoke(cli, ["generate", str(tmp_path / "nope"), "--n", "1", "--out",
+                                   str(tmp_path / "g2")])
+    assert res.exit_code != 0 and "not an idff run directory" in res.output
+    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    res = CliRunner().invoke(cli, ["dump-real", "fashion_mnist", "--out", str(tmp_path / "r"),
+                                   "--data-root", str(tmp_path / "empty")])
+    assert res.exit_code != 0 and "dataset-fashion-mnist" in res.output
