@@ -384,7 +384,7 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     """Adapt a run directory: IDFF runs get one candidate per ``γ`` (or ``s`` for ``published``)."""
     import json
 
-    from idff.training.checkpoint import CONFIG, RunError
+    from idff.training.checkpoint import CONFIG, RunError, load_run
 
     run_dir = Path(run_dir)
     cfg_path = run_dir / CONFIG
@@ -401,7 +401,10 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                     for g in gammas}
     else:
         samplers = {"-": factory(run_dir)}
-    steps = config.get("train", {}).get("steps")
+    try:  # the snapshot's step, not the planned one: runs may still be training
+        steps = load_run(run_dir)[2]
+    except RunError:
+        steps = config.get("train", {}).get("steps")
     return BenchEntry(label or method or run_dir.name, method or "?", samplers,
                       {"run": str(run_dir), "kind": kind, "train_steps": steps})
 
