@@ -250,7 +250,7 @@ class Trainer:
         self.sched.step()
         self.ema.update_parameters(self.model)
         self.step += 1
-        metrics = {k: self.dist.mean(v) for k, v in sums.items()}
+        metrics = dict(sums)  # this process's values; averaged over processes when logged
         metrics["grad_norm"] = float(gnorm)
         metrics["lr"] = self.sched.get_last_lr()[0]
         return metrics
@@ -297,6 +297,7 @@ class Trainer:
                     ) from e
                 bar.update(1)
                 if self.step % self.config.log_every == 0 or self.step == self.config.steps:
+                    metrics = {k: self.dist.mean(v) for k, v in metrics.items()}
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
                     metrics["steps_per_s"] = rate
                     metrics["images_per_s"] = rate * _batch_len(self._last_batch_size(),
