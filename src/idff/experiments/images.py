@@ -25,16 +25,22 @@ from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
 __all__ = [
     "image_run_config",
     "train_config_from",
+    "per_rank_batch",
     "build_run",
+    "dry_run_report",
     "train_images",
+    "is_image_run",
     "load_image_model",
     "load_published",
     "published_model_config",
-    "is_image_run",
+    "infer_unet_layout",
     "GuidedNet",
-    "sample_images",
     "sample_seed",
+    "source_noise",
+    "sample_images",
     "save_grid",
+    "generate_images",
+    "dump_real_images",
 ]
 
 TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup", "grad_clip", "ema_decay", "seed",
@@ -62,6 +68,10 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
             f"{data.get('image_size')}) disagree; override both, e.g. --set data.image_size=64 "
             "--set model.image_size=64."
         )
+    every, log = int(cfg["train"].get("sample_every", 0)), int(cfg["train"].get("log_every", 1))
+    if every > 0 and every % max(log, 1):
+        raise ValueError(f"train.sample_every={every} must be a multiple of train.log_every={log} "
+                         "(grids are drawn at logging steps).")
     if data.get("class_cond") and not model.get("num_classes"):
         raise ValueError("data.class_cond needs model.num_classes (the number of labels).")
     if data.get("class_cond") and cfg["objective"].get("coupling") == "ot":
@@ -71,7 +81,7 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
     return cfg
 
 
-def train_config_from(cfg: dict[str, Any], world_size: int = 1):
+def train_config_from(cfg: dict[str, Any]):
     """:class:`~idff.training.TrainConfig` from a run config's ``train`` section."""
     from idff.training import TrainConfig
 
@@ -141,7 +151,7 @@ def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = 
     ctx = DistContext.from_env(device)
     torch.manual_seed(int(cfg["train"].get("seed", 0)) + ctx.rank)
     model, objective, data = build_run(cfg, ctx.rank, ctx.world_size)
-    trainer = Trainer(model, objective, data, train_config_from(cfg, ctx.world_size), run_dir,
+    trainer = Trainer(model, objective, data, train_config_from(cfg), run_dir,
                       run_config=cfg, device=ctx.device, progress=progress and ctx.is_main,
                       dist=ctx)
     trainer.on_log = grid_callback(trainer, cfg, int(cfg["train"].get("sample_every", 0)))
