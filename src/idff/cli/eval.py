@@ -110,11 +110,13 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
             raise ValueError(f"{p} holds {feat} statistics but {extractor.name} was asked for; "
                              "use the matching --features.")
         return st, f"{p} ({st.n if st.n > 0 else '?'} images, precomputed)"
-    if (p / "config.json").is_file():
-        from idff.eval.bench import entry_from_run
+    if (p / "config.json").is_file() or (p.is_file() and p.suffix in (".pt", ".pth")):
+        from idff.eval.bench import SAMPLER_FACTORIES, entry_from_run
 
-        entry = entry_from_run(p, gammas=(gamma,))
-        sampler = next(iter(entry.samplers.values()))
+        if p.is_file():  # a published image checkpoint (spec §6), sampled with the pf field
+            sampler = SAMPLER_FACTORIES["image"](p, gamma=gamma)
+        else:
+            sampler = next(iter(entry_from_run(p, gammas=(gamma,)).samplers.values()))
         out = sampler(n, None if solver in ("dopri5",) else nfe, solver, seed)
         x = out.x if hasattr(out, "x") else out
         if x.dim() != 4:
@@ -126,8 +128,8 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
     if p.is_dir():
         st = folder_stats(p, extractor, cache_dir, progress=progress)
         return st, f"{p} ({st.n} images)"
-    raise FileNotFoundError(f"{p} is neither an image folder, an .npz statistics file nor a run "
-                            "directory.")
+    raise FileNotFoundError(f"{p} is neither an image folder, an .npz statistics file, a run "
+                            "directory nor a .pt image checkpoint.")
 
 
 @click.command("fid")
@@ -145,7 +147,7 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
 @click.option("--threads", type=int, default=1, help="torch CPU threads.")
 def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, solver, gamma,
             seed, save_stats, cache_dir, threads):
-    """Fréchet distance between A and B (image folders, .npz statistics or run directories).
+    """Fréchet distance between A and B (image folders, .npz stats, runs or .pt checkpoints).
 
     With --features inception (default) this is FID as computed by pytorch-fid; the
     weights are read from --inception / $IDFF_INCEPTION_WEIGHTS / torch's hub cache.
