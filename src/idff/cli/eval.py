@@ -293,7 +293,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
                          for e in entries)
     argv = sys.argv[1:] if Path(sys.argv[0]).name == "idff" else ["bench", "nfe", *runs, "..."]
     header = (f"Runs: {runs_txt}. torch threads: {threads}. Command: "
-              f"`idff {shlex.join(argv)}`. Every row: the CSV; validation scores: .val.csv.")
+              f"`idff {shlex.join(argv)}`. Every row: the CSV"
+              + ("; validation scores: .val.csv." if val_log else "."))
     text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
     B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
     click.echo(text)
