@@ -588,9 +588,9 @@ and North Pacific), {int((~cube.mask).sum())} land cells masked. Train: winters 
 {int(years[splits['train']].max())}; test: winters from {int(years[splits['test']].min())}.
 A forecast starts at the last observed winter and rolls out {horizon} winters; starts are
 the {len(starts)} winters whose {horizon} targets are all test winters. Scores are averaged
-over leads 1–{horizon}, over ocean cells, in °C. This is a demonstration that the pipeline
-runs end to end on real SST data on a CPU, not the paper's OISSTv2 benchmark: the
-"time step" here is one year, and the training set has only
+over leads 1–{horizon}, over ocean cells, in the data's units (anomaly, K). This is a
+demonstration that the pipeline runs end to end on real SST data on a CPU, not the
+paper's OISSTv2 benchmark: the "time step" here is one year, and the training set has only
 {len(splits['train']) - 1} consecutive pairs.
 
 Command (CPU, single thread):
@@ -611,7 +611,7 @@ Command (CPU, single thread):
   {members}-member, {horizon}-lead forecast on this shared 2-core machine.
 
 Per-lead scores: `per_lead.csv`; all numbers: `metrics.json`; figure: `forecast.png`
-(truth and ensemble means per lead for the first test start).
+(truth, ensemble means and one IDFF member per lead, for the first test start).
 """
     (results / "README.md").write_text(text)
     echo(table)
