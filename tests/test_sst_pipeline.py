@@ -153,3 +153,35 @@ def test_forecast_chunks_match_one_batch(oisst_dir, tmp_path):
     torch.testing.assert_close(chunked.ens[:, :, order], whole.ens[:, :, ref], atol=1e-5, rtol=0)
     torch.testing.assert_close(chunked.truth[:, order], whole.truth[:, ref])
     torch.testing.assert_close(chunked.mask[order], whole.mask[ref])
+
+
+class ShiftByOne(torch.nn.Module):
+    """Two heads whose deterministic flow adds 1 to the state per lead; records ``cond``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conds = []
+
+    def forward(self, t, x, cond=None):
+        self.conds.append(cond.clone())
+        tt = t.reshape(-1, 1, 1, 1)
+        return x + (1 - tt), torch.zeros_like(x)
+
+
+def test_forecast_feeds_back_predictions_as_context(oisst_dir):
+    cube = cut_patches(open_sst(oisst_dir), [Box(2, 4, 4, 4)])
+    cfg = {"method": "idff", "horizon": 3, "context": 2, "objective": {"sigma": 0.2},
+           "sampling": {"steps": 1, "solver": "euler", "gamma": 0.0}}
+    net = ShiftByOne()
+    fc = sst_forecast(net, cfg, cube, np.array([10]), 3, members=2)
+    d = torch.from_numpy(cube.data[0])
+    c1, c2, c3 = net.conds  # one call per lead (Euler, one step)
+    torch.testing.assert_close(c1[:, 0], d[10].expand(2, 4, 4))  # previous = observed k0
+    torch.testing.assert_close(c1[:, 1], d[9].expand(2, 4, 4))  # and k0 - 1
+    torch.testing.assert_close(c2[:, 0], d[10].expand(2, 4, 4) + 1)  # own prediction
+    torch.testing.assert_close(c2[:, 1], d[10].expand(2, 4, 4))
+    torch.testing.assert_close(c3[:, 1], d[10].expand(2, 4, 4) + 1)
+    for k, c in enumerate((c1, c2, c3), start=1):
+        torch.testing.assert_close(c[:, 2], d[10].expand(2, 4, 4))  # last observed frame
+        assert torch.allclose(c[:, 3], torch.tensor(k / 3))  # lead channel
+    torch.testing.assert_close(fc.ens[:, 0, 0, 0], torch.stack([d[10] + k for k in (1, 2, 3)]))
