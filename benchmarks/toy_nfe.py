@@ -29,9 +29,17 @@ NFES = [1, 2, 3, 5, 10, 20, 50, 100, "adaptive"]
 VARIANTS = {
     "idff": ("idff", {"parametrization": "skip"}, {"field": "pf", "solver": "midpoint"}),
     "idff-euler": ("idff", {"parametrization": "skip"}, {"field": "pf", "solver": "euler"}),
-    "idff-published": ("idff", {"parametrization": "x1"}, {"field": "published", "solver": "euler", "s": 0.2}),
+    "idff-published": (
+        "idff",
+        {"parametrization": "x1"},
+        {"field": "published", "solver": "euler", "s": 0.2},
+    ),
     "idff-x1-pf": ("idff", {"parametrization": "x1"}, {"field": "pf", "solver": "euler"}),
-    "idff-x1-clipped": ("idff", {"parametrization": "x1", "objective": {"flow_weighting": "clipped", "max_weight": 10.0}}, {"field": "pf", "solver": "midpoint"}),
+    "idff-x1-clipped": (
+        "idff",
+        {"parametrization": "x1", "objective": {"flow_weighting": "clipped", "max_weight": 10.0}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
     "otcfm": ("otcfm", {}, {"solver": "midpoint"}),
     "otcfm-euler": ("otcfm", {}, {"solver": "euler"}),
     "icfm": ("icfm", {}, {"solver": "midpoint"}),
@@ -45,7 +53,9 @@ def run_dir(cache: Path, method: str, overrides: dict, dataset: str, seed: int, 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--datasets", nargs="+", default=["checkerboard", "8gaussians"])
     ap.add_argument("--variants", nargs="+", default=[v for v in VARIANTS if "clipped" not in v])
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -63,27 +73,78 @@ def main() -> None:
     for dataset in args.datasets:
         for seed in args.seeds:
             floor_mmd, floor_w2 = true_floor(dataset, args.n_eval, seed)
-            rows.append(dict(dataset=dataset, seed=seed, variant="true-vs-true", nfe_budget="-",
-                             nfe=0, mmd=floor_mmd, w2=floor_w2, seconds=0.0))
+            rows.append(
+                dict(
+                    dataset=dataset,
+                    seed=seed,
+                    variant="true-vs-true",
+                    nfe_budget="-",
+                    nfe=0,
+                    mmd=floor_mmd,
+                    w2=floor_w2,
+                    seconds=0.0,
+                )
+            )
             for name in args.variants:
                 method, over, samp = VARIANTS[name]
                 over = dict(over)
-                cfg = toy_run_config(method, dataset, parametrization=over.pop("parametrization", "skip"),
-                                     objective=over.pop("objective", None))
+                cfg = toy_run_config(
+                    method,
+                    dataset,
+                    parametrization=over.pop("parametrization", "skip"),
+                    objective=over.pop("objective", None),
+                )
                 rd = run_dir(cache, method, VARIANTS[name][1], dataset, seed, args.steps)
-                if not (rd / "snapshot.pt").exists() or json.loads((rd / "config.json").read_text())["train"]["steps"] != args.steps:
-                    train_toy(cfg, rd, TrainConfig(steps=args.steps, lr=1e-3, warmup=200,
-                                                   ema_decay=0.999, seed=seed, ckpt_every=args.steps),
-                              progress=False)
+                if (
+                    not (rd / "snapshot.pt").exists()
+                    or json.loads((rd / "config.json").read_text())["train"]["steps"] != args.steps
+                ):
+                    train_toy(
+                        cfg,
+                        rd,
+                        TrainConfig(
+                            steps=args.steps,
+                            lr=1e-3,
+                            warmup=200,
+                            ema_decay=0.999,
+                            seed=seed,
+                            ckpt_every=args.steps,
+                        ),
+                        progress=False,
+                    )
                 model, cfg = load_toy_model(rd)
                 samp = dict(samp)
-                for r in evaluate_nfe(model, cfg, NFES, n_eval=args.n_eval, seed=seed,
-                                      solver=samp.pop("solver"), field=samp.pop("field", "pf"), **samp):
-                    rows.append(dict(dataset=dataset, seed=seed, variant=name, nfe_budget=r.nfe_budget,
-                                     nfe=r.nfe, mmd=r.mmd, w2=r.w2, seconds=r.seconds))
-                print(f"{dataset} seed={seed} {name}: " + " ".join(
-                    f"{r['nfe_budget']}:{r['mmd']:.4f}" for r in rows if r["variant"] == name
-                    and r["seed"] == seed and r["dataset"] == dataset), flush=True)
+                for r in evaluate_nfe(
+                    model,
+                    cfg,
+                    NFES,
+                    n_eval=args.n_eval,
+                    seed=seed,
+                    solver=samp.pop("solver"),
+                    field=samp.pop("field", "pf"),
+                    **samp,
+                ):
+                    rows.append(
+                        dict(
+                            dataset=dataset,
+                            seed=seed,
+                            variant=name,
+                            nfe_budget=r.nfe_budget,
+                            nfe=r.nfe,
+                            mmd=r.mmd,
+                            w2=r.w2,
+                            seconds=r.seconds,
+                        )
+                    )
+                print(
+                    f"{dataset} seed={seed} {name}: "
+                    + " ".join(
+                        f"{r['nfe_budget']}:{r['mmd']:.4f}"
+                        for r in rows
+                        if r["variant"] == name and r["seed"] == seed and r["dataset"] == dataset
+                    ),
+                    flush=True,
+                )
 
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -102,12 +163,16 @@ def summarise(rows):
 
 def write_markdown(rows, path: Path, args) -> None:
     agg = summarise(rows)
-    lines = [f"Seeds {args.seeds}, {args.steps} training steps, {args.n_eval} samples; "
-             "cells: MMD mean ± std over seeds (W2 mean); adaptive shows its mean NFE.\n"]
+    lines = [
+        f"Seeds {args.seeds}, {args.steps} training steps, {args.n_eval} samples; "
+        "cells: MMD mean ± std over seeds (W2 mean); adaptive shows its mean NFE.\n"
+    ]
     for dataset in args.datasets:
         floor = agg[(dataset, "true-vs-true", "-")]
-        lines.append(f"\n### {dataset} (true-vs-true floor: MMD {np.mean([r['mmd'] for r in floor]):.4f}, "
-                     f"W2 {np.mean([r['w2'] for r in floor]):.3f})\n")
+        lines.append(
+            f"\n### {dataset} (true-vs-true floor: MMD {np.mean([r['mmd'] for r in floor]):.4f}, "
+            f"W2 {np.mean([r['w2'] for r in floor]):.3f})\n"
+        )
         lines.append("| variant | " + " | ".join(f"NFE {b}" for b in NFES) + " |")
         lines.append("|---|" + "---|" * len(NFES))
         for name in args.variants:

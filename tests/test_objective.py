@@ -71,7 +71,8 @@ def test_loss_terms_and_weighting():
     assert out.score.item() == pytest.approx(1.0, abs=0.1)
     assert out.loss.item() == pytest.approx(5 * out.flow.item() + out.score.item(), rel=1e-5)
     w = IDFFObjective(flow_weighting="clipped", max_weight=4.0).flow_weights(
-        torch.tensor([0.0, 0.5, 0.9]))
+        torch.tensor([0.0, 0.5, 0.9])
+    )
     assert torch.allclose(w, torch.tensor([1.0, 4.0, 4.0]) / 3.0)
 
 

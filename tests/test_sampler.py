@@ -40,7 +40,9 @@ CASES = [
 @pytest.mark.parametrize("kw,solver,steps,mtol,ctol", CASES)
 def test_exact_heads_reproduce_gaussian_at_nfe10(oracle, kw, solver, steps, mtol, ctol):
     f = IDFFField(oracle, sigma=0.2, **kw)
-    res = integrate(f, _x0(), steps=steps, solver=solver, generator=torch.Generator().manual_seed(3))
+    res = integrate(
+        f, _x0(), steps=steps, solver=solver, generator=torch.Generator().manual_seed(3)
+    )
     assert res.nfe == 10
     m, c = _moments(res.x)
     assert torch.allclose(m, MEAN.double(), atol=mtol)
@@ -76,7 +78,10 @@ def test_drift_formulas():
     assert torch.allclose(idff_drift(x1, s, x, t, "pf"), (x1 - x) / (1 - tt) - s)
     assert torch.allclose(idff_drift(x1, s, x, t, "pf", gamma=2.0), (x1 - x) / (1 - tt) + 3 * s)
     v = idff_drift(x1, s, x, t, "published", s=0.4)
-    ref = torch.sqrt(1 - 0.16 * tt * (1 - tt)) * (x1 - x) / (1 - tt) + 0.4 * torch.sqrt(tt * (1 - tt)) * s
+    ref = (
+        torch.sqrt(1 - 0.16 * tt * (1 - tt)) * (x1 - x) / (1 - tt)
+        + 0.4 * torch.sqrt(tt * (1 - tt)) * s
+    )
     assert torch.allclose(v, ref)
 
 
@@ -92,9 +97,16 @@ class Counted(nn.Module):
         return self.net(*a)
 
 
-@pytest.mark.parametrize("solver,steps,expected", [
-    ("euler", 7, 7), ("midpoint", 3, 6), ("heun", 4, 7), ("ddim", 5, 5), ("dopri5", 1, None),
-])
+@pytest.mark.parametrize(
+    "solver,steps,expected",
+    [
+        ("euler", 7, 7),
+        ("midpoint", 3, 6),
+        ("heun", 4, 7),
+        ("ddim", 5, 5),
+        ("dopri5", 1, None),
+    ],
+)
 def test_nfe_is_counted_exactly(oracle, solver, steps, expected):
     net = Counted(oracle)
     res = integrate(IDFFField(net, sigma=0.2), _x0(100), steps=steps, solver=solver)
@@ -102,7 +114,9 @@ def test_nfe_is_counted_exactly(oracle, solver, steps, expected):
     if expected is not None:
         assert res.nfe == expected
     cnet = Counted(lambda t, x: -x)
-    res = integrate(CFMField(cnet), _x0(100), steps=steps, solver=solver if solver != "ddim" else "euler")
+    res = integrate(
+        CFMField(cnet), _x0(100), steps=steps, solver=solver if solver != "ddim" else "euler"
+    )
     assert res.nfe == cnet.n
     if solver == "heun":
         assert res.nfe == 2 * steps  # no singularity at t = 1: Heun's last stage is evaluated
@@ -117,8 +131,9 @@ def test_steps_for_nfe():
 
 
 def test_adaptive_ends_with_the_endpoint_jump(oracle):
-    res = integrate(IDFFField(oracle, sigma=0.2), _x0(20_000), solver="dopri5",
-                    return_trajectory=True)
+    res = integrate(
+        IDFFField(oracle, sigma=0.2), _x0(20_000), solver="dopri5", return_trajectory=True
+    )
     assert res.times[-1] == 1.0 and res.times[-2] < 1.0
     assert res.trajectory.shape[0] == res.times.shape[0]
     m, c = _moments(res.x)

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from idff.analytic import GaussianHeads
 from idff.cli.main import cli
 from idff.experiments.toy import ToyStream, load_toy_model, toy_run_config, train_toy
-from idff.training import TrainConfig, Trainer
-from idff.models import build_model
 from idff.methods import make_objective
+from idff.models import build_model
+from idff.training import TrainConfig, Trainer
 
 
 def _cfg(method="idff", **kw):
@@ -18,8 +18,12 @@ def _cfg(method="idff", **kw):
 
 
 def _train(tmp, steps, seed=0, **kw):
-    return train_toy(_cfg(**kw), tmp, TrainConfig(steps=steps, warmup=5, lr=1e-3, ema_decay=0.9,
-                                                  seed=seed, ckpt_every=5), progress=False)
+    return train_toy(
+        _cfg(**kw),
+        tmp,
+        TrainConfig(steps=steps, warmup=5, lr=1e-3, ema_decay=0.9, seed=seed, ckpt_every=5),
+        progress=False,
+    )
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -51,8 +55,14 @@ def test_save_and_reload_round_trip(tmp_path, method):
 def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
     model = build_model(_cfg()["model"])
     obj = make_objective(_cfg()["objective"])
-    tr = Trainer(model, obj, ToyStream("8gaussians", 32), TrainConfig(steps=4, warmup=1, ckpt_every=2),
-                 tmp_path, progress=False)
+    tr = Trainer(
+        model,
+        obj,
+        ToyStream("8gaussians", 32),
+        TrainConfig(steps=4, warmup=1, ckpt_every=2),
+        tmp_path,
+        progress=False,
+    )
     tr.fit()
     good = torch.load(tmp_path / "state.pt", weights_only=True)["step"]
     bad = iter([(torch.full((32, 2), float("nan")), None)] * 10)
@@ -68,10 +78,21 @@ def test_trained_heads_approach_the_gaussian_optimum(tmp_path):
     torch.manual_seed(0)
     mean, cov = torch.tensor([1.0, -1.0]), torch.tensor([[0.5, 0.2], [0.2, 0.4]])
     data = (mean + torch.randn(20_000, 2) @ torch.linalg.cholesky(cov).T).numpy()
-    cfg = toy_run_config("idff", "file", hidden=64, depth=2, batch_size=256,
-                         objective={"coupling": "independent", "flow_weight": 2.0})
-    model = train_toy(cfg, tmp_path, TrainConfig(steps=1500, warmup=50, lr=2e-3, ema_decay=0.99,
-                                                 ckpt_every=1500), data=data, progress=False)
+    cfg = toy_run_config(
+        "idff",
+        "file",
+        hidden=64,
+        depth=2,
+        batch_size=256,
+        objective={"coupling": "independent", "flow_weight": 2.0},
+    )
+    model = train_toy(
+        cfg,
+        tmp_path,
+        TrainConfig(steps=1500, warmup=50, lr=2e-3, ema_decay=0.99, ckpt_every=1500),
+        data=data,
+        progress=False,
+    )
     oracle = GaussianHeads(mean, cov, 0.2)
     t = torch.rand(2000) * 0.9 + 0.05
     x = t[:, None] * mean + torch.randn(2000, 2)  # typical points of p_t
@@ -88,16 +109,45 @@ def test_trained_heads_approach_the_gaussian_optimum(tmp_path):
 def test_cli_train_sample_round_trip(tmp_path):
     r = CliRunner()
     out = tmp_path / "run"
-    res = r.invoke(cli, ["train", "toy", "--dataset", "moons", "--steps", "5", "--hidden", "16",
-                         "--depth", "1", "--out", str(out)])
+    res = r.invoke(
+        cli,
+        [
+            "train",
+            "toy",
+            "--dataset",
+            "moons",
+            "--steps",
+            "5",
+            "--hidden",
+            "16",
+            "--depth",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
-    res = r.invoke(cli, ["sample", str(out), "--nfe", "3", "--n", "50", "--solver", "euler",
-                         "--out", str(tmp_path / "x.npy")])
+    res = r.invoke(
+        cli,
+        [
+            "sample",
+            str(out),
+            "--nfe",
+            "3",
+            "--n",
+            "50",
+            "--solver",
+            "euler",
+            "--out",
+            str(tmp_path / "x.npy"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "NFE 3" in res.output
     assert np.load(tmp_path / "x.npy").shape == (50, 2)
-    res = r.invoke(cli, ["sample", str(out), "--nfe", "4", "--n", "50", "--out",
-                         str(tmp_path / "x.png")])
+    res = r.invoke(
+        cli, ["sample", str(out), "--nfe", "4", "--n", "50", "--out", str(tmp_path / "x.png")]
+    )
     assert res.exit_code == 0, res.output and (tmp_path / "x.png").stat().st_size > 1000
 
 
@@ -105,11 +155,35 @@ def test_cli_trains_on_user_vectors(tmp_path):
     arr = np.random.default_rng(0).normal(size=(300, 3)).astype(np.float32)
     np.save(tmp_path / "d.npy", arr)
     r = CliRunner()
-    res = r.invoke(cli, ["train", "toy", "--data", str(tmp_path / "d.npy"), "--steps", "3",
-                         "--hidden", "8", "--out", str(tmp_path / "run")])
+    res = r.invoke(
+        cli,
+        [
+            "train",
+            "toy",
+            "--data",
+            str(tmp_path / "d.npy"),
+            "--steps",
+            "3",
+            "--hidden",
+            "8",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert res.exit_code == 0, res.output
-    res = r.invoke(cli, ["sample", str(tmp_path / "run"), "--nfe", "2", "--n", "10",
-                         "--out", str(tmp_path / "s.npy")])
+    res = r.invoke(
+        cli,
+        [
+            "sample",
+            str(tmp_path / "run"),
+            "--nfe",
+            "2",
+            "--n",
+            "10",
+            "--out",
+            str(tmp_path / "s.npy"),
+        ],
+    )
     assert np.load(tmp_path / "s.npy").shape == (10, 3)
 
 
@@ -121,10 +195,16 @@ def test_cli_errors_are_clear(tmp_path):
     assert res.exit_code != 0 and "swissroll" in res.output
     bad = np.array([[0.0, np.nan], [1.0, 2.0]])
     np.save(tmp_path / "bad.npy", bad)
-    res = r.invoke(cli, ["train", "toy", "--data", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "r")])
+    res = r.invoke(
+        cli, ["train", "toy", "--data", str(tmp_path / "bad.npy"), "--out", str(tmp_path / "r")]
+    )
     assert res.exit_code != 0 and "NaN" in res.output
-    res = r.invoke(cli, ["train", "toy", "--steps", "2", "--hidden", "8", "--out", str(tmp_path / "ok")])
-    res = r.invoke(cli, ["sample", str(tmp_path / "ok"), "--nfe", "0", "--out", str(tmp_path / "x.npy")])
+    res = r.invoke(
+        cli, ["train", "toy", "--steps", "2", "--hidden", "8", "--out", str(tmp_path / "ok")]
+    )
+    res = r.invoke(
+        cli, ["sample", str(tmp_path / "ok"), "--nfe", "0", "--out", str(tmp_path / "x.npy")]
+    )
     assert res.exit_code != 0 and "nfe must be >= 1" in res.output
     (tmp_path / "ok" / "snapshot.pt").write_bytes(b"truncated")
     res = r.invoke(cli, ["sample", str(tmp_path / "ok"), "--out", str(tmp_path / "x.npy")])

@@ -49,7 +49,9 @@ def steps_for_nfe(nfe: int, solver: str, singular_at_one: bool = True) -> int:
         return max(nfe // 2, 1)
     if solver == "heun":
         return max((nfe + 1) // 2 if singular_at_one else nfe // 2, 1)
-    raise ValueError(f"steps_for_nfe is for fixed-step solvers ({', '.join(FIXED)}), not {solver!r}.")
+    raise ValueError(
+        f"steps_for_nfe is for fixed-step solvers ({', '.join(FIXED)}), not {solver!r}."
+    )
 
 
 def _check_steps(steps: int) -> None:
@@ -134,7 +136,9 @@ def integrate(
         if traj is not None:
             traj.append(x)
     times = torch.linspace(0, 1, steps + 1) if return_trajectory else None
-    return SampleResult(x=x, nfe=field.nfe, trajectory=torch.stack(traj) if traj else None, times=times)
+    return SampleResult(
+        x=x, nfe=field.nfe, trajectory=torch.stack(traj) if traj else None, times=times
+    )
 
 
 def _adaptive(field, x0, solver, return_trajectory, atol, rtol, t_end, points) -> SampleResult:

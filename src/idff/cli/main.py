@@ -19,15 +19,11 @@ def train() -> None:
 
 
 def _register() -> None:
-    from idff.cli import toy
-
-    toy.register(cli, train)
-    from idff.cli import images; images.register(cli, train)  # noqa: E702, I001
-    from idff.cli import md; md.register(cli, train)  # noqa: E702, I001
-    from idff.cli import sst; sst.register(cli, train)  # noqa: E702, I001
     from idff.cli import eval as eval_cli
+    from idff.cli import images, md, sst, toy
 
-    eval_cli.register(cli, train)
+    for area in (toy, images, sst, md, eval_cli):
+        area.register(cli, train)
 
 
 _register()

@@ -25,24 +25,53 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 @click.command("toy")
 @click.option("--method", type=click.Choice(["idff", "otcfm", "icfm"]), default="idff")
-@click.option("--dataset", type=click.Choice(sorted(TOYS)), default="checkerboard",
-              help="Toy distribution (ignored with --data).")
-@click.option("--data", "data_file", type=click.Path(dir_okay=False),
-              help="Train on your own (N, D) array saved with numpy.save.")
+@click.option(
+    "--dataset",
+    type=click.Choice(sorted(TOYS)),
+    default="checkerboard",
+    help="Toy distribution (ignored with --data).",
+)
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(dir_okay=False),
+    help="Train on your own (N, D) array saved with numpy.save.",
+)
 @click.option("--steps", type=int, default=5000)
 @click.option("--batch-size", type=int, default=256)
 @click.option("--lr", type=float, default=1e-3)
 @click.option("--hidden", type=int, default=256)
 @click.option("--depth", type=int, default=3)
-@click.option("--parametrization", type=click.Choice(["skip", "x1"]), default="skip",
-              help="IDFF x1 head: 'skip' (x̂1 = x + (1-t)F) or 'x1' (published).")
+@click.option(
+    "--parametrization",
+    type=click.Choice(["skip", "x1"]),
+    default="skip",
+    help="IDFF x1 head: 'skip' (x̂1 = x + (1-t)F) or 'x1' (published).",
+)
 @click.option("--sigma", type=float, default=0.2, help="IDFF training noise σ.")
-@click.option("--coupling", type=click.Choice(["ot", "independent"]), default=None,
-              help="Minibatch coupling (default: the method's).")
+@click.option(
+    "--coupling",
+    type=click.Choice(["ot", "independent"]),
+    default=None,
+    help="Minibatch coupling (default: the method's).",
+)
 @click.option("--seed", type=int, default=0)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-def train_toy_cmd(method, dataset, data_file, steps, batch_size, lr, hidden, depth,
-                  parametrization, sigma, coupling, seed, out):
+def train_toy_cmd(
+    method,
+    dataset,
+    data_file,
+    steps,
+    batch_size,
+    lr,
+    hidden,
+    depth,
+    parametrization,
+    sigma,
+    coupling,
+    seed,
+    out,
+):
     """Train IDFF / OT-CFM / I-CFM on a 2D toy or on your own vector data."""
     from idff.data.toys import load_vectors
     from idff.experiments.toy import toy_run_config, train_toy
@@ -53,14 +82,31 @@ def train_toy_cmd(method, dataset, data_file, steps, batch_size, lr, hidden, dep
         objective = {"coupling": coupling} if coupling else {}
         if method == "idff":
             objective["sigma"] = sigma
-        cfg = toy_run_config(method, "file" if data is not None else dataset,
-                             dim=2 if data is None else data.shape[1], hidden=hidden, depth=depth,
-                             parametrization=parametrization, objective=objective,
-                             batch_size=batch_size)
+        cfg = toy_run_config(
+            method,
+            "file" if data is not None else dataset,
+            dim=2 if data is None else data.shape[1],
+            hidden=hidden,
+            depth=depth,
+            parametrization=parametrization,
+            objective=objective,
+            batch_size=batch_size,
+        )
         if data_file:
             cfg["data"]["file"] = str(Path(data_file).resolve())
-        train_toy(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps),
-                                        ema_decay=0.999, seed=seed, ckpt_every=1000), data=data)
+        train_toy(
+            cfg,
+            out,
+            TrainConfig(
+                steps=steps,
+                lr=lr,
+                warmup=min(200, steps),
+                ema_decay=0.999,
+                seed=seed,
+                ckpt_every=1000,
+            ),
+            data=data,
+        )
     except (ValueError, FileNotFoundError, PermissionError) as e:
         _fail(e)
     click.echo(f"saved run to {out}")
@@ -70,16 +116,28 @@ def train_toy_cmd(method, dataset, data_file, steps, batch_size, lr, hidden, dep
 @click.argument("run", type=click.Path())
 @click.option("--nfe", type=int, default=10, help="Network evaluations per sample (fixed-step).")
 @click.option("--n", "n", type=int, default=2000, help="Number of samples.")
-@click.option("--solver", type=click.Choice(SOLVERS), default=None,
-              help="Default: midpoint (Euler when --nfe 1).")
-@click.option("--field", type=click.Choice([f for f in FIELDS if f != "cfm"]), default="pf",
-              help="IDFF field: 'pf' (exact probability flow) or 'published'.")
+@click.option(
+    "--solver",
+    type=click.Choice(SOLVERS),
+    default=None,
+    help="Default: midpoint (Euler when --nfe 1).",
+)
+@click.option(
+    "--field",
+    type=click.Choice([f for f in FIELDS if f != "cfm"]),
+    default="pf",
+    help="IDFF field: 'pf' (exact probability flow) or 'published'.",
+)
 @click.option("--gamma", type=float, default=0.0, help="pf: diffusion γσ (0 = ODE).")
 @click.option("--s", "s", type=float, default=0.0, help="published: sampling noise s.")
 @click.option("--sde/--ode", default=False, help="published: add g(t) = s²√(t(1-t)) noise.")
 @click.option("--seed", type=int, default=0)
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
-              help="Output .npy (raw samples) and/or .png (figure).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Output .npy (raw samples) and/or .png (figure).",
+)
 def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
     """Sample a trained run; writes raw samples (.npy) or a figure (.png).
 
@@ -99,8 +157,19 @@ def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
 
     try:
         model, cfg = load_toy_model(run)
-        res = sample_model(model, cfg, n, nfe, solver, field=field, gamma=gamma, s=s, sde=sde,
-                           seed=seed, return_trajectory=out.endswith(".png"))
+        res = sample_model(
+            model,
+            cfg,
+            n,
+            nfe,
+            solver,
+            field=field,
+            gamma=gamma,
+            s=s,
+            sde=sde,
+            seed=seed,
+            return_trajectory=out.endswith(".png"),
+        )
     except (RunError, ValueError) as e:
         _fail(e)
     Path(out).parent.mkdir(parents=True, exist_ok=True)

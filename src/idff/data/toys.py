@@ -97,7 +97,9 @@ def load_vectors(path: str) -> np.ndarray:
     except ValueError as e:
         raise ValueError(f"{path} is not a plain .npy array ({e}); save it with numpy.save.") from e
     if arr.ndim != 2 or arr.shape[0] < 2:
-        raise ValueError(f"{path} holds an array of shape {arr.shape}; expected (N, D) with N >= 2.")
+        raise ValueError(
+            f"{path} holds an array of shape {arr.shape}; expected (N, D) with N >= 2."
+        )
     if not np.isfinite(arr).all():
         raise ValueError(f"{path} contains NaN or inf values; clean them before training.")
     return arr.astype(np.float32)

@@ -41,8 +41,10 @@ def format_table(rows, floor: tuple[float, float]) -> str:
                     cell += f" ({r.nfe})"
                 cells.append(cell)
             lines.append(f"| {LABELS[m]} | {metric.upper()} | " + " | ".join(cells) + " |")
-    lines.append(f"\ntrue-vs-true floor: MMD {floor[0]:.4f}, W2 {floor[1]:.4f}; "
-                 "adaptive = dopri5 (atol = rtol = 1e-5), its counted NFE in brackets.")
+    lines.append(
+        f"\ntrue-vs-true floor: MMD {floor[0]:.4f}, W2 {floor[1]:.4f}; "
+        "adaptive = dopri5 (atol = rtol = 1e-5), its counted NFE in brackets."
+    )
     return "\n".join(lines)
 
 
@@ -58,14 +60,22 @@ def run_demo(
     """Train the three methods (cached in ``out``), evaluate, write table and figures."""
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    train = TrainConfig(steps=steps, lr=1e-3, warmup=min(200, steps), ema_decay=0.999,
-                        seed=seed, ckpt_every=max(steps, 1))
+    train = TrainConfig(
+        steps=steps,
+        lr=1e-3,
+        warmup=min(200, steps),
+        ema_decay=0.999,
+        seed=seed,
+        ckpt_every=max(steps, 1),
+    )
     rows, models = [], {}
     for m in METHODS:
         rd = out / m
         cfg = toy_run_config(m, dataset)
-        fresh = not (rd / "snapshot.pt").exists() or \
-            json.loads((rd / "config.json").read_text())["train"]["steps"] != steps
+        fresh = (
+            not (rd / "snapshot.pt").exists()
+            or json.loads((rd / "config.json").read_text())["train"]["steps"] != steps
+        )
         if fresh:
             echo(f"training {LABELS[m]} on {dataset} for {steps} steps ...")
             train_toy(cfg, rd, train)
@@ -85,6 +95,8 @@ def run_demo(
     plot_samples_and_trajectories(panels, out / "trajectories.png", reference=ref)
     curves = {LABELS[m]: [(r.nfe, r.mmd) for r in rows if r.method == m] for m in METHODS}
     plot_quality_vs_nfe(curves, out / "mmd_vs_nfe.png", floor=floor[0], title=dataset)
-    echo(f"\nwrote {out / 'table.md'}, {out / 'trajectories.png'}, {out / 'mmd_vs_nfe.png'} "
-         f"({time.perf_counter() - t_start:.0f} s)")
+    echo(
+        f"\nwrote {out / 'table.md'}, {out / 'trajectories.png'}, {out / 'mmd_vs_nfe.png'} "
+        f"({time.perf_counter() - t_start:.0f} s)"
+    )
     return table

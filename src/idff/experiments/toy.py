@@ -143,8 +143,9 @@ def sample_model(
     if solver == "midpoint" and nfe == 1:
         solver = "euler"  # one evaluation allows only an Euler step
     steps = steps_for_nfe(nfe, solver, f.singular_at_one)
-    return integrate(f, x0, steps=steps, solver=solver, generator=g,
-                     return_trajectory=return_trajectory)
+    return integrate(
+        f, x0, steps=steps, solver=solver, generator=g, return_trajectory=return_trajectory
+    )
 
 
 @dataclass
@@ -181,18 +182,43 @@ def evaluate_nfe(
         sol = "dopri5" if adaptive else solver
         t0 = time.perf_counter()
         try:
-            res = sample_model(model, config, n_eval, None if adaptive else int(budget), sol,
-                               field=field, seed=seed, **sample_kw)
+            res = sample_model(
+                model,
+                config,
+                n_eval,
+                None if adaptive else int(budget),
+                sol,
+                field=field,
+                seed=seed,
+                **sample_kw,
+            )
         except RuntimeError:  # an adaptive solve that stalls is reported, not fatal
-            rows.append(EvalRow(config["method"], label or config["method"], sol or "",
-                                str(budget), -1, float("nan"), float("nan"), float("nan")))
+            rows.append(
+                EvalRow(
+                    config["method"],
+                    label or config["method"],
+                    sol or "",
+                    str(budget),
+                    -1,
+                    float("nan"),
+                    float("nan"),
+                    float("nan"),
+                )
+            )
             continue
         dt = time.perf_counter() - t0
-        rows.append(EvalRow(
-            method=config["method"], label=label or config["method"],
-            solver=sol or SOLVER_DEFAULTS[config["method"]], nfe_budget=str(budget),
-            nfe=res.nfe, mmd=mmd(res.x, reference), w2=wasserstein(res.x, reference, 2), seconds=dt,
-        ))
+        rows.append(
+            EvalRow(
+                method=config["method"],
+                label=label or config["method"],
+                solver=sol or SOLVER_DEFAULTS[config["method"]],
+                nfe_budget=str(budget),
+                nfe=res.nfe,
+                mmd=mmd(res.x, reference),
+                w2=wasserstein(res.x, reference, 2),
+                seconds=dt,
+            )
+        )
     return rows
 
 
