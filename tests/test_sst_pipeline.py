@@ -185,3 +185,14 @@ def test_forecast_feeds_back_predictions_as_context(oisst_dir):
         torch.testing.assert_close(c[:, 2], d[10].expand(2, 4, 4))  # last observed frame
         assert torch.allclose(c[:, 3], torch.tensor(k / 3))  # lead channel
     torch.testing.assert_close(fc.ens[:, 0, 0, 0], torch.stack([d[10] + k for k in (1, 2, 3)]))
+
+
+def test_large_grid_needs_boxes(oisst_dir, monkeypatch):
+    import idff.experiments.sst as sst
+
+    monkeypatch.setattr(sst, "MAX_WHOLE_GRID", 7)  # the test grid is 6×8
+    data = {"path": str(oisst_dir), "train": [None, 2018], "val": None, "test": [2019, None]}
+    with pytest.raises(ValueError, match="too large to model whole.*--boxes"):
+        sst.load_sst_data(data)
+    cube, _ = sst.load_sst_data({**data, "boxes": [[0, 2, 6, 6]]})
+    assert cube.data.shape[-2:] == (6, 6)

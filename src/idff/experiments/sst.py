@@ -95,6 +95,10 @@ EOFS_DATA: dict[str, Any] = {
 }
 
 
+#: grids larger than this (per side) must be cut into patches.
+MAX_WHOLE_GRID = 256
+
+
 # -- model ------------------------------------------------------------------------------
 
 
@@ -238,6 +242,11 @@ def load_sst_data(data: dict[str, Any]) -> tuple[SSTCube, dict[str, np.ndarray]]
     path = eofs_example_path() if data["path"] == "eofs" else data["path"]
     da = open_sst(path, var=data.get("var", "sst"))
     boxes = None if not data.get("boxes") else [Box(*b) for b in data["boxes"]]
+    if boxes is None and max(da.sizes["lat"], da.sizes["lon"]) > MAX_WHOLE_GRID:
+        raise ValueError(
+            f"the grid is {da.sizes['lat']}×{da.sizes['lon']}; too large to model whole. Pass "
+            "patch boxes (--boxes 'i0,j0,60,60;...', the protocol's 60×60 patches)."
+        )
     cube = cut_patches(da, boxes)
     tuple_or_none = lambda r: None if r is None else tuple(r)  # noqa: E731
     splits = year_split(cube, tuple_or_none(data.get("train")), tuple_or_none(data.get("val")),
