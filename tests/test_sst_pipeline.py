@@ -196,3 +196,19 @@ def test_large_grid_needs_boxes(oisst_dir, monkeypatch):
         sst.load_sst_data(data)
     cube, _ = sst.load_sst_data({**data, "boxes": [[0, 2, 6, 6]]})
     assert cube.data.shape[-2:] == (6, 6)
+
+
+def test_patches_by_corner_in_degrees(oisst_dir):
+    from idff.cli.sst import parse_corners
+    from idff.experiments.sst import load_sst_data
+
+    data = {"path": str(oisst_dir), "corners": [[-0.7, 180.5], [-1.2, 180.0]], "patch_size": 4,
+            "train": [None, 2018], "val": None, "test": [2019, None]}
+    cube, _ = load_sst_data(data)
+    # first grid point at or above (-0.7, 180.5): row 2 (-0.625), column 2 (180.625)
+    assert cube.boxes == [Box(2, 2, 4, 4), Box(0, 0, 4, 4)]
+    with pytest.raises(ValueError, match="outside the 6×8"):
+        load_sst_data({**data, "corners": [[0.0, 180.0]]})
+    assert parse_corners("10,200;-20.5,180") == [[10.0, 200.0], [-20.5, 180.0]]
+    with pytest.raises(Exception, match="a corner is 'lat,lon'"):
+        parse_corners("10;20")

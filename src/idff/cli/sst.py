@@ -50,6 +50,20 @@ def parse_boxes(text: str | None) -> list[list[int]] | None:
     return boxes
 
 
+def parse_corners(text: str | None) -> list[list[float]] | None:
+    """``"10,200;-20,180"`` → south-west corners ``[lat, lon]`` in degrees."""
+    if not text:
+        return None
+    out = []
+    for part in text.split(";"):
+        try:
+            lat, lon = (float(v) for v in part.split(","))
+        except ValueError as e:
+            raise click.BadParameter(f"a corner is 'lat,lon' in degrees, got {part!r}.") from e
+        out.append([lat, lon])
+    return out
+
+
 @click.command("sst")
 @click.option("--data", "data_path", default="eofs",
               help="OISSTv2 netCDF file or folder of sst.day.mean.YYYY.nc files; 'eofs' for "
@@ -57,6 +71,9 @@ def parse_boxes(text: str | None) -> list[list[int]] | None:
 @click.option("--var", default="sst", help="Name of the SST variable.")
 @click.option("--boxes", default=None,
               help="Patches as 'i0,j0,h,w;...' in grid indices (default: the whole grid).")
+@click.option("--corners", default=None,
+              help="Patches by south-west corner in degrees, 'lat,lon;...' (with --patch-size).")
+@click.option("--patch-size", type=int, default=60, help="Grid cells per side of --corners.")
 @click.option("--normalisation", type=click.Choice(["global", "patch"]), default="global")
 @click.option("--train-years", default=None, help="e.g. 1982-2018 (eofs default: -1999).")
 @click.option("--val-years", default=None, help="e.g. 2019 (default: none).")
@@ -72,9 +89,9 @@ def parse_boxes(text: str | None) -> list[list[int]] | None:
 @click.option("--steps-per-lead", type=int, default=3, help="Solver steps per forecast lead.")
 @click.option("--seed", type=int, default=0)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-def train_sst_cmd(data_path, var, boxes, normalisation, train_years, val_years, test_years,
-                  method, horizon, context, steps, batch_size, lr, num_channels, channel_mult,
-                  steps_per_lead, seed, out):
+def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
+                  val_years, test_years, method, horizon, context, steps, batch_size, lr,
+                  num_channels, channel_mult, steps_per_lead, seed, out):
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
     from idff.experiments.sst import EOFS_DATA, sst_run_config, train_sst
     from idff.training import TrainConfig
@@ -83,7 +100,8 @@ def train_sst_cmd(data_path, var, boxes, normalisation, train_years, val_years, 
     if data_path != "eofs":
         data.update(path=str(Path(data_path).resolve()), train=[None, 2018], val=[2019, 2019],
                     test=[2020, 2020])
-    data.update(var=var, boxes=parse_boxes(boxes), normalisation=normalisation)
+    data.update(var=var, boxes=parse_boxes(boxes), normalisation=normalisation,
+                corners=parse_corners(corners), patch_size=patch_size)
     for key, val in (("train", train_years), ("val", val_years), ("test", test_years)):
         if val is not None:
             data[key] = parse_years(val)

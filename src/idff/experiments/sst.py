@@ -242,6 +242,9 @@ def load_sst_data(data: dict[str, Any]) -> tuple[SSTCube, dict[str, np.ndarray]]
     path = eofs_example_path() if data["path"] == "eofs" else data["path"]
     da = open_sst(path, var=data.get("var", "sst"))
     boxes = None if not data.get("boxes") else [Box(*b) for b in data["boxes"]]
+    if data.get("corners"):  # south-west corners in degrees, square patches
+        size = int(data.get("patch_size", 60))
+        boxes = (boxes or []) + [Box.at(da, lat, lon, size, size) for lat, lon in data["corners"]]
     if boxes is None and max(da.sizes["lat"], da.sizes["lon"]) > MAX_WHOLE_GRID:
         raise ValueError(
             f"the grid is {da.sizes['lat']}×{da.sizes['lon']}; too large to model whole. Pass "
