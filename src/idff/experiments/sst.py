@@ -605,7 +605,7 @@ demonstration that the pipeline runs end to end on real SST data on a CPU, not t
 paper's OISSTv2 benchmark: the "time step" here is one year, and the training set has only
 {len(splits['train']) - 1} consecutive pairs.
 
-Command (CPU, single thread):
+Command:
 
     {command}
 
