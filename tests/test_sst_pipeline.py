@@ -212,3 +212,21 @@ def test_patches_by_corner_in_degrees(oisst_dir):
     assert parse_corners("10,200;-20.5,180") == [[10.0, 200.0], [-20.5, 180.0]]
     with pytest.raises(Exception, match="a corner is 'lat,lon'"):
         parse_corners("10;20")
+
+
+def test_forecast_with_the_published_field(oisst_dir):
+    cube = cut_patches(open_sst(oisst_dir), [Box(2, 4, 4, 4)])
+    cfg = {"method": "idff", "horizon": 2, "context": 1, "objective": {"sigma": 0.2},
+           "sampling": {"steps": 4, "solver": "euler", "gamma": 0.0}}
+    # published ODE with s = 0 is the plain flow: the stub's endpoint x + 1 is reached
+    fc = sst_forecast(ShiftByOne(), cfg, cube, np.array([10]), 2, members=2,
+                      field="published", s=0.0)
+    d = torch.from_numpy(cube.data[0])
+    torch.testing.assert_close(fc.ens[:, 0, 0, 0], torch.stack([d[10] + 1, d[10] + 2]))
+    assert fc.nfe_per_step == [4, 4]
+    noisy = sst_forecast(ShiftByOne(), cfg, cube, np.array([10]), 2, members=3,
+                         field="published", s=0.4, sde=True)
+    assert noisy.ens.std(1).mean() > 0
+    with pytest.raises(ValueError, match="published field is undefined"):
+        sst_forecast(ShiftByOne(), cfg, cube, np.array([10]), 2, members=1,
+                     field="published", s=3.0)

@@ -127,14 +127,18 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 @click.option("--solver", type=click.Choice(["euler", "midpoint", "heun"]), default=None,
               help="Default: euler (the ensemble SDE needs it).")
 @click.option("--gamma", type=float, default=None, help="IDFF pf-SDE noise γ (0 = ODE).")
+@click.option("--field", type=click.Choice(["pf", "published"]), default="pf",
+              help="IDFF field: 'pf' (exact probability flow family) or 'published'.")
+@click.option("--s", "s", type=float, default=0.0, help="published: sampling noise s.")
+@click.option("--sde/--ode", default=False, help="published: add g(t) = s²√(t(1-t)) noise.")
 @click.option("--max-forecasts", type=int, default=None, help="Use at most this many starts.")
 @click.option("--baselines/--no-baselines", default=True,
               help="Also score persistence and climatology.")
 @click.option("--seed", type=int, default=0)
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for metrics.json, per_lead.csv and forecast.png.")
-def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, max_forecasts,
-             baselines, seed, out):
+def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, field, s, sde,
+             max_forecasts, baselines, seed, out):
     """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
     spread-skill per lead, and a figure of predicted vs true fields."""
     from idff.experiments.sst import (
@@ -158,7 +162,8 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, ma
         starts = forecast_starts(cube.data.shape[1], splits["test"], horizon, cfg["context"])
         starts = starts[:max_forecasts] if max_forecasts else starts
         fcs = {cfg["method"]: sst_forecast(model, cfg, cube, starts, horizon, members,
-                                           steps_per_lead, solver, gamma, seed)}
+                                           steps_per_lead, solver, gamma, seed,
+                                           field=field, s=s, sde=sde)}
         if baselines:
             fcs["persistence"] = persistence_forecast(cube, starts, horizon)
             fcs["climatology"] = climatology_forecast(cube, splits["train"], starts, horizon,
@@ -168,10 +173,10 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, ma
         _fail(e)
     save_scores(scores, out)
     plot_forecast(cube, fcs, Path(out) / "forecast.png")
-    for name, s in scores.items():
-        click.echo(f"{name:12s} CRPS {s.crps:.4f}  MSE {s.mse:.4f}  SSR {s.ssr:.3f}  "
-                   f"NFE/lead {s.extra['nfe_per_lead']}  s/forecast "
-                   f"{s.extra['seconds_per_forecast']:.2f}")
+    for name, sc in scores.items():
+        click.echo(f"{name:12s} CRPS {sc.crps:.4f}  MSE {sc.mse:.4f}  SSR {sc.ssr:.3f}  "
+                   f"NFE/lead {sc.extra['nfe_per_lead']}  s/forecast "
+                   f"{sc.extra['seconds_per_forecast']:.2f}")
     click.echo(f"wrote {out}/metrics.json, per_lead.csv, forecast.png")
 
 

@@ -351,6 +351,9 @@ def sst_forecast(
     gamma: float | None = None,
     seed: int = 0,
     max_rows: int = 4096,
+    field: str = "pf",
+    s: float = 0.0,
+    sde: bool = False,
 ) -> Forecast:
     """Roll out ``members`` forecasts of ``horizon`` leads from every start and patch.
 
@@ -364,6 +367,8 @@ def sst_forecast(
         steps, solver, gamma: sampling overrides (default: the run's ``sampling``).
         seed: seed of the ensemble noise.
         max_rows: starts are rolled out in chunks of at most this many ``M·B`` rows.
+        field, s, sde: IDFF field (``"pf"``, or ``"published"`` with sampling noise ``s`` and
+            the published diffusion ``g(t) = s²√(t(1-t))`` when ``sde``), spec §4.
     """
     import time
 
@@ -396,8 +401,8 @@ def sst_forecast(
 
         t0 = time.perf_counter()
         res = rollout(model, data[p_idx, k_idx][:, None], horizon, make_cond, steps=steps,
-                      solver=solver, method=method, sigma=sigma, gamma=gamma,
-                      members=members, generator=g, source=source)
+                      solver=solver, method=method, field=field, sigma=sigma, gamma=gamma,
+                      s=s, sde=sde, members=members, generator=g, source=source)
         seconds += time.perf_counter() - t0
         nfe = res.nfe_per_step
         ens = split_members(res.trajectory[1:], members, dim=1)
