@@ -181,8 +181,10 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
               help="IDFF ODE field (published with s = 0).")
 @click.option("--atol", type=float, default=1e-5)
 @click.option("--rtol", type=float, default=1e-5)
+@click.option("--t-end", type=float, default=1e-3,
+              help="IDFF fields are singular at t = 1: data are placed at t = 1 - t_end.")
 @click.option("--seed", type=int, default=0)
-def nll_cmd(run, n, estimator, field, atol, rtol, seed):
+def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed):
     """Negative log-likelihood (nats, bits/dim) of a toy run's ODE on fresh data."""
     import torch
 
@@ -200,7 +202,7 @@ def nll_cmd(run, n, estimator, field, atol, rtol, seed):
             raise ValueError("idff nll evaluates toy runs trained on a named dataset.")
         f = make_sampling_field(cfg["method"], model, field=field,
                                 sigma=cfg["objective"].get("sigma", 0.2))
-        res = log_likelihood(f, x, estimator, atol=atol, rtol=rtol,
+        res = log_likelihood(f, x, estimator, atol=atol, rtol=rtol, t_end=t_end,
                              generator=torch.Generator().manual_seed(seed))
     except (RunError, ValueError, RuntimeError) as e:
         _fail(e)
