@@ -48,8 +48,9 @@ def couple(
     Args:
         x0: sources ``(B, ...)``.
         x1: targets ``(B, ...)``.
-        method: ``"independent"`` (as given) or ``"ot"`` (exact minibatch OT; each source
-            ``x0[i]`` is paired with ``x1[j]``, ``j`` drawn from row ``i`` of the plan).
+        method: ``"independent"`` (as given) or ``"ot"`` (exact minibatch OT; each target
+            ``x1[j]`` keeps its place, and with it any conditioning of the batch, and is
+            paired with ``x0[i]``, ``i`` drawn from column ``j`` of the plan).
         generator: random generator used to draw pairs from the OT plan.
 
     Returns:
@@ -60,8 +61,9 @@ def couple(
     check_pair(x0, x1)
     if method == "independent":
         return x0, x1
-    plan = torch.from_numpy(ot_plan(x0, x1))
-    # each source keeps its place and draws its partner from its row of the plan; between
-    # equal-size batches the exact plan is a permutation, so every pair is used once.
-    j = torch.multinomial(plan / plan.sum(1, keepdim=True), 1, generator=generator).squeeze(1)
-    return x0, x1[j.to(x1.device)]
+    plan = torch.from_numpy(ot_plan(x0, x1)).T
+    # each target keeps its place (and so its conditioning) and draws its source from its
+    # column of the plan; between equal-size batches the exact plan is a permutation, so
+    # every pair is used once.
+    i = torch.multinomial(plan / plan.sum(1, keepdim=True), 1, generator=generator).squeeze(1)
+    return x0[i.to(x0.device)], x1

@@ -44,8 +44,20 @@ def _mean_per_sample(x: Tensor) -> Tensor:
     return x.flatten(1).mean(1)
 
 
-def _draw_source(x1: Tensor, x0: Tensor | None) -> Tensor:
-    return torch.randn_like(x1) if x0 is None else x0
+def _draw(
+    x1: Tensor,
+    x0: Tensor | None,
+    coupling: str,
+    generator: torch.Generator | None,
+    t_max: float = 1.0,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Source (``N(0, I)`` unless given), coupled pairs, times ``U[0, t_max]`` and noise."""
+    x0 = torch.randn_like(x1) if x0 is None else x0
+    x0, x1 = couple(x0, x1, coupling, generator=generator)
+    kw = {"device": x1.device, "dtype": x1.dtype, "generator": generator}
+    t = torch.rand(x1.shape[0], **kw) * t_max
+    eps = torch.randn(x1.shape, **kw)
+    return x0, x1, t, eps
 
 
 class IDFFObjective:
@@ -115,11 +127,7 @@ class IDFFObjective:
             cond: optional conditioning.
             x0: sources; ``N(0, I)`` draws when omitted (generation).
         """
-        x0 = _draw_source(x1, x0)
-        x0, x1 = couple(x0, x1, self.coupling, generator=generator)
-        b = x1.shape[0]
-        t = torch.rand(b, device=x1.device, dtype=x1.dtype, generator=generator) * (1 - self.t_eps)
-        eps = torch.randn(x1.shape, device=x1.device, dtype=x1.dtype, generator=generator)
+        x0, x1, t, eps = _draw(x1, x0, self.coupling, generator, 1 - self.t_eps)
         ps = self.path.sample(x0, x1, t, eps)
         x1_hat, score = model(t, ps.xt, cond) if cond is not None else model(t, ps.xt)
         flow_err = _mean_per_sample((x1_hat - x1) ** 2)
@@ -153,10 +161,7 @@ class CFMObjective:
         x0: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> LossOutput:
-        x0 = _draw_source(x1, x0)
-        x0, x1 = couple(x0, x1, self.coupling, generator=generator)
-        t = torch.rand(x1.shape[0], device=x1.device, dtype=x1.dtype, generator=generator)
-        eps = torch.randn(x1.shape, device=x1.device, dtype=x1.dtype, generator=generator)
+        x0, x1, t, eps = _draw(x1, x0, self.coupling, generator)
         ps = self.path.sample(x0, x1, t, eps)
         v = model(t, ps.xt, cond) if cond is not None else model(t, ps.xt)
         err = ((v - CFMPath.target(ps)) ** 2).mean()
