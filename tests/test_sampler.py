@@ -50,14 +50,15 @@ def test_exact_heads_reproduce_gaussian_at_nfe10(oracle, kw, solver, steps, mtol
 
 
 def test_pf_is_exact_in_the_limit_and_published_is_not():
-    """Spec §4b: 1-D, x1 ~ N(2, 0.5²), σ = 0.2, Euler with 1000 steps."""
+    """Spec §4b: 1-D, x1 ~ N(2, 0.5²), σ = 0.2, fine Euler steps (400; 1000 in the spec)."""
     oracle = GaussianHeads(torch.tensor([2.0]), torch.tensor([[0.25]]), sigma=0.2)
-    x0 = _x0(200_000, 1)
-    pf = integrate(IDFFField(oracle, kind="pf", sigma=0.2), x0, steps=1000).x
+    x0 = _x0(100_000, 1)
+    x0 = (x0 - x0.mean()) / x0.std()  # remove sampling noise from the source moments
+    pf = integrate(IDFFField(oracle, kind="pf", sigma=0.2), x0, steps=400).x
     assert pf.std().item() == pytest.approx(0.5, abs=0.003)
-    pub = integrate(IDFFField(oracle, kind="published", s=0.0), x0, steps=1000).x
+    pub = integrate(IDFFField(oracle, kind="published", s=0.0), x0, steps=400).x
     assert pub.std().item() == pytest.approx(0.470, abs=0.003)
-    pub_s = integrate(IDFFField(oracle, kind="published", s=0.4), x0, steps=1000).x
+    pub_s = integrate(IDFFField(oracle, kind="published", s=0.4), x0, steps=400).x
     assert pub_s.mean().item() == pytest.approx(1.977, abs=0.003)
 
 
