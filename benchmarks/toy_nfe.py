@@ -40,6 +40,16 @@ VARIANTS = {
         {"parametrization": "x1", "objective": {"flow_weighting": "clipped", "max_weight": 10.0}},
         {"field": "pf", "solver": "midpoint"},
     ),
+    "idff-skip-clip10": (
+        "idff",
+        {"parametrization": "skip", "objective": {"flow_weighting": "clipped", "max_weight": 10.0}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
+    "idff-skip-clip100": (
+        "idff",
+        {"parametrization": "skip", "objective": {"flow_weighting": "clipped", "max_weight": 100.0}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
     "otcfm": ("otcfm", {}, {"solver": "midpoint"}),
     "otcfm-euler": ("otcfm", {}, {"solver": "euler"}),
     "icfm": ("icfm", {}, {"solver": "midpoint"}),

@@ -186,14 +186,20 @@ def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
 
 @click.command()
 @click.option("--dataset", type=click.Choice(sorted(TOYS)), default="checkerboard")
-@click.option("--steps", type=int, default=3000, help="Training steps per method.")
+@click.option("--steps", type=int, default=5000, help="Training steps per method.")
 @click.option("--seed", type=int, default=0)
 @click.option("--n-eval", type=int, default=2000, help="Samples per evaluation.")
 @click.option("--figure-nfe", type=int, default=4, help="NFE of the trajectory figure.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo")
-def demo(dataset, steps, seed, n_eval, figure_nfe, out):
+@click.option("--threads", type=int, default=1,
+              help="CPU threads for torch (small MLPs run fastest on one).")
+def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
     """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure."""
+    import torch
+
     from idff.experiments.demo import run_demo
+
+    torch.set_num_threads(threads)
 
     try:
         run_demo(dataset, steps, seed, n_eval, figure_nfe, Path(out), echo=click.echo)

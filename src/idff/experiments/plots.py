@@ -21,10 +21,11 @@ def plot_samples_and_trajectories(
     results: Mapping[str, object],
     path: str | Path,
     reference=None,
-    n_traj: int = 40,
-    lim: float = 4.0,
+    n_traj: int = 30,
+    lim: float = 3.0,
 ) -> None:
-    """One panel per entry: final samples (dots) and a few trajectories (lines).
+    """A data panel, then one panel per entry: samples and a few trajectories (blue start,
+    red end).
 
     Args:
         results: title -> :class:`~idff.sampler.SampleResult` with a trajectory ``(K, N, 2)``.
@@ -32,18 +33,21 @@ def plot_samples_and_trajectories(
         reference: optional true samples ``(M, 2)`` drawn in grey underneath.
     """
     plt = _plt()
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4.2), squeeze=False)
-    for ax, (title, res) in zip(axes[0], results.items()):
-        x = res.x.numpy()
-        if reference is not None:
+    panels = ([("data", None)] if reference is not None else []) + list(results.items())
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, res) in zip(axes[0], panels):
+        if res is None:
             ref = np.asarray(reference)
-            ax.scatter(ref[:, 0], ref[:, 1], s=1, c="0.8", label="data")
-        if res.trajectory is not None:
-            traj = res.trajectory.numpy()
-            ax.scatter(traj[0, :, 0], traj[0, :, 1], s=1, c="tab:blue", alpha=0.15)
-            for i in range(min(n_traj, traj.shape[1])):
-                ax.plot(traj[:, i, 0], traj[:, i, 1], c="olive", lw=0.6, alpha=0.7)
-        ax.scatter(x[:, 0], x[:, 1], s=1.5, c="k")
+            ax.scatter(ref[:, 0], ref[:, 1], s=0.5, c="k", alpha=0.5)
+        else:
+            x = res.x.numpy()
+            ax.scatter(x[:, 0], x[:, 1], s=0.5, c="k", alpha=0.5)
+            if res.trajectory is not None:
+                traj = res.trajectory.numpy()
+                for i in range(min(n_traj, traj.shape[1])):
+                    ax.plot(traj[:, i, 0], traj[:, i, 1], c="tab:olive", lw=0.8, alpha=0.9)
+                ax.scatter(traj[0, :n_traj, 0], traj[0, :n_traj, 1], s=6, c="tab:blue", zorder=3)
+                ax.scatter(traj[-1, :n_traj, 0], traj[-1, :n_traj, 1], s=6, c="tab:red", zorder=3)
         ax.set_title(title)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
