@@ -47,7 +47,10 @@ VARIANTS = {
     ),
     "idff-skip-clip100": (
         "idff",
-        {"parametrization": "skip", "objective": {"flow_weighting": "clipped", "max_weight": 100.0}},
+        {
+            "parametrization": "skip",
+            "objective": {"flow_weighting": "clipped", "max_weight": 100.0},
+        },
         {"field": "pf", "solver": "midpoint"},
     ),
     "otcfm": ("otcfm", {}, {"solver": "midpoint"}),

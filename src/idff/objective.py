@@ -92,7 +92,8 @@ class IDFFObjective:
             raise ValueError(f"unknown score_target {score_target!r}; choose 'eps' or 'x0'.")
         if flow_weighting not in FLOW_WEIGHTINGS:
             raise ValueError(
-                f"unknown flow_weighting {flow_weighting!r}; choose one of {', '.join(FLOW_WEIGHTINGS)}."
+                f"unknown flow_weighting {flow_weighting!r}; "
+                f"choose one of {', '.join(FLOW_WEIGHTINGS)}."
             )
         self.path = IDFFPath(sigma)
         self.flow_weight = float(flow_weight)
