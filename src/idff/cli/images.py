@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import fail as _fail
 from idff.presets import PRESETS
 
 DATA_HELP = (
@@ -21,8 +22,6 @@ DATA_HELP = (
 )
 
 
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
 
 
 def register(cli: click.Group, train: click.Group) -> None:

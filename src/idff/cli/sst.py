@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
+from idff.cli.common import fail as _fail
 
 
 def register(cli: click.Group, train: click.Group) -> None:

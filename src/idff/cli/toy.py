@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import fail as _fail
 from idff.data.toys import TOYS
 from idff.fields import FIELDS
 from idff.sampler import SOLVERS
@@ -13,8 +14,6 @@ from idff.sampler import SOLVERS
 NFE_GRID = ("1", "2", "5", "10", "20", "100", "adaptive")
 
 
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
 
 
 def register(cli: click.Group, train: click.Group) -> None:

@@ -99,45 +99,6 @@ def _find_idx(root: Path | None, stem: str) -> Path | None:
     return None
 
 
-class FashionMNIST(Dataset):
-    """Fashion-MNIST from its IDX files; items ``(x (1, 28, 28) in [-1, 1], label)``."""
-
-    def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
-                 download: bool = False):
-        split = "train" if train else "t10k"
-        root_p = Path(root) if root else None
-        img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
-        lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
-        if (img is None or lab is None) and download and root_p is not None:
-            _torchvision_download("FashionMNIST", root_p, train)
-            img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
-            lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
-        if img is None or lab is None:
-            raise DataError(
-                f"Fashion-MNIST {split} files not found under {root_p} (nor in "
-                f"{FASHION_MNIST_SYSTEM_DIR}). Install them with 'apt-get install "
-                f"dataset-fashion-mnist', or put {split}-images-idx3-ubyte(.gz) and "
-                f"{split}-labels-idx1-ubyte(.gz) into ROOT/FashionMNIST/raw/."
-            )
-        images, labels = read_idx(img), read_idx(lab)
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataError(
-                f"{img} and {lab} do not match: images {images.shape}, labels {labels.shape}."
-            )
-        self.images = torch.from_numpy(images.copy()).unsqueeze(1)  # (N, 1, 28, 28) uint8
-        self.labels = torch.from_numpy(labels.astype(np.int64))
-        self.transform: Callable[[Tensor], Tensor] | None = None
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
-        x = to_model_range(self.images[i])
-        if self.transform is not None:
-            x = self.transform(x)
-        return x, int(self.labels[i])
-
-
 # -- arrays and folders ---------------------------------------------------------------
 
 
@@ -162,6 +123,35 @@ class NumpyImages(Dataset):
         if self.transform is not None:
             x = self.transform(x)
         return x, int(self.labels[i])
+
+
+class FashionMNIST(NumpyImages):
+    """Fashion-MNIST from its IDX files; items ``(x (1, 28, 28) in [-1, 1], label)``."""
+
+    def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
+                 download: bool = False):
+        split = "train" if train else "t10k"
+        root_p = Path(root) if root else None
+        img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
+        lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
+        if (img is None or lab is None) and download and root_p is not None:
+            _torchvision_download("FashionMNIST", root_p, train)
+            img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
+            lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
+        if img is None or lab is None:
+            raise DataError(
+                f"Fashion-MNIST {split} files not found under {root_p} (nor in "
+                f"{FASHION_MNIST_SYSTEM_DIR}). Install them with 'apt-get install "
+                f"dataset-fashion-mnist', or put {split}-images-idx3-ubyte(.gz) and "
+                f"{split}-labels-idx1-ubyte(.gz) into ROOT/FashionMNIST/raw/."
+            )
+        images, labels = read_idx(img), read_idx(lab)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(
+                f"{img} and {lab} do not match: images {images.shape}, labels {labels.shape}."
+            )
+        # (N, 1, 28, 28) uint8
+        super().__init__(torch.from_numpy(images.copy()).unsqueeze(1), labels.astype(np.int64))
 
 
 def load_imagenet64(root: str | os.PathLike, train: bool = True) -> NumpyImages:
