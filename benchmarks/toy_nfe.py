@@ -29,6 +29,11 @@ NFES = [1, 2, 3, 5, 10, 20, 50, 100, "adaptive"]
 VARIANTS = {
     "idff": ("idff", {"parametrization": "skip"}, {"field": "pf", "solver": "midpoint"}),
     "idff-euler": ("idff", {"parametrization": "skip"}, {"field": "pf", "solver": "euler"}),
+    "idff-sde1.5": (
+        "idff",
+        {"parametrization": "skip"},
+        {"field": "pf", "solver": "euler", "gamma": 1.5},
+    ),
     "idff-published": (
         "idff",
         {"parametrization": "x1"},
@@ -70,7 +75,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--datasets", nargs="+", default=["checkerboard", "8gaussians"])
-    ap.add_argument("--variants", nargs="+", default=[v for v in VARIANTS if "clipped" not in v])
+    ap.add_argument(
+        "--variants", nargs="+", default=[v for v in VARIANTS if "clip" not in v and "sde" not in v]
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=5000)
@@ -192,6 +199,9 @@ def write_markdown(rows, path: Path, args) -> None:
             cells = []
             for b in NFES:
                 rs = agg[(dataset, name, str(b))]
+                if not rs:
+                    cells.append("–")
+                    continue
                 m = [r["mmd"] for r in rs]
                 cell = f"{np.mean(m):.4f} ± {np.std(m):.4f} ({np.mean([r['w2'] for r in rs]):.3f})"
                 if b == "adaptive":

@@ -177,8 +177,11 @@ def evaluate_nfe(
     if reference is None:
         reference = sample_toy(dataset, n_eval, torch.Generator().manual_seed(10_000 + seed))
     rows = []
+    stochastic = sample_kw.get("gamma", 0.0) > 0 or sample_kw.get("sde", False)
     for budget in nfes:
         adaptive = budget == "adaptive"
+        if adaptive and stochastic:  # adaptive solvers integrate ODEs only
+            continue
         sol = "dopri5" if adaptive else solver
         t0 = time.perf_counter()
         try:

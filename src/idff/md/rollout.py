@@ -74,7 +74,6 @@ def rollout(
     index_scale: float = 1.0,
     project: Callable[[Tensor], Tensor] | None = project_circle,
     generator: torch.Generator | None = None,
-    progress: bool = True,
 ) -> RolloutResult:
     """Generate ``n_steps`` new frames for a batch of trajectories.
 
@@ -89,7 +88,6 @@ def rollout(
         index_scale: the divisor used for the frame index in training.
         project: applied to every state before it is used (``None``: non-periodic data).
         generator: random generator for the sampling noise.
-        progress: unused (kept for a uniform call signature; rollouts are fast).
     """
     if window.dim() != 3:
         raise ValueError(f"window must have shape (B, history + 1, D), got {tuple(window.shape)}.")
@@ -117,10 +115,20 @@ def rollout(
         return x
 
     res = ts_rollout(
-        model, window[:, -1], n_steps, make_cond, steps=steps, solver=config.solver,
-        method="idff" if idff else "icfm", field=config.field, sigma=config.sigma,
-        gamma=config.gamma if idff else 0.0, s=config.s, sde=config.sde,
-        generator=generator, perturb=source,
+        model,
+        window[:, -1],
+        n_steps,
+        make_cond,
+        steps=steps,
+        solver=config.solver,
+        method="idff" if idff else "icfm",
+        field=config.field,
+        sigma=config.sigma,
+        gamma=config.gamma if idff else 0.0,
+        s=config.s,
+        sde=config.sde,
+        generator=generator,
+        perturb=source,
     )
     states = torch.stack([proj(x) for x in res.trajectory], dim=1)
     return RolloutResult(states=states, nfe_per_frame=max(res.nfe_per_step))
