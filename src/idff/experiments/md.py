@@ -214,7 +214,7 @@ def _generate(model, cfg, start_window: np.ndarray, n_steps: int, n_rollouts: in
     g = torch.Generator().manual_seed(seed)
     res = rollout(model, w, n_steps, sampling, cond=d["cond"], start_index=start_index,
                   lag=d["lag"], index_scale=d.get("index_scale", 1.0),
-                  project=project_circle if periodic else None, generator=g, progress=progress)
+                  project=project_circle if periodic else None, generator=g)
     x = res.states.numpy()
     return (from_features(x) if periodic else x), res.nfe_per_frame
 
@@ -315,8 +315,7 @@ def evaluate_lorenz(
     windows = torch.as_tensor(np.stack([sub[s - h:s + 1] for s in starts]), dtype=torch.float32)
     g = torch.Generator().manual_seed(seed)
     fc = rollout(model, windows, horizon, sampling, cond=d["cond"], lag=lag,
-                 index_scale=d.get("index_scale", 1.0), project=None, generator=g,
-                 progress=progress)
+                 index_scale=d.get("index_scale", 1.0), project=None, generator=g)
     truth = np.stack([sub[s:s + horizon + 1] for s in starts])
     n_free = min(free_steps, len(sub) - 1 - h)
     free, used = _generate(model, cfg, sub[:h + 1], n_free, 1, sampling, False, seed + 1, h,
