@@ -194,3 +194,78 @@ def test_toy_quality_references_are_independent():
     assert not torch.equal(q.refs["val"], q.refs["eval"])
     expected = sample_toy("moons", 300, torch.Generator().manual_seed(10_002))
     assert torch.equal(q.refs["eval"], expected)
+
+
+def test_journal_resumes_an_interrupted_benchmark(tmp_path):
+    q = RecordingQuality({"val": torch.tensor([1.0, 1.0]), "eval": torch.tensor([3.0, 3.0])})
+    seeds = []
+    entry = B.BenchEntry("idff", "idff", {"a": constant_sampler(1.0, seeds),
+                                          "b": constant_sampler(3.0, seeds)},
+                         {"run": "r", "train_steps": 7})
+    journal = tmp_path / "bench.jsonl"
+    first, _ = B.run_benchmark([entry], q, nfes=[2], n_eval=8, n_val=4, echo=None,
+                               journal=journal)
+    with open(journal, "a") as f:
+        f.write('{"key": "torn')  # an interruption mid-write
+    seeds.clear()
+    rows, val_log = B.run_benchmark([entry], q, nfes=[2, 10], n_eval=8, n_val=4, echo=None,
+                                    journal=journal)
+    assert seeds == [1, 1, 0]  # only NFE 10 is sampled again (val a, val b, eval)
+    assert rows[0] == first[0] and [r.nfe_budget for r in rows] == ["2", "10"]
+    assert len(val_log) == 4
+    # a different sample count or training step is a different cell: nothing is reused
+    seeds.clear()
+    B.run_benchmark([entry], q, nfes=[2], n_eval=16, n_val=4, echo=None, journal=journal)
+    assert len(seeds) == 3
+    entry.info["train_steps"] = 8
+    seeds.clear()
+    B.run_benchmark([entry], q, nfes=[2], n_eval=8, n_val=4, echo=None, journal=journal)
+    assert len(seeds) == 3
+
+
+def test_csv_round_trip(tmp_path):
+    rows = _rows()
+    rows[0].extra = {"w2": 0.25}
+    B.write_csv(rows, tmp_path / "b.csv")
+    back = B.read_csv(tmp_path / "b.csv")
+    assert [r.value for r in back] == [r.value for r in rows]
+    assert back[0].extra == {"w2": 0.25} and back[1].extra == {}
+    assert back[4].nfe == 80 and back[4].nfe_budget == "adaptive"
+    with pytest.raises(FileNotFoundError, match="idff bench nfe"):
+        B.read_csv(tmp_path / "missing.csv")
+    (tmp_path / "odd.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a benchmark CSV"):
+        B.read_csv(tmp_path / "odd.csv")
+
+
+def test_cli_bench_per_run_then_merge(tmp_path, toy_runs):
+    from click.testing import CliRunner
+
+    from idff.cli.main import cli
+
+    runner = CliRunner()
+    common = ["--nfe", "1,4", "--n-eval", "150", "--n-val", "100", "--gammas", "0,1"]
+    for name, label in (("idff", "IDFF"), ("otcfm", "OT-CFM")):
+        res = runner.invoke(cli, ["bench", "nfe", str(toy_runs[name]), "--label", label,
+                                  *common, "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+        assert (tmp_path / f"{name}.jsonl").read_text().count("\n") == 2
+    res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "idff"),
+                              str(tmp_path / "otcfm.csv"), "--out", str(tmp_path / "all")])
+    assert res.exit_code == 0, res.output
+    merged = B.read_csv(tmp_path / "all.csv")
+    assert [(r.label, r.nfe_budget) for r in merged] == [
+        ("IDFF", "1"), ("IDFF", "4"), ("OT-CFM", "1"), ("OT-CFM", "4")]
+    single = B.read_csv(tmp_path / "otcfm.csv")
+    assert [r.value for r in merged[2:]] == [r.value for r in single]
+    text = (tmp_path / "all.md").read_text()
+    assert "| IDFF |" in text and "| OT-CFM |" in text and "Joined from" in text
+    assert (tmp_path / "all.png").stat().st_size > 1000
+    assert (tmp_path / "all.val.csv").is_file()
+    # the same label twice, and a prefix that is not a benchmark, are refused
+    res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "idff"), str(tmp_path / "idff"),
+                              "--out", str(tmp_path / "dup")])
+    assert res.exit_code != 0 and "distinct --label" in res.output
+    res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "nothing"),
+                              "--out", str(tmp_path / "x")])
+    assert res.exit_code != 0 and "nothing.meta.json not found" in res.output

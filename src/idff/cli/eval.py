@@ -231,13 +231,18 @@ def bench() -> None:
 @click.option("--seed", type=int, default=0)
 @click.option("--threads", type=int, default=1, help="torch CPU threads (timings depend on it).")
 @click.option("--out", type=click.Path(), required=True,
-              help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv.")
+              help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv, OUT.meta.json "
+                   "and the journal OUT.jsonl.")
+@click.option("--fresh", is_flag=True,
+              help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
 def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, data_root,
-              features, inception, classifier, classifier_sha256, seed, threads, out):
+              features, inception, classifier, classifier_sha256, seed, threads, out, fresh):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
 
     Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
-    (--features classifier for FD-FMNIST-CNN, inception for FID).
+    (--features classifier for FD-FMNIST-CNN, inception for FID). Each finished cell is
+    journalled in OUT.jsonl, so rerunning an interrupted command resumes it. Runs can be
+    benchmarked in separate processes (one --out each) and joined with 'idff bench merge'.
     """
     import csv
     import json
@@ -276,11 +281,14 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
                     )
             ext = _extractor(features, inception, classifier, classifier_sha256)
             quality = B.fashion_mnist_quality(ext, data_root, ref_val, ref_eval, seed=seed)
+        outp = Path(out)
+        journal = Path(f"{outp}.jsonl")
+        if fresh and journal.exists():
+            journal.unlink()
         rows, val_log = B.run_benchmark(entries, quality, nfes, n_eval, n_val, seed,
-                                        echo=click.echo)
+                                        echo=click.echo, journal=journal)
     except (ValueError, FileNotFoundError, RunError, ImportError) as e:
         _fail(e)
-    outp = Path(out)
     floor = quality.floor()
     B.write_csv(rows, outp.with_suffix(".csv"))
     if val_log:
@@ -297,5 +305,76 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
               + ("; validation scores: .val.csv." if val_log else "."))
     text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
     B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
+    meta = {"metric": quality.name, "protocol": quality.protocol, "floor": floor,
+            "header": header, "threads": threads}
+    outp.with_suffix(".meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    click.echo(text)
+    click.echo(f"wrote {outp.with_suffix('.csv')}, .md, .png, .meta.json")
+
+
+@bench.command("merge")
+@click.argument("parts", nargs=-1, required=True, type=click.Path())
+@click.option("--out", type=click.Path(), required=True,
+              help="Output prefix for the joined OUT.csv, OUT.md, OUT.png, OUT.val.csv.")
+@click.option("--title", default="", help="Plot title.")
+def bench_merge(parts, out, title):
+    """Join 'idff bench nfe' outputs (given by their --out prefixes) into one table and plot.
+
+    The parts must use the same metric and protocol (e.g. one process per run on a
+    multi-core machine); rows keep their own timings.
+    """
+    import csv
+    import json
+    from types import SimpleNamespace
+
+    from idff.eval import bench as B
+
+    rows, val_rows, metas = [], [], []
+    try:
+        for prefix in parts:
+            for suffix in (".meta.json", ".csv", ".md", ".png"):
+                prefix = prefix.removesuffix(suffix)
+            base = Path(prefix)
+            meta_path = base.with_suffix(".meta.json")
+            if not meta_path.is_file():
+                raise FileNotFoundError(
+                    f"{meta_path} not found: give the --out prefix of a finished 'idff bench "
+                    "nfe' run (it writes PREFIX.csv and PREFIX.meta.json)."
+                )
+            metas.append(json.loads(meta_path.read_text()))
+            rows += B.read_csv(base.with_suffix(".csv"))
+            val = base.with_suffix(".val.csv")
+            if val.is_file():
+                with open(val, newline="") as f:
+                    val_rows += list(csv.DictReader(f))
+        protocols = {(m["metric"], m["protocol"]) for m in metas}
+        if len(protocols) != 1:
+            raise ValueError(
+                "the parts were scored differently and cannot share one table: "
+                + "; ".join(f"{a} ({b})" for a, b in sorted(protocols))
+            )
+        if len({(r.label, r.nfe_budget) for r in rows}) != len(rows):
+            raise ValueError("two parts contain the same run label and NFE budget; give the "
+                             "runs distinct --label values.")
+    except (ValueError, FileNotFoundError) as e:
+        _fail(e)
+    metric, protocol = protocols.pop()
+    floor = metas[0].get("floor") or {}
+    outp = Path(out)
+    B.write_csv(rows, outp.with_suffix(".csv"))
+    if val_rows:
+        keys = list(dict.fromkeys(k for d in val_rows for k in d))
+        with open(outp.with_suffix(".val.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(val_rows)
+    header = "Joined from:\n\n" + "\n".join(f"- {m['header']}" for m in metas)
+    quality = SimpleNamespace(name=metric, protocol=protocol)
+    text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
+    B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), title=title,
+                          floor=floor.get(metric))
+    outp.with_suffix(".meta.json").write_text(json.dumps(
+        {"metric": metric, "protocol": protocol, "floor": floor, "header": header,
+         "parts": list(parts)}, indent=2) + "\n")
     click.echo(text)
     click.echo(f"wrote {outp.with_suffix('.csv')}, .md, .png")

@@ -52,6 +52,7 @@ __all__ = [
     "entry_from_run",
     "run_benchmark",
     "write_csv",
+    "read_csv",
     "write_markdown",
     "plot_quality_vs_nfe",
 ]
@@ -209,6 +210,7 @@ def run_benchmark(
     n_val: int = 1000,
     seed: int = 0,
     echo: Callable[[str], None] | None = print,
+    journal: str | Path | None = None,
 ) -> tuple[list[BenchRow], list[dict[str, Any]]]:
     """Score every entry at every NFE budget.
 
@@ -217,6 +219,11 @@ def run_benchmark(
     with ``n_eval`` samples (seed ``seed``), timed and scored on the evaluation reference.
     A candidate that cannot run a budget (an SDE under an adaptive ODE solver, a stalled
     adaptive solve) is skipped; a budget no candidate can run gives a NaN row.
+
+    With ``journal`` (a JSON-lines file), every finished cell is appended to it as soon as
+    it is scored, and cells already there for the same run, training step, budget, sample
+    counts and seed are reused instead of sampled again: an interrupted benchmark resumes
+    where it stopped.
 
     Returns:
         The result rows and the validation log (one dict per candidate and budget).
@@ -230,9 +237,20 @@ def run_benchmark(
             raise ValueError(f"NFE budgets are integers >= 1 or 'adaptive', got {b!r}.")
     rows: list[BenchRow] = []
     val_log: list[dict[str, Any]] = []
+    done = _read_journal(journal) if journal is not None else {}
     bar = tqdm(total=len(entries) * len(nfes), desc="bench nfe", disable=echo is None)
     for entry in entries:
         for budget in nfes:
+            key = _cell_key(entry, budget, n_eval, n_val, seed)
+            if key in done:
+                row = BenchRow(**done[key]["row"])
+                rows.append(row)
+                val_log.extend(done[key]["val"])
+                bar.update(1)
+                if echo is not None:
+                    bar.write(f"{entry.label:>12} NFE {budget!s:>8}: reused from {journal}")
+                continue
+            val_start = len(val_log)
             chosen, best = None, math.inf
             candidates = list(entry.samplers.items())
             for name, sampler in candidates:
@@ -262,12 +280,56 @@ def run_benchmark(
                 except (ValueError, RuntimeError) as e:
                     row.noise = f"{chosen} (failed: {str(e)[:60]})"
             rows.append(row)
+            if journal is not None:
+                _append_journal(journal, key, row, val_log[val_start:])
             bar.update(1)
             if echo is not None:
                 bar.write(f"{entry.label:>12} NFE {budget!s:>8} [{row.noise}]: {quality.name} "
                           f"{row.value:.4g}  counted NFE {row.nfe}  {row.seconds_per_1k:.3g} s/1k")
     bar.close()
     return rows, val_log
+
+
+def _cell_key(entry: BenchEntry, budget: int | str, n_eval: int, n_val: int,
+              seed: int) -> str:
+    import json
+
+    return json.dumps({"label": entry.label, "method": entry.method,
+                       "run": str(entry.info.get("run", "")),
+                       "train_steps": entry.info.get("train_steps"),
+                       "candidates": sorted(entry.samplers), "budget": str(budget),
+                       "n_eval": n_eval, "n_val": n_val, "seed": seed}, sort_keys=True)
+
+
+def _read_journal(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Finished cells of an earlier (possibly interrupted) benchmark; torn lines are ignored."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    done: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+            done[rec["key"]] = rec
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut short by an interruption
+    return done
+
+
+def _append_journal(path: str | Path, key: str, row: BenchRow,
+                    val: list[dict[str, Any]]) -> None:
+    import json
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rec = {"key": key, "row": asdict(row), "val": val}
+    with open(path, "a") as f:
+        f.write(json.dumps(rec, default=float) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def fashion_mnist_quality(
@@ -425,6 +487,25 @@ def write_csv(rows: Sequence[BenchRow], path: str | Path) -> None:
             d = asdict(r)
             d.update(d.pop("extra"))
             w.writerow(d)
+
+
+def read_csv(path: str | Path) -> list[BenchRow]:
+    """Rows written by :func:`write_csv` (extra metric columns come back in ``extra``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no benchmark CSV there (written by 'idff bench nfe').")
+    names = {f for f in BenchRow.__dataclass_fields__ if f != "extra"}
+    conv = {"nfe": int, "n_samples": int, "value": float, "seconds_per_1k": float}
+    rows = []
+    with open(path, newline="") as f:
+        for d in csv.DictReader(f):
+            missing = names - set(d)
+            if missing:
+                raise ValueError(f"{path}: not a benchmark CSV (missing {sorted(missing)}).")
+            kw = {k: conv.get(k, str)(d[k]) for k in names}
+            extra = {k: float(v) for k, v in d.items() if k not in names and v not in ("", None)}
+            rows.append(BenchRow(**kw, extra=extra))
+    return rows
 
 
 def _fmt(v: float) -> str:
