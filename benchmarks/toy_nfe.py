@@ -58,6 +58,16 @@ VARIANTS = {
         },
         {"field": "pf", "solver": "midpoint"},
     ),
+    "idff-sigma0.1": (
+        "idff",
+        {"parametrization": "skip", "objective": {"sigma": 0.1}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
+    "idff-sigma0.05": (
+        "idff",
+        {"parametrization": "skip", "objective": {"sigma": 0.05}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
     "otcfm": ("otcfm", {}, {"solver": "midpoint"}),
     "otcfm-euler": ("otcfm", {}, {"solver": "euler"}),
     "icfm": ("icfm", {}, {"solver": "midpoint"}),
@@ -76,7 +86,7 @@ def main() -> None:
     )
     ap.add_argument("--datasets", nargs="+", default=["checkerboard", "8gaussians"])
     ap.add_argument(
-        "--variants", nargs="+", default=[v for v in VARIANTS if "clip" not in v and "sde" not in v]
+        "--variants", nargs="+", default=[v for v in VARIANTS if not any(k in v for k in ("clip", "sde", "sigma"))]
     )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
