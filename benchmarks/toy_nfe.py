@@ -68,10 +68,29 @@ VARIANTS = {
         {"parametrization": "skip", "objective": {"sigma": 0.05}},
         {"field": "pf", "solver": "midpoint"},
     ),
+    "idff-sigma0.4": (
+        "idff",
+        {"parametrization": "skip", "objective": {"sigma": 0.4}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
+    "idff-sigma0.8": (
+        "idff",
+        {"parametrization": "skip", "objective": {"sigma": 0.8}},
+        {"field": "pf", "solver": "midpoint"},
+    ),
+    "idff-velocity": (
+        "idff",
+        {"parametrization": "velocity"},
+        {"field": "pf", "solver": "midpoint"},
+    ),
     "otcfm": ("otcfm", {}, {"solver": "midpoint"}),
     "otcfm-euler": ("otcfm", {}, {"solver": "euler"}),
     "icfm": ("icfm", {}, {"solver": "midpoint"}),
 }
+
+
+# variants run only when named with --variants (leads, not part of the default table)
+LEADS = ("clip", "sde", "sigma", "velocity")
 
 
 def run_dir(cache: Path, method: str, overrides: dict, dataset: str, seed: int, steps: int) -> Path:
@@ -86,7 +105,9 @@ def main() -> None:
     )
     ap.add_argument("--datasets", nargs="+", default=["checkerboard", "8gaussians"])
     ap.add_argument(
-        "--variants", nargs="+", default=[v for v in VARIANTS if not any(k in v for k in ("clip", "sde", "sigma"))]
+        "--variants",
+        nargs="+",
+        default=[v for v in VARIANTS if not any(k in v for k in LEADS)],
     )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

@@ -43,9 +43,10 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--depth", type=int, default=3)
 @click.option(
     "--parametrization",
-    type=click.Choice(["skip", "x1"]),
+    type=click.Choice(["skip", "x1", "velocity"]),
     default="skip",
-    help="IDFF x1 head: 'skip' (x̂1 = x + (1-t)F) or 'x1' (published).",
+    help="IDFF heads: 'skip' (x̂1 = x + (1-t)F), 'x1' (published) or 'velocity' "
+    "(a CFM velocity and an ε-prediction; docs/METHOD.md).",
 )
 @click.option("--sigma", type=float, default=0.2, help="IDFF training noise σ.")
 @click.option(

@@ -83,6 +83,8 @@ def toy_run_config(
     }
     if method == "idff":
         model["parametrization"] = parametrization
+        if parametrization == "velocity":
+            model["sigma"] = obj["sigma"]
     return {
         "kind": "toy",
         "method": method,

@@ -43,6 +43,7 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     param = cfg.pop("parametrization", "skip")
     split_dim = cfg.pop("split_dim", 1)
     duplicate_input = cfg.pop("duplicate_input", False)
+    sigma = cfg.pop("sigma", None)
     if name not in BACKBONES:
         known = ", ".join(sorted(BACKBONES)) or "none"
         raise ValueError(f"unknown backbone {name!r} in the model config; known: {known}.")
@@ -55,4 +56,5 @@ def build_model(config: dict[str, Any]) -> nn.Module:
         parametrization=param,
         split_dim=split_dim,
         duplicate_input=duplicate_input,
+        sigma=sigma,
     )

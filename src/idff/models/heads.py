@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from idff.path import expand_t
 
-PARAMETRIZATIONS = ("x1", "skip")
+PARAMETRIZATIONS = ("x1", "skip", "velocity")
 
 
 class TwoHead(nn.Module):
@@ -24,6 +24,14 @@ class TwoHead(nn.Module):
             ``"skip"``: ``x̂1 = x_t + (1 - t)·F`` where ``F`` is the first half, so that the
             flow term of the sampler, ``(x̂1 - x)/(1 - t) = F``, carries no ``1/(1 - t)``
             amplification of network error (spec §4c).
+            ``"velocity"`` (needs ``sigma``): the halves are ``D ≈ E[x1 - x0 | x_t]`` and
+            ``G ≈ E[ε | x_t]/√t``, both bounded, and
+            ``x̂1 = x_t + (1 - t)·D - σ·t·√(1 - t)·G``, ``ŝ = -σ·G / (2√(1 - t))``. The
+            probability-flow field is then ``v* = D + σ(1 - 2t)/(2√(1 - t))·G``: the flow
+            head is a CFM velocity and the score head an ε-prediction, so neither has to
+            output the ``1/√(1 - t)`` growth of the exact heads near ``t = 1``; the score
+            loss becomes ``‖ε - √t·G‖²`` (see docs/METHOD.md).
+        sigma: the path's ``σ``; required by ``"velocity"`` only.
         split_dim: the channel dimension to split (1 for ``(B, D)`` and ``(B, C, H, W)``).
         duplicate_input: feed ``cat(x, x)`` along ``split_dim`` (the published image
             checkpoints' 2C-input layout, spec §6).
@@ -35,6 +43,7 @@ class TwoHead(nn.Module):
         parametrization: str = "skip",
         split_dim: int = 1,
         duplicate_input: bool = False,
+        sigma: float | None = None,
     ):
         super().__init__()
         if parametrization not in PARAMETRIZATIONS:
@@ -42,6 +51,12 @@ class TwoHead(nn.Module):
                 f"unknown parametrization {parametrization!r}; choose one of "
                 f"{', '.join(PARAMETRIZATIONS)}."
             )
+        if parametrization == "velocity" and (sigma is None or sigma <= 0):
+            raise ValueError(
+                "parametrization='velocity' needs the path's sigma > 0 (TwoHead(..., sigma=σ); "
+                f"in a model config, \"sigma\": σ), got {sigma!r}."
+            )
+        self.sigma = None if sigma is None else float(sigma)
         self.backbone = backbone
         self.parametrization = parametrization
         self.split_dim = split_dim
@@ -69,4 +84,10 @@ class TwoHead(nn.Module):
         flow, score = torch.split(out, c, dim=self.split_dim)
         if self.parametrization == "skip":
             flow = x + (1 - expand_t(t, x)) * flow
+        elif self.parametrization == "velocity":
+            tt = expand_t(t, x)
+            root = (1 - tt).clamp(min=1e-12).sqrt()
+            d, g = flow, score
+            flow = x + (1 - tt) * d - self.sigma * tt * root * g
+            score = -self.sigma * g / (2 * root)
         return flow, score
