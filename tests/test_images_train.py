@@ -152,6 +152,11 @@ def test_every_preset_builds(tmp_path):
         image_run_config("cifar10", ["data.image_size=64"])
     with pytest.raises(ValueError, match="unknown section"):
         image_run_config("cifar10", ["foo.bar=1"])
+    vel = image_run_config("fashion_mnist", ["model.parametrization=velocity",
+                                             "objective.sigma=0.3"])
+    assert vel["model"]["sigma"] == 0.3
+    with torch.device("meta"):
+        assert build_model(vel["model"]).sigma == 0.3
 
 
 def test_cli_dry_run_train_sample_and_errors(tmp_path):

@@ -59,6 +59,8 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
     cfg["method"] = cfg["objective"].get("name", "idff")
     model = cfg["model"]
     data = cfg["data"]
+    if model.get("parametrization") == "velocity" and cfg["method"] == "idff":
+        model.setdefault("sigma", cfg["objective"].get("sigma", 0.2))
     if model.get("in_channels") != data.get("channels") or model.get("image_size") != data.get(
         "image_size"
     ):
