@@ -72,10 +72,12 @@ def run_demo(
     for m in METHODS:
         rd = out / m
         cfg = toy_run_config(m, dataset)
-        fresh = (
-            not (rd / "snapshot.pt").exists()
-            or json.loads((rd / "config.json").read_text())["train"]["steps"] != steps
-        )
+        fresh = not (rd / "snapshot.pt").exists()
+        if not fresh:  # a cached run is reused only if it is the run asked for
+            old = json.loads((rd / "config.json").read_text())
+            fresh = old["train"]["steps"] != steps or any(
+                old.get(k) != cfg[k] for k in ("model", "objective", "data")
+            )
         if fresh:
             echo(f"training {LABELS[m]} on {dataset} for {steps} steps ...")
             train_toy(cfg, rd, train)
