@@ -35,7 +35,7 @@ train() {  # train NAME [--set k=v ...]: start, or resume a stopped run
 bench() {  # bench NAME LABEL
   idff bench nfe "runs/fmnist-$1" --label "$2" --nfe "$NFE" --n-eval "$N_EVAL" \
     --n-val "$N_VAL" --gammas "$GAMMAS" --features classifier \
-    --classifier-sha256 "$CLS_SHA" --threads 1 --out "${OUT}_$1" >> "${OUT}_$1.log" 2>&1
+    --classifier-sha256 "$CLS_SHA" --threads 1 --out "${OUT}_$1" >> "runs/bench_$(basename "$OUT")_$1.log" 2>&1
 }
 
 if [[ ! -f cache/eval/fmnist_cnn.pt ]]; then
@@ -49,7 +49,7 @@ train otcfm --set objective.name=otcfm --set objective.coupling=ot --set model.m
 wait
 train icfm --set objective.name=icfm --set objective.coupling=independent \
   --set model.method=cfm
-echo "benchmarking (logs in ${OUT}_*.log) ..."
+echo "benchmarking (logs in runs/bench_*.log) ..."
 bench idff IDFF &
 [[ $JOBS -lt 2 ]] && wait
 { bench otcfm OT-CFM; bench icfm I-CFM; } &

@@ -73,7 +73,8 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path):
     assert torch.load(tmp_path / "state.pt", weights_only=True)["step"] == good
 
 
-def test_trained_heads_approach_the_gaussian_optimum(tmp_path):
+@pytest.mark.parametrize("parametrization", ["velocity", "skip"])
+def test_trained_heads_approach_the_gaussian_optimum(tmp_path, parametrization):
     """IDFF trained on Gaussian data (independent coupling) learns the closed-form heads."""
     torch.manual_seed(0)
     mean, cov = torch.tensor([1.0, -1.0]), torch.tensor([[0.5, 0.2], [0.2, 0.4]])
@@ -84,6 +85,7 @@ def test_trained_heads_approach_the_gaussian_optimum(tmp_path):
         hidden=64,
         depth=2,
         batch_size=256,
+        parametrization=parametrization,
         objective={"coupling": "independent", "flow_weight": 2.0},
     )
     model = train_toy(

@@ -43,8 +43,8 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--depth", type=int, default=3)
 @click.option(
     "--parametrization",
-    type=click.Choice(["skip", "x1", "velocity"]),
-    default="skip",
+    type=click.Choice(["velocity", "skip", "x1"]),
+    default="velocity",
     help="IDFF heads: 'skip' (x̂1 = x + (1-t)F), 'x1' (published) or 'velocity' "
     "(a CFM velocity and an ε-prediction; docs/METHOD.md).",
 )
