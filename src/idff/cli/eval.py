@@ -211,6 +211,19 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed):
                f"{res.nfe} NFE")
 
 
+def _write_val_csv(val_log: list[dict], path: Path) -> None:
+    """IDFF's validation scores, one row per noise candidate and budget (none: no file)."""
+    import csv
+
+    if not val_log:
+        return
+    keys = list(dict.fromkeys(k for d in val_log for k in d))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(val_log)
+
+
 @click.group("bench")
 def bench() -> None:
     """Benchmarks."""
@@ -244,7 +257,6 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
     journalled in OUT.jsonl, so rerunning an interrupted command resumes it. Runs can be
     benchmarked in separate processes (one --out each) and joined with 'idff bench merge'.
     """
-    import csv
     import json
     import shlex
     import sys
@@ -291,12 +303,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
         _fail(e)
     floor = quality.floor()
     B.write_csv(rows, outp.with_suffix(".csv"))
-    if val_log:
-        keys = list(dict.fromkeys(k for d in val_log for k in d))
-        with open(outp.with_suffix(".val.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(val_log)
+    _write_val_csv(val_log, outp.with_suffix(".val.csv"))
     runs_txt = ", ".join(f"{e.label} = {e.info['run']} ({e.info['train_steps']} steps)"
                          for e in entries)
     argv = sys.argv[1:] if Path(sys.argv[0]).name == "idff" else ["bench", "nfe", *runs, "..."]
@@ -362,12 +369,7 @@ def bench_merge(parts, out, title):
     floor = metas[0].get("floor") or {}
     outp = Path(out)
     B.write_csv(rows, outp.with_suffix(".csv"))
-    if val_rows:
-        keys = list(dict.fromkeys(k for d in val_rows for k in d))
-        with open(outp.with_suffix(".val.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(val_rows)
+    _write_val_csv(val_rows, outp.with_suffix(".val.csv"))
     header = "Joined from:\n\n" + "\n".join(f"- {m['header']}" for m in metas)
     quality = SimpleNamespace(name=metric, protocol=protocol)
     text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
