@@ -25,64 +25,32 @@ from idff.training import TrainConfig
 
 NFES = [1, 2, 3, 5, 10, 20, 50, 100, "adaptive"]
 
-# name -> (method, model/objective overrides, sampling options)
+
+def _idff(param="skip", field="pf", solver="midpoint", objective=None, **sampling):
+    """An IDFF variant: heads, training-objective overrides and sampling options."""
+    over = {"parametrization": param}
+    if objective:
+        over["objective"] = objective
+    return ("idff", over, {"field": field, "solver": solver, **sampling})
+
+
+def _clipped(cap):
+    return {"flow_weighting": "clipped", "max_weight": cap}
+
+
+# name -> (method, model/objective overrides, sampling options); the overrides name the
+# cache directory, so a variant's dict must not change once results are cached
 VARIANTS = {
-    "idff": ("idff", {"parametrization": "skip"}, {"field": "pf", "solver": "midpoint"}),
-    "idff-euler": ("idff", {"parametrization": "skip"}, {"field": "pf", "solver": "euler"}),
-    "idff-sde1.5": (
-        "idff",
-        {"parametrization": "skip"},
-        {"field": "pf", "solver": "euler", "gamma": 1.5},
-    ),
-    "idff-published": (
-        "idff",
-        {"parametrization": "x1"},
-        {"field": "published", "solver": "euler", "s": 0.2},
-    ),
-    "idff-x1-pf": ("idff", {"parametrization": "x1"}, {"field": "pf", "solver": "euler"}),
-    "idff-x1-clipped": (
-        "idff",
-        {"parametrization": "x1", "objective": {"flow_weighting": "clipped", "max_weight": 10.0}},
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-skip-clip10": (
-        "idff",
-        {"parametrization": "skip", "objective": {"flow_weighting": "clipped", "max_weight": 10.0}},
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-skip-clip100": (
-        "idff",
-        {
-            "parametrization": "skip",
-            "objective": {"flow_weighting": "clipped", "max_weight": 100.0},
-        },
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-sigma0.1": (
-        "idff",
-        {"parametrization": "skip", "objective": {"sigma": 0.1}},
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-sigma0.05": (
-        "idff",
-        {"parametrization": "skip", "objective": {"sigma": 0.05}},
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-sigma0.4": (
-        "idff",
-        {"parametrization": "skip", "objective": {"sigma": 0.4}},
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-sigma0.8": (
-        "idff",
-        {"parametrization": "skip", "objective": {"sigma": 0.8}},
-        {"field": "pf", "solver": "midpoint"},
-    ),
-    "idff-velocity": (
-        "idff",
-        {"parametrization": "velocity"},
-        {"field": "pf", "solver": "midpoint"},
-    ),
+    "idff": _idff(),
+    "idff-euler": _idff(solver="euler"),
+    "idff-sde1.5": _idff(solver="euler", gamma=1.5),
+    "idff-published": _idff("x1", field="published", solver="euler", s=0.2),
+    "idff-x1-pf": _idff("x1", solver="euler"),
+    "idff-x1-clipped": _idff("x1", objective=_clipped(10.0)),
+    "idff-skip-clip10": _idff(objective=_clipped(10.0)),
+    "idff-skip-clip100": _idff(objective=_clipped(100.0)),
+    "idff-sigma0.1": _idff(objective={"sigma": 0.1}),
+    "idff-velocity": _idff("velocity"),
     "otcfm": ("otcfm", {}, {"solver": "midpoint"}),
     "otcfm-euler": ("otcfm", {}, {"solver": "euler"}),
     "icfm": ("icfm", {}, {"solver": "midpoint"}),

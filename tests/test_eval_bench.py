@@ -213,6 +213,9 @@ def test_journal_resumes_an_interrupted_benchmark(tmp_path):
     assert seeds == [1, 1, 0]  # only NFE 10 is sampled again (val a, val b, eval)
     assert rows[0] == first[0] and [r.nfe_budget for r in rows] == ["2", "10"]
     assert len(val_log) == 4
+    seeds.clear()  # the cell written after the torn line is readable: nothing is resampled
+    B.run_benchmark([entry], q, nfes=[2, 10], n_eval=8, n_val=4, echo=None, journal=journal)
+    assert seeds == []
     # a different sample count or training step is a different cell: nothing is reused
     seeds.clear()
     B.run_benchmark([entry], q, nfes=[2], n_eval=16, n_val=4, echo=None, journal=journal)

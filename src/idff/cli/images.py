@@ -22,8 +22,6 @@ DATA_HELP = (
 )
 
 
-
-
 def register(cli: click.Group, train: click.Group) -> None:
     for name in sorted(PRESETS):
         train.add_command(_make_train_command(name))

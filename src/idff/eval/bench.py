@@ -326,8 +326,10 @@ def _append_journal(path: str | Path, key: str, row: BenchRow,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {"key": key, "row": asdict(row), "val": val}
+    # a line torn by an interruption gets its own line, so this record stays readable
+    torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a") as f:
-        f.write(json.dumps(rec, default=float) + "\n")
+        f.write(("\n" if torn else "") + json.dumps(rec, default=float) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
