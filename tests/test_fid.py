@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -191,31 +189,59 @@ def test_missing_inception_weights_offline_error(tmp_path, monkeypatch):
     def offline(*a, **k):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(pf_inception, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(FileNotFoundError, match=F.INCEPTION_FILE) as err:
         F.inception_extractor()
     assert F.INCEPTION_ENV in str(err.value) and "--inception" in str(err.value)
 
 
-def test_local_inception_file_reaches_pytorch_fid_loader(tmp_path, monkeypatch):
-    """A local file is handed to pytorch-fid's own loader (no download): a wrong file is
-    reported as such, naming the path."""
+def test_local_inception_file_is_read_as_a_state_dict(tmp_path, monkeypatch):
+    """A local file is read with weights_only=True and handed to pytorch-fid's network as a
+    state dict (no download, no torch.hub unpickling); a wrong file names the path."""
     monkeypatch.delenv(F.INCEPTION_ENV, raising=False)
 
     def no_download(*a, **k):
-        raise AssertionError("must not download when a local file is given")
+        raise AssertionError("must not download or unpickle through torch.hub")
 
     bogus = tmp_path / "weights.pth"
     torch.save({"not": torch.zeros(1)}, bogus)
-    seen = {}
-    real = pf_inception.load_state_dict_from_url
-
-    def spy(url, *a, **k):
-        seen["cached"] = (Path(torch.hub.get_dir()) / "checkpoints" / F.INCEPTION_FILE).is_file()
-        return real(url, *a, **k)
-
-    monkeypatch.setattr(pf_inception, "load_state_dict_from_url", spy)
     monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
-    with pytest.raises(ValueError, match="cannot load Inception weights from"):
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+    with pytest.raises(ValueError, match="do not fit pytorch-fid's network"):
         F.inception_extractor(bogus)
-    assert seen["cached"]  # the file was where pytorch-fid looks before downloading
+    assert pf_inception.load_state_dict_from_url is not None  # restored after the build
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ValueError, match="cannot read Inception weights from"):
+        F.inception_extractor(garbage)
+
+
+def _fid_architecture():
+    """pytorch-fid's FID Inception architecture with random weights (fid_inception_v3's
+    construction without its download)."""
+    net = pf_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b = pf_inception.FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = pf_inception.FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = pf_inception.FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = pf_inception.FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = pf_inception.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = pf_inception.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = pf_inception.FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = pf_inception.FIDInceptionE_1(1280)
+    net.Mixed_7c = pf_inception.FIDInceptionE_2(2048)
+    return net
+
+
+def test_fid_inception_is_filled_from_the_given_state_dict():
+    torch.manual_seed(0)
+    state = _fid_architecture().state_dict()
+    net = F.build_fid_inception(state)
+    assert isinstance(net, pf_inception.InceptionV3)
+    assert pf_inception.load_state_dict_from_url is not F.build_fid_inception  # restored
+
+    def total(sd):
+        return sum(v.double().sum().item() for k, v in sd.items() if not k.startswith("fc."))
+
+    assert total(net.state_dict()) == pytest.approx(total(state), rel=1e-12)
+    assert sum(1 for k in net.state_dict() if "num_batches" not in k) == sum(
+        1 for k in state if not k.startswith("fc.") and "num_batches" not in k)

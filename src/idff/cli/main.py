@@ -5,9 +5,22 @@ from __future__ import annotations
 import click
 
 from idff import __version__
+from idff.cli.common import USER_ERRORS, to_cli_error
+from idff.errors import TrainingInterrupted
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class _Group(click.Group):
+    """Top-level group: user errors from any command become one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (TrainingInterrupted, *USER_ERRORS) as e:
+            raise to_cli_error(e) from e
+
+
+@click.group(cls=_Group,
+             context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="idff")
 def cli() -> None:
     """IDFF: Implicit Dynamical Flow Fusion — train, sample and benchmark."""

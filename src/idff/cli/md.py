@@ -96,7 +96,9 @@ def md_simulate(**kw):
               help="files: DCD/XTC trajectories (repeat); the last one or two are held out.")
 @click.option("--topology", type=click.Path(dir_okay=False), help="files: topology (PDB).")
 @click.option("--pickle", "pickle_path", type=click.Path(dir_okay=False),
-              help="pickle: the published layout (dict with 'angles', 'sim_length').")
+              help="pickle: the published layout (dict with 'angles', 'sim_length'), read as "
+                   "plain data only: a pickle naming anything but arrays, numbers, lists and "
+                   "dicts is refused, so no code runs.")
 @click.option("--units", type=click.Choice(["degrees", "radians"]), default="degrees",
               help="pickle: unit of the stored angles.")
 @click.option("--lag", type=int, default=2, help="τ in frames: frame k → frame k+τ.")

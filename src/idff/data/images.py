@@ -31,6 +31,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from idff.errors import UserError
+
 __all__ = [
     "DATASETS",
     "DataError",
@@ -50,7 +52,7 @@ FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """A dataset that is missing, corrupt or in the wrong layout."""
 
 
@@ -274,9 +276,10 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
     """CIFAR-10 from the python pickle batches in ``ROOT/cifar-10-batches-py``.
 
     Each batch is a pickled dict with ``data`` ``(N, 3072)`` uint8 (channel-major) and
-    ``labels``. Downloading (``download=True``) goes through torchvision.
+    ``labels``, read with :func:`idff.data.safe_pickle.safe_load` (plain data only, no
+    code). Downloading (``download=True``) goes through torchvision.
     """
-    import pickle
+    from idff.data.safe_pickle import UnsafePickleError, safe_load
 
     root = Path(root)
     folder = root / "cifar-10-batches-py"
@@ -293,10 +296,11 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
     images, labels = [], []
     for n in names:
         try:
-            with open(folder / n, "rb") as f:
-                entry = pickle.load(f, encoding="latin1")
+            entry = safe_load(folder / n, encoding="latin1")
             data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
             lab = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
+        except UnsafePickleError:
+            raise
         except Exception as e:  # truncated pickles, wrong keys, wrong sizes
             raise DataError(
                 f"cannot read CIFAR-10 batch {folder / n} ({type(e).__name__}: {e}); the file "

@@ -214,11 +214,21 @@ def load_classifier(
             "distances in its features are not comparable to the reported ones. Use the "
             "checkpoint the results were made with, or drop the expected hash."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    from idff.errors import UserError
+
+    not_ours = (f"{path} is not a classifier written by `idff train-classifier`; train one "
+                f"with `idff train-classifier --out {path}` or pass another --classifier.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickled code, truncated or foreign files
+        raise UserError(f"{not_ours} ({type(e).__name__}: {str(e)[:120]})") from e
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
-        raise ValueError(f"{path} is not a classifier written by `idff train-classifier`.")
-    model = FashionCNN(**state["arch"])
-    model.load_state_dict(state["model"])
+        raise UserError(not_ours)
+    try:
+        model = FashionCNN(**state["arch"])
+        model.load_state_dict(state["model"])
+    except (TypeError, RuntimeError) as e:
+        raise UserError(f"{not_ours} ({type(e).__name__}: {str(e)[:120]})") from e
     return model.eval(), digest
 
 

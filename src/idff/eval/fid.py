@@ -172,38 +172,91 @@ def _missing_weights_message(err: Exception) -> str:
     )
 
 
+#: leading hex digits of the SHA-256 of pytorch-fid's weights (torch hub's check_hash rule).
+INCEPTION_SHA256_PREFIX = "6726825d"
+INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                 + INCEPTION_FILE)
+
+
+def load_inception_state(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Read Inception weights as a plain ``state_dict`` (``weights_only=True``: no code runs).
+
+    Raises:
+        ValueError (:class:`~idff.errors.UserError`): the file is not a readable state dict.
+    """
+    from idff.errors import UserError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickled code, truncated or foreign files
+        raise UserError(
+            f"cannot read Inception weights from {path} ({type(e).__name__}: {str(e)[:160]}); "
+            f"--inception must be pytorch-fid's {INCEPTION_FILE} (a plain state dict)."
+        ) from e
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise UserError(f"{path} is not a state dict of tensors; --inception must be "
+                        f"pytorch-fid's {INCEPTION_FILE}.")
+    return state
+
+
+def build_fid_inception(state: dict[str, Tensor]) -> torch.nn.Module:
+    """pytorch-fid's ``InceptionV3`` (pool3 block, FID variant) filled with ``state``.
+
+    pytorch-fid builds the FID network (``fid_inception_v3``: torchvision's Inception with
+    the ``FIDInception*`` blocks) and fetches its weights through ``torch.hub``, which
+    unpickles with ``weights_only=False``; here that fetch is replaced by ``state``, read
+    beforehand with ``weights_only=True``.
+    """
+    from pytorch_fid import inception as pf
+
+    from idff.errors import UserError
+
+    original = pf.load_state_dict_from_url
+    pf.load_state_dict_from_url = lambda *a, **k: state
+    try:
+        return pf.InceptionV3([pf.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+    except (RuntimeError, KeyError) as e:  # keys or shapes do not fit
+        raise UserError(f"the Inception weights do not fit pytorch-fid's network "
+                        f"({str(e)[:200]}); use pytorch-fid's {INCEPTION_FILE}.") from e
+    finally:
+        pf.load_state_dict_from_url = original
+
+
+def _download_inception() -> Path:
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    hub.mkdir(parents=True, exist_ok=True)
+    dst = hub / INCEPTION_FILE
+    torch.hub.download_url_to_file(INCEPTION_URL, str(dst), hash_prefix=INCEPTION_SHA256_PREFIX,
+                                   progress=True)
+    return dst
+
+
 def inception_extractor(weights: str | os.PathLike | None = None,
                         device: str | torch.device = "cpu") -> FeatureExtractor:
     """pytorch-fid's InceptionV3 (pool3, 2048-d) with the standard FID weights.
 
-    The weights are looked up locally (:func:`find_inception_weights`); when absent,
-    pytorch-fid's own download is tried, and failing that a ``FileNotFoundError`` says
-    where to put the file.
+    The weights are looked up locally (:func:`find_inception_weights`); when absent, they
+    are downloaded to torch's hub cache (SHA-256 checked), and failing that a
+    ``FileNotFoundError`` says where to put the file. The file is always read with
+    ``weights_only=True`` (:func:`load_inception_state`); weights whose SHA-256 does not
+    start with ``6726825d`` are used with a warning (the distance is then not FID).
     """
+    import warnings
+
     try:
-        from pytorch_fid import inception as pf_inception
+        import pytorch_fid  # noqa: F401
     except ImportError as e:
         raise ImportError("FID needs pytorch-fid: pip install 'idff[fid]'.") from e
     local = find_inception_weights(weights)
-    old_hub = torch.hub.get_dir()
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        if local is not None:  # pytorch-fid loads from the hub cache before downloading
-            (Path(tmp) / "checkpoints").mkdir()
-            os.symlink(Path(local).resolve(), Path(tmp) / "checkpoints" / INCEPTION_FILE)
-            torch.hub.set_dir(tmp)
+    if local is None:
         try:
-            net = pf_inception.InceptionV3([pf_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-        except (OSError, RuntimeError, KeyError) as e:  # URLError is an OSError
-            if local is not None:
-                raise ValueError(
-                    f"cannot load Inception weights from {local} ({type(e).__name__}: "
-                    f"{str(e)[:200]}); the file must be pytorch-fid's {INCEPTION_FILE}."
-                ) from e
+            local = _download_inception()
+        except (OSError, RuntimeError) as e:  # URLError is an OSError; hash mismatch
             raise FileNotFoundError(_missing_weights_message(e)) from e
-        finally:
-            torch.hub.set_dir(old_hub)
+    net = build_fid_inception(load_inception_state(local))
+    if not _file_digest(local).startswith(INCEPTION_SHA256_PREFIX):
+        warnings.warn(f"{local} is not pytorch-fid's {INCEPTION_FILE} (SHA-256 differs); the "
+                      "distance is not comparable to published FIDs.", stacklevel=2)
     net = net.eval().to(device)
     ident = _file_digest(local) if local is not None else INCEPTION_FILE
 

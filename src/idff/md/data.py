@@ -14,7 +14,6 @@ standardised state.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from idff.data.safe_pickle import safe_load
 from idff.md.dihedrals import to_features, wrap
 
 __all__ = ["COND_MODES", "load_published_pickle", "TransitionSet", "make_transitions",
@@ -47,8 +47,7 @@ def load_published_pickle(path: str | Path, units: str = "degrees") -> tuple[np.
         raise FileNotFoundError(f"published MD data file {path} does not exist.")
     if units not in ("degrees", "radians"):
         raise ValueError(f"units must be 'degrees' or 'radians', got {units!r}.")
-    with open(path, "rb") as f:
-        obj = pickle.load(f)  # noqa: S301 - the user's own data file
+    obj = safe_load(path)  # plain data only: a pickle naming any other callable is refused
     if not isinstance(obj, dict) or not {"angles", "sim_length"} <= set(obj):
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise ValueError(

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from idff.errors import UserError
+
 __all__ = [
     "atomic_save",
     "atomic_write_text",
@@ -30,7 +32,7 @@ __all__ = [
 CONFIG, SNAPSHOT, STATE = "config.json", "snapshot.pt", "state.pt"
 
 
-class RunError(ValueError):
+class RunError(UserError):
     """A path that is not a usable run directory or checkpoint."""
 
 

@@ -1,0 +1,98 @@
+"""Errors a user can fix, and the checks that raise them at entry points.
+
+:class:`UserError` marks an input that is wrong (an option, a file, a config key); the
+command line prints its message as one line and exits with code 2, without a traceback.
+Every other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = [
+    "UserError",
+    "ConfigError",
+    "TrainingInterrupted",
+    "closest",
+    "unknown_key_message",
+    "check_output_path",
+    "check_positive",
+]
+
+
+class UserError(ValueError):
+    """An input the user can fix; its message names the input and the fix."""
+
+
+class ConfigError(UserError):
+    """An unknown key or a value of the wrong type in a run config or a ``--set`` override."""
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint.
+
+    Attributes:
+        step: the step saved; rerunning the same command resumes from it.
+        run_dir: where the checkpoint is.
+        signum: the signal received.
+    """
+
+    def __init__(self, step: int, run_dir: str | os.PathLike, signum: int):
+        self.step, self.run_dir, self.signum = step, Path(run_dir), signum
+        super().__init__(
+            f"interrupted at step {step}; checkpoint saved in {run_dir}. Rerun the same command "
+            "to resume."
+        )
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice nearest to ``name`` (difflib), or ``None`` when nothing is close."""
+    hits = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return hits[0] if hits else None
+
+
+def unknown_key_message(key: str, where: str, choices: Iterable[str]) -> str:
+    """``"unknown key 'objective.sigmaa'; did you mean 'objective.sigma'? Valid: ..."``."""
+    choices = sorted(choices)
+    prefix = where + "." if where else ""
+    near = closest(key, choices)
+    hint = f"; did you mean '{prefix}{near}'?" if near else "."
+    return f"unknown key '{prefix}{key}'{hint} Valid keys{' in ' + where if where else ''}: " \
+           f"{', '.join(choices)}."
+
+
+def check_output_path(path: str | os.PathLike, option: str = "--out",
+                      folder: bool = False) -> Path:
+    """Refuse an output path that cannot be created because a file sits where a folder must.
+
+    Args:
+        path: the output file (or folder, with ``folder=True``).
+        option: the option's name, used in the message.
+
+    Raises:
+        UserError: naming ``option`` and the file in the way.
+    """
+    p = Path(path)
+    for parent in [p, *p.parents] if folder else list(p.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{option} {path}: {parent} is a file, not a folder; choose "
+                                f"another {option}.")
+            break
+    if not folder and p.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file name.")
+    return p
+
+
+def check_positive(value: float | int | None, option: str, allow_zero: bool = False) -> None:
+    """Refuse a non-finite, negative (or zero) numeric option with a message naming it."""
+    if value is None:
+        return
+    bad = not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
+    if bad:
+        need = ">= 0" if allow_zero else "> 0"
+        raise UserError(f"{option} must be a finite number {need}, got {value}.")
