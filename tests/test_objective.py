@@ -104,3 +104,58 @@ def test_objectives_run_on_any_shape(shape):
         assert out.loss.dim() == 0 and torch.isfinite(out.loss)
     out = CFMObjective(coupling="ot")(lambda t, x: x, x1, x0=torch.randn(shape))
     assert torch.isfinite(out.loss)
+
+
+def test_implied_velocity_is_the_posterior_mean_velocity():
+    """D̂ = (x̂1 − x)/(1 − t) − 2t·ŝ of the exact heads equals a regression of x1 − x0 on x_t."""
+    from idff.objective import implied_velocity
+
+    torch.manual_seed(0)
+    sigma, t = 0.5, 0.7
+    oracle = GaussianHeads(MEAN, COV, sigma)
+    n = 200_000
+    x1 = MEAN + torch.randn(n, 2) @ torch.linalg.cholesky(COV).T
+    x0 = torch.randn(n, 2)
+    ps = IDFFPath(sigma).sample(x0, x1, torch.full((n,), t))
+    design = torch.cat([ps.xt, torch.ones(n, 1)], 1).double()
+    coef = torch.linalg.lstsq(design, (x1 - x0).double()).solution
+    probe = torch.tensor([[0.3, -0.2], [1.5, 0.5]])
+    tp = torch.full((2,), t)
+    pred = torch.cat([probe, torch.ones(2, 1)], 1).double() @ coef
+    f, s = oracle(tp, probe)
+    assert torch.allclose(implied_velocity(f, s, probe, tp).double(), pred, atol=0.01)
+
+
+def test_implied_velocity_is_the_velocity_heads_output():
+    from idff.models.heads import TwoHead
+    from idff.objective import implied_velocity
+
+    class Fixed(nn.Module):
+        def __init__(self, out):
+            super().__init__()
+            self.out = out
+
+        def forward(self, t, x):
+            return self.out
+
+    torch.manual_seed(0)
+    out = torch.randn(5, 4)
+    heads = TwoHead(Fixed(out), parametrization="velocity", sigma=0.2)
+    t, x = torch.rand(5) * 0.99, torch.randn(5, 2)
+    f, s = heads(t, x)
+    assert torch.allclose(implied_velocity(f, s, x, t), out[:, :2], atol=1e-4)
+
+
+def test_exact_heads_minimise_the_cfm_weighted_loss():
+    torch.manual_seed(0)
+    oracle = GaussianHeads(MEAN, COV, 0.2)
+    obj = IDFFObjective(sigma=0.2, flow_weight=2.0, flow_weighting="cfm", t_eps=0.01)
+    x1 = MEAN + torch.randn(100_000, 2) @ torch.linalg.cholesky(COV).T
+
+    def loss(m):
+        torch.manual_seed(1)
+        return obj(m, x1).loss.item()
+
+    best = loss(oracle)
+    assert best < loss(Perturbed(oracle, dflow=0.05))
+    assert best < loss(Perturbed(oracle, dscore=0.01))

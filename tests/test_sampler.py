@@ -105,6 +105,8 @@ class Counted(nn.Module):
         ("midpoint", 3, 6),
         ("heun", 4, 7),
         ("ddim", 5, 5),
+        ("ddim2", 3, 6),
+        ("srk", 2, 22),  # shape check + 10 drift calls per step + the final jump
         ("dopri5", 1, None),
     ],
 )
@@ -116,7 +118,10 @@ def test_nfe_is_counted_exactly(oracle, solver, steps, expected):
         assert res.nfe == expected
     cnet = Counted(lambda t, x: -x)
     res = integrate(
-        CFMField(cnet), _x0(100), steps=steps, solver=solver if solver != "ddim" else "euler"
+        CFMField(cnet),
+        _x0(100),
+        steps=steps,
+        solver=solver if solver not in ("ddim", "ddim2") else "euler",
     )
     assert res.nfe == cnet.n
     if solver == "heun":
@@ -127,6 +132,8 @@ def test_steps_for_nfe():
     assert steps_for_nfe(10, "euler") == 10
     assert steps_for_nfe(10, "midpoint") == 5
     assert steps_for_nfe(9, "heun") == 5
+    assert steps_for_nfe(10, "ddim2") == 5
+    assert steps_for_nfe(22, "srk") == 2 and steps_for_nfe(21, "srk") == 1
     with pytest.raises(ValueError, match="nfe must be >= 1"):
         steps_for_nfe(0, "euler")
 
@@ -189,3 +196,45 @@ def test_counter_wraps_once(oracle):
     c = NFECounter(oracle)
     f = IDFFField(c)
     assert f.net is c
+
+
+@pytest.mark.parametrize("solver,steps", [("ddim", 400), ("ddim2", 50)])
+def test_ddim_solvers_converge_to_the_gaussian(oracle, solver, steps):
+    res = integrate(IDFFField(oracle, sigma=0.2), _x0(), steps=steps, solver=solver)
+    m, c = _moments(res.x)
+    assert torch.allclose(m, MEAN.double(), atol=0.01)
+    assert torch.allclose(c, COV.double(), atol=0.01)
+
+
+def test_ddim2_beats_ddim_at_equal_nfe(oracle):
+    err = {}
+    for solver, steps in (("ddim", 10), ("ddim2", 5)):
+        x = integrate(IDFFField(oracle, sigma=0.2), _x0(), steps=steps, solver=solver).x
+        err[solver] = (torch.cov(x.T) - COV.double()).abs().max().item()
+    assert err["ddim2"] < 0.7 * err["ddim"]
+
+
+def test_stochastic_ddim_keeps_the_gaussian(oracle):
+    f = IDFFField(oracle, sigma=0.2, gamma=1.0)
+    g = torch.Generator
+    res = integrate(f, _x0(), steps=200, solver="ddim", generator=g().manual_seed(1))
+    m, c = _moments(res.x)
+    assert torch.allclose(m, MEAN.double(), atol=0.01)
+    assert torch.allclose(c, COV.double(), atol=0.015)
+    short = integrate(f, _x0(), steps=5, solver="ddim", generator=g().manual_seed(1)).x
+    again = integrate(f, _x0(), steps=5, solver="ddim", generator=g().manual_seed(1)).x
+    assert torch.equal(short, again)
+    det = integrate(IDFFField(oracle, sigma=0.2), _x0(), steps=5, solver="ddim").x
+    assert not torch.allclose(short, det)
+
+
+def test_srk_matches_fine_euler_for_the_published_sde():
+    """torchsde's SRK (the published integrator) and fine Euler–Maruyama agree in law."""
+    oracle = GaussianHeads(torch.tensor([2.0]), torch.tensor([[0.25]]), sigma=0.2)
+    f = IDFFField(oracle, kind="published", s=0.4, sde=True)
+    x0 = _x0(20_000, 1)
+    srk = integrate(f, x0, steps=10, solver="srk", generator=torch.Generator().manual_seed(0))
+    assert srk.nfe == 1 + 10 * 10 + 1
+    fine = integrate(f, x0, steps=400, solver="euler", generator=torch.Generator().manual_seed(0))
+    assert srk.x.mean().item() == pytest.approx(fine.x.mean().item(), abs=0.02)
+    assert srk.x.std().item() == pytest.approx(fine.x.std().item(), abs=0.02)

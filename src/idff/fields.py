@@ -158,22 +158,49 @@ class IDFFField(Field):
     def endpoint(self, t: Tensor, x: Tensor) -> Tensor:
         return self._call(t, x)[0]
 
-    def ddim_step(self, t: Tensor, t_next: Tensor, x: Tensor) -> Tensor:
-        """Deterministic update that re-noises the heads' endpoint estimates at ``t_next``.
+    def ddim_step(self, t: Tensor, t_next: Tensor, x: Tensor, noise: Tensor | None = None,
+                  second_order: bool = False) -> Tensor:
+        """Update that re-noises the heads' endpoint estimates at ``t_next``.
 
         With ``ε̂ = -λ_t ŝ`` and ``x̂0 = (x - t x̂1 - σ_t ε̂)/(1 - t)`` it returns
         ``t' x̂1 + (1 - t') x̂0 + σ_{t'} ε̂``. Its slope at ``t' = t`` is the probability
         flow ``(x̂1 - x)/(1 - t) - ŝ``, so it is a first-order solver of the ``pf`` ODE that
         is exact while the heads stay constant; it lands on ``x̂1`` at ``t' = 1``.
+
+        ``second_order``: first take this step to the midpoint ``t_m = (t + t')/2``, call
+        the heads there, and use those estimates (``x̂1``, ``ε̂`` at ``t_m``) for the step
+        from ``x`` at ``t`` (two evaluations; the midpoint rule in the heads' variables).
+
+        ``noise`` (with ``γ > 0``): the re-noised part is split into the kept fraction
+        ``√(1 - η²)·ε̂`` and fresh noise ``η·noise`` with ``η = min(γσ·√(t' - t)/σ_{t'}, 1)``,
+        so the fresh noise has the Euler–Maruyama size ``γσ√h`` of the SDE family (DDIM
+        with stochasticity; ``γ = 0`` or ``noise=None`` is deterministic).
         """
-        if self.kind != "pf" or self.gamma != 0:
-            raise ValueError("the ddim solver integrates the deterministic 'pf' field (gamma=0).")
-        x1_hat, score = self._call(t, x)
+        if self.kind != "pf":
+            raise ValueError("the ddim solvers integrate the 'pf' field family.")
         path = IDFFPath(self.sigma)
         tt, tn = expand_t(t, x), expand_t(t_next, x)
-        eps_hat = -path.lambda_t(tt) * score
+
+        def estimates(tc: Tensor, xc: Tensor) -> tuple[Tensor, Tensor]:
+            x1_hat, score = self._call(tc, xc)
+            return x1_hat, -path.lambda_t(expand_t(tc, xc)) * score
+
+        def step(x1_hat: Tensor, eps_hat: Tensor, to: Tensor) -> Tensor:
+            x0_hat = (x - tt * x1_hat - path.sigma_t(tt) * eps_hat) / (1 - tt)
+            return to * x1_hat + (1 - to) * x0_hat + path.sigma_t(to) * eps_hat
+
+        x1_hat, eps_hat = estimates(t, x)
+        if second_order:
+            tm = 0.5 * (t + t_next)
+            x1_hat, eps_hat = estimates(tm, step(x1_hat, eps_hat, expand_t(tm, x)))
+        if noise is None or self.gamma == 0:
+            return step(x1_hat, eps_hat, tn)
+        sig_n = path.sigma_t(tn)
+        eta = self.gamma * self.sigma * (tn - tt).clamp(min=0).sqrt() / sig_n.clamp(min=1e-12)
+        eta = eta.clamp(max=1)
         x0_hat = (x - tt * x1_hat - path.sigma_t(tt) * eps_hat) / (1 - tt)
-        return tn * x1_hat + (1 - tn) * x0_hat + path.sigma_t(tn) * eps_hat
+        mixed = (1 - eta**2).sqrt() * eps_hat + eta * noise
+        return tn * x1_hat + (1 - tn) * x0_hat + sig_n * mixed
 
 
 class CFMField(Field):

@@ -14,9 +14,16 @@ from torch import Tensor, nn
 from idff.coupling import couple
 from idff.path import CFMPath, IDFFPath, expand_t
 
-__all__ = ["LossOutput", "IDFFObjective", "CFMObjective", "FLOW_WEIGHTINGS", "SCORE_TARGETS"]
+__all__ = [
+    "LossOutput",
+    "IDFFObjective",
+    "implied_velocity",
+    "CFMObjective",
+    "FLOW_WEIGHTINGS",
+    "SCORE_TARGETS",
+]
 
-FLOW_WEIGHTINGS = ("none", "velocity", "clipped")
+FLOW_WEIGHTINGS = ("none", "velocity", "clipped", "cfm")
 SCORE_TARGETS = ("eps", "x0")
 
 
@@ -60,6 +67,16 @@ def _draw(
     return x0, x1, t, eps
 
 
+def implied_velocity(x1_hat: Tensor, score: Tensor, xt: Tensor, t: Tensor) -> Tensor:
+    """``D̂ = (x̂1 − x_t)/(1 − t) − 2t·ŝ``: the heads' estimate of ``E[x1 − x0 | x_t]``.
+
+    Exact for any parametrization at the optimal heads (docs/METHOD.md, "Objective");
+    ``1 − t`` is floored at ``1e-4``.
+    """
+    tt = expand_t(t, xt)
+    return (x1_hat - xt) / (1 - tt).clamp(min=1e-4) - 2 * tt * score
+
+
 class IDFFObjective:
     """``L = w·E‖x̂1 − x1‖² + E‖λ_t ŝ + ε‖²``, ``λ_t = 2σ_t/σ²`` (spec §3).
 
@@ -74,6 +91,11 @@ class IDFFObjective:
         flow_weighting: per-time weight of the flow term. ``"none"`` (published),
             ``"velocity"``: ``1/(1-t)²`` (velocity-space error), ``"clipped"``:
             ``min(1/(1-t)², max_weight)``. Weights are normalised to mean 1 per batch.
+            ``"cfm"``: the flow term becomes the CFM velocity loss ``‖D̂ − (x1 − x0)‖²``
+            on the heads' implied velocity ``D̂ = (x̂1 − x_t)/(1 − t) − 2t·ŝ``
+            (``E[x1 − x0 | x_t]`` at the optimum, so the minimiser is unchanged), uniform
+            in ``t`` as in CFM; with ``parametrization="velocity"`` ``D̂`` is the
+            network's ``D`` output (docs/METHOD.md, "Objective").
         max_weight: the cap of ``"clipped"``.
         t_eps: times are drawn uniformly from ``[0, 1 - t_eps]``.
     """
@@ -105,7 +127,7 @@ class IDFFObjective:
 
     def flow_weights(self, t: Tensor) -> Tensor:
         """Per-sample weight of the flow term, normalised to mean 1 (``(B,)``)."""
-        if self.flow_weighting == "none":
+        if self.flow_weighting in ("none", "cfm"):
             return torch.ones_like(t)
         w = 1.0 / (1 - t).clamp(min=1e-4) ** 2
         if self.flow_weighting == "clipped":
@@ -131,7 +153,11 @@ class IDFFObjective:
         x0, x1, t, eps = _draw(x1, x0, self.coupling, generator, 1 - self.t_eps)
         ps = self.path.sample(x0, x1, t, eps)
         x1_hat, score = model(t, ps.xt, cond) if cond is not None else model(t, ps.xt)
-        flow_err = _mean_per_sample((x1_hat - x1) ** 2)
+        if self.flow_weighting == "cfm":
+            d_hat = implied_velocity(x1_hat, score, ps.xt, t)
+            flow_err = _mean_per_sample((d_hat - (x1 - x0)) ** 2)
+        else:
+            flow_err = _mean_per_sample((x1_hat - x1) ** 2)
         target = eps if self.score_target == "eps" else x0
         lam = self.path.lambda_t(expand_t(t, x1))
         score_err = _mean_per_sample((lam * score + target) ** 2)

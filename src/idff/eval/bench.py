@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import importlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,7 +35,6 @@ from torch import Tensor
 from idff.eval.fid import (
     FeatureExtractor,
     FeatureStats,
-    feature_stats,
     frechet_distance,
     iter_tensor_batches,
 )
@@ -136,30 +136,57 @@ class ToyQuality(Quality):
 class ImageQuality(Quality):
     """Fréchet distance in a feature network against cached reference statistics.
 
+    On the evaluation reference it also reports a 95 % bootstrap interval of the distance
+    (``<name>_lo``, ``<name>_hi``, over resamples of the generated set) and, when reference
+    features are given, k-NN ``precision`` and ``recall`` against as many reference
+    images as there are samples (:mod:`idff.eval.distribution`).
+
     Args:
         extractor: the feature network (its ``name`` is the metric: ``"FID"`` or
             ``"FD-FMNIST-CNN"``).
         refs: ``{"val": FeatureStats, "eval": FeatureStats}``.
         value_range: range of the sampler's images, mapped linearly to ``[0, 1]``.
         protocol: how the references were made (split, count).
+        eval_features: optional ``(N, D)`` features of the evaluation reference images.
+        n_boot: bootstrap resamples for the interval (0: none).
     """
 
     def __init__(self, extractor: FeatureExtractor, refs: dict[str, FeatureStats],
-                 value_range: tuple[float, float] = (-1.0, 1.0), protocol: str = ""):
+                 value_range: tuple[float, float] = (-1.0, 1.0), protocol: str = "",
+                 eval_features: np.ndarray | None = None, n_boot: int = 200):
         if set(refs) != {"val", "eval"}:
             raise ValueError("ImageQuality needs reference statistics for 'val' and 'eval'.")
         self.extractor, self.refs, self.value_range = extractor, refs, value_range
+        self.eval_features, self.n_boot = eval_features, int(n_boot)
         self.name = extractor.name
-        self.protocol = f"{extractor.name}: {extractor.protocol}; {protocol}".strip("; ")
+        extra = (f"; 95 % bootstrap interval over {n_boot} resamples of the samples"
+                 if n_boot else "")
+        if eval_features is not None:
+            extra += "; k-NN (k = 3) precision/recall vs as many evaluation images as samples"
+        self.protocol = f"{extractor.name}: {extractor.protocol}; {protocol}{extra}".strip("; ")
 
     def to_unit(self, x: Tensor) -> Tensor:
         lo, hi = self.value_range
         return ((x.float() - lo) / (hi - lo)).clamp(0, 1)
 
+    def features(self, samples: Tensor) -> np.ndarray:
+        return torch.cat([self.extractor(b) for b in iter_tensor_batches(self.to_unit(samples))]
+                         ).double().numpy()
+
     def score(self, samples: Tensor, split: str) -> dict[str, float]:
-        st = feature_stats(iter_tensor_batches(self.to_unit(samples)), self.extractor)
+        from idff.eval.distribution import frechet_bootstrap, knn_precision_recall
+
+        feats = self.features(samples)
         ref = self.refs[split]
-        return {self.name: frechet_distance(st.mu, st.sigma, ref.mu, ref.sigma)}
+        if split != "eval" or not self.n_boot:
+            return {self.name: frechet_distance(feats.mean(0), np.cov(feats, rowvar=False),
+                                                ref.mu, ref.sigma)}
+        value, lo, hi = frechet_bootstrap(feats, ref.mu, ref.sigma, self.n_boot)
+        out = {self.name: value, f"{self.name}_lo": lo, f"{self.name}_hi": hi}
+        if self.eval_features is not None:
+            n = min(len(feats), len(self.eval_features))
+            out.update(knn_precision_recall(self.eval_features[:n], feats[:n]))
+        return out
 
     def floor(self) -> dict[str, float]:
         a, b = self.refs["val"], self.refs["eval"]
@@ -347,12 +374,15 @@ def fashion_mnist_quality(
     from idff.eval.fid import load_stats
     from idff.eval.idx import load_fashion_mnist
 
-    refs = {}
+    refs, eval_features = {}, None
     for split, data_split, n in (("val", "train", n_val), ("eval", "test", n_eval)):
         key = f"fmnist-{data_split}-{n}-s{seed}-{extractor.name}-{extractor.ident[:16]}.npz"
         path = Path(cache_dir) / key if cache_dir is not None else None
-        if path is not None and path.is_file():
+        feat_path = None if path is None else path.with_suffix(".features.npy")
+        if path is not None and path.is_file() and (split == "val" or feat_path.is_file()):
             refs[split] = load_stats(path)
+            if split == "eval":
+                eval_features = np.load(feat_path)
             continue
         images, _ = load_fashion_mnist(data_split, root)
         if n > len(images):
@@ -363,13 +393,20 @@ def fashion_mnist_quality(
         else:
             images = images[:n]
         x = torch.from_numpy(np.ascontiguousarray(images))[:, None].float() / 255.0
-        refs[split] = feature_stats(iter_tensor_batches(x), extractor)
-        refs[split].meta.update({"split": data_split, "n": n})
+        feats = torch.cat([extractor(b) for b in iter_tensor_batches(x)]).double().numpy()
+        refs[split] = FeatureStats(feats.mean(0), np.cov(feats, rowvar=False), len(feats),
+                                   {"split": data_split, "n": n})
+        if split == "eval":
+            eval_features = feats.astype(np.float32)
         if path is not None:
             refs[split].save(path)
+            if split == "eval":
+                tmp = feat_path.with_name(f".{feat_path.stem}.tmp.npy")
+                np.save(tmp, eval_features)
+                os.replace(tmp, feat_path)
     protocol = (f"validation reference {n_val} Fashion-MNIST train images (seed {seed}), "
                 f"evaluation reference {n_eval} test images")
-    return ImageQuality(extractor, refs, (-1.0, 1.0), protocol)
+    return ImageQuality(extractor, refs, (-1.0, 1.0), protocol, eval_features)
 
 
 # ------------------------------------------------------------------------- run adapters
@@ -379,18 +416,21 @@ def register_sampler_factory(kind: str, factory: Callable[..., Sampler]) -> None
     """Let ``idff bench nfe`` sample runs whose ``config.json`` has ``"kind": kind``.
 
     ``factory(run_dir, **noise) -> sampler`` where ``noise`` holds ``field``, ``gamma``,
-    ``s`` for IDFF runs (empty for CFM runs) and the sampler returns images in ``[-1, 1]``.
+    ``s`` for IDFF runs (empty for CFM runs), plus ``solver`` when the benchmark is asked
+    for solver candidates, and the sampler returns images in ``[-1, 1]``.
     """
     SAMPLER_FACTORIES[kind] = factory
 
 
 def _toy_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
-                 s: float = 0.0) -> Sampler:
+                 s: float = 0.0, solver: str | None = None) -> Sampler:
     from idff.experiments.toy import load_toy_model, sample_model
 
     model, config = load_toy_model(run_dir)
+    fixed = solver
 
     def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
+        solver = _bind_solver(fixed, solver, nfe)
         if solver is None and (gamma > 0 or s > 0):
             solver = "euler"  # Euler–Maruyama for SDEs (or the published noisy field)
         with torch.no_grad():
@@ -402,17 +442,34 @@ def _toy_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
 
 register_sampler_factory("toy", _toy_factory)
 
+#: fewest counted evaluations of one fixed step, per solver (below it a budget is skipped)
+MIN_NFE = {"euler": 1, "ddim": 1, "midpoint": 2, "heun": 2, "ddim2": 2, "srk": 12}
+
+
+def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str | None:
+    """The solver of a candidate bound to ``fixed`` for a budget (``asked``: adaptive)."""
+    if fixed is None:
+        return asked
+    if asked is not None:
+        raise ValueError(f"candidate bound to solver {fixed!r} is for fixed budgets only.")
+    if nfe is not None and nfe < MIN_NFE.get(fixed, 1):
+        raise ValueError(f"solver {fixed!r} needs at least {MIN_NFE[fixed]} evaluations.")
+    return fixed
+
 
 def _image_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
-                   s: float = 0.0, batch_size: int = 250) -> Sampler:
+                   s: float = 0.0, solver: str | None = None,
+                   batch_size: int = 250) -> Sampler:
     """Image runs of :mod:`idff.experiments.images` (``"kind": "image"``), in ``[-1, 1]``."""
     from idff.experiments.images import load_image_model, sample_images
 
     model, config = load_image_model(run_dir)
+    fixed = solver
 
     def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
         from idff.sampler import SampleResult
 
+        solver = _bind_solver(fixed, solver, nfe)
         if solver is None and field == "pf" and gamma > 0:
             solver = "euler"  # Euler–Maruyama for the pf SDE family
         x, nfe_used = sample_images(model, config, n, nfe, solver, field=field, gamma=gamma,
@@ -444,8 +501,15 @@ def _factory_for(kind: str) -> Callable[..., Sampler]:
 
 def entry_from_run(run_dir: str | Path, label: str | None = None,
                    gammas: Sequence[float] = (0.0, 0.5, 1.0),
-                   field: str = "pf") -> BenchEntry:
-    """Adapt a run directory: IDFF runs get one candidate per ``γ`` (or ``s`` for ``published``)."""
+                   field: str = "pf", solvers: Sequence[str] | None = None) -> BenchEntry:
+    """Adapt a run directory into a benchmark entry with its sampling candidates.
+
+    IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``); with
+    ``solvers``, one per (solver, noise) pair that the solver can integrate (noise > 0
+    only with ``euler``, ``ddim``, ``ddim2`` for ``pf`` and ``euler``, ``srk`` for
+    ``published``). CFM runs get one candidate per ODE solver in ``solvers``. The
+    candidate with the best validation score is used at each budget.
+    """
     import json
 
     from idff.training.checkpoint import CONFIG, RunError, load_run
@@ -461,10 +525,20 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     factory = _factory_for(kind)
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
-        samplers = {f"{key}={g:g}": factory(run_dir, field=field, **{key: float(g)})
-                    for g in gammas}
+        noisy = ("euler", "ddim", "ddim2") if field == "pf" else ("euler", "srk")
+        samplers = {}
+        for solver in solvers or [None]:
+            for g in gammas:
+                if solver is not None and g > 0 and solver not in noisy:
+                    continue
+                if solver in ("ddim", "ddim2") and field != "pf":
+                    continue
+                name = f"{key}={g:g}" if solver is None else f"{solver} {key}={g:g}"
+                bound = {} if solver is None else {"solver": solver}
+                samplers[name] = factory(run_dir, field=field, **bound, **{key: float(g)})
     else:
-        samplers = {"-": factory(run_dir)}
+        ode = [s for s in (solvers or []) if s in ("euler", "midpoint", "heun")]
+        samplers = {s: factory(run_dir, solver=s) for s in ode} or {"-": factory(run_dir)}
     try:  # the snapshot's step, not the planned one: runs may still be training
         steps = load_run(run_dir)[2]
     except RunError:
