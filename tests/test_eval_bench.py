@@ -138,6 +138,31 @@ def test_toy_runs_end_to_end(toy_runs):
     assert floor < by[("OT-CFM", "1")].value  # 30 training steps are far from the data
 
 
+def test_solver_candidates(toy_runs):
+    idff = B.entry_from_run(toy_runs["idff"], gammas=(0.0, 1.0),
+                            solvers=["midpoint", "ddim", "ddim2", "heun"])
+    # γ > 0 only where a solver takes noise
+    assert sorted(idff.samplers) == sorted(["midpoint gamma=0", "ddim gamma=0", "ddim gamma=1",
+                                            "ddim2 gamma=0", "ddim2 gamma=1", "heun gamma=0"])
+    pub = B.entry_from_run(toy_runs["idff"], gammas=(0.2,), field="published",
+                           solvers=["srk", "ddim", "midpoint"])
+    assert sorted(pub.samplers) == ["midpoint s=0.2", "srk s=0.2"]
+    ot = B.entry_from_run(toy_runs["otcfm"], solvers=["euler", "ddim", "midpoint"])
+    assert sorted(ot.samplers) == ["euler", "midpoint"]
+    q = B.ToyQuality("8gaussians", n=200)
+    rows, val_log = B.run_benchmark([idff, ot], q, nfes=[1, 4, "adaptive"], n_eval=200,
+                                    n_val=100, echo=None)
+    by = {(r.label, r.nfe_budget): r for r in rows}
+    # at NFE 1 only the one-evaluation solvers may run; every counted NFE fits its budget
+    assert by[("idff", "1")].noise.startswith("ddim ") and by[("idff", "1")].nfe == 1
+    assert by[("otcfm", "1")].noise == "euler"
+    assert all(r.nfe <= int(r.nfe_budget) for r in rows if r.nfe_budget != "adaptive")
+    skipped = [v for v in val_log if "skipped" in v]
+    assert any("needs at least 2" in v["skipped"] for v in skipped)
+    assert any("fixed budgets only" in v["skipped"] for v in skipped)
+    assert np.isfinite(by[("otcfm", "adaptive")].value)
+
+
 def test_entry_errors(tmp_path, toy_runs):
     import json
     import shutil

@@ -416,21 +416,18 @@ def register_sampler_factory(kind: str, factory: Callable[..., Sampler]) -> None
     """Let ``idff bench nfe`` sample runs whose ``config.json`` has ``"kind": kind``.
 
     ``factory(run_dir, **noise) -> sampler`` where ``noise`` holds ``field``, ``gamma``,
-    ``s`` for IDFF runs (empty for CFM runs), plus ``solver`` when the benchmark is asked
-    for solver candidates, and the sampler returns images in ``[-1, 1]``.
+    ``s`` for IDFF runs (empty for CFM runs) and the sampler returns images in ``[-1, 1]``.
     """
     SAMPLER_FACTORIES[kind] = factory
 
 
 def _toy_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
-                 s: float = 0.0, solver: str | None = None) -> Sampler:
+                 s: float = 0.0) -> Sampler:
     from idff.experiments.toy import load_toy_model, sample_model
 
     model, config = load_toy_model(run_dir)
-    fixed = solver
 
     def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
-        solver = _bind_solver(fixed, solver, nfe)
         if solver is None and (gamma > 0 or s > 0):
             solver = "euler"  # Euler–Maruyama for SDEs (or the published noisy field)
         with torch.no_grad():
@@ -446,6 +443,23 @@ register_sampler_factory("toy", _toy_factory)
 MIN_NFE = {"euler": 1, "ddim": 1, "midpoint": 2, "heun": 2, "ddim2": 2, "srk": 12}
 
 
+def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
+    """``base`` with its fixed-budget solver set to ``solver``; adaptive budgets pass through
+    when ``adaptive`` (one candidate per entry should take them), else are refused."""
+
+    def sampler(n: int, nfe: int | None, asked: str | None, seed: int):
+        if asked is not None:
+            if not adaptive:
+                raise ValueError(f"candidate bound to solver {solver!r} is for fixed budgets "
+                                 "only.")
+            return base(n, nfe, asked, seed)
+        if nfe is not None and nfe < MIN_NFE.get(solver, 1):
+            raise ValueError(f"solver {solver!r} needs at least {MIN_NFE[solver]} evaluations.")
+        return base(n, nfe, solver, seed)
+
+    return sampler
+
+
 def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str | None:
     """The solver of a candidate bound to ``fixed`` for a budget (``asked``: adaptive)."""
     if fixed is None:
@@ -458,18 +472,15 @@ def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str |
 
 
 def _image_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
-                   s: float = 0.0, solver: str | None = None,
-                   batch_size: int = 250) -> Sampler:
+                   s: float = 0.0, batch_size: int = 250) -> Sampler:
     """Image runs of :mod:`idff.experiments.images` (``"kind": "image"``), in ``[-1, 1]``."""
     from idff.experiments.images import load_image_model, sample_images
 
     model, config = load_image_model(run_dir)
-    fixed = solver
 
     def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
         from idff.sampler import SampleResult
 
-        solver = _bind_solver(fixed, solver, nfe)
         if solver is None and field == "pf" and gamma > 0:
             solver = "euler"  # Euler–Maruyama for the pf SDE family
         x, nfe_used = sample_images(model, config, n, nfe, solver, field=field, gamma=gamma,
@@ -505,9 +516,9 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     """Adapt a run directory into a benchmark entry with its sampling candidates.
 
     IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``); with
-    ``solvers``, one per (solver, noise) pair that the solver can integrate (noise > 0
-    only with ``euler``, ``ddim``, ``ddim2`` for ``pf`` and ``euler``, ``srk`` for
-    ``published``). CFM runs get one candidate per ODE solver in ``solvers``. The
+    ``solvers``, one per (solver, noise) pair that the solver can integrate (``γ > 0``
+    only with ``euler``, ``ddim``, ``ddim2``; ``ddim*`` only for ``pf``). CFM runs get one
+    candidate per ODE solver in ``solvers``. The
     candidate with the best validation score is used at each budget.
     """
     import json
@@ -525,20 +536,26 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     factory = _factory_for(kind)
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
-        noisy = ("euler", "ddim", "ddim2") if field == "pf" else ("euler", "srk")
+        bases = {g: factory(run_dir, field=field, **{key: float(g)}) for g in gammas}
         samplers = {}
         for solver in solvers or [None]:
             for g in gammas:
-                if solver is not None and g > 0 and solver not in noisy:
+                # γ > 0 is diffusion (solvers that take noise only); the published image
+                # field's s acts in the drift alone
+                if field == "pf" and g > 0 and solver not in (None, "euler", "ddim", "ddim2"):
                     continue
                 if solver in ("ddim", "ddim2") and field != "pf":
                     continue
-                name = f"{key}={g:g}" if solver is None else f"{solver} {key}={g:g}"
-                bound = {} if solver is None else {"solver": solver}
-                samplers[name] = factory(run_dir, field=field, **bound, **{key: float(g)})
+                if solver is None:
+                    samplers[f"{key}={g:g}"] = bases[g]
+                else:
+                    samplers[f"{solver} {key}={g:g}"] = with_solver(
+                        bases[g], solver, adaptive=not samplers)
     else:
-        ode = [s for s in (solvers or []) if s in ("euler", "midpoint", "heun")]
-        samplers = {s: factory(run_dir, solver=s) for s in ode} or {"-": factory(run_dir)}
+        base = factory(run_dir)
+        ode = [x for x in (solvers or []) if x in ("euler", "midpoint", "heun")]
+        samplers = {x: with_solver(base, x, adaptive=i == 0) for i, x in enumerate(ode)}
+        samplers = samplers or {"-": base}
     try:  # the snapshot's step, not the planned one: runs may still be training
         steps = load_run(run_dir)[2]
     except RunError:
