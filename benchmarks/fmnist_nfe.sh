@@ -1,58 +1,91 @@
 #!/usr/bin/env bash
-# Fashion-MNIST quality vs NFE: IDFF, OT-CFM and I-CFM trained with the same UNet preset,
-# data, batch, optimiser and number of steps, then scored by FD-FMNIST-CNN (a Fréchet
-# distance in the features of the repo's Fashion-MNIST classifier; not FID).
+# Fashion-MNIST quality vs NFE: OT-CFM, IDFF (velocity heads, CFM-weighted flow loss) and
+# the published IDFF recipe, trained with the same UNet preset, data, batch, optimiser and
+# number of steps, scored by FD-FMNIST-CNN (a Fréchet distance in the features of the
+# shipped Fashion-MNIST classifier; not FID) with a bootstrap interval and k-NN
+# precision/recall.
 #
-#   bash benchmarks/fmnist_nfe.sh            # everything; rerun to resume after a stop
-#   STEPS=4621 N_EVAL=1000 N_VAL=500 bash benchmarks/fmnist_nfe.sh
+#   bash benchmarks/fmnist_nfe.sh                   # everything; rerun to resume after a stop
+#   STEPS=4621 N_EVAL=2000 N_VAL=500 bash benchmarks/fmnist_nfe.sh
+#   RUNS="otcfm idff" bash benchmarks/fmnist_nfe.sh # a subset
 #
-# Every stage resumes: training from the runs' checkpoints, the classifier from its cached
-# file, the benchmark from its per-cell journals (results/eval/fmnist_nfe_*.jsonl).
-# One torch thread per process; on a 2-core machine the training runs and the benchmarks
-# go two at a time. Sampling times in the table are per process, one thread each.
+# Every stage resumes: training from the runs' checkpoints, the benchmark from its per-cell
+# journals (results/eval/fmnist_*.jsonl). One torch thread per process; on a 2-core machine
+# the jobs go two at a time. Each run's sampling candidates (solver and noise) are chosen per
+# budget on a validation reference (10k training images), then scored once on the 10k test
+# images with fresh seeds. Sampling times are per process, one thread each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STEPS=${STEPS:-4621}
-N_EVAL=${N_EVAL:-1000}
+N_EVAL=${N_EVAL:-2000}
 N_VAL=${N_VAL:-500}
-GAMMAS=${GAMMAS:-0,0.5,1}
-NFE=${NFE:-1,2,4,6,10,20,50,100,adaptive}
 JOBS=${JOBS:-2}
-OUT=${OUT:-results/eval/fmnist_nfe}
-CLS_SHA=f335cfe5b9e53d4b1f71987607d9356efe6b2a1f8dce2c570cbe91b7dc0846d5
+RUNS=${RUNS:-"otcfm idff idff-published"}
+OUT=${OUT:-results/eval/fmnist}
+CLS=${CLS:-checkpoints/fashion_mnist/classifier/fmnist_cnn.pt}
+CLS_SHA=461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5
+IDFF=${IDFF:-.venv/bin/idff}
 export OMP_NUM_THREADS=1
 mkdir -p runs "$(dirname "$OUT")"
 
-train() {  # train NAME [--set k=v ...]: start, or resume a stopped run
-  local name=$1; shift
-  local resume=()
+declare -A TRAIN=(
+  [otcfm]="--set objective.name=otcfm --set objective.coupling=ot --set model.method=cfm"
+  [icfm]="--set objective.name=icfm --set objective.coupling=independent --set model.method=cfm"
+  [idff]="--set model.parametrization=velocity --set objective.flow_weighting=cfm"
+  [idff-published]="--set model.parametrization=x1 --set objective.score_target=x0"
+)
+
+train() {  # train NAME: start, or resume a stopped run
+  local name=$1 resume=()
   [[ -f runs/fmnist-$name/state.pt ]] && resume=(--resume)
-  idff train fashion_mnist --out "runs/fmnist-$name" "${resume[@]}" --threads 1 \
-    --steps "$STEPS" "$@" >> "runs/fmnist-$name.log" 2>&1
+  # shellcheck disable=SC2086
+  "$IDFF" train fashion_mnist --out "runs/fmnist-$name" "${resume[@]}" --threads 1 \
+    --steps "$STEPS" ${TRAIN[$name]} >> "runs/fmnist-$name.log" 2>&1
 }
 
-bench() {  # bench NAME LABEL
-  idff bench nfe "runs/fmnist-$1" --label "$2" --nfe "$NFE" --n-eval "$N_EVAL" \
-    --n-val "$N_VAL" --gammas "$GAMMAS" --features classifier \
-    --classifier-sha256 "$CLS_SHA" --threads 1 --out "${OUT}_$1" >> "runs/bench_$(basename "$OUT")_$1.log" 2>&1
+bench() {  # bench NAME LABEL SUFFIX [idff bench nfe options]
+  local name=$1 label=$2 suffix=$3; shift 3
+  "$IDFF" bench nfe "runs/fmnist-$name" --label "$label" --n-eval "$N_EVAL" --n-val "$N_VAL" \
+    --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
+    --out "${OUT}_$suffix" "$@" >> "runs/bench_$suffix.log" 2>&1
 }
 
-if [[ ! -f cache/eval/fmnist_cnn.pt ]]; then
-  idff train-classifier --epochs 8 --threads 1
+bench_run() {  # the benchmark cells of one run
+  case $1 in
+    otcfm)
+      bench otcfm OT-CFM otcfm --nfe 1,2,4,10,20 --solvers euler,midpoint,heun
+      bench otcfm OT-CFM otcfm_100 --nfe 100 ;;
+    icfm)
+      bench icfm I-CFM icfm --nfe 1,2,4,10,20 --solvers euler,midpoint,heun ;;
+    idff)
+      bench idff IDFF idff --nfe 1,2,4,10,20 --solvers euler,midpoint,ddim,ddim2 \
+        --gammas 0,0.5 ;;
+    idff-published)
+      # the published integrator (torchsde's SRK: 10 calls a step, counted) at 1 and 2 steps,
+      # then the package's solvers on the same network and field
+      bench idff-published "IDFF published recipe (SRK)" published_srk --field published \
+        --gammas 0.2,0.4 --solvers srk --nfe 12,22
+      bench idff-published "IDFF published recipe" published --field published \
+        --gammas 0.2,0.4 --solvers euler,midpoint --nfe 2,4,10,20 ;;
+  esac
+}
+
+if [[ ! -f $CLS ]]; then
+  echo "missing $CLS (shipped with the repository; or run idff train-classifier --out $CLS)" >&2
+  exit 2
 fi
 
-echo "training (logs in runs/fmnist-*.log) ..."
-train idff &
-[[ $JOBS -lt 2 ]] && wait
-train otcfm --set objective.name=otcfm --set objective.coupling=ot --set model.method=cfm &
+running=0
+for name in $RUNS; do
+  { train "$name" && bench_run "$name"; } &
+  running=$((running + 1))
+  if (( running >= JOBS )); then wait -n; running=$((running - 1)); fi
+done
 wait
-train icfm --set objective.name=icfm --set objective.coupling=independent \
-  --set model.method=cfm
-echo "benchmarking (logs in runs/bench_*.log) ..."
-bench idff IDFF &
-[[ $JOBS -lt 2 ]] && wait
-{ bench otcfm OT-CFM; bench icfm I-CFM; } &
-wait
-idff bench merge "${OUT}_idff" "${OUT}_otcfm" "${OUT}_icfm" --out "$OUT" \
-  --title "Fashion-MNIST, $STEPS training steps"
+
+parts=()
+for p in otcfm otcfm_100 icfm idff published_srk published; do
+  [[ -f ${OUT}_$p.jsonl ]] && parts+=("${OUT}_$p")
+done
+"$IDFF" bench merge "${parts[@]}" --out "${OUT}_nfe" --title "Fashion-MNIST, $STEPS training steps"
