@@ -55,14 +55,14 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     return hits[0] if hits else None
 
 
-def unknown_key_message(key: str, where: str, choices: Iterable[str]) -> str:
+def unknown_key_message(key: str, where: str, choices: Iterable[str], what: str = "key") -> str:
     """``"unknown key 'objective.sigmaa'; did you mean 'objective.sigma'? Valid: ..."``."""
     choices = sorted(choices)
     prefix = where + "." if where else ""
     near = closest(key, choices)
     hint = f"; did you mean '{prefix}{near}'?" if near else "."
-    return f"unknown key '{prefix}{key}'{hint} Valid keys{' in ' + where if where else ''}: " \
-           f"{', '.join(choices)}."
+    return (f"unknown {what} '{prefix}{key}'{hint} Valid {what}s"
+            f"{' in ' + where if where else ''}: {', '.join(choices)}.")
 
 
 def check_output_path(path: str | os.PathLike, option: str = "--out",

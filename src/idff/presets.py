@@ -17,10 +17,13 @@ cores. Override any field with ``idff train PRESET --set section.key=value``.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from typing import Any
 
-__all__ = ["PRESETS", "get_preset", "apply_overrides", "parse_override"]
+from idff.errors import ConfigError
+
+__all__ = ["PRESETS", "get_preset", "apply_overrides", "parse_override", "config_keys"]
 
 _OBJECTIVE = {"name": "idff", "sigma": 0.2, "flow_weight": 2.0, "coupling": "ot"}
 _TRAIN = {"batch_size": 128, "lr": 2e-4, "warmup": 5000, "grad_clip": 1.0, "ema_decay": 0.9999,
@@ -96,16 +99,108 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return path, value
 
 
+def _params(fn) -> dict[str, Any]:
+    """Keyword parameters of ``fn`` with their defaults (``None`` when there is none)."""
+    out = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self":
+            out[name] = None if p.default is inspect.Parameter.empty else p.default
+    return out
+
+
+def config_keys(preset: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every key an image run config accepts, per section, with an example value of its type.
+
+    The keys are read off the code that consumes each section (the data loader, the
+    backbone and head builders, the objectives, :class:`~idff.training.TrainConfig`), so a
+    new argument there is accepted here without a second list to keep.
+    """
+    from dataclasses import MISSING, fields
+
+    from idff.models.factory import BACKBONES
+    from idff.objective import CFMObjective, IDFFObjective
+    from idff.training import TrainConfig
+
+    backbone = preset.get("model", {}).get("backbone", "unet")
+    if backbone == "unet":
+        from idff.models.unet import UNet
+
+        model = _params(UNet.__init__)
+    else:
+        model = _params(BACKBONES[backbone]) if backbone in BACKBONES else {}
+    model.pop("out_mult", None)
+    model.pop("kwargs", None)
+    model.update(backbone="", method="", parametrization="", split_dim=1,
+                 duplicate_input=False, sigma=0.2)
+    keys = {
+        "data": {"dataset": "", "image_size": 0, "channels": 0, "hflip": False, "root": "",
+                 "download": False, "class_cond": False, "num_workers": 0, "layout": "",
+                 "labels_from_dirs": False},
+        "model": model,
+        "objective": {"name": "", "cfm_sigma": 0.0, **_params(IDFFObjective.__init__),
+                      **_params(CFMObjective.__init__)},
+        "train": {"batch_size": 0, **{f.name: None if f.default is MISSING else f.default
+                                      for f in fields(TrainConfig)}},
+        "sample": {"field": "", "solver": "", "nfe": 0, "gamma": 0.0, "s": 0.0},
+    }
+    keys["train"]["max_minutes"] = 0.0
+    for section, values in preset.items():  # the preset's own keys and value types win
+        if isinstance(values, dict) and section in keys:
+            keys[section].update(values)
+    return keys
+
+
+def _type_name(example: Any) -> str | None:
+    if isinstance(example, bool):
+        return "true or false"
+    if isinstance(example, int):
+        return "an integer"
+    if isinstance(example, float):
+        return "a number"
+    if isinstance(example, str):
+        return "a string"
+    if isinstance(example, list):
+        return "a list, e.g. [1, 2]"
+    return None
+
+
+def _check_type(key: str, value: Any, example: Any) -> None:
+    if example is None or value is None:
+        return
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        list: lambda v: isinstance(v, list),
+    }.get(type(example))
+    if ok is not None and not ok(value):
+        raise ConfigError(f"{key} must be {_type_name(example)}, got {json.dumps(value)}; "
+                          f"e.g. --set {key}={json.dumps(example)}.")
+
+
 def apply_overrides(preset: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``preset`` with ``section.key=value`` overrides applied."""
+    """Return a copy of ``preset`` with ``section.key=value`` overrides applied.
+
+    Raises:
+        ConfigError: an unknown section or key (naming the closest valid one) or a value
+            of the wrong type (``train.lr=abc``).
+    """
+    from idff.errors import unknown_key_message
+
     out = copy.deepcopy(preset)
+    keys = config_keys(out) if overrides else {}
     for text in overrides:
         path, value = parse_override(text)
         if path[0] not in out:
-            raise ValueError(f"override {text!r}: unknown section {path[0]!r}; sections: "
-                             f"{', '.join(out)}.")
-        node = out
-        for k in path[:-1]:
-            node = node.setdefault(k, {})
-        node[path[-1]] = value
+            raise ConfigError(f"--set {text}: " + unknown_key_message(path[0], "", out, "section"))
+        if len(path) != 2:
+            raise ConfigError(f"--set {text}: give one section and one key, e.g. "
+                              "train.lr=1e-4.")
+        section, key = path
+        valid = keys.get(section, {})
+        if key not in valid:
+            raise ConfigError(f"--set {text}: " + unknown_key_message(key, section, valid))
+        _check_type(f"{section}.{key}", value, valid[key])
+        out[section][key] = value
     return out

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from idff.errors import TrainingInterrupted, UserError
 
-__all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "warn"]
+__all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "warn",
+           "check_nfe_solver", "warmup_for",
+           "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL"]
 
 #: exceptions that describe a bad input (a path, an option, a file's content), not a bug.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -49,7 +53,56 @@ def warn(message: str) -> None:
     click.echo("warning: " + " ".join(message.split()), err=True)
 
 
+def check_nfe_solver(nfe: int | None, solver: str | None, option: str = "--nfe") -> None:
+    """Refuse ``--nfe`` given together with an adaptive solver, which picks its own steps."""
+    from idff.sampler import ADAPTIVE
+
+    ctx = click.get_current_context(silent=True)
+    given = ctx is not None and ctx.get_parameter_source("nfe") not in (
+        click.core.ParameterSource.DEFAULT, None)
+    if solver in ADAPTIVE and nfe is not None and given:
+        raise UserError(f"{option} {nfe} does not apply to the adaptive solver {solver!r}, "
+                        f"which chooses its own steps (the NFE used is reported); drop "
+                        f"{option} or pick a fixed-step solver (euler, midpoint, heun).")
+
+
+def warmup_for(out: str, steps: int, default: int = 200) -> int:
+    """Warm-up steps: ``min(default, steps)`` for a new run; the recorded value on resume.
+
+    Extending ``--steps`` of a short run would otherwise change its warm-up, and with it
+    the learning-rate schedule the saved optimizer state belongs to.
+    """
+    import json
+    from pathlib import Path
+
+    cfg = Path(out) / "config.json"
+    if (Path(out) / "state.pt").is_file() and cfg.is_file():
+        try:
+            return int(json.loads(cfg.read_text())["train"]["warmup"])
+        except (ValueError, KeyError, TypeError):
+            pass  # an unreadable config is reported by the resume check
+    return min(default, steps)
+
+
 def device_option(f):
     """``--device`` for every command that runs a network."""
     return click.option("--device", default="cpu",
                         help="Where the network runs: cpu, cuda, cuda:1, mps.")(f)
+
+
+class _FiniteRange(click.FloatRange):
+    """A float range that also refuses ``nan`` and ``inf``."""
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
+#: option types: counts and sizes are >= 1, seeds >= 0, rates and tolerances > 0.
+POSITIVE_INT = click.IntRange(min=1)
+NONNEG_INT = click.IntRange(min=0)
+POSITIVE_FLOAT = _FiniteRange(min=0, min_open=True)
+NONNEG_FLOAT = _FiniteRange(min=0)
+UNIT_INTERVAL = _FiniteRange(min=0, max=1, min_open=True, max_open=True)

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import (
+    NONNEG_FLOAT,
+    NONNEG_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    UNIT_INTERVAL,
+    check_nfe_solver,
+    device_option,
+    warn,
+)
 from idff.cli.common import fail as _fail
+from idff.errors import UserError, check_output_path
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -22,13 +33,13 @@ def register(cli: click.Group, train: click.Group) -> None:
                    "/usr/share/datasets/fashion-mnist).")
 @click.option("--out", type=click.Path(dir_okay=False), default="cache/eval/fmnist_cnn.pt",
               help="Weights file (a .json sidecar records its SHA-256 and accuracy).")
-@click.option("--epochs", type=int, default=4)
-@click.option("--batch-size", type=int, default=128)
-@click.option("--lr", type=float, default=2e-3)
-@click.option("--max-minutes", type=float, default=10.0,
+@click.option("--epochs", type=POSITIVE_INT, default=4)
+@click.option("--batch-size", type=POSITIVE_INT, default=128)
+@click.option("--lr", type=POSITIVE_FLOAT, default=2e-3)
+@click.option("--max-minutes", type=POSITIVE_FLOAT, default=10.0,
               help="Stop after the epoch that passes this much CPU time.")
-@click.option("--seed", type=int, default=0)
-@click.option("--threads", type=int, default=1, help="torch CPU threads.")
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
 def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, seed, threads):
     """Train the Fashion-MNIST CNN whose features define the FD-FMNIST-CNN distance."""
     import torch
@@ -62,12 +73,12 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
 
 
 def _extractor(features: str, inception: str | None, classifier: str | None,
-               classifier_sha: str | None):
+               classifier_sha: str | None, device: str = "cpu"):
     from idff.eval.fid import classifier_extractor, inception_extractor
 
     if features == "inception":
-        return inception_extractor(inception)
-    return classifier_extractor(classifier, classifier_sha)
+        return inception_extractor(inception, device=device)
+    return classifier_extractor(classifier, classifier_sha, device=device)
 
 
 _FEATURE_OPTIONS = [
@@ -134,17 +145,20 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
 @click.argument("a", type=click.Path())
 @click.argument("b", type=click.Path())
 @_feature_options
-@click.option("--n", "n", type=int, default=10_000, help="Samples drawn when A or B is a run.")
-@click.option("--nfe", type=int, default=10, help="NFE when sampling a run.")
+@click.option("--n", "n", type=POSITIVE_INT, default=10_000,
+              help="Samples drawn when A or B is a run.")
+@click.option("--nfe", type=POSITIVE_INT, default=10, help="NFE when sampling a run.")
 @click.option("--solver", default=None, help="Solver when sampling a run (default: the run's).")
-@click.option("--gamma", type=float, default=0.0, help="IDFF pf sampling noise when sampling.")
-@click.option("--seed", type=int, default=0)
+@click.option("--gamma", type=NONNEG_FLOAT, default=0.0,
+              help="IDFF pf sampling noise when sampling.")
+@click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--save-stats", type=click.Path(dir_okay=False), default=None,
               help="Also write A's statistics to this .npz.")
 @click.option("--cache-dir", default="cache/eval/stats", help="Cache of folder statistics.")
-@click.option("--threads", type=int, default=1, help="torch CPU threads.")
+@click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
+@device_option
 def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, solver, gamma,
-            seed, save_stats, cache_dir, threads):
+            seed, save_stats, cache_dir, threads, device):
     """Fréchet distance between A and B (image folders, .npz stats, runs or .pt checkpoints).
 
     With --features inception (default) this is FID as computed by pytorch-fid; the
@@ -156,13 +170,22 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
     from idff.training.checkpoint import RunError
 
     torch.set_num_threads(threads)
+    check_nfe_solver(nfe, solver)
+    if save_stats:
+        check_output_path(save_stats, "--save-stats")
     try:
-        ext = _extractor(features, inception, classifier, classifier_sha256)
+        ext = _extractor(features, inception, classifier, classifier_sha256, device)
         sa, da = _source_stats(a, ext, n, nfe, solver, gamma, seed, cache_dir)
         sb, db = _source_stats(b, ext, n, nfe, solver, gamma, seed + 1, cache_dir)
         value = frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma)
     except (FileNotFoundError, ValueError, RunError, ImportError) as e:
         _fail(e)
+    dim = sa.mu.shape[0]
+    for name, st in (("A", sa), ("B", sb)):
+        if 0 < st.n <= dim:
+            warn(f"{name} has {st.n} images, not more than the {dim} feature dimensions: its "
+                 "covariance is singular and the distance is dominated by sampling error "
+                 "(biased upward). Use thousands of images (10,000 or more for FID).")
     if save_stats:
         sa.save(save_stats)
     click.echo(f"{ext.name} = {value:.4f}")
@@ -171,22 +194,28 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
 
 @click.command("nll")
 @click.argument("run", type=click.Path())
-@click.option("--n", "n", type=int, default=1000, help="Evaluation points (fresh toy draws).")
+@click.option("--n", "n", type=POSITIVE_INT, default=1000,
+              help="Evaluation points (fresh toy draws).")
 @click.option("--estimator", type=click.Choice(["auto", "exact", "hutchinson",
                                                  "hutchinson-gaussian"]), default="auto",
               help="Divergence: exact (default for D ≤ 16) or Hutchinson's estimator.")
 @click.option("--field", type=click.Choice(["pf", "published"]), default="pf",
               help="IDFF ODE field (published with s = 0).")
-@click.option("--atol", type=float, default=1e-5)
-@click.option("--rtol", type=float, default=1e-5)
-@click.option("--t-end", type=float, default=1e-3,
+@click.option("--atol", type=POSITIVE_FLOAT, default=1e-5)
+@click.option("--rtol", type=POSITIVE_FLOAT, default=1e-5)
+@click.option("--t-end", type=UNIT_INTERVAL, default=1e-3,
               help="IDFF fields are singular at t = 1: data are placed at t = 1 - t_end.")
-@click.option("--seed", type=int, default=0)
-def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed):
-    """Negative log-likelihood (nats, bits/dim) of a toy run's ODE on fresh data."""
+@click.option("--seed", type=NONNEG_INT, default=0)
+@device_option
+def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
+    """Negative log-likelihood (nats, bits/dim) of a toy run's ODE.
+
+    Named toys are scored on fresh draws; runs trained on a --data file on N points drawn
+    (with seed SEED) from that file, i.e. on training points, which the output says.
+    """
     import torch
 
-    from idff.data.toys import sample_toy
+    from idff.data.toys import load_vectors, sample_toy
     from idff.eval.likelihood import log_likelihood
     from idff.experiments.toy import load_toy_model
     from idff.methods import make_sampling_field
@@ -194,19 +223,27 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed):
 
     try:
         model, cfg = load_toy_model(run)
-        if cfg.get("data", {}).get("dataset") not in (None, "file"):
-            x = sample_toy(cfg["data"]["dataset"], n, torch.Generator().manual_seed(10_000 + seed))
+        data = cfg.get("data", {})
+        if data.get("dataset") not in (None, "file"):
+            x = sample_toy(data["dataset"], n, torch.Generator().manual_seed(10_000 + seed))
+            what = f"{n} fresh points"
+        elif data.get("file"):
+            arr = torch.from_numpy(load_vectors(data["file"]))
+            idx = torch.randperm(arr.shape[0], generator=torch.Generator().manual_seed(seed))
+            x = arr[idx[:n]]
+            what = f"{x.shape[0]} points of the training file {data['file']}"
         else:
-            raise ValueError("idff nll evaluates toy runs trained on a named dataset.")
-        f = make_sampling_field(cfg["method"], model, field=field,
+            raise UserError(f"{run} records no data source to score (no dataset, no file).")
+        f = make_sampling_field(cfg["method"], model.to(device), field=field,
                                 sigma=cfg["objective"].get("sigma", 0.2))
-        res = log_likelihood(f, x, estimator, atol=atol, rtol=rtol, t_end=t_end,
-                             generator=torch.Generator().manual_seed(seed))
+        res = log_likelihood(f, x.to(device), estimator, atol=atol, rtol=rtol, t_end=t_end,
+                             generator=torch.Generator().manual_seed(seed), progress=True)
     except (RunError, ValueError, RuntimeError) as e:
         _fail(e)
+    n = x.shape[0]
     se = res.nll.std().item() / n**0.5
     click.echo(f"NLL {res.nll.mean().item():.4f} ± {se:.4f} nats "
-               f"({res.bpd.mean().item():.4f} bits/dim), {n} fresh points, estimator "
+               f"({res.bpd.mean().item():.4f} bits/dim), {what}, estimator "
                f"{res.estimator}, dopri5 atol={atol} rtol={rtol}, x placed at t={res.t_start:g}, "
                f"{res.nfe} NFE")
 
@@ -234,22 +271,33 @@ def bench() -> None:
 @click.option("--label", "labels", multiple=True, help="One label per run (default: method).")
 @click.option("--nfe", "nfe_list", default="1,2,4,6,10,20,50,100,adaptive",
               help="Comma-separated budgets; 'adaptive' = dopri5.")
-@click.option("--n-eval", type=int, default=2000, help="Samples per evaluated cell.")
-@click.option("--n-val", type=int, default=1000, help="Samples per validation candidate.")
-@click.option("--gammas", default="0,0.5,1", help="IDFF pf sampling-noise candidates γ.")
-@click.option("--ref-val", type=int, default=10_000, help="Images: validation reference size.")
-@click.option("--ref-eval", type=int, default=10_000, help="Images: evaluation reference size.")
+@click.option("--n-eval", type=POSITIVE_INT, default=2000, help="Samples per evaluated cell.")
+@click.option("--n-val", type=POSITIVE_INT, default=1000, help="Samples per validation candidate.")
+@click.option("--gammas", default="0,0.5,1",
+              help="IDFF sampling-noise candidates: γ for --field pf, s for published.")
+@click.option("--solvers", default="",
+              help="Comma-separated solver candidates (e.g. midpoint,euler,ddim,ddim2,heun,srk), "
+                   "crossed with the noise candidates and chosen per budget on the validation "
+                   "reference; CFM runs use the ODE ones. Default: each run's own solver.")
+@click.option("--field", "field_kind", type=click.Choice(["pf", "published"]), default="pf",
+              help="IDFF sampling field.")
+@click.option("--ref-val", type=POSITIVE_INT, default=10_000,
+              help="Images: validation reference size.")
+@click.option("--ref-eval", type=POSITIVE_INT, default=10_000,
+              help="Images: evaluation reference size.")
 @click.option("--data-root", default=None, help="Images: Fashion-MNIST IDX folder.")
 @_feature_options
-@click.option("--seed", type=int, default=0)
-@click.option("--threads", type=int, default=1, help="torch CPU threads (timings depend on it).")
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--threads", type=POSITIVE_INT, default=1,
+              help="torch CPU threads (timings depend on it).")
 @click.option("--out", type=click.Path(), required=True,
               help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv, OUT.meta.json "
                    "and the journal OUT.jsonl.")
 @click.option("--fresh", is_flag=True,
               help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
-def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, data_root,
-              features, inception, classifier, classifier_sha256, seed, threads, out, fresh):
+def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind, ref_val,
+              ref_eval, data_root, features, inception, classifier, classifier_sha256, seed,
+              threads, out, fresh):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
 
     Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
@@ -272,8 +320,15 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, ref_val, ref_eval, 
         gam = [float(g) for g in gammas.split(",")]
         if labels and len(labels) != len(runs):
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
-        entries = [B.entry_from_run(r, labels[i] if labels else None, gam)
-                   for i, r in enumerate(runs)]
+        from idff.sampler import SOLVERS
+
+        solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
+        for x in solver_list or []:
+            if x not in SOLVERS:
+                raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
+                                 f"{', '.join(SOLVERS)}.")
+        entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
+                                    solver_list) for i, r in enumerate(runs)]
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:
             raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")

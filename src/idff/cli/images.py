@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import NONNEG_FLOAT, NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, check_nfe_solver
 from idff.cli.common import fail as _fail
+from idff.errors import check_output_path
 from idff.presets import PRESETS
 
 DATA_HELP = (
@@ -40,21 +42,29 @@ def _make_train_command(preset: str) -> click.Command:
     @click.option("--download", is_flag=True, help="Download the dataset when possible.")
     @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
                   help="Override a preset field, e.g. --set train.lr=1e-4 (repeatable).")
-    @click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
-    @click.option("--batch-size", type=int, default=None,
+    @click.option("--steps", type=POSITIVE_INT, default=None,
+                  help="Shortcut for --set train.steps=N.")
+    @click.option("--batch-size", type=POSITIVE_INT, default=None,
                   help="Global batch size over all processes (train.batch_size).")
-    @click.option("--grad-accum", type=int, default=None, help="Micro-batches per step.")
+    @click.option("--ckpt-every", type=POSITIVE_INT, default=None,
+                  help="Steps between checkpoints (train.ckpt_every); Ctrl-C and SIGTERM also "
+                       "save one.")
+    @click.option("--grad-accum", type=POSITIVE_INT, default=None, help="Micro-batches per step.")
     @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
                   help="Autocast precision on GPU.")
-    @click.option("--max-minutes", type=float, default=None, help="Stop (and save) after this.")
+    @click.option("--max-minutes", type=POSITIVE_FLOAT, default=None,
+                  help="Stop (and save) after this.")
     @click.option("--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard scalars.")
     @click.option("--device", default="cpu", help="cpu or cuda (torchrun: one GPU per process).")
-    @click.option("--threads", type=int, default=None, help="torch CPU threads per process.")
+    @click.option("--threads", type=POSITIVE_INT, default=None,
+                  help="torch CPU threads per process.")
     @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
     @click.option("--dry-run", is_flag=True,
                   help="Build the model and data pipeline, run one loss, write nothing.")
-    def command(out, data_root, download, overrides, steps, batch_size, grad_accum, precision,
-                max_minutes, tensorboard, device, threads, resume, dry_run):
+    def command(out, data_root, download, overrides, steps, batch_size, ckpt_every, grad_accum,
+                precision, max_minutes, tensorboard, device, threads, resume, dry_run):
+        if ckpt_every is not None:
+            overrides = (*overrides, f"train.ckpt_every={ckpt_every}")
         _train(preset, out, data_root, download, list(overrides), steps, batch_size, grad_accum,
                precision, max_minutes, tensorboard, device, threads, resume, dry_run)
 
@@ -87,6 +97,7 @@ def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_
             if resume:
                 raise ValueError("--resume needs --out (the run directory to continue).")
             out = f"runs/{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        check_output_path(out, folder=True)
         if resume and not (Path(out) / "state.pt").is_file():
             raise RunError(f"nothing to resume in {out} (no state.pt); drop --resume to start.")
         trainer = train_images(cfg, out, device=device, resume=resume)
@@ -108,7 +119,8 @@ def _source(name: str):
     return click.get_current_context().get_parameter_source(name)
 
 
-def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out) -> None:
+def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out,
+                      device: str = "cpu") -> None:
     """``idff sample`` for image runs and published checkpoints: one PNG grid (or .npy)."""
     import numpy as np
 
@@ -124,7 +136,7 @@ def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out) -> N
         if sde:
             raise ValueError("image sampling integrates the ODE; drop --sde (use --gamma for "
                              "the marginal-preserving SDE of the pf field).")
-        x, used = sample_images(model, cfg, n, nfe=nfe, seed=seed, **kw)
+        x, used = sample_images(model, cfg, n, nfe=nfe, seed=seed, device=device, **kw)
         if out.endswith(".npy"):
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             np.save(out, x.numpy())
@@ -139,16 +151,17 @@ def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out) -> N
 
 @click.command()
 @click.argument("ckpt", type=click.Path())
-@click.option("--n", "n", type=int, default=50_000, help="Number of images.")
+@click.option("--n", "n", type=POSITIVE_INT, default=50_000, help="Number of images.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--nfe", type=int, default=None, help="NFE per sample (default: the run's).")
+@click.option("--nfe", type=POSITIVE_INT, default=None, help="NFE per sample (default: the run's).")
 @click.option("--solver", default=None, help="Fixed-step solver (default: the run's).")
 @click.option("--field", type=click.Choice(["pf", "published"]), default=None)
-@click.option("--s", "s", type=float, default=None, help="published field: sampling noise.")
-@click.option("--batch-size", type=int, default=256)
-@click.option("--seed", type=int, default=0, help="Base seed; sample i uses (seed, i).")
-@click.option("--label", type=int, default=None, help="Class label (class-conditional models).")
-@click.option("--guidance", type=float, default=1.0, help="Classifier-free guidance scale.")
+@click.option("--s", "s", type=NONNEG_FLOAT, default=None, help="published field: sampling noise.")
+@click.option("--batch-size", type=POSITIVE_INT, default=256)
+@click.option("--seed", type=NONNEG_INT, default=0, help="Base seed; sample i uses (seed, i).")
+@click.option("--label", type=NONNEG_INT, default=None,
+              help="Class label (class-conditional models).")
+@click.option("--guidance", type=NONNEG_FLOAT, default=1.0, help="Classifier-free guidance scale.")
 @click.option("--device", default="cpu")
 def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guidance, device):
     """Write N PNGs (000000.png, ...) in batches; rerun the same command to resume.
@@ -160,6 +173,8 @@ def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guida
     from idff.experiments.images import generate_images
     from idff.training.checkpoint import RunError
 
+    check_output_path(out, folder=True)
+    check_nfe_solver(nfe, solver)
     try:
         done = generate_images(ckpt, n, out, nfe=nfe, solver=solver, field=field, s=s,
                                batch_size=batch_size, seed=seed, label=label,
@@ -172,7 +187,7 @@ def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guida
 @click.command("dump-real")
 @click.argument("preset", type=click.Choice(sorted(PRESETS)))
 @click.option("--out", type=click.Path(file_okay=False), required=True)
-@click.option("--n", "n", type=int, default=None, help="Number of images (default: all).")
+@click.option("--n", "n", type=POSITIVE_INT, default=None, help="Number of images (default: all).")
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_HELP)
 @click.option("--train/--test", default=True, help="Which split.")
 def dump_real(preset, out, n, data_root, train):

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import (
+    NONNEG_FLOAT,
+    NONNEG_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    device_option,
+    warmup_for,
+)
 from idff.cli.common import fail as _fail
+from idff.errors import check_output_path
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -23,13 +32,15 @@ def register(cli: click.Group, train: click.Group) -> None:
 def _sim_options(f):
     """OpenMM simulation settings shared by every command that may simulate."""
     opts = [
-        click.option("--n-traj", type=int, default=6, help="Independent trajectories."),
-        click.option("--length-ns", type=float, default=2.0, help="Length of each (ns)."),
-        click.option("--frame-ps", type=float, default=1.0, help="Interval between frames (ps)."),
-        click.option("--timestep-fs", type=float, default=2.0),
-        click.option("--temperature", type=float, default=300.0, help="K."),
-        click.option("--friction", type=float, default=1.0, help="Langevin friction (1/ps)."),
-        click.option("--sim-seed", type=int, default=0, help="Seed of trajectory 0."),
+        click.option("--n-traj", type=POSITIVE_INT, default=6, help="Independent trajectories."),
+        click.option("--length-ns", type=POSITIVE_FLOAT, default=2.0, help="Length of each (ns)."),
+        click.option("--frame-ps", type=POSITIVE_FLOAT, default=1.0,
+                     help="Interval between frames (ps)."),
+        click.option("--timestep-fs", type=POSITIVE_FLOAT, default=2.0),
+        click.option("--temperature", type=POSITIVE_FLOAT, default=300.0, help="K."),
+        click.option("--friction", type=NONNEG_FLOAT, default=1.0,
+                     help="Langevin friction (1/ps)."),
+        click.option("--sim-seed", type=NONNEG_INT, default=0, help="Seed of trajectory 0."),
         click.option("--pdb", type=click.Path(dir_okay=False), default=None,
                      help="Input structure (default: the shipped alanine dipeptide)."),
         click.option("--platform", default="Reference", help="OpenMM platform."),
@@ -101,28 +112,33 @@ def md_simulate(**kw):
                    "dicts is refused, so no code runs.")
 @click.option("--units", type=click.Choice(["degrees", "radians"]), default="degrees",
               help="pickle: unit of the stored angles.")
-@click.option("--lag", type=int, default=2, help="τ in frames: frame k → frame k+τ.")
-@click.option("--history", type=int, default=1, help="Earlier frames in the conditioning.")
+@click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames: frame k → frame k+τ.")
+@click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
 @click.option("--cond", type=click.Choice(["state", "index"]), default="state",
               help="Condition on the current frame (+history) or on the frame index (paper).")
-@click.option("--nfe", type=int, default=4, help="Default NFE per frame for evaluation.")
-@click.option("--sigma", type=float, default=0.1, help="Path noise σ (spec: 0.1 for MD).")
-@click.option("--steps", type=int, default=6000)
-@click.option("--batch-size", type=int, default=256)
-@click.option("--lr", type=float, default=1e-3)
-@click.option("--hidden", type=int, default=256)
-@click.option("--depth", type=int, default=3)
-@click.option("--seed", type=int, default=0)
+@click.option("--nfe", type=POSITIVE_INT, default=4, help="Default NFE per frame for evaluation.")
+@click.option("--sigma", type=POSITIVE_FLOAT, default=0.1, help="Path noise σ (spec: 0.1 for MD).")
+@click.option("--steps", type=POSITIVE_INT, default=6000)
+@click.option("--batch-size", type=POSITIVE_INT, default=256)
+@click.option("--lr", type=POSITIVE_FLOAT, default=1e-3)
+@click.option("--hidden", type=POSITIVE_INT, default=256)
+@click.option("--depth", type=POSITIVE_INT, default=3)
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--ckpt-every", type=POSITIVE_INT, default=1000,
+              help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @_errors
 def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag, history, cond,
-                 nfe, sigma, steps, batch_size, lr, hidden, depth, seed, out, **kw):
+                 nfe, sigma, steps, batch_size, lr, hidden, depth, seed, ckpt_every, device, out,
+                 **kw):
     """Train IDFF (or CFM) from frame k to frame k+τ of torsion trajectories."""
     from dataclasses import asdict
 
     from idff.experiments.md import md_run_config, train_md
     from idff.training import TrainConfig
 
+    check_output_path(out, folder=True)
     cache = kw.pop("cache")
     frame_ps = kw["frame_ps"]
     if source == "simulation":
@@ -150,17 +166,18 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
         series = None
     cfg = md_run_config(method, data, lag, history, cond, hidden, depth, batch_size,
                         sampling={"nfe": nfe}, sigma=sigma if source != "lorenz" else None)
-    train_md(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps), ema_decay=0.999,
-                                   seed=seed, ckpt_every=1000), series=series)
+    train = TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps), ema_decay=0.999,
+                        seed=seed, ckpt_every=ckpt_every)
+    train_md(cfg, out, train, series=series, device=device)
     click.echo(f"saved run to {out}")
 
 
 @click.command("md-eval")
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
-@click.option("--nfe", type=int, default=None, help="NFE per frame (default: the run's).")
-@click.option("--rollouts", type=int, default=4, help="Independent rollouts per run.")
-@click.option("--max-frames", type=int, default=None, help="Truncate the reference.")
-@click.option("--seed", type=int, default=0)
+@click.option("--nfe", type=POSITIVE_INT, default=None, help="NFE per frame (default: the run's).")
+@click.option("--rollouts", type=POSITIVE_INT, default=4, help="Independent rollouts per run.")
+@click.option("--max-frames", type=POSITIVE_INT, default=None, help="Truncate the reference.")
+@click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics.json, table.md and figures.")
 @_errors
@@ -223,15 +240,15 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
 @_sim_options
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
               help="Where the trained runs go.")
-@click.option("--steps", type=int, default=4000, help="Training steps per model.")
-@click.option("--nfe", "nfes", type=int, multiple=True, default=(2, 4),
+@click.option("--steps", type=POSITIVE_INT, default=4000, help="Training steps per model.")
+@click.option("--nfe", "nfes", type=POSITIVE_INT, multiple=True, default=(2, 4),
               help="Network evaluations per generated frame (repeat for several).")
-@click.option("--sigma", "sigmas", type=float, multiple=True, default=(0.1, 0.3, 1.0),
+@click.option("--sigma", "sigmas", type=POSITIVE_FLOAT, multiple=True, default=(0.1, 0.3, 1.0),
               help="Path noise σ; each trains one IDFF and one CFM model (repeat).")
-@click.option("--rollouts", type=int, default=4, help="Rollouts per method.")
-@click.option("--lag", type=int, default=2, help="τ in frames.")
-@click.option("--history", type=int, default=1, help="Earlier frames in the conditioning.")
-@click.option("--seed", type=int, default=0)
+@click.option("--rollouts", type=POSITIVE_INT, default=4, help="Rollouts per method.")
+@click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames.")
+@click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
+@click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--lorenz/--no-lorenz", default=True, help="Also run Lorenz-63.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/md")
 @_errors

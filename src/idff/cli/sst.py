@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import (
+    NONNEG_FLOAT,
+    NONNEG_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    device_option,
+    warmup_for,
+)
 from idff.cli.common import fail as _fail
+from idff.errors import UserError, check_output_path
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -71,29 +80,38 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
               help="Patches as 'i0,j0,h,w;...' in grid indices (default: the whole grid).")
 @click.option("--corners", default=None,
               help="Patches by south-west corner in degrees, 'lat,lon;...' (with --patch-size).")
-@click.option("--patch-size", type=int, default=60, help="Grid cells per side of --corners.")
+@click.option("--patch-size", type=POSITIVE_INT, default=60,
+              help="Grid cells per side of --corners.")
 @click.option("--normalisation", type=click.Choice(["global", "patch"]), default="global")
 @click.option("--train-years", default=None, help="e.g. 1982-2018 (eofs default: -1999).")
 @click.option("--val-years", default=None, help="e.g. 2019 (default: none).")
 @click.option("--test-years", default=None, help="e.g. 2020 (eofs default: 2000-).")
 @click.option("--method", type=click.Choice(["idff", "otcfm"]), default="idff")
-@click.option("--horizon", type=int, default=7, help="Longest lead the model is trained for.")
-@click.option("--context", type=int, default=1, help="Previous frames in the conditioning.")
-@click.option("--steps", type=int, default=1000)
-@click.option("--batch-size", type=int, default=16)
-@click.option("--lr", type=float, default=5e-4)
-@click.option("--num-channels", type=int, default=32, help="UNet width (a multiple of 32).")
+@click.option("--horizon", type=POSITIVE_INT, default=7,
+              help="Longest lead the model is trained for.")
+@click.option("--context", type=POSITIVE_INT, default=1,
+              help="Previous frames in the conditioning.")
+@click.option("--steps", type=POSITIVE_INT, default=1000)
+@click.option("--batch-size", type=POSITIVE_INT, default=16)
+@click.option("--lr", type=POSITIVE_FLOAT, default=5e-4)
+@click.option("--num-channels", type=POSITIVE_INT, default=32,
+              help="UNet width (a multiple of 32).")
 @click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
-@click.option("--steps-per-lead", type=int, default=3, help="Solver steps per forecast lead.")
-@click.option("--seed", type=int, default=0)
+@click.option("--steps-per-lead", type=POSITIVE_INT, default=3,
+              help="Solver steps per forecast lead.")
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--ckpt-every", type=POSITIVE_INT, default=250,
+              help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
                   val_years, test_years, method, horizon, context, steps, batch_size, lr,
-                  num_channels, channel_mult, steps_per_lead, seed, out):
+                  num_channels, channel_mult, steps_per_lead, seed, ckpt_every, device, out):
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
     from idff.experiments.sst import EOFS_DATA, sst_run_config, train_sst
     from idff.training import TrainConfig
 
+    check_output_path(out, folder=True)
     data = dict(EOFS_DATA)
     if data_path != "eofs":
         data.update(path=str(Path(data_path).resolve()), train=[None, 2018], val=[2019, 2019],
@@ -104,12 +122,16 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
         if val is not None:
             data[key] = parse_years(val)
     try:
-        mult = [int(v) for v in channel_mult.split(",")]
+        try:
+            mult = [int(v) for v in channel_mult.split(",")]
+        except ValueError as e:
+            raise UserError(f"--channel-mult must be integers like 1,2,2, got {channel_mult!r}."
+                            ) from e
         cfg = sst_run_config(method, data, {"num_channels": num_channels, "channel_mult": mult},
                              horizon, context, batch_size, {"steps": steps_per_lead})
-        train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=min(100, steps),
+        train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps, 100),
                                         ema_decay=0.995, seed=seed, log_every=50,
-                                        ckpt_every=250))
+                                        ckpt_every=ckpt_every), device=device)
     except (ValueError, FileNotFoundError, ImportError, PermissionError) as e:
         _fail(e)
     click.echo(f"saved run to {out}")
@@ -119,20 +141,22 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 @click.argument("run", type=click.Path())
 @click.option("--data", "data_path", default=None,
               help="SST file/folder to forecast on (default: the run's training data).")
-@click.option("--horizon", type=int, default=7)
-@click.option("--members", type=int, default=50)
-@click.option("--steps-per-lead", type=int, default=None, help="Default: the run's setting.")
+@click.option("--horizon", type=POSITIVE_INT, default=7)
+@click.option("--members", type=POSITIVE_INT, default=50)
+@click.option("--steps-per-lead", type=POSITIVE_INT, default=None,
+              help="Default: the run's setting.")
 @click.option("--solver", type=click.Choice(["euler", "midpoint", "heun"]), default=None,
               help="Default: euler (the ensemble SDE needs it).")
-@click.option("--gamma", type=float, default=None, help="IDFF pf-SDE noise γ (0 = ODE).")
+@click.option("--gamma", type=NONNEG_FLOAT, default=None, help="IDFF pf-SDE noise γ (0 = ODE).")
 @click.option("--field", type=click.Choice(["pf", "published"]), default="pf",
               help="IDFF field: 'pf' (exact probability flow family) or 'published'.")
-@click.option("--s", "s", type=float, default=0.0, help="published: sampling noise s.")
+@click.option("--s", "s", type=NONNEG_FLOAT, default=0.0, help="published: sampling noise s.")
 @click.option("--sde/--ode", default=False, help="published: add g(t) = s²√(t(1-t)) noise.")
-@click.option("--max-forecasts", type=int, default=None, help="Use at most this many starts.")
+@click.option("--max-forecasts", type=POSITIVE_INT, default=None,
+              help="Use at most this many starts.")
 @click.option("--baselines/--no-baselines", default=True,
               help="Also score persistence and climatology.")
-@click.option("--seed", type=int, default=0)
+@click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for metrics.json, per_lead.csv and forecast.png.")
 def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, field, s, sde,
@@ -152,6 +176,7 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
     )
     from idff.training.checkpoint import RunError
 
+    check_output_path(out, folder=True)
     try:
         model, cfg = load_sst_model(run)
         if data_path is not None:
@@ -179,12 +204,12 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
 
 
 @click.command("sst-demo")
-@click.option("--steps", type=int, default=1000, help="Training steps per method.")
-@click.option("--batch-size", type=int, default=16)
-@click.option("--members", type=int, default=50)
-@click.option("--horizon", type=int, default=7)
-@click.option("--steps-per-lead", type=int, default=3)
-@click.option("--seed", type=int, default=0)
+@click.option("--steps", type=POSITIVE_INT, default=1000, help="Training steps per method.")
+@click.option("--batch-size", type=POSITIVE_INT, default=16)
+@click.option("--members", type=POSITIVE_INT, default=50)
+@click.option("--horizon", type=POSITIVE_INT, default=7)
+@click.option("--steps-per-lead", type=POSITIVE_INT, default=3)
+@click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/sst_demo")
 @click.option("--results", type=click.Path(file_okay=False), default="results/sst")
 def sst_demo(steps, batch_size, members, horizon, steps_per_lead, seed, out, results):

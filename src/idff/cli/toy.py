@@ -6,14 +6,22 @@ from pathlib import Path
 
 import click
 
+from idff.cli.common import (
+    NONNEG_FLOAT,
+    NONNEG_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    check_nfe_solver,
+    device_option,
+    warmup_for,
+)
 from idff.cli.common import fail as _fail
 from idff.data.toys import TOYS
+from idff.errors import UserError, check_output_path
 from idff.fields import FIELDS
 from idff.sampler import SOLVERS
 
 NFE_GRID = ("1", "2", "5", "10", "20", "100", "adaptive")
-
-
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -36,11 +44,11 @@ def register(cli: click.Group, train: click.Group) -> None:
     type=click.Path(dir_okay=False),
     help="Train on your own (N, D) array saved with numpy.save.",
 )
-@click.option("--steps", type=int, default=5000)
-@click.option("--batch-size", type=int, default=256)
-@click.option("--lr", type=float, default=1e-3)
-@click.option("--hidden", type=int, default=256)
-@click.option("--depth", type=int, default=3)
+@click.option("--steps", type=POSITIVE_INT, default=5000)
+@click.option("--batch-size", type=POSITIVE_INT, default=256)
+@click.option("--lr", type=POSITIVE_FLOAT, default=1e-3)
+@click.option("--hidden", type=POSITIVE_INT, default=256)
+@click.option("--depth", type=POSITIVE_INT, default=3)
 @click.option(
     "--parametrization",
     type=click.Choice(["velocity", "skip", "x1"]),
@@ -48,15 +56,20 @@ def register(cli: click.Group, train: click.Group) -> None:
     help="IDFF heads: 'skip' (x̂1 = x + (1-t)F), 'x1' (published) or 'velocity' "
     "(a CFM velocity and an ε-prediction; docs/METHOD.md).",
 )
-@click.option("--sigma", type=float, default=0.2, help="IDFF training noise σ.")
+@click.option("--sigma", type=POSITIVE_FLOAT, default=0.2, help="IDFF training noise σ.")
 @click.option(
     "--coupling",
     type=click.Choice(["ot", "independent"]),
     default=None,
     help="Minibatch coupling (default: the method's).",
 )
-@click.option("--seed", type=int, default=0)
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--ckpt-every", type=POSITIVE_INT, default=1000,
+              help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@device_option
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Run directory; rerunning the same command resumes it, and different "
+                   "settings are refused.")
 def train_toy_cmd(
     method,
     dataset,
@@ -70,6 +83,8 @@ def train_toy_cmd(
     sigma,
     coupling,
     seed,
+    ckpt_every,
+    device,
     out,
 ):
     """Train IDFF / OT-CFM / I-CFM on a 2D toy or on your own vector data."""
@@ -77,6 +92,7 @@ def train_toy_cmd(
     from idff.experiments.toy import toy_run_config, train_toy
     from idff.training import TrainConfig
 
+    check_output_path(out, folder=True)
     try:
         data = load_vectors(data_file) if data_file else None
         objective = {"coupling": coupling} if coupling else {}
@@ -100,12 +116,13 @@ def train_toy_cmd(
             TrainConfig(
                 steps=steps,
                 lr=lr,
-                warmup=min(200, steps),
+                warmup=warmup_for(out, steps),
                 ema_decay=0.999,
                 seed=seed,
-                ckpt_every=1000,
+                ckpt_every=ckpt_every,
             ),
             data=data,
+            device=device,
         )
     except (ValueError, FileNotFoundError, PermissionError) as e:
         _fail(e)
@@ -114,8 +131,9 @@ def train_toy_cmd(
 
 @click.command()
 @click.argument("run", type=click.Path())
-@click.option("--nfe", type=int, default=10, help="Network evaluations per sample (fixed-step).")
-@click.option("--n", "n", type=int, default=2000, help="Number of samples.")
+@click.option("--nfe", type=POSITIVE_INT, default=10,
+              help="Network evaluations per sample (fixed-step).")
+@click.option("--n", "n", type=POSITIVE_INT, default=2000, help="Number of samples.")
 @click.option(
     "--solver",
     type=click.Choice(SOLVERS),
@@ -128,17 +146,18 @@ def train_toy_cmd(
     default="pf",
     help="IDFF field: 'pf' (exact probability flow) or 'published'.",
 )
-@click.option("--gamma", type=float, default=0.0, help="pf: diffusion γσ (0 = ODE).")
-@click.option("--s", "s", type=float, default=0.0, help="published: sampling noise s.")
+@click.option("--gamma", type=NONNEG_FLOAT, default=0.0, help="pf: diffusion γσ (0 = ODE).")
+@click.option("--s", "s", type=NONNEG_FLOAT, default=0.0, help="published: sampling noise s.")
 @click.option("--sde/--ode", default=False, help="published: add g(t) = s²√(t(1-t)) noise.")
-@click.option("--seed", type=int, default=0)
+@click.option("--seed", type=NONNEG_INT, default=0)
+@device_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     required=True,
-    help="Output .npy (raw samples) and/or .png (figure).",
+    help="Output .npy (raw samples) or .png (figure).",
 )
-def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
+def sample(run, nfe, n, solver, field, gamma, s, sde, seed, device, out):
     """Sample a trained run; writes raw samples (.npy) or a figure (.png).
 
     Image runs and published image checkpoints (.pt) write a PNG grid instead.
@@ -147,10 +166,14 @@ def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
 
     from idff.experiments.images import is_image_run
 
+    check_output_path(out)
+    if not out.endswith((".npy", ".png")):
+        raise UserError(f"--out must end in .npy (raw samples) or .png (figure), got {out}.")
+    check_nfe_solver(nfe, solver)
     if is_image_run(run):
         from idff.cli.images import sample_image_grid
 
-        return sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out)
+        return sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out, device)
 
     from idff.experiments.toy import load_toy_model, sample_model
     from idff.training.checkpoint import RunError
@@ -169,29 +192,29 @@ def sample(run, nfe, n, solver, field, gamma, s, sde, seed, out):
             sde=sde,
             seed=seed,
             return_trajectory=out.endswith(".png"),
+            device=device,
+            progress=True,
         )
     except (RunError, ValueError) as e:
         _fail(e)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
         np.save(out, res.x.numpy())
-    elif out.endswith(".png"):
+    else:
         from idff.experiments.plots import plot_samples_and_trajectories
 
         plot_samples_and_trajectories({f"{cfg['method']} (NFE {res.nfe})": res}, out)
-    else:
-        _fail(ValueError(f"--out must end in .npy or .png, got {out}."))
     click.echo(f"wrote {n} samples (NFE {res.nfe}) to {out}")
 
 
 @click.command()
 @click.option("--dataset", type=click.Choice(sorted(TOYS)), default="checkerboard")
-@click.option("--steps", type=int, default=5000, help="Training steps per method.")
-@click.option("--seed", type=int, default=0)
-@click.option("--n-eval", type=int, default=2000, help="Samples per evaluation.")
-@click.option("--figure-nfe", type=int, default=4, help="NFE of the trajectory figure.")
+@click.option("--steps", type=POSITIVE_INT, default=5000, help="Training steps per method.")
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--n-eval", type=POSITIVE_INT, default=2000, help="Samples per evaluation.")
+@click.option("--figure-nfe", type=POSITIVE_INT, default=4, help="NFE of the trajectory figure.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo")
-@click.option("--threads", type=int, default=1,
+@click.option("--threads", type=POSITIVE_INT, default=1,
               help="CPU threads for torch (small MLPs run fastest on one).")
 def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
     """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure."""
@@ -201,6 +224,7 @@ def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
 
     torch.set_num_threads(threads)
 
+    check_output_path(out, folder=True)
     try:
         run_demo(dataset, steps, seed, n_eval, figure_nfe, Path(out), echo=click.echo)
     except ValueError as e:

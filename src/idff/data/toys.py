@@ -87,19 +87,53 @@ def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> T
 
 
 def load_vectors(path: str) -> np.ndarray:
-    """Load a user's ``(N, D)`` array from a ``.npy`` file, with clear errors."""
+    """Load a user's ``(N, D)`` array from a ``.npy`` file, with clear errors.
+
+    The array must be real and numeric, and finite once cast to float32 (the training
+    precision): ``1e300`` is refused here, not later as a non-finite loss.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UserError: not a plain ``.npy`` array (e.g. an ``.npz`` archive or pickled objects),
+            not numeric, complex, of the wrong shape, or not finite in float32.
+    """
     import os
+    import zipfile
+
+    from idff.errors import UserError
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such data file: {path}; pass a .npy file of shape (N, D).")
+    if zipfile.is_zipfile(path):
+        raise UserError(f"{path} is an .npz archive, not a .npy array; save one array with "
+                        "numpy.save(path, x) (or pass np.load(path)['name'] saved on its own).")
     try:
         arr = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise ValueError(f"{path} is not a plain .npy array ({e}); save it with numpy.save.") from e
-    if arr.ndim != 2 or arr.shape[0] < 2:
-        raise ValueError(
+    except (ValueError, OSError, EOFError) as e:
+        raise UserError(f"{path} is not a plain .npy array ({e}); save it with numpy.save."
+                        ) from e
+    if np.iscomplexobj(arr):
+        raise UserError(f"{path} holds complex numbers; IDFF trains on real data. Stack the "
+                        "real and imaginary parts as columns: np.concatenate([x.real, x.imag], "
+                        "axis=1).")
+    if arr.dtype.kind not in "biuf":
+        raise UserError(f"{path} holds {arr.dtype} values, not numbers; save a numeric (N, D) "
+                        "array.")
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise UserError(
             f"{path} holds an array of shape {arr.shape}; expected (N, D) with N >= 2."
         )
     if not np.isfinite(arr).all():
-        raise ValueError(f"{path} contains NaN or inf values; clean them before training.")
-    return arr.astype(np.float32)
+        raise UserError(f"{path} contains NaN or inf values; clean them before training.")
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32)
+    if not np.isfinite(out).all():
+        raise UserError(f"{path} has values beyond float32's range (|x| up to "
+                        f"{np.abs(arr).max():.3g}); standardise the data (subtract the mean, "
+                        "divide by the standard deviation) before training.")
+    scale = float(np.abs(out).max())
+    if scale > 1e6:
+        raise UserError(f"{path} has values up to {scale:.3g}; the source is N(0, I), so "
+                        "training at this scale overflows. Standardise the data (subtract the "
+                        "mean, divide by the standard deviation) first.")
+    return out

@@ -280,16 +280,18 @@ def inception_extractor(weights: str | os.PathLike | None = None,
 
 
 def classifier_extractor(path: str | os.PathLike | None = None,
-                         expected_sha256: str | None = None) -> FeatureExtractor:
+                         expected_sha256: str | None = None,
+                         device: str | torch.device = "cpu") -> FeatureExtractor:
     """Penultimate features of the Fashion-MNIST CNN (:mod:`idff.eval.classifier`)."""
     from idff.eval.classifier import DEFAULT_CLASSIFIER, FEATURE_NAME, load_classifier
 
     model, digest = load_classifier(path or DEFAULT_CLASSIFIER, expected_sha256)
+    model = model.to(device)
 
     def fn(x: Tensor) -> Tensor:
         if x.shape[1] == 3:
             x = x.mean(1, keepdim=True)
-        return model.features(x)
+        return model.features(x.to(device)).cpu()
 
     return FeatureExtractor(
         fn, FEATURE_NAME, "L",
@@ -331,8 +333,14 @@ def iter_image_batches(files: list[Path], mode: str = "RGB", batch_size: int = 5
     for i in range(0, len(files), batch_size):
         arrs = []
         for p in files[i:i + batch_size]:
-            with Image.open(p) as im:
-                a = np.asarray(im.convert(mode), dtype=np.uint8)
+            try:
+                with Image.open(p) as im:
+                    a = np.asarray(im.convert(mode), dtype=np.uint8)
+            except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for broken files
+                from idff.errors import UserError
+
+                raise UserError(f"cannot read image {p} ({type(e).__name__}: {str(e)[:100]}); "
+                                "remove or replace the file.") from e
             a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
             if shape is None:
                 shape = a.shape
@@ -364,21 +372,25 @@ def feature_stats(batches: Iterable[Tensor], extractor: FeatureExtractor,
 
     n, shift, s1, s2 = 0, None, None, None
     bar = tqdm(total=total, desc=f"{extractor.name} features", unit="img", disable=not progress)
-    for batch in batches:
-        if batch.dim() != 4:
-            raise ValueError(f"image batches must be (B, C, H, W), got {tuple(batch.shape)}.")
-        f = extractor(batch).double().cpu().numpy()
-        if not np.isfinite(f).all():
-            raise ValueError("features contain NaN or inf; check that images are finite in [0, 1].")
-        if shift is None:
-            shift = f.mean(0)
-            s1, s2 = np.zeros_like(shift), np.zeros((f.shape[1], f.shape[1]))
-        c = f - shift
-        s1 += c.sum(0)
-        s2 += c.T @ c
-        n += f.shape[0]
-        bar.update(f.shape[0])
-    bar.close()
+    try:
+        for batch in batches:
+            if batch.dim() != 4:
+                raise ValueError(
+                    f"image batches must be (B, C, H, W), got {tuple(batch.shape)}.")
+            f = extractor(batch).double().cpu().numpy()
+            if not np.isfinite(f).all():
+                raise ValueError(
+                    "features contain NaN or inf; check that images are finite in [0, 1].")
+            if shift is None:
+                shift = f.mean(0)
+                s1, s2 = np.zeros_like(shift), np.zeros((f.shape[1], f.shape[1]))
+            c = f - shift
+            s1 += c.sum(0)
+            s2 += c.T @ c
+            n += f.shape[0]
+            bar.update(f.shape[0])
+    finally:
+        bar.close()
     if n < 2:
         raise ValueError(f"a Fréchet distance needs at least 2 images per set, got {n}.")
     mean_c = s1 / n

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from idff.fields import Field
+from idff.progress import progress_bar
 
 __all__ = [
     "ESTIMATORS",
@@ -163,6 +164,7 @@ def log_likelihood(
     levels: int | None = None,
     value_range: tuple[float, float] = (-1, 1),
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> LikelihoodResult:
     """Log-likelihood of data ``x`` under the ODE ``field`` started from ``N(0, I)``.
 
@@ -179,6 +181,7 @@ def log_likelihood(
             there); other fields at ``T = 1``.
         levels, value_range: see :func:`bits_per_dim`.
         generator: random generator for the Hutchinson probes.
+        progress: show a bar of network evaluations and the current time ``t``.
 
     Returns:
         A :class:`LikelihoodResult`.
@@ -191,6 +194,9 @@ def log_likelihood(
         raise ValueError(f"x must have shape (B, ...), got {tuple(x.shape)}.")
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or inf values.")
+    if not 0 < t_end < 1:
+        raise ValueError(f"t_end must be in (0, 1): data are placed at t = 1 - t_end; got "
+                         f"{t_end}.")
     _check_ode(field)
     dim = x[0].numel()
     if estimator == "auto":
@@ -203,8 +209,11 @@ def log_likelihood(
             probe = torch.randn(x.shape, generator=generator).to(x)
     t_start = 1.0 - t_end if field.singular_at_one else 1.0
     field.reset()
+    bar = progress_bar(None, "likelihood ODE", enable=progress)
 
     def dynamics(t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        bar.update(1)
+        bar.set_postfix(t=f"{float(t):.4f}", refresh=False)
         xt = state[0]
         tb = t.to(xt).expand(xt.shape[0])
         fn = lambda z: field.drift(tb, z)
@@ -226,6 +235,8 @@ def log_likelihood(
         raise RuntimeError(
             f"the likelihood ODE stalled ({e}); loosen atol/rtol or raise t_end."
         ) from e
+    finally:
+        bar.close()
     x0, delta = xs[-1], ls[-1]
     prior = standard_normal_logpdf(x0)
     logp = prior - delta

@@ -80,6 +80,8 @@ def run_demo(
             )
         if fresh:
             echo(f"training {LABELS[m]} on {dataset} for {steps} steps ...")
+            for name in ("state.pt", "snapshot.pt", "config.json", "log.jsonl"):
+                (rd / name).unlink(missing_ok=True)  # a stale run of other settings
             train_toy(cfg, rd, train)
         models[m] = load_toy_model(rd)
         rows += evaluate_nfe(*models[m], NFES, n_eval=n_eval, seed=seed)

@@ -174,7 +174,8 @@ def _transitions(cfg: dict[str, Any], series: dict[str, Any]):
 
 
 def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
-             series: dict[str, Any] | None = None, progress: bool = True) -> nn.Module:
+             series: dict[str, Any] | None = None, progress: bool = True,
+             device: str | torch.device = "cpu") -> nn.Module:
     """Train the run a config describes; return the EMA model."""
     torch.manual_seed(train.seed)
     series = series or load_series(run_config["data"], progress)
@@ -184,7 +185,8 @@ def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
     model = build_model(run_config["model"])
     objective = PairedObjective(make_objective(run_config["objective"]))
     stream = TransitionStream(pairs, d["batch_size"], seed=train.seed)
-    trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress)
+    trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress,
+                      device=device)
     return trainer.fit()
 
 

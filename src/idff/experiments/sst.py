@@ -266,7 +266,7 @@ def _contiguous(idx: np.ndarray) -> np.ndarray:
 
 
 def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
-              progress: bool = True) -> nn.Module:
+              progress: bool = True, device: str | torch.device = "cpu") -> nn.Module:
     """Train the SST run a config describes into ``out``; return the EMA model."""
     cube, splits = load_sst_data(config["data"])
     tr = cube.select(_contiguous(splits["train"]))
@@ -281,7 +281,7 @@ def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
     windows = SSTWindows(tr, config["horizon"], config["context"], config["batch_size"],
                          seed=train.seed)
     trainer = Trainer(model, SSTObjective(config["objective"]), windows, train, out, config,
-                      progress=progress)
+                      progress=progress, device=device)
     return trainer.fit()
 
 

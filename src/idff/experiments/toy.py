@@ -19,8 +19,10 @@ from idff.data.toys import TOYS, sample_toy
 from idff.methods import make_objective, make_sampling_field, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
+from idff.progress import ProgressField, progress_bar
 from idff.sampler import ADAPTIVE, integrate, steps_for_nfe
 from idff.training import TrainConfig, Trainer, load_run
+from idff.training.checkpoint import RunError, load_state_dict_checked
 
 __all__ = [
     "METHOD_DEFAULTS",
@@ -104,21 +106,31 @@ def train_toy(
     train: TrainConfig,
     data: np.ndarray | None = None,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> nn.Module:
     """Train the run a config describes; return the EMA model."""
     torch.manual_seed(train.seed)
     model = build_model(run_config["model"])
     objective = make_objective(run_config["objective"])
     stream = ToyStream(run_config["data"]["dataset"], run_config["data"]["batch_size"], data)
-    trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress)
+    trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress,
+                      device=device)
     return trainer.fit()
 
 
 def load_toy_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the EMA model of a toy run directory."""
+    """Rebuild the EMA model of a toy run directory.
+
+    Raises:
+        RunError: not a toy run (an SST or MD run, say), or weights that do not fit.
+    """
     config, state, _ = load_run(run_dir)
+    kind = config.get("kind", "toy")
+    if kind != "toy" or not isinstance(config.get("model"), dict) or "dim" not in config["model"]:
+        raise RunError(f"{run_dir} is a {kind!r} run, not a toy run (idff train toy); this "
+                       "command takes toy runs.")
     model = build_model(config["model"])
-    model.load_state_dict(state)
+    load_state_dict_checked(model, state, f"{run_dir}/snapshot.pt")
     return model.eval(), config
 
 
@@ -134,24 +146,48 @@ def sample_model(
     sde: bool = False,
     seed: int = 0,
     return_trajectory: bool = False,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
 ):
-    """Sample ``n`` points with at most ``nfe`` evaluations (adaptive solvers: ``nfe`` unused)."""
+    """Sample ``n`` points with at most ``nfe`` evaluations (adaptive solvers: ``nfe`` unused).
+
+    The noise is drawn on the CPU from ``seed``, so samples do not depend on ``device``
+    beyond floating-point round-off; results come back on the CPU. ``progress`` shows a bar
+    of network evaluations when sampling takes more than two seconds.
+    """
     method = config["method"]
     solver = solver or SOLVER_DEFAULTS[method]
     sigma = config["objective"].get("sigma", 0.2)
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n, config["model"]["dim"], generator=g)
+    if torch.device(device).type != "cpu":
+        model, x0 = model.to(device), x0.to(device)
+        g = torch.Generator(device=device).manual_seed(seed)
     f = make_sampling_field(method, model, field=field, sigma=sigma, gamma=gamma, s=s, sde=sde)
     if solver in ADAPTIVE:
-        return integrate(f, x0, solver=solver, return_trajectory=return_trajectory)
-    if nfe is None:
-        raise ValueError("give nfe for a fixed-step solver.")
-    if solver == "midpoint" and nfe == 1:
-        solver = "euler"  # one evaluation allows only an Euler step
-    steps = steps_for_nfe(nfe, solver, f.singular_at_one)
-    return integrate(
-        f, x0, steps=steps, solver=solver, generator=g, return_trajectory=return_trajectory
-    )
+        total = None
+    else:
+        if nfe is None:
+            raise ValueError("give nfe for a fixed-step solver.")
+        if solver == "midpoint" and nfe == 1:
+            solver = "euler"  # one evaluation allows only an Euler step
+        steps = steps_for_nfe(nfe, solver, f.singular_at_one)
+        total = nfe
+    bar = progress_bar(total, f"sampling ({solver})", enable=progress)
+    try:
+        if solver in ADAPTIVE:
+            res = integrate(ProgressField(f, bar), x0, solver=solver,
+                            return_trajectory=return_trajectory)
+        else:
+            res = integrate(ProgressField(f, bar), x0, steps=steps, solver=solver, generator=g,
+                            return_trajectory=return_trajectory)
+    finally:
+        bar.close()
+    if res.x.device.type != "cpu":
+        res.x = res.x.cpu()
+        if res.trajectory is not None:
+            res.trajectory = res.trajectory.cpu()
+    return res
 
 
 @dataclass

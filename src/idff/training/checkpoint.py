@@ -26,6 +26,9 @@ __all__ = [
     "load_run",
     "load_state",
     "load_state_dict_checked",
+    "remove_stale_tmp",
+    "check_resume_config",
+    "RESUMABLE_KEYS",
     "RunError",
 ]
 
@@ -69,6 +72,66 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> None:
             os.remove(tmp)
 
 
+def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete temporary files that a save killed mid-write left in ``run_dir``; return them.
+
+    Only names :func:`atomic_save` / :func:`atomic_write_text` create for the run's own
+    files (``.state.pt.*.tmp``, ``.snapshot.pt.*.tmp``, ``.config.json.*.tmp``) are touched.
+    """
+    run_dir = Path(run_dir)
+    stale = [p for name in (STATE, SNAPSHOT, CONFIG) for p in run_dir.glob(f".{name}.*.tmp")]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+#: run-config keys that may change when a run is resumed: how long and how often to
+#: save, log and draw; nothing that changes what the weights mean.
+RESUMABLE_KEYS = frozenset({
+    "train.steps", "train.max_minutes", "train.ckpt_every", "train.log_every",
+    "train.tensorboard", "train.sample_every", "data.download",
+})
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> None:
+    """Refuse to resume ``run_dir`` with settings other than those it was trained with.
+
+    ``config`` is compared with the run's ``config.json`` key by key (JSON values, so
+    ``(1, 2)`` equals ``[1, 2]``); only :data:`RESUMABLE_KEYS` may differ.
+
+    Raises:
+        RunError: listing each differing key with its recorded and requested value.
+    """
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        return
+    try:
+        old = _flatten(json.loads(path.read_text()))
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path} is not valid JSON ({e}); the run cannot be resumed safely. "
+                       "Choose another --out.") from e
+    new = _flatten(json.loads(json.dumps(config)))
+    diffs = [f"{k}: {json.dumps(old.get(k, '(absent)'))} -> {json.dumps(new.get(k, '(absent)'))}"
+             for k in sorted(set(old) | set(new))
+             if k not in RESUMABLE_KEYS and old.get(k, "(absent)") != new.get(k, "(absent)")]
+    if diffs:
+        more = f" (+{len(diffs) - 6} more)" if len(diffs) > 6 else ""
+        raise RunError(
+            f"{run_dir} holds a run trained with other settings ({'; '.join(diffs[:6])}{more}); "
+            "resuming would continue its weights under the new settings. Choose another --out, "
+            "or rerun with the recorded settings."
+        )
+
+
 def save_snapshot(run_dir: str | os.PathLike, ema_state: dict, config: dict, step: int) -> None:
     """Write the inference snapshot (EMA weights) and the config of a run."""
     run_dir = Path(run_dir)
@@ -104,10 +167,28 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict, int]:
     return config, snap["model"], int(snap.get("step", 0))
 
 
+#: entries every resume state has (``scaler``, ``cuda_rng`` and ``data`` are optional).
+STATE_KEYS = ("model", "ema", "ema_n_averaged", "optim", "sched", "step", "rng")
+
+
 def load_state(run_dir: str | os.PathLike) -> dict | None:
-    """The full resume state of a run, or ``None`` when the run has none yet."""
+    """The full resume state of a run, or ``None`` when the run has none yet.
+
+    Raises:
+        RunError: the file is unreadable, or lacks one of :data:`STATE_KEYS`.
+    """
     path = Path(run_dir) / STATE
-    return _load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    state = _load(path)
+    missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise RunError(
+            f"{path} lacks {', '.join(missing)}: it is not a complete idff resume state. "
+            "Resume from an earlier copy, or remove state.pt to keep only the snapshot "
+            "(training then starts again from step 0)."
+        )
+    return state
 
 
 def load_state_dict_checked(

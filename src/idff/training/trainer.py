@@ -9,6 +9,8 @@ atomic checkpoints (see :mod:`idff.training.checkpoint`).
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
@@ -21,11 +23,15 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from idff.errors import TrainingInterrupted
 from idff.training.checkpoint import (
     STATE,
     atomic_save,
+    atomic_write_text,
+    check_resume_config,
     load_state,
     load_state_dict_checked,
+    remove_stale_tmp,
     save_snapshot,
 )
 from idff.training.distributed import DistContext
@@ -182,10 +188,17 @@ class Trainer:
         self.dist.barrier()
 
     def resume(self) -> bool:
-        """Restore the resume state of ``run_dir`` if there is one; return whether it did."""
-        state = load_state(self.run_dir)
-        if state is None:
+        """Restore the resume state of ``run_dir`` if there is one; return whether it did.
+
+        Raises:
+            RunError: the run was trained with other settings (see
+                :func:`~idff.training.checkpoint.check_resume_config`), or its state is
+                incomplete or unreadable.
+        """
+        if not (self.run_dir / STATE).is_file():
             return False
+        check_resume_config(self.run_dir, self.run_config)
+        state = load_state(self.run_dir)
         where = str(self.run_dir / STATE)
         load_state_dict_checked(self.model, state["model"], where)
         load_state_dict_checked(self.ema.module, state["ema"], where + " (EMA)")
@@ -265,13 +278,52 @@ class Trainer:
             out.append((x1, cond))
         return out
 
+    def _trim_log(self) -> None:
+        """Drop log lines past the resumed step (and torn lines), so steps never repeat."""
+        path = self.run_dir / "log.jsonl"
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                if int(json.loads(line)["step"]) <= self.step:
+                    keep.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue
+        atomic_write_text("".join(f"{line}\n" for line in keep), path)
+
+    def _install_signal_handlers(self) -> dict:
+        """SIGINT/SIGTERM ask the loop to save and stop (a second SIGINT stops at once)."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        self._signal = None
+
+        def handler(signum, frame):
+            if self._signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._signal = signum
+
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+        return old
+
     def fit(self) -> nn.Module:
-        """Train until ``config.steps``; return the EMA model. Resumes if a state exists."""
+        """Train until ``config.steps``; return the EMA model. Resumes if a state exists.
+
+        On SIGINT or SIGTERM the loop finishes its step, saves a checkpoint and raises
+        :class:`~idff.errors.TrainingInterrupted`; rerunning resumes from that step.
+        """
+        if self.is_main and self.run_dir.is_dir():
+            remove_stale_tmp(self.run_dir)
         if self.step == 0 and not self.resume():
             torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank)
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._trim_log()
         self.dist.barrier()
+        self._signal = None
+        old_handlers = self._install_signal_handlers()
         batches = _cycle(self.data)
         bar = tqdm(
             total=self.config.steps,
@@ -314,8 +366,14 @@ class Trainer:
                         self.on_log(self.step, metrics)
                 if self.step % self.config.ckpt_every == 0:
                     self.save()
+                if self.dist.any(self._signal is not None):
+                    self.save()
+                    raise TrainingInterrupted(self.step, self.run_dir,
+                                              int(self._signal or signal.SIGTERM))
             self.save()
         finally:
+            for sig, h in old_handlers.items():
+                signal.signal(sig, h)
             bar.close()
             if log is not None:
                 log.close()
