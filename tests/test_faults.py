@@ -509,3 +509,58 @@ def test_signal_saves_a_checkpoint_and_resume_is_exact(tmp_path, sig):
     _, b, n_b = load_run(tmp_path / "straight")
     assert n_a == n_b == steps
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------- packaging
+
+ROOT = Path(__file__).resolve().parents[1]
+#: import name -> distribution name, where they differ
+DIST = {"ot": "pot", "PIL": "pillow", "sklearn": "scikit-learn", "pytorch_fid": "pytorch-fid",
+        "netCDF4": "netcdf4"}
+#: declared but needed without an import statement: xarray's netCDF reader; tensorboard
+#: (imported as torch.utils.tensorboard); test and build tools.
+NOT_IMPORTED = {"netcdf4", "tensorboard", "pytest", "ruff", "build", "properscoring", "pandas"}
+
+
+def _declared() -> set[str]:
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(meta["dependencies"])
+    for extra in meta["optional-dependencies"].values():
+        reqs += [r for r in extra if not r.startswith("idff")]
+    return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in reqs}
+
+
+def _imported() -> set[str]:
+    import ast
+    import sys
+
+    names = set()
+    for path in (ROOT / "src" / "idff").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    third = {n for n in names if n not in sys.stdlib_module_names and n not in ("idff",)}
+    return {DIST.get(n, n).lower() for n in third}
+
+
+def test_dependencies_are_declared_exactly_as_imported():
+    declared, imported = _declared(), _imported()
+    assert imported - declared == set(), "imported but not declared"
+    assert declared - imported - NOT_IMPORTED == set(), "declared but never imported"
+
+
+def test_one_version_and_typed_package():
+    import idff
+
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in text and 'attr = "idff.__version__"' in text
+    assert "\nversion =" not in text.split("[tool.setuptools.dynamic]")[0]
+    assert (ROOT / "src" / "idff" / "py.typed").is_file()
+    assert f"## {idff.__version__}" in (ROOT / "CHANGELOG.md").read_text()
+    res = CliRunner().invoke(cli, ["--version"])
+    assert res.exit_code == 0 and idff.__version__ in res.output
