@@ -297,3 +297,21 @@ def test_cli_bench_per_run_then_merge(tmp_path, toy_runs):
     res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "nothing"),
                               "--out", str(tmp_path / "x")])
     assert res.exit_code != 0 and "nothing.meta.json not found" in res.output
+
+
+def test_support_fraction_is_sharp():
+    from idff.data.toys import sample_toy, support_fraction
+
+    g = torch.Generator().manual_seed(0)
+    for name, exact in (("checkerboard", 1.0), ("8gaussians", 0.989)):
+        x = sample_toy(name, 20_000, g)
+        assert support_fraction(name, x) == pytest.approx(exact, abs=0.005)
+        assert support_fraction(name, x + 0.3 * torch.randn(x.shape, generator=g)) < 0.7
+    # the gaps of the checkerboard: (0.5, 0.5) is on, (-0.5, 0.5) is off
+    pts = torch.tensor([[0.5, 0.5], [-0.5, 0.5], [1.5, -0.5], [2.5, 0.5]])
+    assert support_fraction("checkerboard", pts) == 0.5
+    with pytest.raises(ValueError, match="knows checkerboard"):
+        support_fraction("moons", pts)
+    q = B.ToyQuality("checkerboard", n=500)
+    s = q.score(q.refs["val"], "eval")
+    assert s["in_support"] == 1.0 and "mmd_fine" in s

@@ -106,7 +106,9 @@ class Quality:
 
 
 class ToyQuality(Quality):
-    """MMD (primary) and exact W2 against fresh draws of a toy distribution.
+    """MMD (primary), exact W2, a small-bandwidth MMD (``mmd_fine``, kernel variances 0.001
+    and 0.01: sensitive to blur across the checkerboard's gaps) and, for checkerboard and
+    8 Gaussians, the share of samples on the support (``in_support``) against fresh draws.
 
     The validation and evaluation references are independent draws with disjoint seeds.
     """
@@ -116,6 +118,7 @@ class ToyQuality(Quality):
     def __init__(self, dataset: str, n: int = 2000, seed: int = 0):
         from idff.data.toys import sample_toy
 
+        self.dataset = dataset
         self.refs = {
             "val": sample_toy(dataset, n, torch.Generator().manual_seed(30_000 + seed)),
             "eval": sample_toy(dataset, n, torch.Generator().manual_seed(10_000 + seed)),
@@ -124,10 +127,15 @@ class ToyQuality(Quality):
                          f"validation reference seed {30_000 + seed}, evaluation {10_000 + seed}")
 
     def score(self, samples: Tensor, split: str) -> dict[str, float]:
+        from idff.data.toys import support_fraction
         from idff.metrics import mmd, wasserstein
 
         ref = self.refs[split]
-        return {"mmd": mmd(samples, ref), "w2": wasserstein(samples, ref, 2)}
+        out = {"mmd": mmd(samples, ref), "w2": wasserstein(samples, ref, 2),
+               "mmd_fine": mmd(samples, ref, bandwidths=(0.001, 0.01))}
+        if self.dataset in ("checkerboard", "8gaussians"):
+            out["in_support"] = support_fraction(self.dataset, samples)
+        return out
 
     def floor(self) -> dict[str, float]:
         return self.score(self.refs["val"], "eval")
