@@ -24,3 +24,22 @@ def test_own_module_example_trains_and_samples_at_the_chosen_nfe(tmp_path, capsy
     again = mod["main"](["--steps", "40", "--nfe", "2", "--n", "64"])
     other = mod["main"](["--steps", "40", "--nfe", "6", "--n", "64"])
     assert torch.equal(x, again) and not torch.equal(x, other)
+
+
+def test_gpu_check_script_dry_run_prints_its_table():
+    """scripts/gpu_check.sh's CPU path: the same code (DDP over gloo, tiny UNet, 2 steps)."""
+    import os
+    import subprocess
+
+    import pytest
+
+    pytest.importorskip("torchcfm")
+    root = EXAMPLES.parent
+    res = subprocess.run(["bash", str(root / "scripts" / "gpu_check.sh"), "--dry-run"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| eager |")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert all(float(c) > 0 for c in cells[1:])
