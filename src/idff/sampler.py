@@ -181,7 +181,7 @@ def _srk(field: Field, x0: Tensor, steps: int, generator, t_end: float) -> Sampl
     entropy = None if generator is None else int(
         torch.randint(0, 2**31 - 1, (1,), generator=generator).item())
     ts = torch.tensor([0.0, stop], dtype=x0.dtype, device=x0.device)
-    bm = torchsde.BrownianInterval(0.0, stop, size=y0.shape, dtype=x0.dtype,
+    bm = torchsde.BrownianInterval(0.0, float(ts[-1]), size=y0.shape, dtype=x0.dtype,
                                    device=x0.device, entropy=entropy,
                                    levy_area_approximation="space-time")
     x = torchsde.sdeint(_SDE(), y0, ts, bm=bm, dt=stop / steps)[-1].reshape(shape)
