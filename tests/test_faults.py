@@ -437,6 +437,23 @@ def test_resume_with_other_settings_is_refused(tmp_path, extra, changed):
     assert {p: (out / p).read_bytes() for p in before} == before  # nothing rewritten
 
 
+def test_image_resume_with_other_settings_is_refused(tmp_path):
+    pytest.importorskip("torchcfm")
+    from test_images_common import tiny, write_fashion_mnist
+
+    root = write_fashion_mnist(tmp_path / "fm", n=8)
+    args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
+            str(tmp_path / "run"), "--no-tensorboard"]
+    for o in tiny(28):
+        args += ["--set", o]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    res = CliRunner().invoke(cli, args + ["--resume", "--steps", "4", "--ckpt-every", "1",
+                                          "--set", "objective.sigma=0.5"])
+    _one_line_error(res, "other settings", "objective.sigma: 0.2 -> 0.5")
+    res = CliRunner().invoke(cli, args + ["--resume", "--steps", "3", "--ckpt-every", "1"])
+    assert res.exit_code == 0 and "step 3" in res.output, res.output
+
+
 def test_extending_steps_resumes_and_logs_each_step_once(tmp_path):
     out = tmp_path / "run"
     assert _train(out, "--ckpt-every", "100", steps=200).exit_code == 0
