@@ -581,3 +581,22 @@ def test_one_version_and_typed_package():
     assert f"## {idff.__version__}" in (ROOT / "CHANGELOG.md").read_text()
     res = CliRunner().invoke(cli, ["--version"])
     assert res.exit_code == 0 and idff.__version__ in res.output
+
+
+def test_huge_nfe_warns_and_outputs_below_files_are_refused_everywhere(tmp_path, toy_run):
+    res = CliRunner().invoke(cli, ["sample", str(toy_run), "--nfe", "10001", "--solver",
+                                   "euler", "--n", "2", "--out", str(tmp_path / "s.npy")])
+    assert res.exit_code == 0, res.output
+    assert "warning: --nfe 10001 means 10001 network evaluations" in res.output
+    assert "NFE 10001" in res.output
+    (tmp_path / "f").write_text("x")
+    below = str(tmp_path / "f" / "sub")
+    for cmd in (["md-eval", str(toy_run), "--out", below],
+                ["bench", "nfe", str(toy_run), "--out", below],
+                ["bench", "merge", str(toy_run), "--out", below],
+                ["train-classifier", "--out", below + ".pt"],
+                ["dump-real", "fashion_mnist", "--out", below],
+                ["sst-demo", "--out", below],
+                ["train", "sst", "--out", below],
+                ["train", "md", "--out", below]):
+        _one_line_error(CliRunner().invoke(cli, cmd), "is a file, not a folder")

@@ -54,6 +54,7 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
     from idff.eval.idx import find_fashion_mnist, load_fashion_mnist
 
     torch.set_num_threads(threads)
+    check_output_path(out)
     try:
         folder = find_fashion_mnist(data_root)
         xtr, ytr = load_fashion_mnist("train", folder)
@@ -315,6 +316,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
     from idff.training.checkpoint import RunError
 
     torch.set_num_threads(threads)
+    check_output_path(out)
     try:
         nfes = [b if b == "adaptive" else int(b) for b in nfe_list.split(",")]
         gam = [float(g) for g in gammas.split(",")]
@@ -391,6 +393,7 @@ def bench_merge(parts, out, title):
 
     from idff.eval import bench as B
 
+    check_output_path(out)
     rows, val_rows, metas = [], [], []
     try:
         for prefix in parts:

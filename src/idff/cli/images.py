@@ -11,7 +11,13 @@ from pathlib import Path
 
 import click
 
-from idff.cli.common import NONNEG_FLOAT, NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, check_nfe_solver
+from idff.cli.common import (
+    NONNEG_FLOAT,
+    NONNEG_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    check_nfe_solver,
+)
 from idff.cli.common import fail as _fail
 from idff.errors import check_output_path
 from idff.presets import PRESETS
@@ -195,6 +201,7 @@ def dump_real(preset, out, n, data_root, train):
     from idff.data.images import DataError
     from idff.experiments.images import dump_real_images, image_run_config
 
+    check_output_path(out, folder=True)
     try:
         cfg = image_run_config(preset, [], data_root)
         count = dump_real_images(cfg, out, n, train=train)

@@ -200,6 +200,8 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
         save_json,
     )
 
+    if out:
+        check_output_path(out, folder=True)
     md_rows, lz_rows, md_floor, lz_floor, results = [], [], [], [], {}
     for run in runs:
         _, cfg = load_md_model(run)
@@ -254,6 +256,8 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
 @_errors
 def md_benchmark(runs, steps, nfes, sigmas, rollouts, lag, history, seed, lorenz, out, **kw):
     """Simulate (cached), train IDFF and CFM, evaluate against held-out MD, write README."""
+    check_output_path(out, folder=True)
+    check_output_path(runs, "--runs", folder=True)
     from idff.experiments.md import run_md_benchmark
 
     cache = kw.pop("cache")

@@ -219,6 +219,8 @@ def sst_demo(steps, batch_size, members, horizon, steps_per_lead, seed, out, res
     from idff.experiments.sst import run_sst_demo
 
     command = "idff " + " ".join(sys.argv[1:])
+    check_output_path(out, folder=True)
+    check_output_path(results, "--results", folder=True)
     try:
         run_sst_demo(out, results, steps, batch_size, horizon=horizon, members=members,
                      steps_per_lead=steps_per_lead, seed=seed, command=command,

@@ -14,6 +14,7 @@ from idff.cli.common import (
     check_nfe_solver,
     device_option,
     warmup_for,
+    warn,
 )
 from idff.cli.common import fail as _fail
 from idff.data.toys import TOYS
@@ -170,6 +171,9 @@ def sample(run, nfe, n, solver, field, gamma, s, sde, seed, device, out):
     if not out.endswith((".npy", ".png")):
         raise UserError(f"--out must end in .npy (raw samples) or .png (figure), got {out}.")
     check_nfe_solver(nfe, solver)
+    if nfe > 10_000:
+        warn(f"--nfe {nfe} means {nfe} network evaluations per sample; this takes long (a "
+             "progress bar appears after two seconds; Ctrl-C stops).")
     if is_image_run(run):
         from idff.cli.images import sample_image_grid
 
