@@ -4,6 +4,7 @@ resume cannot silently change a run, interrupts save, packaging facts hold."""
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from pathlib import Path
 
@@ -600,3 +601,23 @@ def test_huge_nfe_warns_and_outputs_below_files_are_refused_everywhere(tmp_path,
                 ["train", "sst", "--out", below],
                 ["train", "md", "--out", below]):
         _one_line_error(CliRunner().invoke(cli, cmd), "is a file, not a folder")
+
+
+def test_nll_scores_image_runs_in_bits_per_dim(tmp_path):
+    pytest.importorskip("torchcfm")
+    from test_images_common import tiny, write_fashion_mnist
+
+    root = write_fashion_mnist(tmp_path / "fm", n=8)
+    args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
+            str(tmp_path / "run"), "--no-tensorboard"]
+    for o in tiny(28):
+        args += ["--set", o]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    res = CliRunner().invoke(cli, ["nll", str(tmp_path / "run"), "--n", "2", "--atol", "1e-2",
+                                   "--rtol", "1e-2"])
+    assert res.exit_code == 0, res.output
+    line = [x for x in res.output.splitlines() if x.startswith("NLL")][0]
+    assert "2 test images (uniform dequantisation, 256 levels)" in line
+    assert "estimator hutchinson" in line
+    bpd = float(line.split("(")[1].split(" bits/dim")[0])
+    assert math.isfinite(bpd) and bpd > 0

@@ -196,7 +196,7 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
 @click.command("nll")
 @click.argument("run", type=click.Path())
 @click.option("--n", "n", type=POSITIVE_INT, default=1000,
-              help="Evaluation points (fresh toy draws).")
+              help="Evaluation points (fresh toy draws, file rows or test images).")
 @click.option("--estimator", type=click.Choice(["auto", "exact", "hutchinson",
                                                  "hutchinson-gaussian"]), default="auto",
               help="Divergence: exact (default for D ≤ 16) or Hutchinson's estimator.")
@@ -209,36 +209,33 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
 @click.option("--seed", type=NONNEG_INT, default=0)
 @device_option
 def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
-    """Negative log-likelihood (nats, bits/dim) of a toy run's ODE.
+    """Negative log-likelihood (nats, bits/dim) of a run's ODE.
 
     Named toys are scored on fresh draws; runs trained on a --data file on N points drawn
-    (with seed SEED) from that file, i.e. on training points, which the output says.
+    (with seed SEED) from that file, i.e. on training points, which the output says; image
+    runs on N test images with uniform dequantisation, in bits/dim of the 8-bit images.
     """
     import torch
 
-    from idff.data.toys import load_vectors, sample_toy
     from idff.eval.likelihood import log_likelihood
+    from idff.experiments.images import is_image_run
     from idff.experiments.toy import load_toy_model
     from idff.methods import make_sampling_field
     from idff.training.checkpoint import RunError
 
+    levels = None
     try:
-        model, cfg = load_toy_model(run)
-        data = cfg.get("data", {})
-        if data.get("dataset") not in (None, "file"):
-            x = sample_toy(data["dataset"], n, torch.Generator().manual_seed(10_000 + seed))
-            what = f"{n} fresh points"
-        elif data.get("file"):
-            arr = torch.from_numpy(load_vectors(data["file"]))
-            idx = torch.randperm(arr.shape[0], generator=torch.Generator().manual_seed(seed))
-            x = arr[idx[:n]]
-            what = f"{x.shape[0]} points of the training file {data['file']}"
+        if Path(run).is_dir() and is_image_run(run):
+            model, cfg, x, what = _image_nll_data(run, n, seed)
+            levels = 256
         else:
-            raise UserError(f"{run} records no data source to score (no dataset, no file).")
+            model, cfg = load_toy_model(run)
+            x, what = _vector_nll_data(run, cfg, n, seed)
         f = make_sampling_field(cfg["method"], model.to(device), field=field,
                                 sigma=cfg["objective"].get("sigma", 0.2))
         res = log_likelihood(f, x.to(device), estimator, atol=atol, rtol=rtol, t_end=t_end,
-                             generator=torch.Generator().manual_seed(seed), progress=True)
+                             levels=levels, generator=torch.Generator().manual_seed(seed),
+                             progress=True)
     except (RunError, ValueError, RuntimeError) as e:
         _fail(e)
     n = x.shape[0]
@@ -247,6 +244,44 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
                f"({res.bpd.mean().item():.4f} bits/dim), {what}, estimator "
                f"{res.estimator}, dopri5 atol={atol} rtol={rtol}, x placed at t={res.t_start:g}, "
                f"{res.nfe} NFE")
+
+
+def _vector_nll_data(run: str, cfg: dict, n: int, seed: int):
+    """``n`` points to score a toy run on: fresh draws of its toy, or rows of its data file."""
+    import torch
+
+    from idff.data.toys import load_vectors, sample_toy
+
+    data = cfg.get("data", {})
+    if data.get("dataset") not in (None, "file"):
+        x = sample_toy(data["dataset"], n, torch.Generator().manual_seed(10_000 + seed))
+        return x, f"{n} fresh points"
+    if data.get("file"):
+        arr = torch.from_numpy(load_vectors(data["file"]))
+        idx = torch.randperm(arr.shape[0], generator=torch.Generator().manual_seed(seed))
+        x = arr[idx[:n]]
+        return x, f"{x.shape[0]} points of the training file {data['file']}"
+    raise UserError(f"{run} records no data source to score (no dataset, no file).")
+
+
+def _image_nll_data(run: str, n: int, seed: int):
+    """Model, config and ``n`` dequantised test images ``(u + U[0, 1)) / 128 - 1`` of a run."""
+    import torch
+
+    from idff.data.images import build_dataset
+    from idff.experiments.images import load_image_model
+
+    model, cfg = load_image_model(run)
+    if cfg["model"].get("num_classes"):
+        raise UserError(f"{run} is class-conditional; idff nll scores unconditional image "
+                        "models only.")
+    ds = build_dataset(cfg["data"], train=False)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(ds), generator=g)[:n].tolist()
+    x = torch.stack([ds[i][0] for i in idx])  # [-1, 1], from uint8 as u / 127.5 - 1
+    u = ((x + 1) * 127.5).round()
+    x = (u + torch.rand(x.shape, generator=g)) / 128.0 - 1.0
+    return model, cfg, x, f"{len(idx)} test images (uniform dequantisation, 256 levels)"
 
 
 def _write_val_csv(val_log: list[dict], path: Path) -> None:
