@@ -621,3 +621,15 @@ def test_nll_scores_image_runs_in_bits_per_dim(tmp_path):
     assert "estimator hutchinson" in line
     bpd = float(line.split("(")[1].split(" bits/dim")[0])
     assert math.isfinite(bpd) and bpd > 0
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--nfe", "abc"], ["--nfe takes integers >= 1", "'abc'"]),
+    (["--nfe", "1,0"], ["--nfe takes", "'0'"]),
+    (["--gammas", "-1"], ["--gammas takes finite numbers >= 0", "'-1'"]),
+    (["--gammas", "0,nan"], ["--gammas", "'nan'"]),
+])
+def test_bench_lists_are_checked(tmp_path, toy_run, args, needles):
+    res = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), *args, "--out",
+                                   str(tmp_path / "b")])
+    _one_line_error(res, *needles)

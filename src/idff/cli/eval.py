@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -284,6 +285,20 @@ def _image_nll_data(run: str, n: int, seed: int):
     return model, cfg, x, f"{len(idx)} test images (uniform dequantisation, 256 levels)"
 
 
+def _parse_list(text: str, option: str, what: str, parse, ok) -> list:
+    """Comma-separated values of ``option``; a bad entry is a one-line user error."""
+    out = []
+    for item in (x.strip() for x in text.split(",")):
+        try:
+            value = parse(item)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise UserError(f"{option} takes {what}; {item!r} in {text!r} is not one.")
+        out.append(value)
+    return out
+
+
 def _write_val_csv(val_log: list[dict], path: Path) -> None:
     """IDFF's validation scores, one row per noise candidate and budget (none: no file)."""
     import csv
@@ -353,8 +368,11 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
     torch.set_num_threads(threads)
     check_output_path(out)
     try:
-        nfes = [b if b == "adaptive" else int(b) for b in nfe_list.split(",")]
-        gam = [float(g) for g in gammas.split(",")]
+        nfes = _parse_list(nfe_list, "--nfe", "integers >= 1 or 'adaptive', e.g. 1,2,4,adaptive",
+                           lambda b: b if b == "adaptive" else int(b),
+                           lambda b: b == "adaptive" or b >= 1)
+        gam = _parse_list(gammas, "--gammas", "finite numbers >= 0, e.g. 0,0.5,1", float,
+                          lambda g: math.isfinite(g) and g >= 0)
         if labels and len(labels) != len(runs):
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
         from idff.sampler import SOLVERS
