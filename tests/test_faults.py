@@ -633,3 +633,28 @@ def test_bench_lists_are_checked(tmp_path, toy_run, args, needles):
     res = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), *args, "--out",
                                    str(tmp_path / "b")])
     _one_line_error(res, *needles)
+
+
+def test_exported_run_loads_without_pickle_and_samples_identically(tmp_path, toy_run,
+                                                                   monkeypatch):
+    out = tmp_path / "shared"
+    res = CliRunner().invoke(cli, ["export", str(toy_run), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "snapshot.safetensors"]
+    a = CliRunner().invoke(cli, ["sample", str(toy_run), "--n", "50", "--nfe", "4",
+                                 "--out", str(tmp_path / "a.npy")])
+    assert a.exit_code == 0, a.output
+
+    def no_pickle(*args, **kw):
+        raise AssertionError("an exported run must load without torch.load")
+
+    monkeypatch.setattr(torch, "load", no_pickle)
+    b = CliRunner().invoke(cli, ["sample", str(out), "--n", "50", "--nfe", "4",
+                                 "--out", str(tmp_path / "b.npy")])
+    assert b.exit_code == 0, b.output
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    _one_line_error(CliRunner().invoke(cli, ["export", str(toy_run), "--out", str(out)]),
+                    "already holds a run")
+    (out / "snapshot.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00garbage!")
+    _one_line_error(CliRunner().invoke(cli, ["sample", str(out), "--out",
+                                             str(tmp_path / "c.npy")]), "cannot read")

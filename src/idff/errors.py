@@ -8,7 +8,6 @@ Every other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,6 @@ __all__ = [
     "closest",
     "unknown_key_message",
     "check_output_path",
-    "check_positive",
 ]
 
 
@@ -86,13 +84,3 @@ def check_output_path(path: str | os.PathLike, option: str = "--out",
     if not folder and p.is_dir():
         raise UserError(f"{option} {path} is a folder; give a file name.")
     return p
-
-
-def check_positive(value: float | int | None, option: str, allow_zero: bool = False) -> None:
-    """Refuse a non-finite, negative (or zero) numeric option with a message naming it."""
-    if value is None:
-        return
-    bad = not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
-    if bad:
-        need = ">= 0" if allow_zero else "> 0"
-        raise UserError(f"{option} must be a finite number {need}, got {value}.")

@@ -32,10 +32,10 @@ def train() -> None:
 
 
 def _register() -> None:
-    from idff.cli import diagnose, images, md, sst, toy
+    from idff.cli import diagnose, images, md, runs, sst, toy
     from idff.cli import eval as eval_cli
 
-    for area in (toy, images, sst, md, eval_cli, diagnose):
+    for area in (toy, images, sst, md, eval_cli, diagnose, runs):
         area.register(cli, train)
 
 

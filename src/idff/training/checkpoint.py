@@ -4,7 +4,8 @@ A run directory holds ``config.json`` (everything needed to rebuild the model an
 ``snapshot.pt`` (EMA weights for inference, a plain ``state_dict``) and ``state.pt`` (the
 full resume state: model, EMA, optimizer, scheduler, step, RNG). Files are written to a
 temporary name and renamed, so a killed run never leaves a half-written checkpoint.
-Everything is loaded with ``weights_only=True``: no pickled code.
+Everything is loaded with ``weights_only=True``: no pickled code. :func:`export_run`
+writes a copy for sharing, ``config.json`` + ``snapshot.safetensors``, with no pickle at all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "atomic_write_text",
     "save_snapshot",
     "load_run",
+    "export_run",
     "load_state",
     "load_state_dict_checked",
     "remove_stale_tmp",
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 CONFIG, SNAPSHOT, STATE = "config.json", "snapshot.pt", "state.pt"
+SAFE_SNAPSHOT = "snapshot.safetensors"
 
 
 class RunError(UserError):
@@ -150,21 +153,74 @@ def _load(path: Path) -> dict:
 
 
 def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict, int]:
-    """Return ``(config, ema_state_dict, step)`` of a run directory."""
+    """Return ``(config, ema_state_dict, step)`` of a run directory.
+
+    The weights are ``snapshot.pt`` (read with ``weights_only=True``) or, in a folder
+    written by :func:`export_run`, ``snapshot.safetensors`` (no pickle at all).
+    """
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).is_file() or not (run_dir / SNAPSHOT).is_file():
+    snapshot = run_dir / SNAPSHOT
+    if not snapshot.is_file() and (run_dir / SAFE_SNAPSHOT).is_file():
+        snapshot = run_dir / SAFE_SNAPSHOT
+    if not (run_dir / CONFIG).is_file() or not snapshot.is_file():
         raise RunError(
-            f"{run_dir} is not an idff run directory (it needs {CONFIG} and {SNAPSHOT}); "
-            "pass the --out folder of an 'idff train' run."
+            f"{run_dir} is not an idff run directory (it needs {CONFIG} and {SNAPSHOT} or "
+            f"{SAFE_SNAPSHOT}); pass the --out folder of an 'idff train' run."
         )
     try:
         config = json.loads((run_dir / CONFIG).read_text())
     except json.JSONDecodeError as e:
         raise RunError(f"{run_dir / CONFIG} is not valid JSON ({e}).") from e
-    snap = _load(run_dir / SNAPSHOT)
+    if snapshot.suffix == ".safetensors":
+        return (config, *_load_safetensors(snapshot))
+    snap = _load(snapshot)
     if "model" not in snap:
-        raise RunError(f"{run_dir / SNAPSHOT} has no 'model' entry; it is not an idff snapshot.")
+        raise RunError(f"{snapshot} has no 'model' entry; it is not an idff snapshot.")
     return config, snap["model"], int(snap.get("step", 0))
+
+
+def _load_safetensors(path: Path) -> tuple[dict, int]:
+    try:
+        from safetensors import safe_open
+    except ImportError as e:
+        raise ImportError(f"reading {path} needs safetensors: pip install safetensors.") from e
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+            meta = f.metadata() or {}
+    except Exception as e:  # truncated or foreign files
+        raise RunError(f"cannot read {path} ({type(e).__name__}: {str(e)[:160]}); the file is "
+                       "truncated or not a safetensors file. Export the run again.") from e
+    return state, int(meta.get("step", 0))
+
+
+def export_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Copy a run's config and EMA weights to ``out`` as ``config.json`` +
+    ``snapshot.safetensors``: a run folder that loads without unpickling anything.
+
+    Every command that takes a run directory (``idff sample``, ``nll``, ``fid``, ...) takes
+    the exported folder; the tensors are the snapshot's, bit for bit.
+
+    Raises:
+        RunError: ``run_dir`` is not a run, or ``out`` already holds one.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    if (out / CONFIG).exists() or (out / SNAPSHOT).exists() or (out / SAFE_SNAPSHOT).exists():
+        raise RunError(f"{out} already holds a run; choose an empty --out.")
+    config, state, step = load_run(run_dir)
+    tmp = _tmp_in(out / SAFE_SNAPSHOT)
+    try:
+        # safetensors refuses tensors that share memory; clones are independent and equal
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in state.items()}, tmp,
+                  metadata={"step": str(step), "format": "idff-snapshot"})
+        os.replace(tmp, out / SAFE_SNAPSHOT)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    atomic_write_text(json.dumps(config, indent=2, sort_keys=True), out / CONFIG)
+    return out
 
 
 #: entries every resume state has (``scaler``, ``cuda_rng`` and ``data`` are optional).

@@ -1,0 +1,28 @@
+"""CLI for run folders: ``idff export``."""
+
+from __future__ import annotations
+
+import click
+
+from idff.errors import check_output_path
+
+
+def register(cli: click.Group, train: click.Group) -> None:
+    cli.add_command(export)
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="New folder for config.json and snapshot.safetensors.")
+def export(run, out):
+    """Copy a run's config and EMA weights as safetensors (a run folder with no pickle).
+
+    The exported folder works wherever a run directory does (idff sample, nll, fid, bench);
+    it holds no resume state, so it cannot be trained further.
+    """
+    from idff.training.checkpoint import export_run
+
+    check_output_path(out, folder=True)
+    path = export_run(run, out)
+    click.echo(f"wrote {path}/config.json and {path}/snapshot.safetensors")
