@@ -8,6 +8,7 @@
 #   bash benchmarks/fmnist_nfe.sh                   # everything; rerun to resume after a stop
 #   STEPS=4621 N_EVAL=2000 N_VAL=500 bash benchmarks/fmnist_nfe.sh
 #   RUNS="otcfm idff" bash benchmarks/fmnist_nfe.sh # a subset
+#   STAGE=bench bash benchmarks/fmnist_nfe.sh       # score trained runs only
 #
 # Every stage resumes: training from the runs' checkpoints, the benchmark from its per-cell
 # journals (results/eval/fmnist_*.jsonl). One torch thread per process; on a 2-core machine
@@ -22,6 +23,7 @@ N_EVAL=${N_EVAL:-2000}
 N_VAL=${N_VAL:-500}
 JOBS=${JOBS:-2}
 RUNS=${RUNS:-"otcfm idff idff-published"}
+STAGE=${STAGE:-all}
 OUT=${OUT:-results/eval/fmnist}
 CLS=${CLS:-checkpoints/fashion_mnist/classifier/fmnist_cnn.pt}
 CLS_SHA=461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5
@@ -78,7 +80,8 @@ fi
 
 running=0
 for name in $RUNS; do
-  { train "$name" && bench_run "$name"; } &
+  if [[ $STAGE == bench ]]; then bench_run "$name" &
+  else { train "$name" && bench_run "$name"; } & fi
   running=$((running + 1))
   if (( running >= JOBS )); then wait -n; running=$((running - 1)); fi
 done
