@@ -658,3 +658,19 @@ def test_exported_run_loads_without_pickle_and_samples_identically(tmp_path, toy
     (out / "snapshot.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00garbage!")
     _one_line_error(CliRunner().invoke(cli, ["sample", str(out), "--out",
                                              str(tmp_path / "c.npy")]), "cannot read")
+
+
+def test_device_option_on_every_command_that_runs_a_trained_network():
+    from idff.presets import PRESETS
+
+    paths = [["sample"], ["nll"], ["fid"], ["generate"], ["forecast"], ["md-eval"],
+             ["train", "toy"], ["train", "sst"], ["train", "md"]]
+    paths += [["train", p] for p in PRESETS]
+    for path in paths:
+        cmd = cli
+        for name in path:
+            cmd = cmd.commands[name]
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        assert "--device" in opts, path
+    res = CliRunner().invoke(cli, ["md-eval", "nope", "--device", "cpu"])
+    _one_line_error(res, "nope")

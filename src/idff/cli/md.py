@@ -178,10 +178,11 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 @click.option("--rollouts", type=POSITIVE_INT, default=4, help="Independent rollouts per run.")
 @click.option("--max-frames", type=POSITIVE_INT, default=None, help="Truncate the reference.")
 @click.option("--seed", type=NONNEG_INT, default=0)
+@device_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics.json, table.md and figures.")
 @_errors
-def md_eval(runs, nfe, rollouts, max_frames, seed, out):
+def md_eval(runs, nfe, rollouts, max_frames, seed, device, out):
     """Score trained MD runs against held-out simulations (and the MD noise floor).
 
     Pointwise (CC, wrapped RMSE/MAE vs a reference from the same start), distributional
@@ -206,11 +207,11 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, out):
     for run in runs:
         _, cfg = load_md_model(run)
         if cfg["data"].get("system") == "lorenz":
-            r = evaluate_lorenz(run, nfe, seed=seed)
+            r = evaluate_lorenz(run, nfe, seed=seed, device=device)
             lz_rows.append(r["rows"][0])
             lz_floor = r["rows"][1:]
         else:
-            r = evaluate_md(run, nfe, rollouts, seed, max_frames=max_frames)
+            r = evaluate_md(run, nfe, rollouts, seed, max_frames=max_frames, device=device)
             md_rows.append(r["rows"][0])
             md_floor = r["rows"][1:]
         results[run] = r

@@ -157,10 +157,11 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 @click.option("--baselines/--no-baselines", default=True,
               help="Also score persistence and climatology.")
 @click.option("--seed", type=NONNEG_INT, default=0)
+@device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for metrics.json, per_lead.csv and forecast.png.")
 def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, field, s, sde,
-             max_forecasts, baselines, seed, out):
+             max_forecasts, baselines, seed, device, out):
     """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
     spread-skill per lead, and a figure of predicted vs true fields."""
     from idff.experiments.sst import (
@@ -186,7 +187,7 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
         starts = starts[:max_forecasts] if max_forecasts else starts
         fcs = {cfg["method"]: sst_forecast(model, cfg, cube, starts, horizon, members,
                                            steps_per_lead, solver, gamma, seed,
-                                           field=field, s=s, sde=sde)}
+                                           field=field, s=s, sde=sde, device=device)}
         if baselines:
             fcs["persistence"] = persistence_forecast(cube, starts, horizon)
             fcs["climatology"] = climatology_forecast(cube, splits["train"], starts, horizon,

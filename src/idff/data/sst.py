@@ -397,7 +397,7 @@ def make_cond_channels(prev: Sequence[Tensor], start: Tensor, lead: Tensor | int
         lead: the lead ``ℓ`` of the frame being produced, an int or ``(B,)``.
     """
     b = start.shape[0]
-    lead_t = torch.as_tensor(lead, dtype=start.dtype).reshape(-1)
+    lead_t = torch.as_tensor(lead, dtype=start.dtype, device=start.device).reshape(-1)
     lead_t = lead_t.expand(b) if lead_t.numel() == 1 else lead_t
     lead_ch = (lead_t / horizon).reshape(b, 1, 1, 1).expand_as(start)
     return torch.cat([*prev, start, lead_ch], dim=1)

@@ -209,11 +209,11 @@ def _features(a: np.ndarray, periodic: bool) -> np.ndarray:
 
 def _generate(model, cfg, start_window: np.ndarray, n_steps: int, n_rollouts: int,
               sampling: RolloutConfig, periodic: bool, seed: int, start_index: int,
-              progress: bool) -> tuple[np.ndarray, int]:
+              progress: bool, device: str | torch.device = "cpu") -> tuple[np.ndarray, int]:
     d = cfg["data"]
     w = torch.as_tensor(_features(start_window, periodic), dtype=torch.float32)
-    w = w[None].repeat(n_rollouts, 1, 1)
-    g = torch.Generator().manual_seed(seed)
+    w = w[None].repeat(n_rollouts, 1, 1).to(device)
+    g = torch.Generator(device=device).manual_seed(seed)  # on the CPU: torch.Generator()
     res = rollout(model, w, n_steps, sampling, cond=d["cond"], start_index=start_index,
                   lag=d["lag"], index_scale=d.get("index_scale", 1.0),
                   project=project_circle if periodic else None, generator=g)
@@ -229,6 +229,7 @@ def evaluate_md(
     series: dict[str, Any] | None = None,
     max_frames: int | None = None,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Roll a trained run out from the held-out reference's start and score it.
 
@@ -241,6 +242,7 @@ def evaluate_md(
         "floor": (T, K) | None, "nfe": int, "dt_ps": float}``.
     """
     model, cfg = load_md_model(run_dir)
+    model = model.to(device)
     d = cfg["data"]
     series = series or load_series(d, progress)
     if not series["periodic"]:
@@ -259,7 +261,7 @@ def evaluate_md(
         )
     window = ref_full[0:first + 1:lag]
     gen, used = _generate(model, cfg, window, n_steps, n_rollouts, sampling, True, seed, first,
-                          progress)
+                          progress, device)
     dt = series["dt"] * lag
     per = [compare(g, ref, dt) for g in gen]
     label = f"{cfg['method'].upper()} σ={sampling.sigma:g} (NFE {used}/frame)"
@@ -301,11 +303,13 @@ def evaluate_lorenz(
     seed: int = 0,
     series: dict[str, Any] | None = None,
     progress: bool = True,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Forecasts from ``n_starts`` points of the held-out trajectory, and a free rollout."""
     from idff.md.lorenz import LYAPUNOV_EXPONENT
 
     model, cfg = load_md_model(run_dir)
+    model = model.to(device)
     d = cfg["data"]
     series = series or load_series(d, progress)
     lag, h = d["lag"], d["history"]
@@ -315,13 +319,13 @@ def evaluate_lorenz(
     sub = ref[::lag]
     starts = np.linspace(h, len(sub) - horizon - 1, n_starts).astype(int)
     windows = torch.as_tensor(np.stack([sub[s - h:s + 1] for s in starts]), dtype=torch.float32)
-    g = torch.Generator().manual_seed(seed)
-    fc = rollout(model, windows, horizon, sampling, cond=d["cond"], lag=lag,
+    g = torch.Generator(device=device).manual_seed(seed)
+    fc = rollout(model, windows.to(device), horizon, sampling, cond=d["cond"], lag=lag,
                  index_scale=d.get("index_scale", 1.0), project=None, generator=g)
     truth = np.stack([sub[s:s + horizon + 1] for s in starts])
     n_free = min(free_steps, len(sub) - 1 - h)
     free, used = _generate(model, cfg, sub[:h + 1], n_free, 1, sampling, False, seed + 1, h,
-                           progress)
+                           progress, device)
     scale = np.ones(3)  # states are standardised
     rows = [{"label": f"{cfg['method'].upper()} (NFE {used}/step)",
              **compare_lorenz(fc.states.numpy(), truth, free[0], sub[h:h + n_free + 1], dt, scale)}]

@@ -354,6 +354,7 @@ def sst_forecast(
     field: str = "pf",
     s: float = 0.0,
     sde: bool = False,
+    device: str | torch.device = "cpu",
 ) -> Forecast:
     """Roll out ``members`` forecasts of ``horizon`` leads from every start and patch.
 
@@ -369,6 +370,8 @@ def sst_forecast(
         max_rows: starts are rolled out in chunks of at most this many ``M·B`` rows.
         field, s, sde: IDFF field (``"pf"``, or ``"published"`` with sampling noise ``s`` and
             the published diffusion ``g(t) = s²√(t(1-t))`` when ``sde``), spec §4.
+        device: where the network and the rollout run; the noise is drawn there, so other
+            devices give other (equally distributed) ensembles. Results come back on the CPU.
     """
     import time
 
@@ -384,13 +387,15 @@ def sst_forecast(
     sigma = config["objective"].get("sigma", 0.2)
     source = None
     if method != "idff":
-        source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype)  # noqa: E731
-    g = torch.Generator().manual_seed(seed)
+        source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype,  # noqa: E731
+                                            device=x.device)
+    model = model.to(device)
+    g = torch.Generator(device=device).manual_seed(seed)  # on the CPU: torch.Generator()
     per_chunk = max(1, max_rows // (members * cube.data.shape[0]))
     parts, seconds, nfe = [], 0.0, []
     for c0 in range(0, len(starts), per_chunk):
         data, p_idx, k_idx, truth, mask = _batch(cube, starts[c0 : c0 + per_chunk], horizon)
-        older = [repeat_members(data[p_idx, k_idx - c][:, None], members)
+        older = [repeat_members(data[p_idx, k_idx - c][:, None].to(device), members)
                  for c in range(context)]
         obs, older = older[0], older[1:][::-1]  # frames k0-context+1 .. k0-1, oldest first
 
@@ -400,12 +405,12 @@ def sst_forecast(
             return make_cond_channels(prev, obs, k, k_train)
 
         t0 = time.perf_counter()
-        res = rollout(model, data[p_idx, k_idx][:, None], horizon, make_cond, steps=steps,
-                      solver=solver, method=method, field=field, sigma=sigma, gamma=gamma,
-                      s=s, sde=sde, members=members, generator=g, source=source)
+        res = rollout(model, data[p_idx, k_idx][:, None].to(device), horizon, make_cond,
+                      steps=steps, solver=solver, method=method, field=field, sigma=sigma,
+                      gamma=gamma, s=s, sde=sde, members=members, generator=g, source=source)
         seconds += time.perf_counter() - t0
         nfe = res.nfe_per_step
-        ens = split_members(res.trajectory[1:], members, dim=1)
+        ens = split_members(res.trajectory[1:].cpu(), members, dim=1)
         parts.append((ens, truth, mask, k_idx, p_idx))
     # the batch axis B is 2 in the ensemble (K, M, B, ...), 1 in the truth, 0 in the mask
     ens, truth, mask = (torch.cat([p[i] for p in parts], dim=d) for i, d in enumerate((2, 1, 0)))

@@ -103,7 +103,7 @@ def rollout(
         frames = past + [proj(x) for x in history[-h1:]]
         w = torch.stack(frames[-h1:], dim=1)
         idx = torch.full((w.shape[0],), float(start_index + (k - 1) * lag))
-        return build_cond(w, idx, cond, index_scale)
+        return build_cond(w, idx, cond, index_scale).to(w.device)
 
     idff = config.method == "idff"
     noisy = not idff and config.source_noise and config.sigma > 0
@@ -111,7 +111,7 @@ def rollout(
     def source(x: Tensor, g: torch.Generator | None) -> Tensor:
         x = proj(x)
         if noisy:
-            x = x + config.sigma * torch.randn(x.shape, generator=g)
+            x = x + config.sigma * torch.randn(x.shape, generator=g, device=x.device)
         return x
 
     res = ts_rollout(
@@ -130,5 +130,5 @@ def rollout(
         generator=generator,
         perturb=source,
     )
-    states = torch.stack([proj(x) for x in res.trajectory], dim=1)
+    states = torch.stack([proj(x) for x in res.trajectory], dim=1).cpu()
     return RolloutResult(states=states, nfe_per_frame=max(res.nfe_per_step))
