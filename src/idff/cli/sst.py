@@ -187,7 +187,8 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
         starts = starts[:max_forecasts] if max_forecasts else starts
         fcs = {cfg["method"]: sst_forecast(model, cfg, cube, starts, horizon, members,
                                            steps_per_lead, solver, gamma, seed,
-                                           field=field, s=s, sde=sde, device=device)}
+                                           field=field, s=s, sde=sde, device=device,
+                                           progress=True)}
         if baselines:
             fcs["persistence"] = persistence_forecast(cube, starts, horizon)
             fcs["climatology"] = climatology_forecast(cube, splits["train"], starts, horizon,

@@ -216,7 +216,8 @@ def _generate(model, cfg, start_window: np.ndarray, n_steps: int, n_rollouts: in
     g = torch.Generator(device=device).manual_seed(seed)  # on the CPU: torch.Generator()
     res = rollout(model, w, n_steps, sampling, cond=d["cond"], start_index=start_index,
                   lag=d["lag"], index_scale=d.get("index_scale", 1.0),
-                  project=project_circle if periodic else None, generator=g)
+                  project=project_circle if periodic else None, generator=g,
+                  progress=progress)
     x = res.states.numpy()
     return (from_features(x) if periodic else x), res.nfe_per_frame
 

@@ -44,6 +44,7 @@ from idff.data.sst import (
 )
 from idff.models import build_model
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
+from idff.progress import progress_bar
 from idff.timeseries.forecast import ForecastScores, score_forecast
 from idff.timeseries.rollout import repeat_members, rollout, split_members
 from idff.training import TrainConfig, Trainer, load_run
@@ -355,6 +356,7 @@ def sst_forecast(
     s: float = 0.0,
     sde: bool = False,
     device: str | torch.device = "cpu",
+    progress: bool = False,
 ) -> Forecast:
     """Roll out ``members`` forecasts of ``horizon`` leads from every start and patch.
 
@@ -372,6 +374,7 @@ def sst_forecast(
             the published diffusion ``g(t) = s²√(t(1-t))`` when ``sde``), spec §4.
         device: where the network and the rollout run; the noise is drawn there, so other
             devices give other (equally distributed) ensembles. Results come back on the CPU.
+        progress: show a bar over the forecast starts (after two seconds).
     """
     import time
 
@@ -393,6 +396,7 @@ def sst_forecast(
     g = torch.Generator(device=device).manual_seed(seed)  # on the CPU: torch.Generator()
     per_chunk = max(1, max_rows // (members * cube.data.shape[0]))
     parts, seconds, nfe = [], 0.0, []
+    bar = progress_bar(len(starts), "forecasts", unit="start", enable=progress)
     for c0 in range(0, len(starts), per_chunk):
         data, p_idx, k_idx, truth, mask = _batch(cube, starts[c0 : c0 + per_chunk], horizon)
         older = [repeat_members(data[p_idx, k_idx - c][:, None].to(device), members)
@@ -412,6 +416,8 @@ def sst_forecast(
         nfe = res.nfe_per_step
         ens = split_members(res.trajectory[1:].cpu(), members, dim=1)
         parts.append((ens, truth, mask, k_idx, p_idx))
+        bar.update(len(starts[c0 : c0 + per_chunk]))
+    bar.close()
     # the batch axis B is 2 in the ensemble (K, M, B, ...), 1 in the truth, 0 in the mask
     ens, truth, mask = (torch.cat([p[i] for p in parts], dim=d) for i, d in enumerate((2, 1, 0)))
     k_idx, p_idx = (np.concatenate([p[i] for p in parts]) for i in (3, 4))

@@ -74,6 +74,7 @@ def rollout(
     index_scale: float = 1.0,
     project: Callable[[Tensor], Tensor] | None = project_circle,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> RolloutResult:
     """Generate ``n_steps`` new frames for a batch of trajectories.
 
@@ -88,6 +89,7 @@ def rollout(
         index_scale: the divisor used for the frame index in training.
         project: applied to every state before it is used (``None``: non-periodic data).
         generator: random generator for the sampling noise.
+        progress: show a bar over the generated frames (after two seconds).
     """
     if window.dim() != 3:
         raise ValueError(f"window must have shape (B, history + 1, D), got {tuple(window.shape)}.")
@@ -129,6 +131,7 @@ def rollout(
         sde=config.sde,
         generator=generator,
         perturb=source,
+        progress=progress,
     )
     states = torch.stack([proj(x) for x in res.trajectory], dim=1).cpu()
     return RolloutResult(states=states, nfe_per_frame=max(res.nfe_per_step))

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.methods import make_sampling_field
+from idff.progress import progress_bar
 from idff.sampler import integrate
 
 __all__ = ["RolloutResult", "rollout", "repeat_members", "split_members", "CondFn"]
@@ -86,6 +87,7 @@ def rollout(
     generator: torch.Generator | None = None,
     perturb: PerturbFn | None = None,
     source: Callable[[Tensor, torch.Generator | None], Tensor] | None = None,
+    progress: bool = False,
 ) -> RolloutResult:
     """Roll a trained flow forward ``horizon`` steps from ``x_init``.
 
@@ -116,6 +118,7 @@ def rollout(
         source: optional map from the current state to a source that replaces it entirely,
             e.g. Gaussian noise for a noise-to-state conditional generator. Exclusive with
             ``perturb``.
+        progress: show a bar over the leads when the rollout takes more than two seconds.
 
     Returns:
         :class:`RolloutResult` with the trajectory ``(K + 1, M·B, ...)`` and the NFE of
@@ -134,7 +137,9 @@ def rollout(
     x = repeat_members(x_init, members)
     history = [x]
     nfe: list[int] = []
+    bar = progress_bar(horizon, "rollout", unit="step", enable=progress)
     for k in range(1, horizon + 1):
+        bar.update(1)
         cond = make_cond(k, history) if make_cond is not None else None
         f = make_sampling_field(method, model, field=field, sigma=sigma, gamma=gamma, s=s,
                                 sde=sde, cond=cond)
@@ -152,4 +157,5 @@ def rollout(
         x = res.x
         history.append(x)
         nfe.append(res.nfe)
+    bar.close()
     return RolloutResult(trajectory=torch.stack(history), nfe_per_step=nfe)
