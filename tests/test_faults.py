@@ -603,6 +603,30 @@ def test_huge_nfe_warns_and_outputs_below_files_are_refused_everywhere(tmp_path,
         _one_line_error(CliRunner().invoke(cli, cmd), "is a file, not a folder")
 
 
+def test_generate_removes_its_stale_temporary_pngs(tmp_path, monkeypatch):
+    pytest.importorskip("torchcfm")
+    from test_images_common import tiny, write_fashion_mnist
+
+    root = write_fashion_mnist(tmp_path / "fm", n=8)
+    args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
+            str(tmp_path / "run"), "--no-tensorboard"]
+    for o in tiny(28):
+        args += ["--set", o]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    out = tmp_path / "gen"
+    out.mkdir()
+    mine, theirs, other = out / ".000002.png.tmp", out / ".000003.png.tmp", out / ".notes.tmp"
+    for p in (mine, theirs, other):
+        p.write_bytes(b"half a png")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # rank 0 owns even indices
+    res = CliRunner().invoke(cli, ["generate", str(tmp_path / "run"), "--n", "2", "--nfe", "2",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert not mine.exists() and theirs.exists() and other.exists()
+    assert (out / "000000.png").is_file() and not (out / "000001.png").exists()
+
+
 def test_nll_scores_image_runs_in_bits_per_dim(tmp_path):
     pytest.importorskip("torchcfm")
     from test_images_common import tiny, write_fashion_mnist

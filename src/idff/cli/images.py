@@ -181,6 +181,7 @@ def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guida
 
     check_output_path(out, folder=True)
     check_nfe_solver(nfe, solver)
+    _remove_stale_pngs(Path(out))
     try:
         done = generate_images(ckpt, n, out, nfe=nfe, solver=solver, field=field, s=s,
                                batch_size=batch_size, seed=seed, label=label,
@@ -188,6 +189,24 @@ def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guida
     except (RunError, ValueError, PermissionError) as e:
         _fail(e)
     click.echo(f"{out}: {n} images present ({done} written now)")
+
+
+def _remove_stale_pngs(out: Path) -> None:
+    """Delete this process's half-written ``.NNNNNN.png.tmp`` files left by a killed run.
+
+    Under torchrun rank ``r`` of ``W`` owns the indices ``i ≡ r (mod W)``, so it never
+    touches a file another rank is writing.
+    """
+    import os
+    import re
+
+    if not out.is_dir():
+        return
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    for p in out.glob(".*.png.tmp"):
+        m = re.fullmatch(r"\.(\d+)\.png\.tmp", p.name)
+        if m and int(m.group(1)) % world == rank:
+            p.unlink(missing_ok=True)
 
 
 @click.command("dump-real")
