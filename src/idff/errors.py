@@ -19,6 +19,7 @@ __all__ = [
     "closest",
     "unknown_key_message",
     "check_output_path",
+    "load_error_reason",
 ]
 
 
@@ -84,3 +85,13 @@ def check_output_path(path: str | os.PathLike, option: str = "--out",
     if not folder and p.is_dir():
         raise UserError(f"{option} {path} is a folder; give a file name.")
     return p
+
+
+def load_error_reason(e: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in a few words."""
+    text = str(e)
+    if "Weights only load failed" in text or "weights_only" in text:
+        return ("not a plain tensor file: truncated, not written by torch.save, or holding "
+                "pickled objects other than tensors, which are never loaded")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(e).__name__}: {first[:160]}"

@@ -214,14 +214,14 @@ def load_classifier(
             "distances in its features are not comparable to the reported ones. Use the "
             "checkpoint the results were made with, or drop the expected hash."
         )
-    from idff.errors import UserError
+    from idff.errors import UserError, load_error_reason
 
     not_ours = (f"{path} is not a classifier written by `idff train-classifier`; train one "
                 f"with `idff train-classifier --out {path}` or pass another --classifier.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickled code, truncated or foreign files
-        raise UserError(f"{not_ours} ({type(e).__name__}: {str(e)[:120]})") from e
+        raise UserError(f"{not_ours} ({load_error_reason(e)})") from e
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise UserError(not_ours)
     try:

@@ -184,13 +184,13 @@ def load_inception_state(path: str | os.PathLike) -> dict[str, Tensor]:
     Raises:
         ValueError (:class:`~idff.errors.UserError`): the file is not a readable state dict.
     """
-    from idff.errors import UserError
+    from idff.errors import UserError, load_error_reason
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickled code, truncated or foreign files
         raise UserError(
-            f"cannot read Inception weights from {path} ({type(e).__name__}: {str(e)[:160]}); "
+            f"cannot read Inception weights from {path} ({load_error_reason(e)}); "
             f"--inception must be pytorch-fid's {INCEPTION_FILE} (a plain state dict)."
         ) from e
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):

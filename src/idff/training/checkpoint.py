@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from idff.errors import UserError
+from idff.errors import UserError, load_error_reason
 
 __all__ = [
     "atomic_save",
@@ -147,7 +147,7 @@ def _load(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated or foreign files
         raise RunError(
-            f"cannot read checkpoint {path} ({type(e).__name__}: {e}); the file is truncated "
+            f"cannot read checkpoint {path} ({load_error_reason(e)}); the file is truncated "
             "or not an idff checkpoint. Resume from an earlier copy or retrain."
         ) from e
 
