@@ -224,7 +224,7 @@ def test_sample_adaptive_without_nfe_still_runs(tmp_path, toy_run):
 @pytest.mark.parametrize("cmd,needles", [
     (["nll", "{run}", "--t-end", "-0.5"], ["'--t-end'", "0<x<1"]),
     (["nll", "{run}", "--t-end", "1.5"], ["'--t-end'"]),
-    (["nll", "{sst}"], ["'sst' run, not a toy run"]),
+    (["nll", "{sst}"], ["'sst' run; idff nll scores toy and image runs"]),
     (["sample", "{sst}", "--out", "{tmp}/x.npy"], ["'sst' run, not a toy run"]),
     (["train", "toy", "--hidden", "0", "--out", "{tmp}/r"], ["'--hidden'"]),
     (["train", "toy", "--depth", "0", "--out", "{tmp}/r"], ["'--depth'"]),

@@ -230,6 +230,9 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
             model, cfg, x, what = _image_nll_data(run, n, seed)
             levels = 256
         else:
+            kind = _run_kind(run)
+            if kind not in (None, "toy"):
+                raise UserError(f"{run} is a {kind!r} run; idff nll scores toy and image runs.")
             model, cfg = load_toy_model(run)
             x, what = _vector_nll_data(run, cfg, n, seed)
         f = make_sampling_field(cfg["method"], model.to(device), field=field,
@@ -245,6 +248,16 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
                f"({res.bpd.mean().item():.4f} bits/dim), {what}, estimator "
                f"{res.estimator}, dopri5 atol={atol} rtol={rtol}, x placed at t={res.t_start:g}, "
                f"{res.nfe} NFE")
+
+
+def _run_kind(run: str) -> str | None:
+    """The ``kind`` recorded in a run's config.json (``None`` when unreadable)."""
+    import json
+
+    try:
+        return json.loads((Path(run) / "config.json").read_text()).get("kind", "toy")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _vector_nll_data(run: str, cfg: dict, n: int, seed: int):
