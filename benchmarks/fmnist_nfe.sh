@@ -92,3 +92,11 @@ for p in otcfm otcfm_100 icfm idff published_srk published; do
   [[ -f ${OUT}_$p.jsonl ]] && parts+=("${OUT}_$p")
 done
 "$IDFF" bench merge "${parts[@]}" --out "${OUT}_nfe" --title "Fashion-MNIST, $STEPS training steps"
+python=$(dirname "$IDFF")/python
+"$python" benchmarks/fmnist_table.py "${OUT}_nfe.csv" > "${OUT}_table.md"
+# where each run's velocity error sits in time, and where its loss puts its weight
+diag=() labels=()
+for name in otcfm idff idff-published icfm; do
+  [[ -d runs/fmnist-$name ]] && diag+=("runs/fmnist-$name") && labels+=(--label "$name")
+done
+"$IDFF" diagnose "${diag[@]}" "${labels[@]}" --n 500 --bins 10 --out "${OUT}_per_time"
