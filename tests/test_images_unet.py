@@ -1,4 +1,7 @@
-"""The UNet backbone and the published checkpoint layout (spec §6)."""
+"""The UNet backbone and the published checkpoint layout.
+
+See docs/METHOD.md, "Published checkpoints".
+"""
 
 from __future__ import annotations
 
@@ -115,7 +118,7 @@ def test_published_checkpoint_gives_identical_outputs(tmp_path):
     assert (m["num_res_blocks"], m["channel_mult"], m["attention_resolutions"]) == (1, [1, 2], "4")
 
 
-def test_published_cifar10_config_matches_spec():
+def test_published_cifar10_config_matches_published_layout():
     from torchcfm.models.unet.unet import UNetModelWrapper
 
     with torch.device("meta"):

@@ -30,7 +30,7 @@ def test_sigma_t_closed_form_and_lambda():
     t = torch.tensor([0.0, 0.25, 0.5, 1.0])
     assert torch.allclose(path.sigma_t(t), 0.2 * torch.tensor([0.0, math.sqrt(3) / 4, 0.5, 0.0]))
     assert torch.allclose(path.lambda_t(t), 2 * path.sigma_t(t) / 0.04)
-    # the cancellation that makes the probability flow sigma-free (spec §4b)
+    # the cancellation that makes the probability flow sigma-free (docs/METHOD.md, "Fields")
     tt = torch.tensor([0.1, 0.3, 0.7, 0.9])
     factor = (path.sigma_t(tt) / (1 - tt) + path.dsigma_t(tt)) * path.lambda_t(tt)
     assert torch.allclose(factor, torch.ones(4))

@@ -50,7 +50,7 @@ def test_exact_heads_reproduce_gaussian_at_nfe10(oracle, kw, solver, steps, mtol
 
 
 def test_pf_is_exact_in_the_limit_and_published_is_not():
-    """Spec §4b: 1-D, x1 ~ N(2, 0.5²), σ = 0.2, fine Euler steps (400; 1000 in the spec)."""
+    """docs/METHOD.md, "Fields": 1-D, x1 ~ N(2, 0.5²), σ = 0.2, 400 Euler steps."""
     oracle = GaussianHeads(torch.tensor([2.0]), torch.tensor([[0.25]]), sigma=0.2)
     x0 = _x0(100_000, 1)
     x0 = (x0 - x0.mean()) / x0.std()  # remove sampling noise from the source moments

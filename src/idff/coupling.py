@@ -1,4 +1,4 @@
-"""Minibatch couplings of sources and targets (spec §1).
+"""Minibatch couplings of sources and targets (docs/METHOD.md, "Path and coupling").
 
 ``independent`` keeps the pairs as drawn; ``ot`` solves exact minibatch optimal transport
 with squared Euclidean cost (POT's ``emd``) and draws pairs from the plan, as in OT-CFM

@@ -1,4 +1,4 @@
-"""Velocity fields built from trained networks (spec §4a, §4b, §5).
+"""Velocity fields built from trained networks (docs/METHOD.md, "Fields" and "Baselines").
 
 A field turns a network into the right-hand side of ``dx = drift(t, x) dt + g(t) dW``.
 The network is wrapped in :class:`NFECounter`, so every field knows how many times the
@@ -52,12 +52,12 @@ def idff_drift(
 ) -> Tensor:
     """Fuse IDFF's heads into a drift.
 
-    ``kind="pf"`` (spec §4b), the probability flow of the training path and, for
+    ``kind="pf"`` (docs/METHOD.md, "Fields"), the probability flow of the training path and, for
     ``γ > 0``, its marginal-preserving SDE family (diffusion ``γσ``):
 
         drift = (x̂1 - x)/(1 - t) + (γ² - 1)·ŝ
 
-    ``kind="published"`` (spec §4a), the field of the published code:
+    ``kind="published"`` (docs/METHOD.md, "Fields"), the field of the published code:
 
         drift = √(1 - s² t(1-t))·(x̂1 - x)/(1 - t) + s √(t(1-t))·ŝ
 

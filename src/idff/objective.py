@@ -1,4 +1,4 @@
-"""Training objectives: IDFF (spec §3) and the (OT-)CFM baselines (spec §5).
+"""Training objectives: IDFF and the (OT-)CFM baselines (docs/METHOD.md, "Objective", "Baselines").
 
 An objective is a callable ``loss(model, x1, cond=None, x0=None) -> LossOutput``; the
 training loop never needs to know which method it trains.
@@ -78,7 +78,7 @@ def implied_velocity(x1_hat: Tensor, score: Tensor, xt: Tensor, t: Tensor) -> Te
 
 
 class IDFFObjective:
-    """``L = w·E‖x̂1 − x1‖² + E‖λ_t ŝ + ε‖²``, ``λ_t = 2σ_t/σ²`` (spec §3).
+    """``L = w·E‖x̂1 − x1‖² + E‖λ_t ŝ + ε‖²``, ``λ_t = 2σ_t/σ²`` (docs/METHOD.md, "Objective").
 
     Squared norms are averaged over elements. ``x̂1`` enters through whatever
     parametrization the model's :class:`~idff.models.TwoHead` uses.
@@ -169,7 +169,8 @@ class IDFFObjective:
 
 
 class CFMObjective:
-    """(OT-)CFM: ``E‖v_θ(t, x_t) − (x1 − x0)‖²`` on ``x_t = t x1 + (1−t) x0 + σε`` (spec §5).
+    """(OT-)CFM: ``E‖v_θ(t, x_t) − (x1 − x0)‖²`` on ``x_t = t x1 + (1−t) x0 + σε``
+    (docs/METHOD.md, "Baselines").
 
     Args:
         sigma: path noise (0 gives I-CFM / rectified flow).

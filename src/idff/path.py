@@ -1,4 +1,6 @@
-"""Probability paths of IDFF and of conditional flow matching (spec §1, §5).
+"""Probability paths of IDFF and of conditional flow matching.
+
+See docs/METHOD.md, "Path and coupling" and "Baselines".
 
 Time convention, used everywhere in this package: ``t = 0`` is the source (noise, or
 the previous state of a time series), ``t = 1`` is the data.
@@ -82,7 +84,9 @@ class PathSample:
 
 
 class IDFFPath:
-    """The IDFF path ``x_t = t x1 + (1 - t) x0 + σ_t ε`` with ``σ_t = σ √(t(1-t))`` (spec §1).
+    """The IDFF path ``x_t = t x1 + (1 - t) x0 + σ_t ε`` with ``σ_t = σ √(t(1-t))``.
+
+    See docs/METHOD.md, "Path and coupling".
 
     Args:
         sigma: training noise scale ``σ`` (0.2 for images, SST and toys; 0.1 for MD).
@@ -105,7 +109,8 @@ class IDFFPath:
         return self.sigma * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
 
     def lambda_t(self, t: Tensor) -> Tensor:
-        """Score-head scale ``λ_t = 2 σ_t / σ²`` (spec §3): optimum has ``λ_t ŝ = -E[ε | x_t]``."""
+        """Score-head scale ``λ_t = 2 σ_t / σ²`` (docs/METHOD.md, "Objective"):
+        ``λ_t ŝ = -E[ε | x_t]`` at the optimum."""
         return 2 * self.sigma_t(t) / self.sigma**2
 
     def sample(self, x0: Tensor, x1: Tensor, t: Tensor, eps: Tensor | None = None) -> PathSample:
@@ -126,7 +131,9 @@ class IDFFPath:
 
 
 class CFMPath:
-    """The conditional flow-matching path ``x_t = t x1 + (1-t) x0 + σ ε`` (spec §5).
+    """The conditional flow-matching path ``x_t = t x1 + (1-t) x0 + σ ε``.
+
+    See docs/METHOD.md, "Baselines".
 
     Target velocity ``u = x1 - x0``. With ``sigma = 0`` this is rectified flow / I-CFM
     of Lipman et al. and Tong et al.

@@ -8,10 +8,11 @@ A preset is a JSON-able dict with five sections, each consumed by one part of th
 * ``train`` — :class:`idff.training.TrainConfig` fields plus ``batch_size`` (global).
 * ``sample`` — defaults of ``idff sample`` / ``idff generate`` (field, solver, NFE).
 
-The CIFAR-10 network is the published one (spec §6); the other large presets use the ADM
-widths usual for their resolution, the published optimisation recipe (spec §3) and exact
-minibatch OT coupling. ``fashion_mnist`` is sized to train in about 90 minutes on 2 CPU
-cores. Override any field with ``idff train PRESET --set section.key=value``.
+The CIFAR-10 network is the published one (docs/METHOD.md, "Published checkpoints"); the
+other large presets use the ADM widths usual for their resolution, the published
+optimisation recipe (docs/METHOD.md, "Optimisation") and exact minibatch OT coupling.
+``fashion_mnist`` is sized to train in about 90 minutes on 2 CPU cores. Override any field
+with ``idff train PRESET --set section.key=value``.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                            train={"batch_size": 16, "ckpt_every": 10_000}),
     "imagenet64": _preset("imagenet64", 3, 64, _unet(3, 64, 128, [1, 2, 3, 4], "16,8"),
                           train={"batch_size": 64}),
-    # CPU-sized: ~1.1 M parameters; OT coupling, skip parametrisation (spec §4c), short
-    # warmup and a fast EMA because the whole run is a few thousand steps.
+    # CPU-sized: ~1.1 M parameters; OT coupling, skip parametrisation (docs/METHOD.md, "Heads"),
+    # short warmup and a fast EMA because the whole run is a few thousand steps.
     "fashion_mnist": _preset(
         "fashion_mnist", 1, 28,
         {**_unet(1, 28, 32, [1, 2, 2], "7"), "num_res_blocks": 1, "num_heads": 4,

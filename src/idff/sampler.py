@@ -1,4 +1,4 @@
-"""Integrate a :class:`~idff.fields.Field` from t = 0 to t = 1 (spec §4c).
+"""Integrate a :class:`~idff.fields.Field` from t = 0 to t = 1 (docs/METHOD.md, "Integration").
 
 Fixed-step solvers use the grid ``t_k = k/N`` and never evaluate ``t = 1``: the last
 step of Heun falls back to Euler when the field is singular there. Adaptive solvers

@@ -124,7 +124,9 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
     if (p / "config.json").is_file() or (p.is_file() and p.suffix in (".pt", ".pth")):
         from idff.eval.bench import SAMPLER_FACTORIES, entry_from_run
 
-        if p.is_file():  # a published image checkpoint (spec §6), sampled with the pf field
+        # a published image checkpoint (docs/METHOD.md, "Published checkpoints"), sampled
+        # with the pf field
+        if p.is_file():
             sampler = SAMPLER_FACTORIES["image"](p, gamma=gamma)
         else:
             sampler = next(iter(entry_from_run(p, gammas=(gamma,)).samplers.values()))

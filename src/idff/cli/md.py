@@ -117,7 +117,7 @@ def md_simulate(**kw):
 @click.option("--cond", type=click.Choice(["state", "index"]), default="state",
               help="Condition on the current frame (+history) or on the frame index (paper).")
 @click.option("--nfe", type=POSITIVE_INT, default=4, help="Default NFE per frame for evaluation.")
-@click.option("--sigma", type=POSITIVE_FLOAT, default=0.1, help="Path noise σ (spec: 0.1 for MD).")
+@click.option("--sigma", type=POSITIVE_FLOAT, default=0.1, help="Path noise σ (0.1 for MD).")
 @click.option("--steps", type=POSITIVE_INT, default=6000)
 @click.option("--batch-size", type=POSITIVE_INT, default=256)
 @click.option("--lr", type=POSITIVE_FLOAT, default=1e-3)

@@ -207,7 +207,8 @@ def infer_unet_layout(state: dict[str, Tensor], image_size: int) -> dict[str, An
 def published_model_config(state: dict[str, Tensor], image_size: int = 32,
                            preset: str = "cifar10",
                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The model config reproducing a published checkpoint's layout (spec §6).
+    """The model config reproducing a published checkpoint's layout (docs/METHOD.md,
+    "Published checkpoints").
 
     The published UNet takes ``cat(x_t, x_t)`` (2C input channels) and returns 2C
     channels split into ``x̂1`` (first C) and ``ŝ``. Width, levels, blocks and attention

@@ -33,7 +33,8 @@ from idff.training import TrainConfig, Trainer, load_run
 __all__ = ["METHODS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
            "train_md", "load_md_model", "evaluate_md", "evaluate_lorenz", "metric_table"]
 
-#: objective per method for time series (spec §1, §3: σ = 0.1, w = 2 for MD). The CFM
+#: objective per method for time series (σ = 0.1, w = 2 for MD; docs/METHOD.md, "Path and
+#: coupling" and "Objective"). The CFM
 #: baseline uses the same (frame k, frame k+τ) pairs: OT re-pairing would mix frames of
 #: unrelated times, so the coupling is the dynamics itself.
 METHODS: dict[str, dict[str, Any]] = {
@@ -91,7 +92,7 @@ def md_run_config(
         lag, history, cond: transition pairs (see :func:`idff.md.data.make_transitions`).
         sampling: overrides of the system's default :class:`RolloutConfig`.
         sigma: path noise ``σ`` (IDFF ``σ``, CFM source/path noise) for training and
-            sampling; default 0.1 (spec §1).
+            sampling; default 0.1 (docs/METHOD.md, "Path and coupling").
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")

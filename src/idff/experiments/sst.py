@@ -2,10 +2,11 @@
 
 Shared by ``idff train sst``, ``idff forecast`` and ``idff sst-demo``.
 
-* **IDFF** (spec §1, time series): the path runs from ``x0`` = frame ``k-1`` to ``x1`` =
-  frame ``k``; the network also sees ``cond`` = previous frame(s), the last observed frame
-  and the lead ``ℓ/K`` (see :class:`~idff.data.sst.SSTWindows`). Ensembles come from the
-  marginal-preserving SDE of the ``pf`` field with ``γ = 1``:
+* **IDFF** (docs/METHOD.md, "Path and coupling", time series): the path runs from
+  ``x0`` = frame ``k-1`` to ``x1`` = frame ``k``; the network also sees ``cond`` = previous
+  frame(s), the last observed frame and the lead ``ℓ/K`` (see
+  :class:`~idff.data.sst.SSTWindows`). Ensembles come from the marginal-preserving SDE of
+  the ``pf`` field with ``γ = 1``:
   ``dx = (x̂1 - x)/(1 - t) dt + σ dW`` integrated by Euler–Maruyama.
 * **OT-CFM** baseline: the same network and conditioning, a flow from Gaussian noise to
   frame ``k`` whose noise is paired to the targets by exact minibatch OT (the targets keep
@@ -67,7 +68,8 @@ __all__ = [
 
 SST_METHODS = ("idff", "otcfm")
 
-#: objective settings per method (spec §1, §3: σ = 0.2, w = 2 for SST).
+#: objective settings per method (σ = 0.2, w = 2 for SST; docs/METHOD.md, "Path and coupling"
+#: and "Objective").
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "idff": {"name": "idff", "sigma": 0.2, "flow_weight": 2.0, "coupling": "independent"},
     "otcfm": {"name": "otcfm", "cfm_sigma": 0.0, "coupling": "ot"},
@@ -371,7 +373,7 @@ def sst_forecast(
         seed: seed of the ensemble noise.
         max_rows: starts are rolled out in chunks of at most this many ``M·B`` rows.
         field, s, sde: IDFF field (``"pf"``, or ``"published"`` with sampling noise ``s`` and
-            the published diffusion ``g(t) = s²√(t(1-t))`` when ``sde``), spec §4.
+            the published diffusion ``g(t) = s²√(t(1-t))`` when ``sde``), docs/METHOD.md, "Fields".
         device: where the network and the rollout run; the noise is drawn there, so other
             devices give other (equally distributed) ensembles. Results come back on the CPU.
         progress: show a bar over the forecast starts (after two seconds).

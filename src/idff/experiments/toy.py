@@ -34,7 +34,7 @@ __all__ = [
     "true_floor",
 ]
 
-#: objective settings per method for toys (spec §1, §3).
+#: objective settings per method for toys (docs/METHOD.md, "Path and coupling", "Objective").
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "idff": {"name": "idff", "sigma": 0.2, "flow_weight": 5.0, "coupling": "ot"},
     "otcfm": {"name": "otcfm", "coupling": "ot"},

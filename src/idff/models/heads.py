@@ -1,4 +1,4 @@
-"""The two-head wrapper of IDFF (spec §2).
+"""The two-head wrapper of IDFF (docs/METHOD.md, "Heads").
 
 Any backbone ``net(t, x, cond) -> y`` whose output has twice the channels of ``x`` along
 ``split_dim`` becomes ``F_θ(t, x, cond) -> (x̂1, ŝ)``.
@@ -23,7 +23,8 @@ class TwoHead(nn.Module):
         parametrization: ``"x1"``: the first half *is* ``x̂1`` (the published recipe).
             ``"skip"``: ``x̂1 = x_t + (1 - t)·F`` where ``F`` is the first half, so that the
             flow term of the sampler, ``(x̂1 - x)/(1 - t) = F``, carries no ``1/(1 - t)``
-            amplification of network error (spec §4c).
+            amplification of network error (docs/METHOD.md, "Why the published
+            recipe gets worse with more steps, and the fix").
             ``"velocity"`` (needs ``sigma``): the halves are ``D ≈ E[x1 - x0 | x_t]`` and
             ``G ≈ E[ε | x_t]/√t``, both bounded, and
             ``x̂1 = x_t + (1 - t)·D - σ·t·√(1 - t)·G``, ``ŝ = -σ·G / (2√(1 - t))``. The
@@ -34,7 +35,8 @@ class TwoHead(nn.Module):
         sigma: the path's ``σ``; required by ``"velocity"`` only.
         split_dim: the channel dimension to split (1 for ``(B, D)`` and ``(B, C, H, W)``).
         duplicate_input: feed ``cat(x, x)`` along ``split_dim`` (the published image
-            checkpoints' 2C-input layout, spec §6).
+            checkpoints' 2C-input layout, docs/METHOD.md, "Published
+            checkpoints").
     """
 
     def __init__(

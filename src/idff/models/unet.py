@@ -2,7 +2,8 @@
 
 The network itself is the ``torchcfm`` package's ``UNetModel`` (Dhariwal & Nichol's ADM
 UNet with a continuous time embedding), so its ``state_dict`` keys are those of the
-published checkpoints (spec §6). :class:`UNet` only adds what ``idff`` needs around it:
+published checkpoints (docs/METHOD.md, "Published checkpoints"). :class:`UNet` only adds
+what ``idff`` needs around it:
 
 * the call convention ``net(t, x, cond)`` with ``t`` of shape ``(B,)`` in ``[0, 1]``;
 * spatial conditioning: ``cond_channels`` extra input channels, a tensor

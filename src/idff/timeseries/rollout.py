@@ -1,4 +1,4 @@
-"""Autoregressive rollouts of a trained flow over a forecast horizon (spec §4c).
+"""Autoregressive rollouts of a trained flow over a forecast horizon.
 
 A forecast starts at the last observed state ``x_0`` and, for each lead ``k = 1..K``,
 integrates the sampling field from ``t = 0`` (the current state) to ``t = 1`` (the next
@@ -92,7 +92,7 @@ def rollout(
     """Roll a trained flow forward ``horizon`` steps from ``x_init``.
 
     For each lead ``k`` the flow runs from the source ``x_{k-1}`` (IDFF's time-series path,
-    spec §1) with ``steps`` solver steps; its endpoint becomes ``x_k``.
+    docs/METHOD.md, "Path and coupling") with ``steps`` solver steps; its endpoint becomes ``x_k``.
 
     Args:
         model: the trained network ``model(t, x[, cond])`` (two heads for IDFF, a velocity

@@ -43,7 +43,8 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (defaults: the published image recipe, spec §3).
+    """Optimisation settings (defaults: the published image recipe; docs/METHOD.md,
+    "Optimisation").
 
     ``grad_accum`` micro-batches make one optimizer step; ``precision`` is ``"fp32"``,
     ``"bf16"`` or ``"fp16"`` (autocast, GPU only; fp16 adds loss scaling);
