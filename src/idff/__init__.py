@@ -5,7 +5,7 @@ loaders, trainer or CLI.
 """
 
 from idff.coupling import couple
-from idff.fields import CFMField, IDFFField, NFECounter, idff_drift, make_field
+from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.path import CFMPath, IDFFPath
 from idff.sampler import SampleResult, integrate, steps_for_nfe
@@ -23,7 +23,6 @@ __all__ = [
     "CFMField",
     "NFECounter",
     "idff_drift",
-    "make_field",
     "integrate",
     "steps_for_nfe",
     "SampleResult",

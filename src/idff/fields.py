@@ -22,7 +22,6 @@ __all__ = [
     "IDFFField",
     "CFMField",
     "idff_drift",
-    "make_field",
 ]
 
 FIELDS = ("pf", "published", "cfm")
@@ -208,12 +207,3 @@ class CFMField(Field):
 
     def drift(self, t: Tensor, x: Tensor) -> Tensor:
         return self._call(t, x)
-
-
-def make_field(net: nn.Module, kind: str = "pf", **kwargs) -> Field:
-    """Build a field by name: ``"pf"``, ``"published"`` (IDFF) or ``"cfm"``."""
-    if kind not in FIELDS:
-        raise ValueError(f"unknown field {kind!r}; choose one of {', '.join(FIELDS)}.")
-    if kind == "cfm":
-        return CFMField(net, cond=kwargs.get("cond"))
-    return IDFFField(net, kind=kind, **kwargs)

@@ -22,8 +22,6 @@ from idff.errors import UserError, check_output_path
 from idff.fields import FIELDS
 from idff.sampler import SOLVERS
 
-NFE_GRID = ("1", "2", "5", "10", "20", "100", "adaptive")
-
 
 def register(cli: click.Group, train: click.Group) -> None:
     cli.add_command(demo)

@@ -11,8 +11,6 @@ and (masked) cells, then averaged over the leads:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +24,7 @@ from idff.metrics_probabilistic import (
     spread_skill_ratio,
 )
 
-__all__ = ["ForecastScores", "score_forecast", "timed"]
+__all__ = ["ForecastScores", "score_forecast"]
 
 
 @dataclass
@@ -82,10 +80,3 @@ def score_forecast(
         })
     avg = {key: float(np.mean([r[key] for r in rows])) for key in ("crps", "mse", "ssr")}
     return ForecastScores(**avg, members=int(ens.shape[1]), per_lead=rows)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """Run ``fn()`` and return ``(result, wall seconds)``."""
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
