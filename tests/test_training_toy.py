@@ -150,7 +150,8 @@ def test_cli_train_sample_round_trip(tmp_path):
     res = r.invoke(
         cli, ["sample", str(out), "--nfe", "4", "--n", "50", "--out", str(tmp_path / "x.png")]
     )
-    assert res.exit_code == 0, res.output and (tmp_path / "x.png").stat().st_size > 1000
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "x.png").is_file() and (tmp_path / "x.png").stat().st_size > 1000
 
 
 def test_cli_trains_on_user_vectors(tmp_path):
