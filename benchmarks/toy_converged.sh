@@ -3,15 +3,17 @@
 #
 #   bash benchmarks/toy_converged.sh curve   # learning curve: checkerboard, seed 0
 #   bash benchmarks/toy_converged.sh seeds   # 3 seeds x {checkerboard, 8gaussians} at STEPS
-#   bash benchmarks/toy_converged.sh         # both
+#   bash benchmarks/toy_converged.sh check   # checkerboard at CHECK_STEPS, paired vs STEPS
+#   bash benchmarks/toy_converged.sh         # all three
 #
 # Rerunnable and resumable: a run that already holds its target step is not trained again
 # (a shorter one is resumed and extended), and every benchmark cell is journalled, so an
 # interrupted call picks up where it stopped. Runs live under runs/toy_lc/ and
 # runs/toy_converged/; the tables and figures go to benchmarks/results/.
 #
-# Environment: STEPS (budget of the seed study, chosen from the learning curve),
-# CURVE_STEPS, SEEDS, DATASETS, METHODS, NFE, NICE (prefix for every compute command).
+# Environment: STEPS (budget of the seed study, chosen from the learning curve), CHECK_STEPS,
+# CURVE_STEPS, SEEDS, DATASETS, METHODS (add icfm for I-CFM), NFE, RESULTS (output prefix
+# of the seed study), NICE (prefix for every compute command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,8 @@ DATASETS=${DATASETS:-"checkerboard 8gaussians"}
 METHODS=${METHODS:-"idff otcfm"}
 NFE=${NFE:-1,2,4,10,100,adaptive}
 NICE=${NICE:-"nice -n 10"}
+CHECK_STEPS=${CHECK_STEPS:-40000}
+RESULTS=${RESULTS:-benchmarks/results/toy_converged}  # output prefix of the seed study
 export OMP_NUM_THREADS=1
 
 IDFF=.venv/bin/idff
@@ -106,12 +110,29 @@ seeds() {
         fi
     done
     $NICE $PY benchmarks/toy_seeds.py seeds "${prefixes[@]}" \
-        --steps "$STEPS" --out benchmarks/results/toy_converged
+        --steps "$STEPS" --out "$RESULTS"
+}
+
+check() {  # is STEPS converged? the checkerboard seeds trained on to CHECK_STEPS, paired
+    local m seed
+    for m in $METHODS; do
+        for seed in $SEEDS; do  # start from the STEPS run: only the extra steps are trained
+            local from=runs/toy_converged/checkerboard-$m-s$seed-n$STEPS
+            local to=runs/toy_converged/checkerboard-$m-s$seed-n$CHECK_STEPS
+            if [[ ! -e "$to" && -f "$from/snapshot.pt" && $seed != 0 ]]; then
+                cp -r "$from" "$to.tmp" && mv "$to.tmp" "$to"
+            fi
+        done
+    done
+    STEPS=$CHECK_STEPS DATASETS=checkerboard RESULTS=runs/toy_converged/check-n$CHECK_STEPS seeds
+    $NICE $PY benchmarks/toy_seeds.py compare benchmarks/results/toy_converged.csv \
+        "runs/toy_converged/check-n$CHECK_STEPS.csv" --out benchmarks/results/toy_learning_curve
 }
 
 case "${1:-all}" in
     curve) curve ;;
     seeds) seeds ;;
-    all) curve; seeds ;;
-    *) echo "usage: $0 [curve|seeds|all]" >&2; exit 2 ;;
+    check) check ;;
+    all) curve; seeds; check ;;
+    *) echo "usage: $0 [curve|seeds|check|all]" >&2; exit 2 ;;
 esac

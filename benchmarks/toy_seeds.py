@@ -1,16 +1,20 @@
 """Aggregate ``idff bench nfe`` results on 2D toys: over seeds, or over training steps.
 
     # mean ± std over seeds; prefixes named DATASET-sSEED-nSTEPS (as toy_converged.sh writes)
-    python benchmarks/toy_seeds.py seeds runs/toy_converged/bench/checkerboard-s0-n20000 ... \
-        --steps 20000 --out benchmarks/results/toy_converged
+    python benchmarks/toy_seeds.py seeds runs/toy_converged/bench/checkerboard-s0-n30000 ... \
+        --steps 30000 --out benchmarks/results/toy_converged
 
     # learning curve; prefixes named ...-nSTEPS, one per training budget
     python benchmarks/toy_seeds.py curve runs/toy_lc/bench-n5000 runs/toy_lc/bench-n10000 ... \
         --out benchmarks/results/toy_learning_curve
 
+    # paired per-seed change between two OUT.csv of the seeds mode (e.g. two budgets)
+    python benchmarks/toy_seeds.py compare A.csv B.csv [--out OUT]
+
 Each PREFIX is the ``--out`` of one ``idff bench nfe`` call (its PREFIX.csv and
 PREFIX.meta.json are read). Writes OUT.csv (every per-seed or per-budget row), OUT.md (the
-tables, and for ``seeds`` the target verdicts) and OUT.png.
+tables, and for ``seeds`` the target verdicts) and OUT.png; ``compare`` replaces its own
+section at the end of OUT.md.
 """
 
 from __future__ import annotations
@@ -315,15 +319,55 @@ def curve_main(args) -> None:
     plt.close(fig)
 
 
+# ------------------------------------------------------------------------------- compare
+
+
+COMPARE_HEAD = "## Paired check between two budgets"
+
+
+def compare_main(args) -> None:
+    """Paired per-seed change from the first to the second OUT.csv of the ``seeds`` mode."""
+    def load(path):
+        with open(path, newline="") as f:
+            return {(r["dataset"], r["label"], r["nfe_budget"], int(r["seed"])): r
+                    for r in csv.DictReader(f)}
+
+    a, b = load(args.prefixes[0]), load(args.prefixes[1])
+    keys = sorted({k[:3] for k in a if k in b}, key=lambda k: (k[0], k[1], budget_key(k[2])))
+    lines = [COMPARE_HEAD, "",
+             f"Paired per-seed change from {args.prefixes[0]} to {args.prefixes[1]} "
+             "(mean ± std over the seeds in both; positive = better for in_support, "
+             "negative = better for the others).", "",
+             "| dataset | method | NFE | seeds | " + " | ".join(
+                 f"Δ {m}{unit(m)}" for m in METRICS) + " |",
+             "|---|---|---|---:|" + "---:|" * len(METRICS)]
+    for ds, lab, bud in keys:
+        seeds = sorted(k[3] for k in a if k[:3] == (ds, lab, bud) and k in b)
+        cells = []
+        for m in METRICS:
+            d = np.array([float(b[(ds, lab, bud, s)][m]) - float(a[(ds, lab, bud, s)][m])
+                          for s in seeds])
+            cells.append(f"{fmt(d.mean(), m)} ± {fmt(d.std(), m)}")
+        lines.append(f"| {ds} | {lab} | {bud} | {len(seeds)} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:  # replace this section of OUT.md (or start it), keep what precedes it
+        path = Path(args.out).with_suffix(".md")
+        before = path.read_text().split(COMPARE_HEAD)[0].rstrip() if path.is_file() else ""
+        path.write_text((before + "\n\n" if before else "") + text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["seeds", "curve"])
+    ap.add_argument("mode", choices=["seeds", "curve", "compare"])
     ap.add_argument("prefixes", nargs="+", help="--out prefixes of 'idff bench nfe' calls")
     ap.add_argument("--steps", type=int, default=None, help="training steps (for the text)")
-    ap.add_argument("--out", required=True, help="output prefix: OUT.csv, OUT.md, OUT.png")
+    ap.add_argument("--out", help="output prefix: OUT.csv, OUT.md, OUT.png (compare: OUT.md)")
     args = ap.parse_args()
-    (seeds_main if args.mode == "seeds" else curve_main)(args)
+    if args.mode != "compare" and not args.out:
+        ap.error("--out is required")
+    {"seeds": seeds_main, "curve": curve_main, "compare": compare_main}[args.mode](args)
 
 
 if __name__ == "__main__":
