@@ -35,7 +35,7 @@ declare -A TRAIN=(
   [otcfm]="--set objective.name=otcfm --set objective.coupling=ot --set model.method=cfm"
   [icfm]="--set objective.name=icfm --set objective.coupling=independent --set model.method=cfm"
   [idff]="--set model.parametrization=velocity --set objective.flow_weighting=cfm"
-  [idff-published]="--set model.parametrization=x1 --set objective.score_target=x0"
+  [idff-published]="--set model.parametrization=x1 --set objective.score_target=x0 --set objective.flow_weighting=none"
 )
 
 train() {  # train NAME: start, or resume a stopped run

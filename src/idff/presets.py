@@ -34,7 +34,8 @@ _SAMPLE = {"field": "pf", "solver": "midpoint", "nfe": 10}
 
 def _unet(channels: int, size: int, num_channels: int, mult: list[int], attention: str,
           **kw: Any) -> dict[str, Any]:
-    return {"backbone": "unet", "method": "idff", "parametrization": "x1",
+    return {"backbone": "unet", "method": "idff", "parametrization": "velocity",
+            "sigma": _OBJECTIVE["sigma"],
             "in_channels": channels, "image_size": size, "num_channels": num_channels,
             "num_res_blocks": 2, "channel_mult": mult, "attention_resolutions": attention,
             "num_heads": 4, "num_head_channels": 64, "dropout": 0.1, **kw}
@@ -65,12 +66,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                            train={"batch_size": 16, "ckpt_every": 10_000}),
     "imagenet64": _preset("imagenet64", 3, 64, _unet(3, 64, 128, [1, 2, 3, 4], "16,8"),
                           train={"batch_size": 64}),
-    # CPU-sized: ~1.1 M parameters; OT coupling, skip parametrisation (docs/METHOD.md, "Heads"),
-    # short warmup and a fast EMA because the whole run is a few thousand steps.
+    # CPU-sized: ~1.1 M parameters; OT coupling, short warmup and a fast EMA because the
+    # whole run is a few thousand steps.
     "fashion_mnist": _preset(
         "fashion_mnist", 1, 28,
         {**_unet(1, 28, 32, [1, 2, 2], "7"), "num_res_blocks": 1, "num_heads": 4,
-         "num_head_channels": -1, "dropout": 0.0, "parametrization": "skip"},
+         "num_head_channels": -1, "dropout": 0.0},
         train={"batch_size": 32, "lr": 1e-3, "warmup": 200, "ema_decay": 0.995, "steps": 6000,
                "ckpt_every": 250, "sample_every": 500, "log_every": 50},
     ),

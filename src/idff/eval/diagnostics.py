@@ -6,11 +6,13 @@ run's own coupling (in chunks of its training batch size), put on the run's own 
 the network is scored on
 
 * ``vel_mse``: ``‖D̂ − (x1 − x0)‖²`` per element, the velocity error. IDFF's ``D̂`` is the
-  heads' implied ``E[x1 − x0 | x_t]`` (:func:`idff.objective.implied_velocity`); a CFM
+  heads' implied ``E[x1 − x0 | x_t]`` (:func:`idff.objective.implied_velocity`; ``x̂1 + λ_t ŝ``
+  for runs trained with ``score_target="x0"``, whose score head predicts ``−E[x0 | x_t]``); a CFM
   network's is its output. It includes the irreducible part (the target is a sample, not
   its conditional mean), so compare runs on the same path and data only in trend, and
   across paths with care.
-* ``x1_mse``: ``‖x̂1 − x1‖²`` (IDFF only), and ``eps_mse``: ``‖λ_t ŝ + ε‖²`` (IDFF only).
+* ``x1_mse``: ``‖x̂1 − x1‖²`` (IDFF only), and ``eps_mse``: the score loss ``‖λ_t ŝ + ε‖²``
+  (IDFF only; ``‖λ_t ŝ + x0‖²`` for runs trained with ``score_target="x0"``).
 * ``weight_share``: the share of the flow loss's velocity-space weight that falls in the
   bin, for ``t ~ U[0, 1]``: ``w(t)·(1 − t)²`` for losses on ``x̂1`` (an ``x̂1`` error is
   ``(1 − t)`` times a velocity error) and ``1`` for velocity losses (CFM, ``"cfm"``).
@@ -111,10 +113,13 @@ def per_time_errors(
             u = b - a
             if idff:
                 f, s = model(t, ps.xt)
-                d = implied_velocity(f, s, ps.xt, t)
                 lam = path.lambda_t(expand_t(t, a))
+                if obj.get("score_target", "eps") == "x0":  # λ_t ŝ ≈ −E[x0 | x_t]
+                    target, d = a, f + lam * s
+                else:
+                    target, d = eps, implied_velocity(f, s, ps.xt, t)
                 sums += [((d - u) ** 2).sum().item(), ((f - b) ** 2).sum().item(),
-                         ((lam * s + eps) ** 2).sum().item()]
+                         ((lam * s + target) ** 2).sum().item()]
             else:
                 v = model(t, ps.xt)
                 sums += [((v - u) ** 2).sum().item(), 0.0, 0.0]
@@ -134,7 +139,7 @@ def write_table(rows: Sequence[TimeBin], path: str | Path, header: str = "") -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [header.strip(), ""] if header else []
-    lines += ["| run | t | velocity MSE | x̂1 MSE | ε MSE | flow-weight share |",
+    lines += ["| run | t | velocity MSE | x̂1 MSE | score-loss MSE | flow-weight share |",
               "|---|---|---:|---:|---:|---:|"]
 
     def f(v: float) -> str:
