@@ -640,7 +640,7 @@ def test_nll_scores_image_runs_in_bits_per_dim(tmp_path):
     res = CliRunner().invoke(cli, ["nll", str(tmp_path / "run"), "--n", "2", "--atol", "1e-2",
                                    "--rtol", "1e-2"])
     assert res.exit_code == 0, res.output
-    line = [x for x in res.output.splitlines() if x.startswith("NLL")][0]
+    line = [x.strip() for x in res.output.splitlines() if x.strip().startswith("NLL")][0]
     assert "2 test images (uniform dequantisation, 256 levels)" in line
     assert "estimator hutchinson" in line
     bpd = float(line.split("(")[1].split(" bits/dim")[0])
