@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/toy_converged.sh curve   # learning curve: checkerboard, seed 0
 #   bash benchmarks/toy_converged.sh seeds   # 3 seeds x {checkerboard, 8gaussians} at STEPS
-#   bash benchmarks/toy_converged.sh check   # checkerboard at CHECK_STEPS, paired vs STEPS
+#   bash benchmarks/toy_converged.sh check   # the same runs trained on to CHECK_STEPS, paired
 #   bash benchmarks/toy_converged.sh         # all three
 #
 # Rerunnable and resumable: a run that already holds its target step is not trained again
@@ -113,18 +113,21 @@ seeds() {
         --steps "$STEPS" --out "$RESULTS"
 }
 
-check() {  # is STEPS converged? the checkerboard seeds trained on to CHECK_STEPS, paired
-    local m seed
-    for m in $METHODS; do
-        for seed in $SEEDS; do  # start from the STEPS run: only the extra steps are trained
-            local from=runs/toy_converged/checkerboard-$m-s$seed-n$STEPS
-            local to=runs/toy_converged/checkerboard-$m-s$seed-n$CHECK_STEPS
-            if [[ ! -e "$to" && -f "$from/snapshot.pt" && $seed != 0 ]]; then
-                cp -r "$from" "$to.tmp" && mv "$to.tmp" "$to"
-            fi
+check() {  # is STEPS converged? every seed trained on to CHECK_STEPS, paired with STEPS
+    local ds m seed
+    for ds in $DATASETS; do
+        for m in $METHODS; do
+            for seed in $SEEDS; do  # start from the STEPS run: only the extra steps are trained
+                local from=runs/toy_converged/$ds-$m-s$seed-n$STEPS
+                local to=runs/toy_converged/$ds-$m-s$seed-n$CHECK_STEPS
+                local lc=runs/toy_lc/$ds-$m-s$seed-n$CHECK_STEPS
+                if [[ ! -e "$to" && -f "$from/snapshot.pt" && ! -f "$lc/snapshot.pt" ]]; then
+                    cp -r "$from" "$to.tmp" && mv "$to.tmp" "$to"
+                fi
+            done
         done
     done
-    STEPS=$CHECK_STEPS DATASETS=checkerboard RESULTS=runs/toy_converged/check-n$CHECK_STEPS seeds
+    STEPS=$CHECK_STEPS RESULTS=runs/toy_converged/check-n$CHECK_STEPS seeds
     $NICE $PY benchmarks/toy_seeds.py compare benchmarks/results/toy_converged.csv \
         "runs/toy_converged/check-n$CHECK_STEPS.csv" --out benchmarks/results/toy_learning_curve
 }
