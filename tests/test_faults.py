@@ -698,3 +698,26 @@ def test_device_option_on_every_command_that_runs_a_trained_network():
         assert "--device" in opts, path
     res = CliRunner().invoke(cli, ["md-eval", "nope", "--device", "cpu"])
     _one_line_error(res, "nope")
+
+
+def test_cfm_run_resumes_across_idff_only_defaults(tmp_path):
+    """Keys a CFM network never reads (the IDFF heads' parametrization, σ, weighting) may
+    change between the run and its resume; the CFM settings themselves may not."""
+    import json
+
+    from idff.errors import UserError
+    from idff.training.checkpoint import CONFIG, check_resume_config
+
+    old = {"model": {"method": "cfm", "parametrization": "skip"},
+           "objective": {"name": "otcfm", "coupling": "ot"}}
+    (tmp_path / CONFIG).write_text(json.dumps(old))
+    new = {"model": {"method": "cfm", "parametrization": "velocity", "sigma": 0.2},
+           "objective": {"name": "otcfm", "coupling": "ot", "flow_weighting": "cfm"}}
+    check_resume_config(tmp_path, new)
+    new["objective"]["coupling"] = "independent"
+    with pytest.raises(UserError, match="objective.coupling"):
+        check_resume_config(tmp_path, new)
+    idff_old = {"model": {"method": "idff", "parametrization": "skip"}}
+    (tmp_path / CONFIG).write_text(json.dumps(idff_old))
+    with pytest.raises(UserError, match="model.parametrization"):
+        check_resume_config(tmp_path, {"model": {"method": "idff", "parametrization": "velocity"}})

@@ -105,6 +105,11 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: model keys a velocity (CFM) network never reads: they may differ on resume of such a run.
+CFM_UNUSED_KEYS = frozenset({"model.parametrization", "model.sigma", "objective.flow_weight",
+                             "objective.flow_weighting", "objective.score_target"})
+
+
 def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> None:
     """Refuse to resume ``run_dir`` with settings other than those it was trained with.
 
@@ -123,9 +128,10 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
         raise RunError(f"{path} is not valid JSON ({e}); the run cannot be resumed safely. "
                        "Choose another --out.") from e
     new = _flatten(json.loads(json.dumps(config)))
+    free = RESUMABLE_KEYS | (CFM_UNUSED_KEYS if new.get("model.method") == "cfm" else frozenset())
     diffs = [f"{k}: {json.dumps(old.get(k, '(absent)'))} -> {json.dumps(new.get(k, '(absent)'))}"
              for k in sorted(set(old) | set(new))
-             if k not in RESUMABLE_KEYS and old.get(k, "(absent)") != new.get(k, "(absent)")]
+             if k not in free and old.get(k, "(absent)") != new.get(k, "(absent)")]
     if diffs:
         more = f" (+{len(diffs) - 6} more)" if len(diffs) > 6 else ""
         raise RunError(
