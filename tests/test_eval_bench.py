@@ -315,3 +315,18 @@ def test_support_fraction_is_sharp():
     q = B.ToyQuality("checkerboard", n=500)
     s = q.score(q.refs["val"], "eval")
     assert s["in_support"] == 1.0 and "mmd_fine" in s
+
+
+def test_selection_metric(toy_runs):
+    idff = B.entry_from_run(toy_runs["idff"], gammas=(0.0, 1.0), solvers=["euler", "ddim"])
+    q = B.ToyQuality("checkerboard", n=300)
+    _, val_log = B.run_benchmark([idff], q, nfes=[2], n_eval=300, n_val=300, echo=None,
+                                 select="in_support")
+    scored = [v for v in val_log if "val_in_support" in v]
+    assert len(scored) == 4  # euler/ddim × γ ∈ {0, 1}
+    rows, _ = B.run_benchmark([idff], q, nfes=[2], n_eval=300, n_val=300, echo=None,
+                              select="in_support")
+    best = max(scored, key=lambda v: v["val_in_support"])
+    assert rows[0].noise == best["noise"]  # maximised, not minimised
+    with pytest.raises(ValueError, match="cannot select on 'fid'"):
+        B.run_benchmark([idff], q, nfes=[2], n_eval=300, n_val=300, echo=None, select="fid")

@@ -347,6 +347,10 @@ def bench() -> None:
                    "reference; CFM runs use the ODE ones. Default: each run's own solver.")
 @click.option("--field", "field_kind", type=click.Choice(["pf", "published"]), default="pf",
               help="IDFF sampling field.")
+@click.option("--select-metric", default=None,
+              help="Validation metric that picks each budget's candidate (default: the primary "
+                   "metric; e.g. mmd_fine or in_support for toys, maximised where higher is "
+                   "better).")
 @click.option("--ref-val", type=POSITIVE_INT, default=10_000,
               help="Images: validation reference size.")
 @click.option("--ref-eval", type=POSITIVE_INT, default=10_000,
@@ -361,9 +365,9 @@ def bench() -> None:
                    "and the journal OUT.jsonl.")
 @click.option("--fresh", is_flag=True,
               help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
-def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind, ref_val,
-              ref_eval, data_root, features, inception, classifier, classifier_sha256, seed,
-              threads, out, fresh):
+def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind,
+              select_metric, ref_val, ref_eval, data_root, features, inception, classifier,
+              classifier_sha256, seed, threads, out, fresh):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
 
     Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
@@ -423,7 +427,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
         if fresh and journal.exists():
             journal.unlink()
         rows, val_log = B.run_benchmark(entries, quality, nfes, n_eval, n_val, seed,
-                                        echo=click.echo, journal=journal)
+                                        echo=click.echo, journal=journal,
+                                        select=select_metric)
     except (ValueError, FileNotFoundError, RunError, ImportError) as e:
         _fail(e)
     floor = quality.floor()
