@@ -438,7 +438,8 @@ def test_resume_with_other_settings_is_refused(tmp_path, extra, changed):
     assert {p: (out / p).read_bytes() for p in before} == before  # nothing rewritten
 
 
-def test_image_resume_with_other_settings_is_refused(tmp_path):
+def _tiny_image_run(tmp_path):
+    """Train a 2-step Fashion-MNIST run on 8 fake images in tmp_path/run; return its args."""
     pytest.importorskip("torchcfm")
     from test_images_common import tiny, write_fashion_mnist
 
@@ -448,6 +449,11 @@ def test_image_resume_with_other_settings_is_refused(tmp_path):
     for o in tiny(28):
         args += ["--set", o]
     assert CliRunner().invoke(cli, args).exit_code == 0
+    return args
+
+
+def test_image_resume_with_other_settings_is_refused(tmp_path):
+    args = _tiny_image_run(tmp_path)
     res = CliRunner().invoke(cli, args + ["--resume", "--steps", "4", "--ckpt-every", "1",
                                           "--set", "objective.sigma=0.5"])
     _one_line_error(res, "other settings", "objective.sigma: 0.2 -> 0.5")
@@ -604,15 +610,7 @@ def test_huge_nfe_warns_and_outputs_below_files_are_refused_everywhere(tmp_path,
 
 
 def test_generate_removes_its_stale_temporary_pngs(tmp_path, monkeypatch):
-    pytest.importorskip("torchcfm")
-    from test_images_common import tiny, write_fashion_mnist
-
-    root = write_fashion_mnist(tmp_path / "fm", n=8)
-    args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
-            str(tmp_path / "run"), "--no-tensorboard"]
-    for o in tiny(28):
-        args += ["--set", o]
-    assert CliRunner().invoke(cli, args).exit_code == 0
+    _tiny_image_run(tmp_path)
     out = tmp_path / "gen"
     out.mkdir()
     mine, theirs, other = out / ".000002.png.tmp", out / ".000003.png.tmp", out / ".notes.tmp"
@@ -628,15 +626,7 @@ def test_generate_removes_its_stale_temporary_pngs(tmp_path, monkeypatch):
 
 
 def test_nll_scores_image_runs_in_bits_per_dim(tmp_path):
-    pytest.importorskip("torchcfm")
-    from test_images_common import tiny, write_fashion_mnist
-
-    root = write_fashion_mnist(tmp_path / "fm", n=8)
-    args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
-            str(tmp_path / "run"), "--no-tensorboard"]
-    for o in tiny(28):
-        args += ["--set", o]
-    assert CliRunner().invoke(cli, args).exit_code == 0
+    _tiny_image_run(tmp_path)
     res = CliRunner().invoke(cli, ["nll", str(tmp_path / "run"), "--n", "2", "--atol", "1e-2",
                                    "--rtol", "1e-2"])
     assert res.exit_code == 0, res.output
