@@ -10,18 +10,27 @@ MEAN = torch.tensor([1.0, -0.5])
 COV = torch.tensor([[0.5, 0.2], [0.2, 0.3]])
 
 
-def test_oracle_eps_posterior_matches_regression():
-    """E[ε | x_t] of the closed form equals a least-squares regression on samples."""
+PROBE = torch.tensor([[0.3, -0.2], [1.5, 0.5]])
+
+
+def _regressed_at_probe(sigma: float, t: float, target) -> torch.Tensor:
+    """Affine least-squares fit of ``target(ps)`` on ``x_t`` (Gaussian data, exact for the
+    posterior mean), evaluated at :data:`PROBE`."""
     torch.manual_seed(0)
-    sigma, t = 0.5, 0.4
-    oracle = GaussianHeads(MEAN, COV, sigma)
     n = 200_000
     x1 = MEAN + torch.randn(n, 2) @ torch.linalg.cholesky(COV).T
     ps = IDFFPath(sigma).sample(torch.randn(n, 2), x1, torch.full((n,), t))
     design = torch.cat([ps.xt, torch.ones(n, 1)], 1).double()
-    coef = torch.linalg.lstsq(design, ps.eps.double()).solution
-    probe = torch.tensor([[0.3, -0.2], [1.5, 0.5]])
-    pred = torch.cat([probe, torch.ones(2, 1)], 1).double() @ coef
+    coef = torch.linalg.lstsq(design, target(ps).double()).solution
+    return torch.cat([PROBE, torch.ones(2, 1)], 1).double() @ coef
+
+
+def test_oracle_eps_posterior_matches_regression():
+    """E[ε | x_t] of the closed form equals a least-squares regression on samples."""
+    sigma, t = 0.5, 0.4
+    oracle = GaussianHeads(MEAN, COV, sigma)
+    pred = _regressed_at_probe(sigma, t, lambda ps: ps.eps)
+    probe = PROBE
     exact = oracle.eps_posterior_mean(torch.full((2,), t), probe).double()
     assert torch.allclose(pred, exact, atol=0.01)
     # and the score head is -E[eps|x]/lambda_t
@@ -110,18 +119,10 @@ def test_implied_velocity_is_the_posterior_mean_velocity():
     """D̂ = (x̂1 − x)/(1 − t) − 2t·ŝ of the exact heads equals a regression of x1 − x0 on x_t."""
     from idff.objective import implied_velocity
 
-    torch.manual_seed(0)
     sigma, t = 0.5, 0.7
     oracle = GaussianHeads(MEAN, COV, sigma)
-    n = 200_000
-    x1 = MEAN + torch.randn(n, 2) @ torch.linalg.cholesky(COV).T
-    x0 = torch.randn(n, 2)
-    ps = IDFFPath(sigma).sample(x0, x1, torch.full((n,), t))
-    design = torch.cat([ps.xt, torch.ones(n, 1)], 1).double()
-    coef = torch.linalg.lstsq(design, (x1 - x0).double()).solution
-    probe = torch.tensor([[0.3, -0.2], [1.5, 0.5]])
-    tp = torch.full((2,), t)
-    pred = torch.cat([probe, torch.ones(2, 1)], 1).double() @ coef
+    pred = _regressed_at_probe(sigma, t, lambda ps: ps.x1 - ps.x0)
+    probe, tp = PROBE, torch.full((2,), t)
     f, s = oracle(tp, probe)
     assert torch.allclose(implied_velocity(f, s, probe, tp).double(), pred, atol=0.01)
 
