@@ -26,10 +26,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from idff.methods import make_objective, make_sampling_field
+from idff.methods import make_objective
 from idff.models import build_model
 from idff.presets import apply_overrides, get_preset
 from idff.sampler import integrate, steps_for_nfe
+from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer
 from idff.training.distributed import DistContext
 
@@ -109,7 +110,7 @@ def sample_rate(cfg, device, n, batch, nfe, compile_) -> float:
                          enabled=device.type == "cuda" and args.precision == "bf16")
 
     def one_batch():
-        f = make_sampling_field("idff", net, sigma=sigma)
+        f = SamplingConfig(sigma=sigma).field_for(net)
         with amp:
             integrate(f, torch.randn(batch, 3, 32, 32, device=device), steps=steps,
                       solver="midpoint")

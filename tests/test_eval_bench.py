@@ -12,6 +12,7 @@ from torch import nn
 from idff.data.toys import sample_toy
 from idff.eval import bench as B
 from idff.eval.fid import FeatureExtractor, feature_stats, iter_tensor_batches
+from idff.runs import register_kind
 from idff.sampler import SampleResult
 
 
@@ -174,12 +175,12 @@ def test_entry_errors(tmp_path, toy_runs):
     cfg = json.loads((odd / "config.json").read_text())
     cfg["kind"] = "hologram"
     (odd / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ValueError, match="register_sampler_factory"):
+    with pytest.raises(ValueError, match="no run kind 'hologram'.*register_kind"):
         B.entry_from_run(odd)
 
 
 def test_registered_image_sampler_with_feature_quality(tmp_path, toy_runs):
-    """An image kind plugs in through register_sampler_factory; quality is a Fréchet distance."""
+    """An image kind plugs in through register_kind; quality is a Fréchet distance."""
     import json
     import shutil
 
@@ -191,14 +192,13 @@ def test_registered_image_sampler_with_feature_quality(tmp_path, toy_runs):
             for i, s in enumerate(("val", "eval"))}
     q = B.ImageQuality(ext, refs, (-1.0, 1.0), "test references")
 
-    def factory(run_dir, field="pf", gamma=0.0, s=0.0):
-        def sampler(n, nfe, solver, seed):
-            g = torch.Generator().manual_seed(seed)
-            noise = torch.rand(n, 1, 8, 8, generator=g) * 2 - 1  # like the data, in [-1, 1]
-            return noise * (1 - gamma) + gamma  # gamma = 1 collapses to white images
-        return sampler
+    def sample(model, config, n, sampling, seed=0, device="cpu"):
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.rand(n, 1, 8, 8, generator=g) * 2 - 1  # like the data, in [-1, 1]
+        # gamma = 1 collapses to white images
+        return noise * (1 - sampling.gamma) + sampling.gamma, sampling.nfe
 
-    B.register_sampler_factory("testimage", factory)
+    register_kind("testimage", sample=sample)
     run = tmp_path / "img"
     shutil.copytree(toy_runs["idff"], run)
     cfg = json.loads((run / "config.json").read_text())

@@ -225,7 +225,7 @@ def test_sample_adaptive_without_nfe_still_runs(tmp_path, toy_run):
     (["nll", "{run}", "--t-end", "-0.5"], ["'--t-end'", "0<x<1"]),
     (["nll", "{run}", "--t-end", "1.5"], ["'--t-end'"]),
     (["nll", "{sst}"], ["'sst' run; idff nll scores toy and image runs"]),
-    (["sample", "{sst}", "--out", "{tmp}/x.npy"], ["'sst' run, not a toy run"]),
+    (["sample", "{sst}", "--out", "{tmp}/x.npy"], ["'sst' run", "idff forecast"]),
     (["train", "toy", "--hidden", "0", "--out", "{tmp}/r"], ["'--hidden'"]),
     (["train", "toy", "--depth", "0", "--out", "{tmp}/r"], ["'--depth'"]),
     (["train", "toy", "--lr", "abc", "--out", "{tmp}/r"], ["'--lr'", "abc"]),
@@ -236,7 +236,7 @@ def test_sample_adaptive_without_nfe_still_runs(tmp_path, toy_run):
     (["forecast", "{run}", "--horizon", "0", "--out", "{tmp}/f"], ["'--horizon'"]),
     (["forecast", "{run}", "--members", "0", "--out", "{tmp}/f"], ["'--members'"]),
     (["forecast", "{run}", "--max-forecasts", "0", "--out", "{tmp}/f"], ["'--max-forecasts'"]),
-    (["md-eval", "{run}", "--rollouts", "0"], ["'--rollouts'"]),
+    (["md-eval", "{run}", "--members", "0"], ["'--members'"]),
     (["md-eval", "{run}", "--nfe", "-1"], ["'--nfe'"]),
     (["generate", "{run}", "--n", "0", "--out", "{tmp}/g"], ["'--n'"]),
     (["fid", "{tmp}", "{tmp}", "--n", "0"], ["'--n'"]),
@@ -272,7 +272,7 @@ def test_strict_overrides_accept_every_key_the_code_reads():
 
     for over in ("train.weight_decay=0.01", "train.precision=\"bf16\"", "data.download=true",
                  "model.use_scale_shift_norm=true", "objective.coupling=\"independent\"",
-                 "sample.gamma=0.5", "train.max_minutes=3", "train.lr=1"):
+                 "sampling.gamma=0.5", "train.max_minutes=3", "train.lr=1"):
         cfg = apply_overrides(PRESETS["cifar10"], [over])
         section, key = over.split("=")[0].split(".")
         assert key in cfg[section]
@@ -376,9 +376,9 @@ def test_progress_field_counts_every_network_evaluation(toy_run):
     """The sampling progress bar advances by exactly the NFE the sampler reports, and
     wrapping the field changes no sample."""
     from idff.experiments.toy import load_toy_model, sample_model
-    from idff.methods import make_sampling_field
     from idff.progress import ProgressField
     from idff.sampler import integrate
+    from idff.sampling import SamplingConfig
 
     class Bar:
         n = 0
@@ -389,11 +389,11 @@ def test_progress_field_counts_every_network_evaluation(toy_run):
     model, cfg = load_toy_model(toy_run)
     for solver, steps in (("heun", 7), ("midpoint", 5), ("dopri5", None)):
         bar = Bar()
-        f = make_sampling_field("idff", model, sigma=0.2)
+        f = SamplingConfig(sigma=0.2).field_for(model)
         x0 = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
         kw = {} if steps is None else {"steps": steps}
         res = integrate(ProgressField(f, bar), x0, solver=solver, **kw)
-        plain = integrate(make_sampling_field("idff", model, sigma=0.2), x0, solver=solver, **kw)
+        plain = integrate(SamplingConfig(sigma=0.2).field_for(model), x0, solver=solver, **kw)
         assert bar.n == res.nfe > 0 and torch.equal(res.x, plain.x)
     quiet = sample_model(model, cfg, 32, nfe=6, seed=3)
     shown = sample_model(model, cfg, 32, nfe=6, seed=3, progress=True)
@@ -702,7 +702,8 @@ def test_cfm_run_resumes_across_idff_only_defaults(tmp_path):
            "objective": {"name": "otcfm", "coupling": "ot"}}
     (tmp_path / CONFIG).write_text(json.dumps(old))
     new = {"model": {"method": "cfm", "parametrization": "velocity", "sigma": 0.2},
-           "objective": {"name": "otcfm", "coupling": "ot", "flow_weighting": "cfm"}}
+           "objective": {"name": "otcfm", "sigma": 0.0, "coupling": "ot",
+                         "flow_weighting": "cfm"}}
     check_resume_config(tmp_path, new)
     new["objective"]["coupling"] = "independent"
     with pytest.raises(UserError, match="objective.coupling"):

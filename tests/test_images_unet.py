@@ -112,8 +112,8 @@ def test_published_checkpoint_gives_identical_outputs(tmp_path):
         torch.testing.assert_close(x1_hat, out[:, :3], rtol=0, atol=1e-6)
         torch.testing.assert_close(score, out[:, 3:], rtol=0, atol=1e-6)
         assert out.abs().mean() > 1e-3  # a real comparison, not of zeros
-    assert cfg["sample"]["field"] == "published" and cfg["sample"]["s"] == pytest.approx(0.4)
-    assert cfg["sample"]["nfe"] == 10 and cfg["step"] == 1234
+    assert cfg["sampling"]["field"] == "published" and cfg["sampling"]["s"] == pytest.approx(0.4)
+    assert cfg["sampling"]["nfe"] == 10 and cfg["step"] == 1234
     m = cfg["model"]  # the layout was read off the weights
     assert (m["num_res_blocks"], m["channel_mult"], m["attention_resolutions"]) == (1, [1, 2], "4")
 

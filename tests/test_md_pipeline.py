@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from idff.cli.main import cli
 from idff.experiments.md import evaluate_md, load_md_model, md_run_config, train_md
-from idff.md.rollout import RolloutConfig, project_circle, rollout
+from idff.md.rollout import project_circle, rollout
 from idff.models import build_model
+from idff.sampling import SamplingConfig
 from idff.training import TrainConfig
 
 
@@ -28,8 +29,8 @@ def _walk(n, seed):
 
 
 @pytest.mark.parametrize("method, solver, nfe, expected", [
-    ("idff", "euler", 4, 4), ("idff", "euler", 2, 2), ("cfm", "midpoint", 4, 4),
-    ("cfm", "midpoint", 5, 4), ("idff", "euler", 3, 3),
+    ("idff", "euler", 4, 4), ("idff", "euler", 2, 2), ("icfm", "midpoint", 4, 4),
+    ("icfm", "midpoint", 5, 4), ("idff", "euler", 3, 3),
 ])
 def test_rollout_counts_nfe_and_stays_on_circle(method, solver, nfe, expected):
     torch.manual_seed(0)
@@ -37,7 +38,9 @@ def test_rollout_counts_nfe_and_stays_on_circle(method, solver, nfe, expected):
            "cond_dim": 8, "hidden": 16, "depth": 1}
     model = build_model(cfg)
     window = project_circle(torch.randn(3, 2, 4))
-    res = rollout(model, window, 5, RolloutConfig(method=method, nfe=nfe, solver=solver),
+    sampling = SamplingConfig(method=method, nfe=nfe, solver=solver, sigma=0.1,
+                              gamma=1.0 if method == "idff" else 0.0)
+    res = rollout(model, window, 5, sampling,
                   generator=torch.Generator().manual_seed(0))
     assert res.nfe_per_frame == expected
     assert res.states.shape == (3, 6, 4)
@@ -49,7 +52,7 @@ def test_rollout_counts_nfe_and_stays_on_circle(method, solver, nfe, expected):
 def test_rollout_bad_window():
     model = build_model({"backbone": "mlp", "method": "idff", "dim": 4, "cond_dim": 4})
     with pytest.raises(ValueError, match="history \\+ 1, D"):
-        rollout(model, torch.zeros(3, 4), 2, RolloutConfig())
+        rollout(model, torch.zeros(3, 4), 2, SamplingConfig())
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,7 @@ def test_train_and_evaluate_from_pickle(pickle_run):
              progress=False)
     model, config = load_md_model(d / "run")
     assert config["objective"]["sigma"] == 0.1 and config["objective"]["flow_weight"] == 2.0
-    r = evaluate_md(d / "run", nfe=3, n_rollouts=2, progress=False)
+    r = evaluate_md(d / "run", n_rollouts=2, progress=False, nfe=3)
     assert r["nfe"] == 3
     assert r["generated"].shape == (2, 39, 2)  # 80 held-out frames from frame 2, stride 2
     row = r["rows"][0]
@@ -81,15 +84,15 @@ def test_cli_train_and_eval(pickle_run, tmp_path):
     d, p = pickle_run
     runner = CliRunner()
     out = tmp_path / "cfm"
-    res = runner.invoke(cli, ["train", "md", "--method", "cfm", "--source", "pickle",
+    res = runner.invoke(cli, ["train", "md", "--method", "icfm", "--source", "pickle",
                               "--pickle", str(p), "--steps", "20", "--hidden", "16",
                               "--cond", "index", "--history", "0", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert json.loads((out / "config.json").read_text())["data"]["cond"] == "index"
-    res = runner.invoke(cli, ["md-eval", str(out), "--nfe", "2", "--rollouts", "2",
+    res = runner.invoke(cli, ["md-eval", str(out), "--nfe", "2", "--members", "2",
                               "--out", str(tmp_path / "eval")])
     assert res.exit_code == 0, res.output
-    assert "CFM σ=0.1 (NFE 2/frame)" in res.output
+    assert "I-CFM σ=0.1 (NFE 2/frame)" in res.output
     assert (tmp_path / "eval" / "ramachandran.png").stat().st_size > 1000
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert np.isfinite(metrics["md"][0]["js_psi"])

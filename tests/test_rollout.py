@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from idff.sampling import SamplingConfig
 from idff.timeseries.rollout import repeat_members, rollout, split_members
 
 
@@ -27,8 +28,9 @@ class ConstantStep(nn.Module):
 @pytest.mark.parametrize("solver,steps,nfe", [("euler", 3, 3), ("midpoint", 2, 4), ("heun", 2, 3)])
 def test_rollout_shapes_nfe_and_closed_form(shape, solver, steps, nfe):
     x0 = torch.randn(shape)
-    traj, nfe_per_step = rollout(ConstantStep(0.5), x0, horizon=4, steps=steps, solver=solver,
-                                 gamma=0.0, members=2)
+    sampling = SamplingConfig(nfe=nfe, solver=solver, gamma=0.0)
+    assert sampling.steps() == steps
+    traj, nfe_per_step = rollout(ConstantStep(0.5), x0, horizon=4, sampling=sampling, members=2)
     assert traj.shape == (5, 2 * shape[0], *shape[1:])
     assert nfe_per_step == [nfe] * 4
     ens = split_members(traj, 2, dim=1)
@@ -45,8 +47,8 @@ def test_rollout_conditioning_sees_lead_and_history():
         return torch.full_like(history[-1], float(k))
 
     x0 = torch.zeros(2, 3)
-    traj, _ = rollout(ConstantStep(0.0), x0, horizon=3, make_cond=make_cond, steps=1,
-                      gamma=0.0)
+    traj, _ = rollout(ConstantStep(0.0), x0, horizon=3, make_cond=make_cond,
+                      sampling=SamplingConfig(nfe=1, solver="euler"))
     assert seen == [(1, 1), (2, 2), (3, 3)]
     # lead k adds k: cumulative sums 1, 3, 6
     torch.testing.assert_close(traj[:, 0, 0], torch.tensor([0.0, 1.0, 3.0, 6.0]))
@@ -54,7 +56,8 @@ def test_rollout_conditioning_sees_lead_and_history():
 
 def test_rollout_sde_members_differ_and_are_seeded():
     x0 = torch.zeros(4, 3)
-    kw = dict(horizon=2, steps=4, solver="euler", gamma=1.0, sigma=0.2, members=5)
+    kw = dict(horizon=2, sampling=SamplingConfig(nfe=4, solver="euler", gamma=1.0, sigma=0.2),
+              members=5)
     a = rollout(ConstantStep(0.0), x0, generator=torch.Generator().manual_seed(1), **kw)
     b = rollout(ConstantStep(0.0), x0, generator=torch.Generator().manual_seed(1), **kw)
     torch.testing.assert_close(a.trajectory, b.trajectory)
@@ -65,10 +68,11 @@ def test_rollout_sde_members_differ_and_are_seeded():
 
 def test_rollout_source_and_perturb():
     x0 = torch.ones(2, 3)
-    res = rollout(ConstantStep(0.0), x0, horizon=1, steps=1, gamma=0.0,
+    ode = SamplingConfig(nfe=1, solver="euler")
+    res = rollout(ConstantStep(0.0), x0, horizon=1, sampling=ode,
                   source=lambda x, g: torch.zeros_like(x))
     torch.testing.assert_close(res.trajectory[1], torch.zeros(2, 3))
-    res = rollout(ConstantStep(0.0), x0, horizon=1, steps=1, gamma=0.0,
+    res = rollout(ConstantStep(0.0), x0, horizon=1, sampling=ode,
                   perturb=lambda x, g: x + 1)
     torch.testing.assert_close(res.trajectory[1], torch.full((2, 3), 2.0))
 
@@ -77,8 +81,8 @@ def test_rollout_cfm_method_uses_velocity():
     net = lambda t, x, cond=None: torch.full_like(x, 2.0)  # noqa: E731
     wrapped = nn.Module()
     wrapped.forward = net
-    res = rollout(wrapped, torch.zeros(1, 2), horizon=2, steps=3, solver="euler",
-                  method="otcfm")
+    res = rollout(wrapped, torch.zeros(1, 2), horizon=2,
+                  sampling=SamplingConfig(method="otcfm", nfe=3, solver="euler"))
     torch.testing.assert_close(res.trajectory[-1], torch.full((1, 2), 4.0))
     assert res.nfe_per_step == [3, 3]
 
@@ -88,7 +92,8 @@ def test_rollout_cfm_method_uses_velocity():
     [
         ({"horizon": 0}, "horizon must be an integer >= 1"),
         ({"horizon": 2, "members": 0}, "members must be an integer >= 1"),
-        ({"horizon": 1, "solver": "midpoint", "gamma": 1.0}, "use solver='euler'"),
+        ({"horizon": 1, "sampling": SamplingConfig(solver="midpoint", gamma=1.0)},
+         "use solver='euler'"),
         ({"horizon": 1, "perturb": lambda x, g: x, "source": lambda x, g: x}, "not both"),
     ],
 )

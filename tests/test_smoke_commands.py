@@ -55,7 +55,7 @@ def test_sst_demo(tmp_path):
     pytest.importorskip("torchcfm")
     runs, results = tmp_path / "runs", tmp_path / "results"
     _invoke(["sst-demo", "--steps", "1", "--batch-size", "2", "--members", "2", "--horizon",
-             "2", "--steps-per-lead", "2", "--out", str(runs), "--results", str(results)])
+             "2", "--nfe", "2", "--out", str(runs), "--results", str(results)])
     metrics = json.loads((results / "metrics.json").read_text())
     assert set(metrics) == {"idff", "otcfm", "persistence", "climatology"}
     for name, sc in metrics.items():
@@ -81,11 +81,11 @@ def test_md_benchmark(tmp_path):
     out = tmp_path / "out"
     _invoke(["md-benchmark", "--n-traj", "3", "--length-ns", "0.01", "--frame-ps", "0.5",
              "--cache", str(tmp_path / "cache"), "--runs", str(tmp_path / "runs"),
-             "--steps", "2", "--nfe", "2", "--sigma", "0.1", "--rollouts", "1", "--no-lorenz",
+             "--steps", "2", "--nfe", "2", "--sigma", "0.1", "--members", "1", "--no-lorenz",
              "--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
     labels = [r["label"] for r in metrics["rows"]]
-    assert labels == ["IDFF σ=0.1 (NFE 2/frame)", "CFM σ=0.1 (NFE 2/frame)",
+    assert labels == ["IDFF σ=0.1 (NFE 2/frame)", "I-CFM σ=0.1 (NFE 2/frame)",
                       "MD, second run (noise floor)", "MD, held-out reference"]
     for row in metrics["rows"][:3]:
         for key in ("cc", "rmse", "mae", "js_rama", "js_phi", "js_psi", "pop_abs_err"):

@@ -88,7 +88,7 @@ def test_train_forecast_cli_end_to_end(oisst_dir, tmp_path):
     runner = CliRunner()
     args = ["train", "sst", "--data", str(oisst_dir), "--boxes", "0,0,5,7;1,1,5,7",
             "--normalisation", "patch", "--horizon", "3", "--steps", "2",
-            "--steps-per-lead", "2", "--out", str(run), *TINY]
+            "--nfe", "2", "--out", str(run), *TINY]
     res = runner.invoke(cli, args)
     assert res.exit_code == 0, res.output
     cfg = json.loads((run / "config.json").read_text())
@@ -124,7 +124,7 @@ def test_forecast_members_differ_and_otcfm_trains(oisst_dir, tmp_path):
     model = {"num_channels": 32, "channel_mult": [1]}
     for method in ("idff", "otcfm"):
         cfg = sst_run_config(method, data, model, horizon=2, batch_size=4,
-                             sampling={"steps": 2})
+                             sampling={"nfe": 2})
         train_sst(cfg, tmp_path / method, TrainConfig(steps=1, warmup=1), progress=False)
         net, cfg = load_sst_model(tmp_path / method)
         cube, _ = load_sst_data(cfg["data"])
@@ -140,7 +140,7 @@ def test_forecast_chunks_match_one_batch(oisst_dir, tmp_path):
     data = {"path": str(oisst_dir), "boxes": [[2, 4, 4, 4], [0, 2, 4, 4]],
             "train": [None, 2018], "val": None, "test": [2019, None]}
     cfg = sst_run_config("idff", data, {"num_channels": 32, "channel_mult": [1]}, horizon=2,
-                         batch_size=4, sampling={"steps": 2})
+                         batch_size=4, sampling={"nfe": 2})
     train_sst(cfg, tmp_path / "r", TrainConfig(steps=1, warmup=1), progress=False)
     net, cfg = load_sst_model(tmp_path / "r")
     cube, _ = load_sst_data(cfg["data"])
@@ -171,7 +171,7 @@ class ShiftByOne(torch.nn.Module):
 def test_forecast_feeds_back_predictions_as_context(oisst_dir):
     cube = cut_patches(open_sst(oisst_dir), [Box(2, 4, 4, 4)])
     cfg = {"method": "idff", "horizon": 3, "context": 2, "objective": {"sigma": 0.2},
-           "sampling": {"steps": 1, "solver": "euler", "gamma": 0.0}}
+           "sampling": {"nfe": 1, "solver": "euler", "gamma": 0.0}}
     net = ShiftByOne()
     fc = sst_forecast(net, cfg, cube, np.array([10]), 3, members=2)
     d = torch.from_numpy(cube.data[0])
@@ -217,7 +217,7 @@ def test_patches_by_corner_in_degrees(oisst_dir):
 def test_forecast_with_the_published_field(oisst_dir):
     cube = cut_patches(open_sst(oisst_dir), [Box(2, 4, 4, 4)])
     cfg = {"method": "idff", "horizon": 2, "context": 1, "objective": {"sigma": 0.2},
-           "sampling": {"steps": 4, "solver": "euler", "gamma": 0.0}}
+           "sampling": {"nfe": 4, "solver": "euler", "gamma": 0.0}}
     # published ODE with s = 0 is the plain flow: the stub's endpoint x + 1 is reached
     fc = sst_forecast(ShiftByOne(), cfg, cube, np.array([10]), 2, members=2,
                       field="published", s=0.0)

@@ -193,7 +193,7 @@ def test_cli_trains_on_user_vectors(tmp_path):
 def test_cli_errors_are_clear(tmp_path):
     r = CliRunner()
     res = r.invoke(cli, ["sample", str(tmp_path), "--out", str(tmp_path / "x.npy")])
-    assert res.exit_code != 0 and "not an idff run directory" in res.output
+    assert res.exit_code != 0 and "is not a run" in res.output
     res = r.invoke(cli, ["train", "toy", "--dataset", "swissroll", "--out", str(tmp_path / "r")])
     assert res.exit_code != 0 and "swissroll" in res.output
     bad = np.array([[0.0, np.nan], [1.0, 2.0]])

@@ -1,27 +1,30 @@
-"""Method presets: which objective trains a network and which field samples it.
+"""Method presets: which objective trains a network (sampling: :mod:`idff.sampling`).
 
 ``"idff"`` trains two heads with :class:`~idff.objective.IDFFObjective`; ``"otcfm"`` and
 ``"icfm"`` train a velocity network with :class:`~idff.objective.CFMObjective` under OT
-or independent coupling. Configs are plain dicts so they round-trip through JSON.
+or independent coupling. ``sigma`` is the path noise of every method. Configs are plain
+dicts so they round-trip through JSON.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from torch import Tensor, nn
-
-from idff.fields import CFMField, Field, IDFFField
+from idff.errors import ConfigError, unknown_key_message
 from idff.objective import CFMObjective, IDFFObjective
+from idff.sampling import METHOD_NAMES
 
-__all__ = ["METHOD_NAMES", "make_objective", "make_sampling_field", "network_kind"]
+__all__ = ["METHOD_NAMES", "make_objective", "network_kind", "objective_keys"]
 
-METHOD_NAMES = ("idff", "otcfm", "icfm")
+#: objective keys a CFM method accepts (IDFF-only keys are tolerated so that one preset
+#: section serves every method; they have no effect on a velocity network)
+_IDFF_ONLY = ("flow_weight", "flow_weighting", "score_target")
 
 
 def _check(name: str) -> None:
     if name not in METHOD_NAMES:
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}.")
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}.")
 
 
 def network_kind(name: str) -> str:
@@ -30,33 +33,30 @@ def network_kind(name: str) -> str:
     return "idff" if name == "idff" else "cfm"
 
 
+def objective_keys(name: str) -> list[str]:
+    """The keys an objective section of method ``name`` accepts (besides ``name``)."""
+    _check(name)
+    cls = IDFFObjective if name == "idff" else CFMObjective
+    keys = [k for k in inspect.signature(cls.__init__).parameters if k != "self"]
+    return keys if name == "idff" else keys + list(_IDFF_ONLY)
+
+
 def make_objective(cfg: dict[str, Any]):
-    """Build the training objective from ``{"name": ..., **options}``."""
+    """Build the training objective from ``{"name": ..., **options}``.
+
+    Raises:
+        ConfigError: an unknown method or key (naming the closest valid key).
+    """
     cfg = dict(cfg)
     name = cfg.pop("name")
     _check(name)
+    allowed = objective_keys(name)
+    for k in cfg:
+        if k not in allowed:
+            raise ConfigError(unknown_key_message(k, "objective", allowed))
     if name == "idff":
         return IDFFObjective(**cfg)
+    for k in _IDFF_ONLY:
+        cfg.pop(k, None)
     cfg.setdefault("coupling", "ot" if name == "otcfm" else "independent")
-    cfg.pop("flow_weight", None)
-    return CFMObjective(sigma=cfg.get("cfm_sigma", 0.0), coupling=cfg["coupling"])
-
-
-def make_sampling_field(
-    name: str,
-    net: nn.Module,
-    field: str = "pf",
-    sigma: float = 0.2,
-    gamma: float = 0.0,
-    s: float = 0.0,
-    sde: bool = False,
-    cond: Tensor | None = None,
-) -> Field:
-    """The field that samples a network trained by method ``name``.
-
-    For IDFF, ``field`` is ``"pf"`` (default) or ``"published"``; CFM methods ignore it.
-    """
-    _check(name)
-    if name == "idff":
-        return IDFFField(net, kind=field, sigma=sigma, gamma=gamma, s=s, sde=sde, cond=cond)
-    return CFMField(net, cond=cond)
+    return CFMObjective(**cfg)

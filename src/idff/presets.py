@@ -6,7 +6,8 @@ A preset is a JSON-able dict with five sections, each consumed by one part of th
 * ``model`` — :func:`idff.models.build_model` (backbone ``"unet"`` and its arguments).
 * ``objective`` — :func:`idff.methods.make_objective` (σ, flow weight ``w``, coupling).
 * ``train`` — :class:`idff.training.TrainConfig` fields plus ``batch_size`` (global).
-* ``sample`` — defaults of ``idff sample`` / ``idff generate`` (field, solver, NFE).
+* ``sampling`` — defaults of ``idff sample`` / ``idff generate``
+  (:class:`idff.sampling.SamplingConfig`: field, solver, NFE, noise).
 
 The CIFAR-10 network is the published one (docs/METHOD.md, "Published checkpoints"); the
 other large presets use the ADM widths usual for their resolution, the published
@@ -49,7 +50,7 @@ def _preset(dataset: str, channels: int, size: int, model: dict, hflip: bool = T
         "model": model,
         "objective": dict(_OBJECTIVE),
         "train": {**_TRAIN, **(train or {})},
-        "sample": dict(_SAMPLE),
+        "sampling": dict(_SAMPLE),
     }
 
 
@@ -121,6 +122,7 @@ def config_keys(preset: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     from idff.models.factory import BACKBONES
     from idff.objective import CFMObjective, IDFFObjective
+    from idff.sampling import SamplingConfig
     from idff.training import TrainConfig
 
     backbone = preset.get("model", {}).get("backbone", "unet")
@@ -139,11 +141,11 @@ def config_keys(preset: dict[str, Any]) -> dict[str, dict[str, Any]]:
                  "download": False, "class_cond": False, "num_workers": 0, "layout": "",
                  "labels_from_dirs": False},
         "model": model,
-        "objective": {"name": "", "cfm_sigma": 0.0, **_params(IDFFObjective.__init__),
+        "objective": {"name": "", **_params(IDFFObjective.__init__),
                       **_params(CFMObjective.__init__)},
         "train": {"batch_size": 0, **{f.name: None if f.default is MISSING else f.default
                                       for f in fields(TrainConfig)}},
-        "sample": {"field": "", "solver": "", "nfe": 0, "gamma": 0.0, "s": 0.0},
+        "sampling": SamplingConfig().knobs(),
     }
     keys["train"]["max_minutes"] = 0.0
     for section, values in preset.items():  # the preset's own keys and value types win

@@ -58,8 +58,9 @@ def toy_cases():
 
 
 def timeseries_cases():
-    from idff.md.rollout import RolloutConfig, rollout
+    from idff.md.rollout import rollout
     from idff.models import build_model
+    from idff.sampling import SamplingConfig
 
     out = {}
     for method, extra in (("idff", {}), ("idff", {"gamma": 0.0, "solver": "midpoint", "nfe": 4}),
@@ -69,8 +70,10 @@ def timeseries_cases():
         torch.manual_seed(1)
         model = build_model(model_cfg).eval()
         window = torch.randn(2, 2, 4, generator=torch.Generator().manual_seed(2))
-        conf = RolloutConfig(method=method, **{"nfe": 2, **extra})
-        res = rollout(model, window, n_steps=3, config=conf, cond="state", project=None,
+        # the MD rollout defaults of the first reference: σ = 0.1, Euler, γ = 1 (IDFF)
+        conf = SamplingConfig(method="idff" if method == "idff" else "icfm", sigma=0.1,
+                              **{"nfe": 2, "solver": "euler", "gamma": 1.0, **extra})
+        res = rollout(model, window, n_steps=3, sampling=conf, cond="state", project=None,
                       generator=torch.Generator().manual_seed(5))
         key = f"md_{method}_{'_'.join(f'{k}{v}' for k, v in extra.items())}"
         out[key] = {"x": res.states, "nfe": res.nfe_per_frame}

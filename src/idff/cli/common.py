@@ -9,7 +9,7 @@ import click
 from idff.errors import TrainingInterrupted, UserError
 
 __all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "warn",
-           "check_nfe_solver", "warmup_for",
+           "check_nfe_solver", "warmup_for", "sampling_options", "pop_sampling",
            "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL"]
 
 #: exceptions that describe a bad input (a path, an option, a file's content), not a bug.
@@ -106,3 +106,42 @@ NONNEG_INT = click.IntRange(min=0)
 POSITIVE_FLOAT = _FiniteRange(min=0, min_open=True)
 NONNEG_FLOAT = _FiniteRange(min=0)
 UNIT_INTERVAL = _FiniteRange(min=0, max=1, min_open=True, max_open=True)
+
+
+def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
+    """The sampling options (``--nfe``, ``--solver``, ``--field``, ``--gamma``, ``--s``,
+    ``--sde/--ode``), one per field of :class:`idff.sampling.SamplingConfig`.
+
+    Every option defaults to ``None``: "the run's setting". Collect them in the command
+    with :func:`pop_sampling` and pass them as overrides.
+    """
+    from idff.sampling import cli_options
+
+    def decorate(fn):
+        for name, typ, fld in reversed(cli_options()):
+            if name in exclude:
+                continue
+            help_ = fld.metadata["help"] + " Default: the run's."
+            if typ is bool:
+                off = fld.metadata.get("off") or f"no-{name}"
+                opt = click.option(f"--{name}/--{off}", default=None, help=help_)
+            elif fld.metadata.get("choices"):
+                opt = click.option(f"--{name}", type=click.Choice(fld.metadata["choices"]),
+                                   default=None, help=help_)
+            else:
+                opt = click.option(f"--{name}", type=POSITIVE_INT if typ is int else NONNEG_FLOAT,
+                                   default=None, help=help_)
+            fn = opt(fn)
+        return fn
+
+    return decorate(f) if f is not None else decorate
+
+
+def pop_sampling(kwargs: dict) -> dict:
+    """Remove the :func:`sampling_options` from a command's ``kwargs``; return the given ones."""
+    from idff.sampling import cli_options
+
+    names = [n for n, _, _ in cli_options()]
+    out = {n: kwargs.pop(n) for n in names if n in kwargs}
+    check_nfe_solver(out.get("nfe"), out.get("solver"))
+    return {k: v for k, v in out.items() if v is not None}

@@ -122,12 +122,13 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
                              "use the matching --features.")
         return st, f"{p} ({st.n if st.n > 0 else '?'} images, precomputed)"
     if (p / "config.json").is_file() or (p.is_file() and p.suffix in (".pt", ".pth")):
-        from idff.eval.bench import SAMPLER_FACTORIES, entry_from_run
+        from idff.eval.bench import entry_from_run, run_sampler
+        from idff.runs import load
 
         # a published image checkpoint (docs/METHOD.md, "Published checkpoints"), sampled
         # with the pf field
         if p.is_file():
-            sampler = SAMPLER_FACTORIES["image"](p, gamma=gamma)
+            sampler = run_sampler(load(p), {"field": "pf", "gamma": gamma})
         else:
             sampler = next(iter(entry_from_run(p, gammas=(gamma,)).samplers.values()))
         out = sampler(n, None if solver in ("dopri5",) else nfe, solver, seed)
@@ -223,7 +224,7 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
     from idff.eval.likelihood import log_likelihood
     from idff.experiments.images import is_image_run
     from idff.experiments.toy import load_toy_model
-    from idff.methods import make_sampling_field
+    from idff.sampling import SamplingConfig
     from idff.training.checkpoint import RunError
 
     levels = None
@@ -237,8 +238,7 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
                 raise UserError(f"{run} is a {kind!r} run; idff nll scores toy and image runs.")
             model, cfg = load_toy_model(run)
             x, what = _vector_nll_data(run, cfg, n, seed)
-        f = make_sampling_field(cfg["method"], model.to(device), field=field,
-                                sigma=cfg["objective"].get("sigma", 0.2))
+        f = SamplingConfig.from_run(cfg, field=field).field_for(model.to(device))
         res = log_likelihood(f, x.to(device), estimator, atol=atol, rtol=rtol, t_end=t_end,
                              levels=levels, generator=torch.Generator().manual_seed(seed),
                              progress=True)

@@ -16,7 +16,9 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
-    check_nfe_solver,
+    device_option,
+    pop_sampling,
+    sampling_options,
 )
 from idff.cli.common import fail as _fail
 from idff.errors import check_output_path
@@ -121,28 +123,21 @@ def _json(v) -> str:
     return json.dumps(v)
 
 
-def _source(name: str):
-    return click.get_current_context().get_parameter_source(name)
-
-
-def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out,
+def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
                       device: str = "cpu") -> None:
-    """``idff sample`` for image runs and published checkpoints: one PNG grid (or .npy)."""
+    """``idff sample`` for image runs and published checkpoints: one PNG grid (or .npy).
+
+    ``overrides`` are the sampling options given on the command line; the run's (or the
+    published checkpoint's) sampling settings fill in the rest.
+    """
     import numpy as np
 
     from idff.experiments.images import load_image_model, sample_images, save_grid
     from idff.training.checkpoint import RunError
 
-    default = click.core.ParameterSource.DEFAULT
     try:
         model, cfg = load_image_model(run)
-        # the run's (or the published) sampling defaults win unless given on the command line
-        kw = {k: v for k, v in (("solver", solver), ("field", field), ("gamma", gamma),
-                                ("s", s)) if _source(k) != default and v is not None}
-        if sde:
-            raise ValueError("image sampling integrates the ODE; drop --sde (use --gamma for "
-                             "the marginal-preserving SDE of the pf field).")
-        x, used = sample_images(model, cfg, n, nfe=nfe, seed=seed, device=device, **kw)
+        x, used = sample_images(model, cfg, n, seed=seed, device=device, **overrides)
         if out.endswith(".npy"):
             Path(out).parent.mkdir(parents=True, exist_ok=True)
             np.save(out, x.numpy())
@@ -159,17 +154,14 @@ def sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out,
 @click.argument("ckpt", type=click.Path())
 @click.option("--n", "n", type=POSITIVE_INT, default=50_000, help="Number of images.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--nfe", type=POSITIVE_INT, default=None, help="NFE per sample (default: the run's).")
-@click.option("--solver", default=None, help="Fixed-step solver (default: the run's).")
-@click.option("--field", type=click.Choice(["pf", "published"]), default=None)
-@click.option("--s", "s", type=NONNEG_FLOAT, default=None, help="published field: sampling noise.")
+@sampling_options
 @click.option("--batch-size", type=POSITIVE_INT, default=256)
 @click.option("--seed", type=NONNEG_INT, default=0, help="Base seed; sample i uses (seed, i).")
 @click.option("--label", type=NONNEG_INT, default=None,
               help="Class label (class-conditional models).")
 @click.option("--guidance", type=NONNEG_FLOAT, default=1.0, help="Classifier-free guidance scale.")
-@click.option("--device", default="cpu")
-def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guidance, device):
+@device_option
+def generate(ckpt, n, out, batch_size, seed, label, guidance, device, **kw):
     """Write N PNGs (000000.png, ...) in batches; rerun the same command to resume.
 
     Sample i always starts from the noise of seed (SEED, i): the set does not depend on the
@@ -179,13 +171,12 @@ def generate(ckpt, n, out, nfe, solver, field, s, batch_size, seed, label, guida
     from idff.experiments.images import generate_images
     from idff.training.checkpoint import RunError
 
+    overrides = pop_sampling(kw)
     check_output_path(out, folder=True)
-    check_nfe_solver(nfe, solver)
     _remove_stale_pngs(Path(out))
     try:
-        done = generate_images(ckpt, n, out, nfe=nfe, solver=solver, field=field, s=s,
-                               batch_size=batch_size, seed=seed, label=label,
-                               guidance=guidance, device=device)
+        done = generate_images(ckpt, n, out, batch_size=batch_size, seed=seed, label=label,
+                               guidance=guidance, device=device, **overrides)
     except (RunError, ValueError, PermissionError) as e:
         _fail(e)
     click.echo(f"{out}: {n} images present ({done} written now)")

@@ -16,6 +16,8 @@ from idff.cli.common import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     device_option,
+    pop_sampling,
+    sampling_options,
     warmup_for,
 )
 from idff.cli.common import fail as _fail
@@ -98,8 +100,8 @@ def md_simulate(**kw):
 
 
 @click.command("md")
-@click.option("--method", type=click.Choice(["idff", "cfm"]), default="idff",
-              help="IDFF, or the CFM baseline with the same network.")
+@click.option("--method", type=click.Choice(["idff", "icfm"]), default="idff",
+              help="IDFF, or the I-CFM baseline (same pairs, same network).")
 @click.option("--source", type=click.Choice(["simulation", "files", "pickle", "lorenz"]),
               default="simulation", help="Where the trajectories come from.")
 @_sim_options
@@ -132,7 +134,7 @@ def md_simulate(**kw):
 def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag, history, cond,
                  nfe, sigma, steps, batch_size, lr, hidden, depth, seed, ckpt_every, device, out,
                  **kw):
-    """Train IDFF (or CFM) from frame k to frame k+τ of torsion trajectories."""
+    """Train IDFF (or I-CFM) from frame k to frame k+τ of torsion trajectories."""
     from dataclasses import asdict
 
     from idff.experiments.md import md_run_config, train_md
@@ -174,15 +176,16 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 
 @click.command("md-eval")
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
-@click.option("--nfe", type=POSITIVE_INT, default=None, help="NFE per frame (default: the run's).")
-@click.option("--rollouts", type=POSITIVE_INT, default=4, help="Independent rollouts per run.")
+@sampling_options
+@click.option("--members", type=POSITIVE_INT, default=4,
+              help="Ensemble size: independent rollouts per run.")
 @click.option("--max-frames", type=POSITIVE_INT, default=None, help="Truncate the reference.")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics.json, table.md and figures.")
 @_errors
-def md_eval(runs, nfe, rollouts, max_frames, seed, device, out):
+def md_eval(runs, members, max_frames, seed, device, out, **kw):
     """Score trained MD runs against held-out simulations (and the MD noise floor).
 
     Pointwise (CC, wrapped RMSE/MAE vs a reference from the same start), distributional
@@ -201,17 +204,19 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, device, out):
         save_json,
     )
 
+    overrides = pop_sampling(kw)
     if out:
         check_output_path(out, folder=True)
     md_rows, lz_rows, md_floor, lz_floor, results = [], [], [], [], {}
     for run in runs:
         _, cfg = load_md_model(run)
         if cfg["data"].get("system") == "lorenz":
-            r = evaluate_lorenz(run, nfe, seed=seed, device=device)
+            r = evaluate_lorenz(run, seed=seed, device=device, **overrides)
             lz_rows.append(r["rows"][0])
             lz_floor = r["rows"][1:]
         else:
-            r = evaluate_md(run, nfe, rollouts, seed, max_frames=max_frames, device=device)
+            r = evaluate_md(run, members, seed, max_frames=max_frames, device=device,
+                            **overrides)
             md_rows.append(r["rows"][0])
             md_floor = r["rows"][1:]
         results[run] = r
@@ -248,14 +253,15 @@ def md_eval(runs, nfe, rollouts, max_frames, seed, device, out):
               help="Network evaluations per generated frame (repeat for several).")
 @click.option("--sigma", "sigmas", type=POSITIVE_FLOAT, multiple=True, default=(0.1, 0.3, 1.0),
               help="Path noise σ; each trains one IDFF and one CFM model (repeat).")
-@click.option("--rollouts", type=POSITIVE_INT, default=4, help="Rollouts per method.")
+@click.option("--members", type=POSITIVE_INT, default=4,
+              help="Ensemble size: independent rollouts per method.")
 @click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames.")
 @click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--lorenz/--no-lorenz", default=True, help="Also run Lorenz-63.")
 @click.option("--out", type=click.Path(file_okay=False), default="results/md")
 @_errors
-def md_benchmark(runs, steps, nfes, sigmas, rollouts, lag, history, seed, lorenz, out, **kw):
+def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz, out, **kw):
     """Simulate (cached), train IDFF and CFM, evaluate against held-out MD, write README."""
     check_output_path(out, folder=True)
     check_output_path(runs, "--runs", folder=True)
@@ -264,6 +270,6 @@ def md_benchmark(runs, steps, nfes, sigmas, rollouts, lag, history, seed, lorenz
     cache = kw.pop("cache")
     settings = _settings(kw)
     command = "idff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run_md_benchmark(out, settings, runs, cache, steps, tuple(nfes), rollouts, lag, history,
+    run_md_benchmark(out, settings, runs, cache, steps, tuple(nfes), members, lag, history,
                      tuple(sigmas), seed, lorenz, command=command, echo=click.echo)
     click.echo(f"wrote {out}/README.md")

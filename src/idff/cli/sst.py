@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
     device_option,
+    pop_sampling,
+    sampling_options,
     warmup_for,
 )
 from idff.cli.common import fail as _fail
@@ -97,8 +98,9 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--num-channels", type=POSITIVE_INT, default=32,
               help="UNet width (a multiple of 32).")
 @click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
-@click.option("--steps-per-lead", type=POSITIVE_INT, default=3,
-              help="Solver steps per forecast lead.")
+@click.option("--nfe", type=POSITIVE_INT, default=3,
+              help="Network evaluations per forecast lead (Euler steps), stored as the run's "
+                   "sampling default.")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--ckpt-every", type=POSITIVE_INT, default=250,
               help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
@@ -106,7 +108,7 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
                   val_years, test_years, method, horizon, context, steps, batch_size, lr,
-                  num_channels, channel_mult, steps_per_lead, seed, ckpt_every, device, out):
+                  num_channels, channel_mult, nfe, seed, ckpt_every, device, out):
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
     from idff.experiments.sst import EOFS_DATA, sst_run_config, train_sst
     from idff.training import TrainConfig
@@ -128,7 +130,7 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
             raise UserError(f"--channel-mult must be integers like 1,2,2, got {channel_mult!r}."
                             ) from e
         cfg = sst_run_config(method, data, {"num_channels": num_channels, "channel_mult": mult},
-                             horizon, context, batch_size, {"steps": steps_per_lead})
+                             horizon, context, batch_size, {"nfe": nfe})
         train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps, 100),
                                         ema_decay=0.995, seed=seed, log_every=50,
                                         ckpt_every=ckpt_every), device=device)
@@ -143,15 +145,7 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
               help="SST file/folder to forecast on (default: the run's training data).")
 @click.option("--horizon", type=POSITIVE_INT, default=7)
 @click.option("--members", type=POSITIVE_INT, default=50)
-@click.option("--steps-per-lead", type=POSITIVE_INT, default=None,
-              help="Default: the run's setting.")
-@click.option("--solver", type=click.Choice(["euler", "midpoint", "heun"]), default=None,
-              help="Default: euler (the ensemble SDE needs it).")
-@click.option("--gamma", type=NONNEG_FLOAT, default=None, help="IDFF pf-SDE noise γ (0 = ODE).")
-@click.option("--field", type=click.Choice(["pf", "published"]), default="pf",
-              help="IDFF field: 'pf' (exact probability flow family) or 'published'.")
-@click.option("--s", "s", type=NONNEG_FLOAT, default=0.0, help="published: sampling noise s.")
-@click.option("--sde/--ode", default=False, help="published: add g(t) = s²√(t(1-t)) noise.")
+@sampling_options
 @click.option("--max-forecasts", type=POSITIVE_INT, default=None,
               help="Use at most this many starts.")
 @click.option("--baselines/--no-baselines", default=True,
@@ -160,8 +154,8 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for metrics.json, per_lead.csv and forecast.png.")
-def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, field, s, sde,
-             max_forecasts, baselines, seed, device, out):
+def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, device, out,
+             **kw):
     """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
     spread-skill per lead, and a figure of predicted vs true fields."""
     from idff.experiments.sst import (
@@ -177,6 +171,7 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
     )
     from idff.training.checkpoint import RunError
 
+    overrides = pop_sampling(kw)
     check_output_path(out, folder=True)
     try:
         model, cfg = load_sst_model(run)
@@ -186,9 +181,8 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
         starts = forecast_starts(cube.data.shape[1], splits["test"], horizon, cfg["context"])
         starts = starts[:max_forecasts] if max_forecasts else starts
         fcs = {cfg["method"]: sst_forecast(model, cfg, cube, starts, horizon, members,
-                                           steps_per_lead, solver, gamma, seed,
-                                           field=field, s=s, sde=sde, device=device,
-                                           progress=True)}
+                                           seed=seed, device=device, progress=True,
+                                           **overrides)}
         if baselines:
             fcs["persistence"] = persistence_forecast(cube, starts, horizon)
             fcs["climatology"] = climatology_forecast(cube, splits["train"], starts, horizon,
@@ -210,11 +204,12 @@ def forecast(run, data_path, horizon, members, steps_per_lead, solver, gamma, fi
 @click.option("--batch-size", type=POSITIVE_INT, default=16)
 @click.option("--members", type=POSITIVE_INT, default=50)
 @click.option("--horizon", type=POSITIVE_INT, default=7)
-@click.option("--steps-per-lead", type=POSITIVE_INT, default=3)
+@click.option("--nfe", type=POSITIVE_INT, default=3,
+              help="Network evaluations per forecast lead (Euler steps).")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/sst_demo")
 @click.option("--results", type=click.Path(file_okay=False), default="results/sst")
-def sst_demo(steps, batch_size, members, horizon, steps_per_lead, seed, out, results):
+def sst_demo(steps, batch_size, members, horizon, nfe, seed, out, results):
     """IDFF vs OT-CFM vs persistence vs climatology on the eofs SST anomalies (one table)."""
     import sys
 
@@ -225,7 +220,7 @@ def sst_demo(steps, batch_size, members, horizon, steps_per_lead, seed, out, res
     check_output_path(results, "--results", folder=True)
     try:
         run_sst_demo(out, results, steps, batch_size, horizon=horizon, members=members,
-                     steps_per_lead=steps_per_lead, seed=seed, command=command,
+                     nfe=nfe, seed=seed, command=command,
                      echo=click.echo)
     except (ValueError, ImportError, FileNotFoundError) as e:
         _fail(e)

@@ -7,20 +7,18 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
-    check_nfe_solver,
     device_option,
+    pop_sampling,
+    sampling_options,
     warmup_for,
     warn,
 )
 from idff.cli.common import fail as _fail
 from idff.data.toys import TOYS
 from idff.errors import UserError, check_output_path
-from idff.fields import FIELDS
-from idff.sampler import SOLVERS
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -130,24 +128,8 @@ def train_toy_cmd(
 
 @click.command()
 @click.argument("run", type=click.Path())
-@click.option("--nfe", type=POSITIVE_INT, default=10,
-              help="Network evaluations per sample (fixed-step).")
+@sampling_options
 @click.option("--n", "n", type=POSITIVE_INT, default=2000, help="Number of samples.")
-@click.option(
-    "--solver",
-    type=click.Choice(SOLVERS),
-    default=None,
-    help="Default: midpoint (Euler when --nfe 1).",
-)
-@click.option(
-    "--field",
-    type=click.Choice([f for f in FIELDS if f != "cfm"]),
-    default="pf",
-    help="IDFF field: 'pf' (exact probability flow) or 'published'.",
-)
-@click.option("--gamma", type=NONNEG_FLOAT, default=0.0, help="pf: diffusion γσ (0 = ODE).")
-@click.option("--s", "s", type=NONNEG_FLOAT, default=0.0, help="published: sampling noise s.")
-@click.option("--sde/--ode", default=False, help="published: add g(t) = s²√(t(1-t)) noise.")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @device_option
 @click.option(
@@ -156,47 +138,40 @@ def train_toy_cmd(
     required=True,
     help="Output .npy (raw samples) or .png (figure).",
 )
-def sample(run, nfe, n, solver, field, gamma, s, sde, seed, device, out):
+def sample(run, n, seed, device, out, **kw):
     """Sample a trained run; writes raw samples (.npy) or a figure (.png).
 
-    Image runs and published image checkpoints (.pt) write a PNG grid instead.
+    Every sampling option defaults to the run's own setting (toy runs: pf field, midpoint,
+    NFE 10). Image runs and published image checkpoints (.pt) write a PNG grid instead.
     """
     import numpy as np
 
     from idff.experiments.images import is_image_run
 
+    overrides = pop_sampling(kw)
     check_output_path(out)
     if not out.endswith((".npy", ".png")):
         raise UserError(f"--out must end in .npy (raw samples) or .png (figure), got {out}.")
-    check_nfe_solver(nfe, solver)
+    nfe = overrides.get("nfe", 0)
     if nfe > 10_000:
         warn(f"--nfe {nfe} means {nfe} network evaluations per sample; this takes long (a "
              "progress bar appears after two seconds; Ctrl-C stops).")
     if is_image_run(run):
         from idff.cli.images import sample_image_grid
 
-        return sample_image_grid(run, nfe, n, solver, field, gamma, s, sde, seed, out, device)
+        return sample_image_grid(run, n, overrides, seed, out, device)
 
     from idff.experiments.toy import load_toy_model, sample_model
+    from idff.runs import run_kind_of
     from idff.training.checkpoint import RunError
 
     try:
+        kind = run_kind_of(run) if Path(run).is_dir() else "toy"
+        if kind != "toy":
+            return _sample_registered(run, n, overrides, seed, out, device)
         model, cfg = load_toy_model(run)
-        res = sample_model(
-            model,
-            cfg,
-            n,
-            nfe,
-            solver,
-            field=field,
-            gamma=gamma,
-            s=s,
-            sde=sde,
-            seed=seed,
-            return_trajectory=out.endswith(".png"),
-            device=device,
-            progress=True,
-        )
+        res = sample_model(model, cfg, n, seed=seed, return_trajectory=out.endswith(".png"),
+                           device=device, progress=True, **overrides)
     except (RunError, ValueError) as e:
         _fail(e)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +182,34 @@ def sample(run, nfe, n, solver, field, gamma, s, sde, seed, device, out):
 
         plot_samples_and_trajectories({f"{cfg['method']} (NFE {res.nfe})": res}, out)
     click.echo(f"wrote {n} samples (NFE {res.nfe}) to {out}")
+
+
+def _sample_registered(run, n, overrides, seed, out, device) -> None:
+    """``idff sample`` for any other registered kind of run (see :mod:`idff.runs`)."""
+    import numpy as np
+
+    from idff.runs import get_kind, load, run_kind_of
+
+    kind = get_kind(run_kind_of(run))
+    if kind.sample is None:
+        raise UserError(f"{run} is a {kind.name!r} run, which samples from observed states, "
+                        f"not from noise. {kind.note}")
+    r = load(run)
+    x, nfe = r.sample(n, seed=seed, device=device, **overrides)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    if out.endswith(".npy"):
+        np.save(out, x.numpy())
+    elif x.dim() == 4:
+        from idff.experiments.images import save_grid
+
+        save_grid(x, out)
+    else:
+        from idff.experiments.plots import plot_samples_and_trajectories
+        from idff.sampler import SampleResult
+
+        plot_samples_and_trajectories({f"{r.config.get('method')} (NFE {nfe})":
+                                       SampleResult(x=x.reshape(n, -1), nfe=nfe)}, out)
+    click.echo(f"wrote {n} samples (NFE {nfe}) to {out}")
 
 
 @click.command()

@@ -19,7 +19,6 @@ image code through :func:`register_sampler_factory` or a module
 from __future__ import annotations
 
 import csv
-import importlib
 import math
 import os
 import time
@@ -38,6 +37,7 @@ from idff.eval.fid import (
     frechet_distance,
     iter_tensor_batches,
 )
+from idff.runs import Run, get_kind, load
 
 __all__ = [
     "NFE_GRID",
@@ -48,7 +48,7 @@ __all__ = [
     "ImageQuality",
     "fashion_mnist_quality",
     "BenchRow",
-    "register_sampler_factory",
+    "run_sampler",
     "entry_from_run",
     "run_benchmark",
     "write_csv",
@@ -60,10 +60,6 @@ __all__ = [
 NFE_GRID: tuple[int | str, ...] = (1, 2, 4, 6, 10, 20, 50, 100, "adaptive")
 
 Sampler = Callable[[int, "int | None", "str | None", int], Any]
-
-# kind -> factory(run_dir, **noise) -> Sampler
-SAMPLER_FACTORIES: dict[str, Callable[..., Sampler]] = {}
-
 
 @dataclass
 class BenchEntry:
@@ -431,32 +427,30 @@ def fashion_mnist_quality(
 # ------------------------------------------------------------------------- run adapters
 
 
-def register_sampler_factory(kind: str, factory: Callable[..., Sampler]) -> None:
-    """Let ``idff bench nfe`` sample runs whose ``config.json`` has ``"kind": kind``.
+def run_sampler(run: Run, noise: dict[str, Any] | None = None) -> Sampler:
+    """A benchmark sampler for a loaded run (any registered kind with a ``sample``).
 
-    ``factory(run_dir, **noise) -> sampler`` where ``noise`` holds ``field``, ``gamma``,
-    ``s`` for IDFF runs (empty for CFM runs) and the sampler returns images in ``[-1, 1]``.
+    ``noise`` holds ``field`` and ``gamma`` (``pf``) or ``s`` (``published``) for IDFF
+    runs, nothing for CFM runs. Without a solver of its own a candidate with diffusion
+    (``γ > 0``, or the published field's ``s`` on kinds whose published recipe is an SDE)
+    integrates with Euler–Maruyama; otherwise with the run's solver.
     """
-    SAMPLER_FACTORIES[kind] = factory
-
-
-def _toy_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
-                 s: float = 0.0) -> Sampler:
-    from idff.experiments.toy import load_toy_model, sample_model
-
-    model, config = load_toy_model(run_dir)
+    spec = get_kind(run.kind)
+    base = dict(noise or {})
+    if base.get("field") == "published" and base.get("s", 0) > 0 and spec.published_sde:
+        base["sde"] = True
 
     def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
-        if solver is None and (gamma > 0 or s > 0):
-            solver = "euler"  # Euler–Maruyama for SDEs (or the published noisy field)
+        from idff.sampler import SampleResult
+
+        if solver is None and (base.get("gamma", 0) > 0 or base.get("sde")):
+            solver = "euler"
         with torch.no_grad():
-            return sample_model(model, config, n, nfe, solver, field=field, gamma=gamma, s=s,
-                                sde=s > 0, seed=seed)
+            x, used = run.sample(n, seed=seed, nfe=nfe, solver=solver, **base)
+        return SampleResult(x=x, nfe=used)
 
     return sampler
 
-
-register_sampler_factory("toy", _toy_factory)
 
 #: validation metrics where higher is better (selection maximises them)
 HIGHER_IS_BETTER = frozenset({"in_support", "precision", "recall"})
@@ -493,45 +487,6 @@ def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str |
     return fixed
 
 
-def _image_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
-                   s: float = 0.0, batch_size: int = 250) -> Sampler:
-    """Image runs of :mod:`idff.experiments.images` (``"kind": "image"``), in ``[-1, 1]``."""
-    from idff.experiments.images import load_image_model, sample_images
-
-    model, config = load_image_model(run_dir)
-
-    def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
-        from idff.sampler import SampleResult
-
-        if solver is None and field == "pf" and gamma > 0:
-            solver = "euler"  # Euler–Maruyama for the pf SDE family
-        x, nfe_used = sample_images(model, config, n, nfe, solver, field=field, gamma=gamma,
-                                    s=s, seed=seed, batch_size=batch_size)
-        return SampleResult(x=x, nfe=nfe_used)
-
-    return sampler
-
-
-register_sampler_factory("image", _image_factory)
-
-
-def _factory_for(kind: str) -> Callable[..., Sampler]:
-    if kind not in SAMPLER_FACTORIES:
-        try:
-            mod = importlib.import_module(f"idff.experiments.{kind}")
-        except ImportError:
-            mod = None
-        if mod is not None and hasattr(mod, "make_sampler"):
-            SAMPLER_FACTORIES[kind] = mod.make_sampler
-    if kind not in SAMPLER_FACTORIES:
-        raise ValueError(
-            f"no sampler for runs of kind {kind!r}; known: {', '.join(sorted(SAMPLER_FACTORIES))}. "
-            "Register one with idff.eval.bench.register_sampler_factory(kind, factory), or give "
-            f"idff.experiments.{kind} a make_sampler(run_dir, **noise) function."
-        )
-    return SAMPLER_FACTORIES[kind]
-
-
 def entry_from_run(run_dir: str | Path, label: str | None = None,
                    gammas: Sequence[float] = (0.0, 0.5, 1.0),
                    field: str = "pf", solvers: Sequence[str] | None = None) -> BenchEntry:
@@ -543,22 +498,18 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     candidate per ODE solver in ``solvers``. The
     candidate with the best validation score is used at each budget.
     """
-    import json
-
     from idff.training.checkpoint import CONFIG, RunError, load_run
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / CONFIG
-    if not cfg_path.is_file():
+    if not (run_dir / CONFIG).is_file():
         raise RunError(
             f"{run_dir} is not a run directory (no {CONFIG}); pass an 'idff train' --out folder."
         )
-    config = json.loads(cfg_path.read_text())
-    kind, method = config.get("kind", "toy"), config.get("method")
-    factory = _factory_for(kind)
+    run = load(run_dir)
+    config, kind, method = run.config, run.kind, run.config.get("method")
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
-        bases = {g: factory(run_dir, field=field, **{key: float(g)}) for g in gammas}
+        bases = {g: run_sampler(run, {"field": field, key: float(g)}) for g in gammas}
         samplers = {}
         for solver in solvers or [None]:
             for g in gammas:
@@ -574,7 +525,7 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                     samplers[f"{solver} {key}={g:g}"] = with_solver(
                         bases[g], solver, adaptive=not samplers)
     else:
-        base = factory(run_dir)
+        base = run_sampler(run)
         ode = [x for x in (solvers or []) if x in ("euler", "midpoint", "heun")]
         samplers = {x: with_solver(base, x, adaptive=i == 0) for i, x in enumerate(ode)}
         samplers = samplers or {"-": base}

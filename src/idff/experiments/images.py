@@ -16,10 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from idff.methods import make_objective, make_sampling_field
+from idff.methods import make_objective
 from idff.models import build_model
 from idff.presets import apply_overrides, get_preset
-from idff.sampler import ADAPTIVE, integrate, steps_for_nfe
+from idff.runs import register_kind
+from idff.sampling import SamplingConfig
 from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
 
 __all__ = [
@@ -65,7 +66,9 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
         cfg["objective"].setdefault("flow_weighting", "cfm")
         if model.get("parametrization") == "velocity" and not any(
                 o.strip().startswith("model.sigma=") for o in overrides or []):
-            model["sigma"] = cfg["objective"].get("sigma", 0.2)  # the heads use the path's σ
+            model["sigma"] = cfg["objective"]["sigma"]  # the heads use the path's σ
+    elif not any(o.strip().startswith("objective.sigma=") for o in overrides or []):
+        cfg["objective"]["sigma"] = 0.0  # CFM baselines: the noiseless path unless asked
     if model.get("in_channels") != data.get("channels") or model.get("image_size") != data.get(
         "image_size"
     ):
@@ -239,7 +242,7 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
     """Load a published IDFF image checkpoint (``net_model``/``ema_model`` dicts).
 
     Returns the two-head model (``duplicate_input=True``, ``"x1"`` heads) and a run config
-    whose ``sample`` section holds the published settings: the published field with
+    whose ``sampling`` section holds the published settings: the published field with
     ``s = 2σ``, NFE 10.
     """
     path = Path(path)
@@ -257,7 +260,7 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
     cfg["model"] = published_model_config(state, image_size, preset, model_overrides)
     cfg["data"].update(image_size=image_size, channels=cfg["model"]["in_channels"])
     sigma = cfg["objective"]["sigma"]
-    cfg["sample"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
+    cfg["sampling"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
     cfg.update(kind="image", preset=preset, method="idff", published=str(path),
                step=int(ckpt.get("step", 0)) if not torch.is_tensor(ckpt.get("step")) else
                int(ckpt["step"]))
@@ -328,11 +331,8 @@ def sample_images(
     model: nn.Module,
     cfg: dict[str, Any],
     n: int,
-    nfe: int | None = None,
-    solver: str | None = None,
-    field: str | None = None,
-    gamma: float | None = None,
-    s: float | None = None,
+    sampling: SamplingConfig | None = None,
+    *,
     seed: int = 0,
     start: int = 0,
     batch_size: int = 64,
@@ -340,25 +340,19 @@ def sample_images(
     labels: Tensor | None = None,
     guidance: float = 1.0,
     device: str | torch.device = "cpu",
+    **overrides: Any,
 ) -> tuple[Tensor, int]:
     """Draw ``n`` images (float, ``(n, C, H, W)`` in about [-1, 1]) and report the NFE.
 
     Sample ``i`` (``start ≤ i < start + n``, or each of ``indices``) starts from its own
-    seeded ``x0``, so results do not depend on ``batch_size``. Defaults come from
-    ``cfg["sample"]``.
+    seeded ``x0``, so results do not depend on ``batch_size``. ``sampling`` defaults to the
+    run's (:meth:`SamplingConfig.from_run`); ``overrides`` (``nfe=``, ``solver=``, ...;
+    ``None`` keeps the value) change it.
 
     Returns:
         ``(images, nfe)`` where ``nfe`` is the counted network calls per sample.
     """
-    sc = cfg.get("sample", {})
-    nfe = int(nfe or sc.get("nfe", 10))
-    solver = solver or sc.get("solver", "midpoint")
-    if nfe == 1 and solver in ("midpoint", "heun"):
-        solver = "euler"
-    field = field or sc.get("field", "pf")
-    gamma = float(sc.get("gamma", 0.0) if gamma is None else gamma)
-    s = float(sc.get("s", 0.0) if s is None else s)
-    sigma = float(cfg.get("objective", {}).get("sigma", 0.2))
+    sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
     model = model.to(device).eval()
     net: nn.Module = model
     num_classes = cfg["model"].get("num_classes")
@@ -371,7 +365,6 @@ def sample_images(
         if guidance != 1.0:
             net = GuidedNet(model, guidance, num_classes)
     shape = (int(cfg["model"]["in_channels"]), *_hw(cfg["model"]["image_size"]))
-    steps = 0 if solver in ADAPTIVE else steps_for_nfe(nfe, solver)
     all_idx = list(range(start, start + n)) if indices is None else [int(i) for i in indices]
     if len(all_idx) != n:
         raise ValueError(f"got {len(all_idx)} indices for n={n}.")
@@ -380,10 +373,8 @@ def sample_images(
         idx = all_idx[lo : lo + batch_size]
         x0 = source_noise(shape, seed, idx).to(device)
         cond = None if labels is None else labels[lo : lo + len(idx)].to(device)
-        f = make_sampling_field(cfg.get("method", "idff"), net, field=field, sigma=sigma,
-                                gamma=gamma, s=s, cond=cond)
         g = torch.Generator(device=device).manual_seed(sample_seed(seed, idx[0]))
-        res = integrate(f, x0, steps=max(steps, 1), solver=solver, generator=g)
+        res = sampling.integrate(net, x0, cond=cond, generator=g)
         outs.append(res.x.float().cpu())
         used = res.nfe
     return torch.cat(outs), used
@@ -448,7 +439,7 @@ def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:
     lines.append(f"one loss on a batch of {tuple(x1.shape)}: {out.loss.item():.4f} "
                  f"(flow {out.flow.item():.4f}, score {out.score.item():.4f})")
     lines.append(f"train: {json.dumps(cfg['train'])}")
-    lines.append(f"sample: {json.dumps(cfg['sample'])}")
+    lines.append(f"sampling: {json.dumps(cfg['sampling'])}")
     return lines
 
 
@@ -480,24 +471,24 @@ def generate_images(
     ckpt: str | os.PathLike,
     n: int,
     out: str | os.PathLike,
-    nfe: int | None = None,
-    solver: str | None = None,
-    field: str | None = None,
-    s: float | None = None,
+    sampling: SamplingConfig | None = None,
+    *,
     batch_size: int = 256,
     seed: int = 0,
     label: int | None = None,
     guidance: float = 1.0,
     device: str = "cpu",
     progress: bool = True,
+    **overrides: Any,
 ) -> int:
     """Write images ``OUT/000000.png`` … for indices ``0 ≤ i < n``; return how many were new.
 
     Files already present are kept, so rerunning after an interruption finishes the set,
     and every image depends only on ``(seed, i)`` and the sampling settings — not on the
     batch size or on the number of processes. Under ``torchrun`` rank ``r`` of ``W`` writes
-    the indices ``i ≡ r (mod W)``. The settings are recorded in ``OUT/generate.json``;
-    resuming with different settings is refused.
+    the indices ``i ≡ r (mod W)``. ``sampling`` defaults to the checkpoint's; ``overrides``
+    (``nfe=``, ``solver=``, ...) change it. The settings are recorded in
+    ``OUT/generate.json``; resuming with different settings is refused.
     """
     from tqdm.auto import tqdm
 
@@ -507,9 +498,9 @@ def generate_images(
         raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
     out = _writable_dir(out)
     model, cfg = load_image_model(ckpt)
-    settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"), "nfe": nfe,
-                "solver": solver, "field": field, "s": s, "seed": seed, "label": label,
-                "guidance": guidance}
+    sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
+    settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"),
+                **sampling.knobs(), "seed": seed, "label": label, "guidance": guidance}
     record = out / "generate.json"
     if record.is_file():
         old = json.loads(record.read_text())
@@ -527,9 +518,9 @@ def generate_images(
     for lo in range(0, len(todo), batch_size):
         idx = todo[lo : lo + batch_size]
         labels = None if label is None else torch.full((len(idx),), label, dtype=torch.long)
-        x, _ = sample_images(model, cfg, len(idx), nfe=nfe, solver=solver, field=field, s=s,
-                             seed=seed, indices=idx, batch_size=len(idx), labels=labels,
-                             guidance=guidance, device=device)
+        x, _ = sample_images(model, cfg, len(idx), sampling, seed=seed, indices=idx,
+                             batch_size=len(idx), labels=labels, guidance=guidance,
+                             device=device)
         imgs = from_model_range(x)
         for i, img in zip(idx, imgs):
             _save_png_atomic(img, out / f"{i:06d}.png")
@@ -553,3 +544,10 @@ def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None 
         if not path.is_file():
             _save_png_atomic(from_model_range(ds[i][0]), path)
     return total
+
+
+def _sample(model, cfg, n, sampling, seed=0, device="cpu"):
+    return sample_images(model, cfg, n, sampling, seed=seed, device=device, batch_size=250)
+
+
+register_kind("image", load=load_image_model, sample=_sample)

@@ -24,10 +24,12 @@ from idff.md.data import TransitionStream, cond_dim, load_published_pickle, make
 from idff.md.dihedrals import from_features, load_torsions, to_features
 from idff.md.lorenz import compare_lorenz, lorenz63
 from idff.md.metrics import compare
-from idff.md.rollout import RolloutConfig, project_circle, rollout
+from idff.md.rollout import project_circle, rollout
 from idff.md.simulate import SimulationSettings, simulate
 from idff.methods import make_objective, network_kind
 from idff.models import build_model
+from idff.runs import register_kind
+from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer, load_run
 
 __all__ = ["METHODS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
@@ -39,7 +41,7 @@ __all__ = ["METHODS", "SAMPLING", "PairedObjective", "md_run_config", "load_seri
 #: unrelated times, so the coupling is the dynamics itself.
 METHODS: dict[str, dict[str, Any]] = {
     "idff": {"name": "idff", "sigma": 0.1, "flow_weight": 2.0, "coupling": "independent"},
-    "cfm": {"name": "otcfm", "cfm_sigma": 0.1, "coupling": "independent"},
+    "icfm": {"name": "icfm", "sigma": 0.1, "coupling": "independent"},
 }
 
 #: sampling defaults per (system, method): stochastic MD, deterministic Lorenz-63. With
@@ -50,15 +52,17 @@ METHODS: dict[str, dict[str, Any]] = {
 #: pf ODE gives JS(x,z) 0.59 and a valid time of 0.36 LT, ddim 0.08 and 1.22 LT.
 SAMPLING: dict[str, dict[str, dict[str, Any]]] = {
     "alanine": {
-        "idff": {"method": "idff", "nfe": 4, "solver": "euler", "gamma": 1.0, "sigma": 0.1},
-        "cfm": {"method": "cfm", "nfe": 4, "solver": "midpoint", "gamma": 0.0, "sigma": 0.1},
+        "idff": {"nfe": 4, "solver": "euler", "gamma": 1.0},
+        "icfm": {"nfe": 4, "solver": "midpoint", "gamma": 0.0},
     },
     "lorenz": {
-        "idff": {"method": "idff", "nfe": 4, "solver": "ddim", "gamma": 0.0, "sigma": 0.1},
-        "cfm": {"method": "cfm", "nfe": 4, "solver": "midpoint", "gamma": 0.0, "sigma": 0.0,
-                "source_noise": False},
+        "idff": {"nfe": 4, "solver": "ddim", "gamma": 0.0},
+        "icfm": {"nfe": 4, "solver": "midpoint", "gamma": 0.0},
     },
 }
+
+#: how tables name the methods
+LABELS = {"idff": "IDFF", "icfm": "I-CFM", "otcfm": "OT-CFM"}
 
 
 class PairedObjective:
@@ -87,12 +91,14 @@ def md_run_config(
     """The JSON-able description of an MD/Lorenz run.
 
     Args:
-        method: ``"idff"`` or ``"cfm"``.
+        method: ``"idff"`` or ``"icfm"`` (CFM on the same transition pairs).
         data: source description (see :func:`load_series`).
         lag, history, cond: transition pairs (see :func:`idff.md.data.make_transitions`).
-        sampling: overrides of the system's default :class:`RolloutConfig`.
+        sampling: overrides of the system's default sampling settings
+            (:class:`~idff.sampling.SamplingConfig` fields other than method and σ).
         sigma: path noise ``σ`` (IDFF ``σ``, CFM source/path noise) for training and
-            sampling; default 0.1 (docs/METHOD.md, "Path and coupling").
+            sampling; default 0.1, 0 for the Lorenz-63 CFM baseline (docs/METHOD.md,
+            "Path and coupling").
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -102,11 +108,10 @@ def md_run_config(
     dim = data["dim"]
     obj = dict(METHODS[method])
     samp = {**SAMPLING[system][method], **(sampling or {})}
-    if system == "lorenz" and method == "cfm":
-        obj["cfm_sigma"] = 0.0
+    if system == "lorenz" and method == "icfm":
+        obj["sigma"] = 0.0
     if sigma is not None:
-        obj["sigma" if method == "idff" else "cfm_sigma"] = float(sigma)
-        samp["sigma"] = float(sigma)
+        obj["sigma"] = float(sigma)
     model = {
         "backbone": "mlp", "method": network_kind(obj["name"]), "dim": dim,
         "cond_dim": cond_dim(dim, cond, history), "hidden": hidden, "depth": depth,
@@ -116,7 +121,8 @@ def md_run_config(
     return {
         "kind": "md", "method": method, "objective": obj, "model": model,
         "data": {**data, "lag": lag, "history": history, "cond": cond, "batch_size": batch_size},
-        "sampling": asdict(RolloutConfig(**samp)),
+        "sampling": SamplingConfig.from_dict(
+            {**samp, "method": method, "sigma": obj["sigma"]}).knobs(),
     }
 
 
@@ -209,7 +215,7 @@ def _features(a: np.ndarray, periodic: bool) -> np.ndarray:
 
 
 def _generate(model, cfg, start_window: np.ndarray, n_steps: int, n_rollouts: int,
-              sampling: RolloutConfig, periodic: bool, seed: int, start_index: int,
+              sampling: SamplingConfig, periodic: bool, seed: int, start_index: int,
               progress: bool, device: str | torch.device = "cpu") -> tuple[np.ndarray, int]:
     d = cfg["data"]
     w = torch.as_tensor(_features(start_window, periodic), dtype=torch.float32)
@@ -225,19 +231,20 @@ def _generate(model, cfg, start_window: np.ndarray, n_steps: int, n_rollouts: in
 
 def evaluate_md(
     run_dir: str | Path,
-    nfe: int | None = None,
     n_rollouts: int = 4,
     seed: int = 0,
     series: dict[str, Any] | None = None,
     max_frames: int | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    **overrides: Any,
 ) -> dict[str, Any]:
     """Roll a trained run out from the held-out reference's start and score it.
 
     ``n_rollouts`` independent rollouts, each as long as the reference (at stride
     ``lag``), are scored one by one against the reference and averaged; the second
-    held-out MD run, scored the same way, is the noise floor.
+    held-out MD run, scored the same way, is the noise floor. ``overrides`` (``nfe=``,
+    ``solver=``, ...; ``None`` keeps the value) change the run's sampling settings.
 
     Returns:
         ``{"rows": [...], "generated": (R, T, K) angles, "reference": (T, K),
@@ -250,7 +257,7 @@ def evaluate_md(
     if not series["periodic"]:
         raise ValueError(f"{run_dir} is a Lorenz-63 run; evaluate it with evaluate_lorenz.")
     lag, h = d["lag"], d["history"]
-    sampling = RolloutConfig(**{**cfg["sampling"], **({"nfe": nfe} if nfe else {})})
+    sampling = SamplingConfig.from_run(cfg, **overrides)
     ref_full = series["reference"]
     if max_frames:
         ref_full = ref_full[:max_frames]
@@ -266,7 +273,7 @@ def evaluate_md(
                           progress, device)
     dt = series["dt"] * lag
     per = [compare(g, ref, dt) for g in gen]
-    label = f"{cfg['method'].upper()} σ={sampling.sigma:g} (NFE {used}/frame)"
+    label = f"{LABELS[cfg['method']]} σ={sampling.sigma:g} (NFE {used}/frame)"
     if d["cond"] == "index":
         label += " [frame-index cond]"
     elif h != 1:
@@ -298,7 +305,6 @@ def _summarise(label: str, per: list[dict[str, float]]) -> dict[str, Any]:
 
 def evaluate_lorenz(
     run_dir: str | Path,
-    nfe: int | None = None,
     n_starts: int = 50,
     horizon_lt: float = 3.0,
     free_steps: int = 5000,
@@ -306,8 +312,10 @@ def evaluate_lorenz(
     series: dict[str, Any] | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """Forecasts from ``n_starts`` points of the held-out trajectory, and a free rollout."""
+    """Forecasts from ``n_starts`` points of the held-out trajectory, and a free rollout
+    (sampling: the run's, changed by ``overrides``)."""
     from idff.md.lorenz import LYAPUNOV_EXPONENT
 
     model, cfg = load_md_model(run_dir)
@@ -315,7 +323,7 @@ def evaluate_lorenz(
     d = cfg["data"]
     series = series or load_series(d, progress)
     lag, h = d["lag"], d["history"]
-    sampling = RolloutConfig(**{**cfg["sampling"], **({"nfe": nfe} if nfe else {})})
+    sampling = SamplingConfig.from_run(cfg, **overrides)
     ref, dt = series["reference"], series["dt"] * lag
     horizon = int(round(horizon_lt / (LYAPUNOV_EXPONENT * dt))) + 1
     sub = ref[::lag]
@@ -329,7 +337,7 @@ def evaluate_lorenz(
     free, used = _generate(model, cfg, sub[:h + 1], n_free, 1, sampling, False, seed + 1, h,
                            progress, device)
     scale = np.ones(3)  # states are standardised
-    rows = [{"label": f"{cfg['method'].upper()} (NFE {used}/step)",
+    rows = [{"label": f"{LABELS[cfg['method']]} (NFE {used}/step)",
              **compare_lorenz(fc.states.numpy(), truth, free[0], sub[h:h + n_free + 1], dt, scale)}]
     floor = series["floor"][::lag][: n_free + 1]
     from idff.md.lorenz import invariant_js
@@ -424,7 +432,7 @@ def run_md_benchmark(
     timings = {"simulation_s": t_sim}
     rows, floor_rows, first = [], [], {}
     for sigma in sigmas:
-        for method in ("idff", "cfm"):
+        for method in ("idff", "icfm"):
             cfg = md_run_config(method, data, lag=lag, history=history, sigma=sigma)
             name = f"alanine-{method}-sigma{sigma:g}-{settings.key()}-lag{lag}-h{history}"
             run_dir = runs / f"{name}-s{seed}-n{steps}"
@@ -434,7 +442,8 @@ def run_md_benchmark(
             timings[f"train_{method}_{sigma:g}_s"] = time.perf_counter() - t0
             for nfe in nfes:
                 t0 = time.perf_counter()
-                r = evaluate_md(run_dir, nfe, n_rollouts, seed, series=series, progress=progress)
+                r = evaluate_md(run_dir, n_rollouts, seed, series=series, progress=progress,
+                                nfe=nfe)
                 timings[f"eval_{method}_{sigma:g}_nfe{nfe}_s"] = time.perf_counter() - t0
                 rows.append(r["rows"][0])
                 floor_rows = r["rows"][1:]
@@ -446,11 +455,11 @@ def run_md_benchmark(
     if floor is not None:
         panels["MD second run (floor)"] = floor
     for (method, sigma), r in first.items():
-        panels[f"{method.upper()} σ={sigma:g} (NFE {r['nfe']}, {n_rollouts} rollouts)"] = (
+        panels[f"{LABELS[method]} σ={sigma:g} (NFE {r['nfe']}, {n_rollouts} rollouts)"] = (
             r["generated"])
     plot_ramachandran(panels, out / "ramachandran.png")
     ts = {"MD reference": ref}
-    ts.update({f"{m.upper()} σ={s:g}": r["generated"][0] for (m, s), r in first.items()})
+    ts.update({f"{LABELS[m]} σ={s:g}": r["generated"][0] for (m, s), r in first.items()})
     plot_torsion_series(ts, dt, out / "torsions.png")
     lz = None
     if lorenz:
@@ -458,7 +467,7 @@ def run_md_benchmark(
                                   echo=echo, progress=progress)
         plot_lorenz({"true (held-out)": lz["idff"]["reference"][:5000],
                      f"IDFF (NFE {lz['idff']['nfe']})": lz["idff"]["free"],
-                     f"CFM (NFE {lz['cfm']['nfe']})": lz["cfm"]["free"]}, out / "lorenz.png")
+                     f"I-CFM (NFE {lz['icfm']['nfe']})": lz["icfm"]["free"]}, out / "lorenz.png")
         timings["lorenz_s"] = lz["seconds"]
     timings["total_s"] = time.perf_counter() - t_start
     save_json({"rows": rows, "lorenz": lz["rows"] if lz else None, "timings": timings,
@@ -476,7 +485,7 @@ def run_md_benchmark(
 def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: int = 4000,
                          nfe: int = 4, lag: int = 1, history: int = 0, seed: int = 0,
                          echo=print, progress: bool = True) -> dict[str, Any]:
-    """Lorenz-63 through the same pipeline: train IDFF and CFM, forecast and roll out freely."""
+    """Lorenz-63 through the same pipeline: train IDFF and I-CFM, forecast and roll out freely."""
     import time
 
     t0 = time.perf_counter()
@@ -486,14 +495,15 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
     train_cfg = TrainConfig(steps=steps, lr=1e-3, warmup=min(200, steps), ema_decay=0.999,
                             seed=seed, log_every=200, ckpt_every=max(steps, 1))
     res: dict[str, Any] = {}
-    for method in ("idff", "cfm"):
+    for method in ("idff", "icfm"):
         cfg = md_run_config(method, data, lag=lag, history=history, sampling={"nfe": nfe})
         cfg["data"]["periodic"] = False
         run_dir = Path(runs) / f"lorenz-{method}-lag{lag}-h{history}-s{seed}-n{steps}"
         echo(f"training {method} on Lorenz-63 -> {run_dir}")
         train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
-        res[method] = evaluate_lorenz(run_dir, nfe, seed=seed, series=series, progress=progress)
-    rows = [res["idff"]["rows"][0], res["cfm"]["rows"][0], res["idff"]["rows"][1]]
+        res[method] = evaluate_lorenz(run_dir, seed=seed, series=series, progress=progress,
+                                      nfe=nfe)
+    rows = [res["idff"]["rows"][0], res["icfm"]["rows"][0], res["idff"]["rows"][1]]
     res["rows"] = rows
     res["seconds"] = time.perf_counter() - t0
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -572,3 +582,7 @@ def _readme(rows, lorenz_rows, settings, series, lag, history, steps, n_rollouts
     lines += ["## Timings (s, 2 shared CPU cores)", "",
               ", ".join(f"{k}: {v:.0f}" for k, v in timings.items()), ""]
     return "\n".join(lines)
+
+
+register_kind("md", load=load_md_model,
+              note="Roll it out with 'idff md-eval RUN' (idff.experiments.md.evaluate_md).")

@@ -43,9 +43,12 @@ from idff.data.sst import (
     open_sst,
     year_split,
 )
+from idff.methods import make_objective
 from idff.models import build_model
-from idff.objective import CFMObjective, IDFFObjective, LossOutput
+from idff.objective import LossOutput
 from idff.progress import progress_bar
+from idff.runs import register_kind
+from idff.sampling import SamplingConfig
 from idff.timeseries.forecast import ForecastScores, score_forecast
 from idff.timeseries.rollout import repeat_members, rollout, split_members
 from idff.training import TrainConfig, Trainer, load_run
@@ -72,7 +75,7 @@ SST_METHODS = ("idff", "otcfm")
 #: and "Objective").
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "idff": {"name": "idff", "sigma": 0.2, "flow_weight": 2.0, "coupling": "independent"},
-    "otcfm": {"name": "otcfm", "cfm_sigma": 0.0, "coupling": "ot"},
+    "otcfm": {"name": "otcfm", "sigma": 0.0, "coupling": "ot"},
 }
 
 #: a small ADM UNet for coarse grids (no attention; 3 resolution levels).
@@ -174,20 +177,18 @@ class SSTObjective:
 
     def __init__(self, config: dict[str, Any]):
         cfg = dict(config)
-        self.name = cfg.pop("name")
-        if self.name == "idff":
-            if cfg.get("coupling", "independent") != "independent":
-                raise ValueError(
-                    "IDFF forecasting pairs each frame with its predecessor; use coupling="
-                    "'independent' (OT would re-pair frames across time)."
-                )
-            self.inner = IDFFObjective(sigma=cfg.get("sigma", 0.2),
-                                       flow_weight=cfg.get("flow_weight", 2.0))
-        elif self.name == "otcfm":
-            self.inner = CFMObjective(sigma=cfg.get("cfm_sigma", 0.0))
-            self.ot = cfg.get("coupling", "ot") == "ot"
-        else:
+        self.name = cfg["name"]
+        if self.name not in SST_METHODS:
             raise ValueError(f"unknown SST method {self.name!r}; choose one of {SST_METHODS}.")
+        coupling = cfg.get("coupling", "independent" if self.name == "idff" else "ot")
+        if self.name == "idff" and coupling != "independent":
+            raise ValueError(
+                "IDFF forecasting pairs each frame with its predecessor; use coupling="
+                "'independent' (OT would re-pair frames across time)."
+            )
+        # the OT pairing is done here, so that each target keeps its conditioning
+        self.ot = self.name == "otcfm" and coupling == "ot"
+        self.inner = make_objective({**cfg, "coupling": "independent"})
 
     def __call__(self, model: nn.Module, x1: Tensor, cond: dict[str, Tensor],
                  x0: Tensor | None = None, generator: torch.Generator | None = None) -> LossOutput:
@@ -232,7 +233,9 @@ def sst_run_config(
         "horizon": horizon,
         "context": context,
         "batch_size": batch_size,
-        "sampling": {"steps": 3, "solver": "euler", "gamma": 1.0, **(sampling or {})},
+        "sampling": SamplingConfig.from_dict(
+            {"nfe": 3, "solver": "euler", "gamma": 1.0, **(sampling or {}), "method": method,
+             "sigma": METHOD_DEFAULTS[method]["sigma"]}).knobs(),
     }
 
 
@@ -349,16 +352,13 @@ def sst_forecast(
     starts: np.ndarray,
     horizon: int,
     members: int = 50,
-    steps: int | None = None,
-    solver: str | None = None,
-    gamma: float | None = None,
+    sampling: SamplingConfig | None = None,
+    *,
     seed: int = 0,
     max_rows: int = 4096,
-    field: str = "pf",
-    s: float = 0.0,
-    sde: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    **overrides: Any,
 ) -> Forecast:
     """Roll out ``members`` forecasts of ``horizon`` leads from every start and patch.
 
@@ -369,11 +369,11 @@ def sst_forecast(
         starts: start indices (last observed frames), see :func:`forecast_starts`.
         horizon: leads to forecast (at most the trained horizon).
         members: ensemble size ``M``.
-        steps, solver, gamma: sampling overrides (default: the run's ``sampling``).
+        sampling: NFE per lead, solver, field and noise (default: the run's, see
+            :meth:`SamplingConfig.from_run`); ``overrides`` (``nfe=``, ``gamma=``, ...;
+            ``None`` keeps the value) change it (docs/METHOD.md, "Fields").
         seed: seed of the ensemble noise.
         max_rows: starts are rolled out in chunks of at most this many ``M·B`` rows.
-        field, s, sde: IDFF field (``"pf"``, or ``"published"`` with sampling noise ``s`` and
-            the published diffusion ``g(t) = s²√(t(1-t))`` when ``sde``), docs/METHOD.md, "Fields".
         device: where the network and the rollout run; the noise is drawn there, so other
             devices give other (equally distributed) ensembles. Results come back on the CPU.
         progress: show a bar over the forecast starts (after two seconds).
@@ -385,11 +385,8 @@ def sst_forecast(
             f"the model was trained for leads up to {config['horizon']}; --horizon {horizon} "
             "would feed it lead times it never saw. Retrain with a longer horizon."
         )
-    samp = config["sampling"]
-    steps, solver = steps or samp["steps"], solver or samp["solver"]
-    gamma = samp["gamma"] if gamma is None else gamma
+    sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
     context, k_train, method = config["context"], config["horizon"], config["method"]
-    sigma = config["objective"].get("sigma", 0.2)
     source = None
     if method != "idff":
         source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype,  # noqa: E731
@@ -412,8 +409,7 @@ def sst_forecast(
 
         t0 = time.perf_counter()
         res = rollout(model, data[p_idx, k_idx][:, None].to(device), horizon, make_cond,
-                      steps=steps, solver=solver, method=method, field=field, sigma=sigma,
-                      gamma=gamma, s=s, sde=sde, members=members, generator=g, source=source)
+                      sampling=sampling, members=members, generator=g, source=source)
         seconds += time.perf_counter() - t0
         nfe = res.nfe_per_step
         ens = split_members(res.trajectory[1:].cpu(), members, dim=1)
@@ -565,7 +561,7 @@ def run_sst_demo(
     lr: float = 5e-4,
     horizon: int = 7,
     members: int = 50,
-    steps_per_lead: int = 3,
+    nfe: int = 3,
     seed: int = 0,
     command: str = "",
     echo=print,
@@ -580,7 +576,7 @@ def run_sst_demo(
     forecasts: dict[str, Forecast] = {}
     for method in SST_METHODS:
         cfg = sst_run_config(method, horizon=horizon, batch_size=batch_size,
-                             sampling={"steps": steps_per_lead})
+                             sampling={"nfe": nfe})
         t0 = time.perf_counter()
         echo(f"training {method} for {steps} steps -> {out / method}")
         train_sst(cfg, out / method, TrainConfig(steps=steps, lr=lr, warmup=min(100, steps),
@@ -631,10 +627,10 @@ Command:
 
 - IDFF: x0 = previous winter, x1 = next winter; conditioned on the previous winter, the
   last observed winter and the lead; σ = 0.2, flow weight 2; ensembles from the
-  marginal-preserving SDE (`pf` field, γ = 1), Euler–Maruyama with {steps_per_lead} steps
+  marginal-preserving SDE (`pf` field, γ = 1), Euler–Maruyama with {nfe} steps
   per lead.
 - OT-CFM: same UNet and conditioning, Gaussian noise → next winter with exact minibatch OT
-  pairing, Euler with {steps_per_lead} steps per lead, members from the noise.
+  pairing, Euler with {nfe} steps per lead, members from the noise.
 - Persistence: the last observed winter (one member; CRPS = MAE, no spread).
 - Climatology: the training winters as members (spread-skill near 1 by construction).
 - NFE is counted by wrapping the network; s / forecast is the wall time of one
@@ -646,3 +642,7 @@ Per-lead scores: `per_lead.csv`; all numbers: `metrics.json`; figure: `forecast.
     (results / "README.md").write_text(text)
     echo(table)
     return scores
+
+
+register_kind("sst", load=load_sst_model,
+              note="Forecast it with 'idff forecast RUN' (idff.experiments.sst.sst_forecast).")

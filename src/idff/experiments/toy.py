@@ -16,11 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from idff.data.toys import TOYS, sample_toy
-from idff.methods import make_objective, make_sampling_field, network_kind
+from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
 from idff.progress import ProgressField, progress_bar
-from idff.sampler import ADAPTIVE, integrate, steps_for_nfe
+from idff.runs import register_kind
+from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer, load_run
 from idff.training.checkpoint import RunError, load_state_dict_checked
 
@@ -37,12 +38,9 @@ __all__ = [
 #: objective settings per method for toys (docs/METHOD.md, "Path and coupling", "Objective").
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "idff": {"name": "idff", "sigma": 0.2, "flow_weight": 5.0, "coupling": "ot"},
-    "otcfm": {"name": "otcfm", "coupling": "ot"},
-    "icfm": {"name": "icfm", "coupling": "independent"},
+    "otcfm": {"name": "otcfm", "sigma": 0.0, "coupling": "ot"},
+    "icfm": {"name": "icfm", "sigma": 0.0, "coupling": "independent"},
 }
-
-#: sampling defaults per method: solver for a fixed NFE budget.
-SOLVER_DEFAULTS = {"idff": "midpoint", "otcfm": "midpoint", "icfm": "midpoint"}
 
 
 class ToyStream:
@@ -138,49 +136,33 @@ def sample_model(
     model: nn.Module,
     config: dict[str, Any],
     n: int,
-    nfe: int | None = 10,
-    solver: str | None = None,
-    field: str = "pf",
-    gamma: float = 0.0,
-    s: float = 0.0,
-    sde: bool = False,
+    sampling: SamplingConfig | None = None,
+    *,
     seed: int = 0,
     return_trajectory: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    **overrides: Any,
 ):
-    """Sample ``n`` points with at most ``nfe`` evaluations (adaptive solvers: ``nfe`` unused).
+    """Sample ``n`` points of a toy run.
 
-    The noise is drawn on the CPU from ``seed``, so samples do not depend on ``device``
-    beyond floating-point round-off; results come back on the CPU. ``progress`` shows a bar
-    of network evaluations when sampling takes more than two seconds.
+    ``sampling`` defaults to the run's (:meth:`SamplingConfig.from_run`); ``overrides``
+    (``nfe=``, ``solver=``, ``gamma=``, ...; ``None`` keeps the value) change it. The noise
+    is drawn on the CPU from ``seed``, so samples do not depend on ``device`` beyond
+    floating-point round-off; results come back on the CPU. ``progress`` shows a bar of
+    network evaluations when sampling takes more than two seconds.
     """
-    method = config["method"]
-    solver = solver or SOLVER_DEFAULTS[method]
-    sigma = config["objective"].get("sigma", 0.2)
+    sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n, config["model"]["dim"], generator=g)
     if torch.device(device).type != "cpu":
         model, x0 = model.to(device), x0.to(device)
         g = torch.Generator(device=device).manual_seed(seed)
-    f = make_sampling_field(method, model, field=field, sigma=sigma, gamma=gamma, s=s, sde=sde)
-    if solver in ADAPTIVE:
-        total = None
-    else:
-        if nfe is None:
-            raise ValueError("give nfe for a fixed-step solver.")
-        if solver == "midpoint" and nfe == 1:
-            solver = "euler"  # one evaluation allows only an Euler step
-        steps = steps_for_nfe(nfe, solver, f.singular_at_one)
-        total = nfe
-    bar = progress_bar(total, f"sampling ({solver})", enable=progress)
+    bar = progress_bar(sampling.nfe, f"sampling ({sampling.effective_solver()})",
+                       enable=progress)
     try:
-        if solver in ADAPTIVE:
-            res = integrate(ProgressField(f, bar), x0, solver=solver,
-                            return_trajectory=return_trajectory)
-        else:
-            res = integrate(ProgressField(f, bar), x0, steps=steps, solver=solver, generator=g,
-                            return_trajectory=return_trajectory)
+        res = sampling.integrate(model, x0, generator=g, return_trajectory=return_trajectory,
+                                 wrap=lambda f: ProgressField(f, bar))
     finally:
         bar.close()
     if res.x.device.type != "cpu":
@@ -227,16 +209,9 @@ def evaluate_nfe(
         sol = "dopri5" if adaptive else solver
         t0 = time.perf_counter()
         try:
-            res = sample_model(
-                model,
-                config,
-                n_eval,
-                None if adaptive else int(budget),
-                sol,
-                field=field,
-                seed=seed,
-                **sample_kw,
-            )
+            res = sample_model(model, config, n_eval, seed=seed,
+                               nfe=None if adaptive else int(budget), solver=sol, field=field,
+                               **sample_kw)
         except RuntimeError:  # an adaptive solve that stalls is reported, not fatal
             rows.append(
                 EvalRow(
@@ -256,7 +231,7 @@ def evaluate_nfe(
             EvalRow(
                 method=config["method"],
                 label=label or config["method"],
-                solver=sol or SOLVER_DEFAULTS[config["method"]],
+                solver=sol or SamplingConfig.from_run(config).solver,
                 nfe_budget=str(budget),
                 nfe=res.nfe,
                 mmd=mmd(res.x, reference),
@@ -272,3 +247,15 @@ def true_floor(dataset: str, n_eval: int = 2000, seed: int = 0) -> tuple[float, 
     a = sample_toy(dataset, n_eval, torch.Generator().manual_seed(20_000 + seed))
     b = sample_toy(dataset, n_eval, torch.Generator().manual_seed(10_000 + seed))
     return mmd(a, b), wasserstein(a, b, 2)
+
+
+def _sample(model, config, n, sampling, seed=0, device="cpu"):
+    res = sample_model(model, config, n, sampling, seed=seed, device=device)
+    return res.x, res.nfe
+
+
+def _stream(config: dict[str, Any]) -> ToyStream:
+    return ToyStream(config["data"]["dataset"], config["data"]["batch_size"])
+
+
+register_kind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True)

@@ -16,10 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from idff.md.data import build_cond
-from idff.sampler import steps_for_nfe
+from idff.sampling import SamplingConfig
 from idff.timeseries.rollout import rollout as ts_rollout
 
-__all__ = ["RolloutConfig", "RolloutResult", "project_circle", "rollout"]
+__all__ = ["FrameRollout", "project_circle", "rollout"]
 
 
 def project_circle(x: Tensor) -> Tensor:
@@ -29,34 +29,7 @@ def project_circle(x: Tensor) -> Tensor:
 
 
 @dataclass
-class RolloutConfig:
-    """How each frame is sampled.
-
-    Attributes:
-        method: ``"idff"`` or ``"cfm"`` (a CFM velocity network).
-        nfe: network evaluations per frame.
-        solver: fixed-step solver; with ``gamma > 0`` (IDFF) it must be ``"euler"``.
-        gamma: IDFF ``pf`` diffusion multiplier (``γσ`` noise; 1 gives a Brownian bridge).
-        sigma: the training ``σ`` (IDFF path noise / CFM path noise).
-        field: IDFF field, ``"pf"`` or ``"published"``.
-        s: published field noise scale.
-        sde: published field diffusion on/off.
-        source_noise: CFM only: start from ``x_k + σ ε`` (the CFM path at t = 0).
-    """
-
-    method: str = "idff"
-    nfe: int = 4
-    solver: str = "euler"
-    gamma: float = 1.0
-    sigma: float = 0.1
-    field: str = "pf"
-    s: float = 0.0
-    sde: bool = False
-    source_noise: bool = True
-
-
-@dataclass
-class RolloutResult:
+class FrameRollout:
     """States ``(B, n_steps + 1, D)`` (the first is the start) and NFE per frame."""
 
     states: Tensor
@@ -67,7 +40,7 @@ def rollout(
     model: nn.Module,
     window: Tensor,
     n_steps: int,
-    config: RolloutConfig,
+    sampling: SamplingConfig,
     cond: str = "state",
     start_index: int = 0,
     lag: int = 1,
@@ -75,14 +48,15 @@ def rollout(
     project: Callable[[Tensor], Tensor] | None = project_circle,
     generator: torch.Generator | None = None,
     progress: bool = False,
-) -> RolloutResult:
+) -> FrameRollout:
     """Generate ``n_steps`` new frames for a batch of trajectories.
 
     Args:
         model: trained network ``model(t, x, cond)`` (two heads for IDFF).
         window: the last ``h + 1`` observed frames ``(B, h + 1, D)``, oldest first.
         n_steps: frames to generate (each ``lag`` frames of the data apart).
-        config: sampling settings.
+        sampling: how each frame is sampled (IDFF: ``γ > 0`` needs ``"euler"``; a CFM
+            network starts from ``x_k + σ ε``, the CFM path at t = 0, when ``σ > 0``).
         cond: ``"state"`` or ``"index"`` (must match training).
         start_index: data frame index of the last observed frame (index conditioning).
         lag: frames of data per generated step (index conditioning).
@@ -95,7 +69,6 @@ def rollout(
         raise ValueError(f"window must have shape (B, history + 1, D), got {tuple(window.shape)}.")
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
-    steps = steps_for_nfe(config.nfe, config.solver)
     proj = project if project is not None else (lambda x: x)
     window = window.float()
     past = [window[:, j] for j in range(window.shape[1] - 1)]
@@ -107,31 +80,18 @@ def rollout(
         idx = torch.full((w.shape[0],), float(start_index + (k - 1) * lag))
         return build_cond(w, idx, cond, index_scale).to(w.device)
 
-    idff = config.method == "idff"
-    noisy = not idff and config.source_noise and config.sigma > 0
+    idff = sampling.method == "idff"
+    noisy = not idff and sampling.sigma > 0
+    if not idff:
+        sampling = sampling.replace(gamma=0.0)
 
     def source(x: Tensor, g: torch.Generator | None) -> Tensor:
         x = proj(x)
         if noisy:
-            x = x + config.sigma * torch.randn(x.shape, generator=g, device=x.device)
+            x = x + sampling.sigma * torch.randn(x.shape, generator=g, device=x.device)
         return x
 
-    res = ts_rollout(
-        model,
-        window[:, -1],
-        n_steps,
-        make_cond,
-        steps=steps,
-        solver=config.solver,
-        method="idff" if idff else "icfm",
-        field=config.field,
-        sigma=config.sigma,
-        gamma=config.gamma if idff else 0.0,
-        s=config.s,
-        sde=config.sde,
-        generator=generator,
-        perturb=source,
-        progress=progress,
-    )
+    res = ts_rollout(model, window[:, -1], n_steps, make_cond, sampling=sampling,
+                     generator=generator, perturb=source, progress=progress)
     states = torch.stack([proj(x) for x in res.trajectory], dim=1).cpu()
-    return RolloutResult(states=states, nfe_per_frame=max(res.nfe_per_step))
+    return FrameRollout(states=states, nfe_per_frame=max(res.nfe_per_step))

@@ -24,9 +24,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from idff.methods import make_sampling_field
 from idff.progress import progress_bar
-from idff.sampler import integrate
+from idff.sampling import SamplingConfig
 
 __all__ = ["RolloutResult", "rollout", "repeat_members", "split_members", "CondFn"]
 
@@ -75,14 +74,7 @@ def rollout(
     x_init: Tensor,
     horizon: int,
     make_cond: CondFn | None = None,
-    steps: int = 2,
-    solver: str = "euler",
-    method: str = "idff",
-    field: str = "pf",
-    sigma: float = 0.2,
-    gamma: float = 1.0,
-    s: float = 0.0,
-    sde: bool = False,
+    sampling: SamplingConfig | None = None,
     members: int = 1,
     generator: torch.Generator | None = None,
     perturb: PerturbFn | None = None,
@@ -92,7 +84,8 @@ def rollout(
     """Roll a trained flow forward ``horizon`` steps from ``x_init``.
 
     For each lead ``k`` the flow runs from the source ``x_{k-1}`` (IDFF's time-series path,
-    docs/METHOD.md, "Path and coupling") with ``steps`` solver steps; its endpoint becomes ``x_k``.
+    docs/METHOD.md, "Path and coupling") with ``sampling.nfe`` network evaluations; its
+    endpoint becomes ``x_k``.
 
     Args:
         model: the trained network ``model(t, x[, cond])`` (two heads for IDFF, a velocity
@@ -101,16 +94,10 @@ def rollout(
         horizon: number of leads ``K ≥ 1``.
         make_cond: builds each lead's conditioning (see :data:`CondFn`); ``None`` for an
             unconditional network.
-        steps: solver steps per lead (the published runs use 2–5).
-        solver: fixed-step solver of :func:`idff.sampler.integrate`; fields with diffusion
-            need ``"euler"`` (Euler–Maruyama).
-        method: ``"idff"``, ``"otcfm"`` or ``"icfm"`` (selects the field, see
-            :func:`idff.methods.make_sampling_field`).
-        field: IDFF field, ``"pf"`` or ``"published"``.
-        sigma: training noise ``σ``; with ``field="pf"`` the diffusion is ``γσ``.
-        gamma: ``pf`` diffusion multiplier (``γ = 1`` gives ``dx = (x̂1 - x)/(1-t) dt + σ dW``,
-            the ensemble's source of spread; ``0`` is the deterministic ODE).
-        s, sde: sampling noise and SDE switch of the published field.
+        sampling: method, field, noise, solver and NFE per lead (the published runs use
+            2–5 Euler steps); fields with diffusion need ``"euler"`` (Euler–Maruyama).
+            Default: IDFF, ``pf`` with ``γ = 1`` (``dx = (x̂1 - x)/(1-t) dt + σ dW``, the
+            ensemble's source of spread), 2 Euler steps.
         members: ensemble size ``M``; the initial states are repeated member-major.
         generator: random generator for the solver noise and ``perturb``/``source``.
         perturb: optional map from the current state to the flow's source (applied every
@@ -124,6 +111,8 @@ def rollout(
         :class:`RolloutResult` with the trajectory ``(K + 1, M·B, ...)`` and the NFE of
         each lead (per sample).
     """
+    if sampling is None:
+        sampling = SamplingConfig(solver="euler", nfe=2, gamma=1.0)
     if not isinstance(horizon, int) or horizon < 1:
         raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}.")
     if x_init.dim() < 2:
@@ -141,18 +130,16 @@ def rollout(
     for k in range(1, horizon + 1):
         bar.update(1)
         cond = make_cond(k, history) if make_cond is not None else None
-        f = make_sampling_field(method, model, field=field, sigma=sigma, gamma=gamma, s=s,
-                                sde=sde, cond=cond)
         x0 = x
         if perturb is not None:
             x0 = perturb(x, generator)
         elif source is not None:
             x0 = source(x, generator)
-        res = integrate(f, x0, steps=steps, solver=solver, generator=generator)
+        res = sampling.integrate(model, x0, cond=cond, generator=generator)
         if not torch.isfinite(res.x).all():
             raise FloatingPointError(
-                f"the rollout diverged at lead {k} (NaN/inf states); use more steps per lead "
-                "or a smaller noise scale."
+                f"the rollout diverged at lead {k} (NaN/inf states); use a larger NFE per "
+                "lead or a smaller noise scale."
             )
         x = res.x
         history.append(x)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from idff.errors import UserError, load_error_reason
+from idff.run_config import LAYOUT, upgrade_config
 
 __all__ = [
     "atomic_save",
@@ -123,11 +124,11 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
     if not path.is_file():
         return
     try:
-        old = _flatten(json.loads(path.read_text()))
+        old = _flatten(upgrade_config(json.loads(path.read_text())))
     except json.JSONDecodeError as e:
         raise RunError(f"{path} is not valid JSON ({e}); the run cannot be resumed safely. "
                        "Choose another --out.") from e
-    new = _flatten(json.loads(json.dumps(config)))
+    new = _flatten(json.loads(json.dumps({**config, "layout": LAYOUT})))
     free = RESUMABLE_KEYS | (CFM_UNUSED_KEYS if new.get("model.method") == "cfm" else frozenset())
     diffs = [f"{k}: {json.dumps(old.get(k, '(absent)'))} -> {json.dumps(new.get(k, '(absent)'))}"
              for k in sorted(set(old) | set(new))
@@ -174,7 +175,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict, int]:
             f"{SAFE_SNAPSHOT}); pass the --out folder of an 'idff train' run."
         )
     try:
-        config = json.loads((run_dir / CONFIG).read_text())
+        config = upgrade_config(json.loads((run_dir / CONFIG).read_text()))
     except json.JSONDecodeError as e:
         raise RunError(f"{run_dir / CONFIG} is not valid JSON ({e}).") from e
     if snapshot.suffix == ".safetensors":

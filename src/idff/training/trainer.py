@@ -24,6 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from idff.errors import TrainingInterrupted
+from idff.run_config import LAYOUT
 from idff.training.checkpoint import (
     STATE,
     atomic_save,
@@ -140,6 +141,7 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self.run_config = dict(run_config or {})
+        self.run_config["layout"] = LAYOUT  # the config layout this code writes (run_config.py)
         self.run_config["train"] = {**self.run_config.get("train", {}), **asdict(config)}
         self.on_log = on_log
         self.progress = progress

@@ -1,0 +1,235 @@
+"""How to sample a trained network: one config, one field builder, one step schedule.
+
+:class:`SamplingConfig` owns every sampling knob (which field, its noise, the solver and
+the NFE budget). Every pipeline (toys, images, SST, MD) and every command that samples
+builds its field and step count from it, and every run stores it under the config key
+``"sampling"`` (docs/METHOD.md, "Fields" and "Integration"). A new sampling option is one
+new field here: it is then stored in run configs, accepted by ``from_dict`` and offered by
+the command-line options of every sampling command (:func:`cli_options`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from idff.errors import ConfigError, unknown_key_message
+from idff.fields import CFMField, Field, IDFFField
+from idff.sampler import ADAPTIVE, SOLVERS, SampleResult, integrate, steps_for_nfe
+
+__all__ = [
+    "SamplingConfig",
+    "METHOD_NAMES",
+    "FIELD_KINDS",
+    "cli_options",
+    "nfe_for_steps",
+]
+
+#: methods whose networks a field can sample: ``idff`` (two heads), ``otcfm``/``icfm`` (velocity)
+METHOD_NAMES = ("idff", "otcfm", "icfm")
+#: IDFF fields (docs/METHOD.md, "Fields"); CFM methods always use their velocity
+FIELD_KINDS = ("pf", "published")
+
+
+
+def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None,
+         off: str | None = None) -> Any:
+    """A config field that is also a command-line option (``help``, ``choices``; ``off``
+    names the negative flag of a switch)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "choices": choices, "off": off})
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Every setting that turns a trained network into samples.
+
+    Attributes:
+        method: the method that trained the network: ``"idff"`` (two heads, an IDFF field)
+            or ``"otcfm"``/``"icfm"`` (a velocity network, sampled with its velocity).
+        field: IDFF only: ``"pf"`` or ``"published"``.
+        sigma: the training path noise σ (the ``pf`` diffusion is ``γσ``).
+        gamma: ``pf`` diffusion multiplier ``γ ≥ 0``.
+        s: ``published`` sampling noise, ``0 ≤ s ≤ 2``.
+        sde: ``published`` diffusion on/off.
+        solver: a solver of :func:`idff.sampler.integrate`.
+        nfe: network evaluations per sample (fixed-step solvers); ``None`` for adaptive
+            solvers, which choose their own steps.
+    """
+
+    method: str = "idff"
+    sigma: float = 0.2
+    nfe: int | None = _opt(10, "Network evaluations per sample (per frame or lead for time "
+                           "series).")
+    solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only).", SOLVERS)
+    field: str = _opt("pf", "IDFF field: 'pf' (exact probability flow and its SDE family) or "
+                      "'published'.", FIELD_KINDS)
+    gamma: float = _opt(0.0, "pf field: diffusion γσ (0 = ODE).")
+    s: float = _opt(0.0, "published field: sampling noise s (0 <= s <= 2).")
+    sde: bool = _opt(False, "published field: add the diffusion g(t) = s²√(t(1-t)).",
+                     off="ode")
+
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ConfigError(f"unknown sampling method {self.method!r}; choose one of "
+                              f"{', '.join(METHOD_NAMES)}.")
+        if self.field not in FIELD_KINDS:
+            raise ConfigError(f"unknown field {self.field!r}; choose one of "
+                              f"{', '.join(FIELD_KINDS)}.")
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"unknown solver {self.solver!r}; choose one of "
+                              f"{', '.join(SOLVERS)}.")
+        for name in ("sigma", "gamma", "s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ConfigError(f"sampling {name} must be a number >= 0, got {v!r}.")
+        if self.field == "published" and self.s > 2:
+            raise ConfigError(f"sampling noise s={self.s} makes 1 - s²·t(1-t) negative near "
+                              "t = 0.5, so the published field is undefined; use s <= 2 (the "
+                              "published runs use s = σ or 2σ).")
+        if not isinstance(self.sde, bool):
+            raise ConfigError(f"sampling sde must be true or false, got {self.sde!r}.")
+        if self.solver in ADAPTIVE:
+            if self.nfe is not None:
+                object.__setattr__(self, "nfe", None)  # adaptive solvers pick their own steps
+        elif isinstance(self.nfe, bool) or not isinstance(self.nfe, int) or self.nfe < 1:
+            raise ConfigError(f"sampling nfe must be an integer >= 1 for solver "
+                              f"{self.solver!r}, got {self.nfe!r}.")
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "sampling") -> SamplingConfig:
+        """Build from a run config's ``sampling`` section; unknown keys are refused.
+
+        Raises:
+            ConfigError: an unknown key (naming the closest valid one) or a bad value.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        for k in d:
+            if k not in names:
+                raise ConfigError(unknown_key_message(k, where, names))
+        return cls(**dict(d))
+
+    @classmethod
+    def from_run(cls, config: Mapping[str, Any], **overrides: Any) -> SamplingConfig:
+        """The run's sampling config: its method and σ, its stored ``sampling`` section,
+        then ``overrides`` (``None`` values are ignored, so unset CLI options pass through).
+
+        Raises:
+            ConfigError: an unknown key in the stored section or in ``overrides``.
+        """
+        method = config.get("method", "idff")
+        obj = config.get("objective", {})
+        if "sigma" not in obj:
+            raise ConfigError("the run config's objective section has no 'sigma' (the path "
+                              "noise); add it, e.g. \"sigma\": 0.2 for IDFF, 0.0 for OT-CFM.")
+        stored = dict(config.get("sampling") or {})
+        base = cls.from_dict({**stored, "method": method, "sigma": float(obj["sigma"])})
+        return base.replace(**overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything; :meth:`knobs` is what a run config stores."""
+        return dataclasses.asdict(self)
+
+    def knobs(self) -> dict[str, Any]:
+        """The settings a run stores under ``"sampling"`` (method and σ are the run's own)."""
+        d = self.to_dict()
+        d.pop("method")
+        d.pop("sigma")
+        return d
+
+    def replace(self, **changes: Any) -> SamplingConfig:
+        """A copy with ``changes`` applied; ``None`` values mean "keep" (unset CLI options).
+
+        Raises:
+            ConfigError: an unknown option name or a bad value.
+        """
+        names = {f.name for f in dataclasses.fields(self)}
+        for k in changes:
+            if k not in names:
+                raise ConfigError(unknown_key_message(k, "sampling", names))
+        kept = {k: v for k, v in changes.items() if v is not None}
+        if kept.get("solver") in ADAPTIVE:
+            kept.setdefault("nfe", None)
+        elif "solver" in kept and self.nfe is None and "nfe" not in kept:
+            kept["nfe"] = 10
+        return dataclasses.replace(self, **kept)
+
+    # -- what it builds -------------------------------------------------------------------
+
+    @property
+    def adaptive(self) -> bool:
+        return self.solver in ADAPTIVE
+
+    def effective_solver(self) -> str:
+        """The solver actually run: one evaluation allows only a first-order step."""
+        if self.nfe == 1 and self.solver in ("midpoint", "heun"):
+            return "euler"
+        if self.nfe == 1 and self.solver == "ddim2":
+            return "ddim"
+        return self.solver
+
+    def field_for(self, net: nn.Module, cond: Tensor | None = None) -> Field:
+        """The field that samples ``net`` (docs/METHOD.md, "Fields")."""
+        if self.method == "idff":
+            return IDFFField(net, kind=self.field, sigma=self.sigma, gamma=self.gamma, s=self.s,
+                             sde=self.sde, cond=cond)
+        return CFMField(net, cond=cond)
+
+    def steps(self, singular_at_one: bool | None = None) -> int | None:
+        """Solver steps that spend at most ``nfe`` evaluations (``None``: adaptive)."""
+        if self.adaptive:
+            return None
+        if singular_at_one is None:
+            singular_at_one = self.method == "idff"
+        return steps_for_nfe(self.nfe, self.effective_solver(), singular_at_one)
+
+    def integrate(
+        self,
+        net: nn.Module,
+        x0: Tensor,
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        return_trajectory: bool = False,
+        wrap: Callable[[Field], Any] | None = None,
+    ) -> SampleResult:
+        """Solve from ``x0`` with this config; ``wrap`` may wrap the field (e.g. progress)."""
+        f = self.field_for(net, cond)
+        steps = self.steps(f.singular_at_one)
+        g = wrap(f) if wrap is not None else f
+        if steps is None:
+            return integrate(g, x0, solver=self.solver, return_trajectory=return_trajectory)
+        return integrate(g, x0, steps=steps, solver=self.effective_solver(), generator=generator,
+                         return_trajectory=return_trajectory)
+
+
+def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
+    """Network evaluations of ``steps`` fixed solver steps (the inverse of ``steps_for_nfe``)."""
+    if solver in ("euler", "ddim"):
+        return steps
+    if solver in ("midpoint", "ddim2"):
+        return 2 * steps
+    if solver == "heun":
+        return 2 * steps - int(singular_at_one)
+    if solver == "srk":
+        from idff.sampler import SRK_CALLS_PER_STEP
+
+        return 1 + SRK_CALLS_PER_STEP * steps + int(singular_at_one)
+    raise ValueError(f"nfe_for_steps is for fixed-step solvers, not {solver!r}.")
+
+
+def cli_options() -> list[tuple[str, type, Any]]:
+    """``(name, type, field)`` of every option a sampling command offers (not method/σ,
+    which belong to the trained run): the command-line layer builds its options from this."""
+    out = []
+    for f in dataclasses.fields(SamplingConfig):
+        if "help" in f.metadata:
+            out.append((f.name, {"bool": bool, "int | None": int, "float": float}.get(
+                str(f.type), str), f))
+    return out
