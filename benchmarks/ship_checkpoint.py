@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from idff.eval.bench import read_csv
+from idff.run_config import upgrade_config
 
 
 def chosen_sampling(bench_csv: Path, nfe: int) -> dict:
@@ -46,8 +47,8 @@ def main() -> None:
     ap.add_argument("--bench", type=Path, required=True, help="the run's benchmark CSV")
     ap.add_argument("--nfe", type=int, default=10)
     args = ap.parse_args()
-    cfg = json.loads((args.run / "config.json").read_text())
-    cfg.setdefault("sample", {}).update(chosen_sampling(args.bench, args.nfe))
+    cfg = upgrade_config(json.loads((args.run / "config.json").read_text()))
+    cfg.setdefault("sampling", {}).update(chosen_sampling(args.bench, args.nfe))
     args.out.mkdir(parents=True, exist_ok=True)
     snaps = [p for p in args.run.iterdir() if p.name.startswith("snapshot.")]
     if not snaps:
@@ -56,7 +57,7 @@ def main() -> None:
         shutil.copy2(p, args.out / p.name)
     (args.out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     print(f"wrote {args.out}: {', '.join(p.name for p in snaps)}, config.json "
-          f"(sample: {cfg['sample']})")
+          f"(sampling: {cfg['sampling']})")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_exact_heads_have_the_lowest_error_in_every_bin():
 
 def test_cfm_network_and_table(tmp_path):
     x1 = torch.randn(600, 2, generator=torch.Generator().manual_seed(1))
-    cfg = {"method": "icfm", "objective": {"name": "icfm", "coupling": "independent"}}
+    cfg = {"method": "icfm", "objective": {"name": "icfm", "sigma": 0.0, "coupling": "independent"}}
 
     def zero(t, x):
         return torch.zeros_like(x)
@@ -88,4 +88,4 @@ def test_cli_on_a_toy_run(tmp_path):
     assert (tmp_path / "d.png").stat().st_size > 1000
     assert (tmp_path / "d.md").read_text().count("| run | 0.") == 4
     r = CliRunner().invoke(cli, ["diagnose", str(tmp_path), "--out", str(out)])
-    assert r.exit_code == 2 and "not a run directory" in r.output
+    assert r.exit_code == 2 and "is not a run" in r.output

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from idff.cli.main import cli
 from idff.errors import ConfigError
 from idff.run_config import upgrade_config
-from idff.sampling import SamplingConfig, cli_options, nfe_for_steps
 from idff.sampler import FIXED, steps_for_nfe
+from idff.sampling import SamplingConfig, cli_options, nfe_for_steps
 
 
 def test_defaults_round_trip_and_knobs():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -18,26 +17,19 @@ def _load(run: str):
     """Model, config and held-out data of a toy or Fashion-MNIST image run."""
     import torch
 
-    from idff.training.checkpoint import CONFIG
+    from idff.runs import load
 
-    cfg_path = Path(run) / CONFIG
-    if not cfg_path.is_file():
-        raise CLIError(f"{run} is not a run directory (no {CONFIG}); pass an 'idff train' --out "
-                       "folder.")
-    kind = json.loads(cfg_path.read_text()).get("kind", "toy")
-    if kind == "toy":
+    r = load(run)
+    model, cfg = r.model, r.config
+    if r.kind == "toy":
         from idff.data.toys import sample_toy
-        from idff.experiments.toy import load_toy_model
 
-        model, cfg = load_toy_model(run)
         return model, cfg, lambda n, root: sample_toy(
             cfg["data"]["dataset"], n, torch.Generator().manual_seed(20_000))
-    if kind == "image":
+    if r.kind == "image":
         from idff.data.images import to_model_range
         from idff.eval.idx import load_fashion_mnist
-        from idff.experiments.images import load_image_model
 
-        model, cfg = load_image_model(run)
         if cfg.get("data", {}).get("dataset") != "fashion_mnist":
             raise CLIError(f"{run}: per-time diagnostics of image runs use the Fashion-MNIST "
                            "test split; this run trains on "
@@ -48,7 +40,7 @@ def _load(run: str):
             return to_model_range(torch.from_numpy(images[:n].copy())[:, None])
 
         return model, cfg, data
-    raise CLIError(f"{run}: runs of kind {kind!r} have no per-time diagnostics (toy and "
+    raise CLIError(f"{run}: runs of kind {r.kind!r} have no per-time diagnostics (toy and "
                    "image runs do).")
 
 

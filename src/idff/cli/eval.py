@@ -19,6 +19,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.errors import UserError, check_output_path
+from idff.sampler import SOLVERS
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -153,7 +154,8 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
 @click.option("--n", "n", type=POSITIVE_INT, default=10_000,
               help="Samples drawn when A or B is a run.")
 @click.option("--nfe", type=POSITIVE_INT, default=10, help="NFE when sampling a run.")
-@click.option("--solver", default=None, help="Solver when sampling a run (default: the run's).")
+@click.option("--solver", type=click.Choice(SOLVERS), default=None,
+              help="Solver when sampling a run (default: the run's).")
 @click.option("--gamma", type=NONNEG_FLOAT, default=0.0,
               help="IDFF pf sampling noise when sampling.")
 @click.option("--seed", type=NONNEG_INT, default=0)
@@ -365,9 +367,10 @@ def bench() -> None:
                    "and the journal OUT.jsonl.")
 @click.option("--fresh", is_flag=True,
               help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
+@device_option
 def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind,
               select_metric, ref_val, ref_eval, data_root, features, inception, classifier,
-              classifier_sha256, seed, threads, out, fresh):
+              classifier_sha256, seed, threads, out, fresh, device):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
 
     Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
@@ -394,15 +397,13 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
                           lambda g: math.isfinite(g) and g >= 0)
         if labels and len(labels) != len(runs):
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
-        from idff.sampler import SOLVERS
-
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
             if x not in SOLVERS:
                 raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
                                  f"{', '.join(SOLVERS)}.")
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
-                                    solver_list) for i, r in enumerate(runs)]
+                                    solver_list, device) for i, r in enumerate(runs)]
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:
             raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")
@@ -413,14 +414,14 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
                 raise ValueError(f"toy runs on different datasets {sorted(datasets)}.")
             quality = B.ToyQuality(datasets.pop(), n_eval, seed)
         else:
-            for r in runs:
-                text = (Path(r) / "config.json").read_text().lower()
-                if "fashion" not in text:
+            for e in entries:
+                dataset = e.info.get("dataset")
+                if dataset != "fashion_mnist":
                     raise ValueError(
-                        f"{r}: image benchmarks score against Fashion-MNIST references, but "
-                        "this run's config does not mention Fashion-MNIST."
+                        f"{e.info['run']}: image benchmarks score against Fashion-MNIST "
+                        f"references, but this run was trained on {dataset!r}."
                     )
-            ext = _extractor(features, inception, classifier, classifier_sha256)
+            ext = _extractor(features, inception, classifier, classifier_sha256, device)
             quality = B.fashion_mnist_quality(ext, data_root, ref_val, ref_eval, seed=seed)
         outp = Path(out)
         journal = Path(f"{outp}.jsonl")

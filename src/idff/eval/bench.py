@@ -427,7 +427,8 @@ def fashion_mnist_quality(
 # ------------------------------------------------------------------------- run adapters
 
 
-def run_sampler(run: Run, noise: dict[str, Any] | None = None) -> Sampler:
+def run_sampler(run: Run, noise: dict[str, Any] | None = None,
+                device: str | torch.device = "cpu") -> Sampler:
     """A benchmark sampler for a loaded run (any registered kind with a ``sample``).
 
     ``noise`` holds ``field`` and ``gamma`` (``pf``) or ``s`` (``published``) for IDFF
@@ -446,7 +447,7 @@ def run_sampler(run: Run, noise: dict[str, Any] | None = None) -> Sampler:
         if solver is None and (base.get("gamma", 0) > 0 or base.get("sde")):
             solver = "euler"
         with torch.no_grad():
-            x, used = run.sample(n, seed=seed, nfe=nfe, solver=solver, **base)
+            x, used = run.sample(n, seed=seed, nfe=nfe, solver=solver, device=device, **base)
         return SampleResult(x=x, nfe=used)
 
     return sampler
@@ -489,7 +490,8 @@ def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str |
 
 def entry_from_run(run_dir: str | Path, label: str | None = None,
                    gammas: Sequence[float] = (0.0, 0.5, 1.0),
-                   field: str = "pf", solvers: Sequence[str] | None = None) -> BenchEntry:
+                   field: str = "pf", solvers: Sequence[str] | None = None,
+                   device: str | torch.device = "cpu") -> BenchEntry:
     """Adapt a run directory into a benchmark entry with its sampling candidates.
 
     IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``); with
@@ -509,7 +511,7 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     config, kind, method = run.config, run.kind, run.config.get("method")
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
-        bases = {g: run_sampler(run, {"field": field, key: float(g)}) for g in gammas}
+        bases = {g: run_sampler(run, {"field": field, key: float(g)}, device) for g in gammas}
         samplers = {}
         for solver in solvers or [None]:
             for g in gammas:
@@ -525,7 +527,7 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                     samplers[f"{solver} {key}={g:g}"] = with_solver(
                         bases[g], solver, adaptive=not samplers)
     else:
-        base = run_sampler(run)
+        base = run_sampler(run, device=device)
         ode = [x for x in (solvers or []) if x in ("euler", "midpoint", "heun")]
         samplers = {x: with_solver(base, x, adaptive=i == 0) for i, x in enumerate(ode)}
         samplers = samplers or {"-": base}
@@ -534,7 +536,8 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     except RunError:
         steps = config.get("train", {}).get("steps")
     return BenchEntry(label or method or run_dir.name, method or "?", samplers,
-                      {"run": str(run_dir), "kind": kind, "train_steps": steps})
+                      {"run": str(run_dir), "kind": kind, "train_steps": steps,
+                       "dataset": config.get("data", {}).get("dataset")})
 
 
 # ------------------------------------------------------------------------------ outputs

@@ -87,7 +87,7 @@ def per_time_errors(
     method = config.get("method", "idff")
     obj = config.get("objective", {})
     idff = method == "idff"
-    sigma = float(obj.get("sigma", 0.2) if idff else obj.get("cfm_sigma", 0.0))
+    sigma = float(obj["sigma"])  # the path noise of every method (run config layout 2)
     path = IDFFPath(sigma) if idff else CFMPath(sigma)
     coupling = obj.get("coupling", "ot" if method == "otcfm" else "independent")
     bs = int(batch_size or config.get("train", {}).get("batch_size")

@@ -32,14 +32,14 @@ from idff.runs import register_kind
 from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer, load_run
 
-__all__ = ["METHODS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
+__all__ = ["METHOD_DEFAULTS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
            "train_md", "load_md_model", "evaluate_md", "evaluate_lorenz", "metric_table"]
 
 #: objective per method for time series (σ = 0.1, w = 2 for MD; docs/METHOD.md, "Path and
 #: coupling" and "Objective"). The CFM
 #: baseline uses the same (frame k, frame k+τ) pairs: OT re-pairing would mix frames of
 #: unrelated times, so the coupling is the dynamics itself.
-METHODS: dict[str, dict[str, Any]] = {
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "idff": {"name": "idff", "sigma": 0.1, "flow_weight": 2.0, "coupling": "independent"},
     "icfm": {"name": "icfm", "sigma": 0.1, "coupling": "independent"},
 }
@@ -100,13 +100,14 @@ def md_run_config(
             sampling; default 0.1, 0 for the Lorenz-63 CFM baseline (docs/METHOD.md,
             "Path and coupling").
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if method not in METHOD_DEFAULTS:
+        raise ValueError(f"unknown method {method!r}; choose one of "
+                         f"{', '.join(METHOD_DEFAULTS)}.")
     system = data.get("system", "alanine")
     if system not in SAMPLING:
         raise ValueError(f"unknown system {system!r}; choose one of {', '.join(SAMPLING)}.")
     dim = data["dim"]
-    obj = dict(METHODS[method])
+    obj = dict(METHOD_DEFAULTS[method])
     samp = {**SAMPLING[system][method], **(sampling or {})}
     if system == "lorenz" and method == "icfm":
         obj["sigma"] = 0.0

@@ -15,9 +15,10 @@ from torch import nn
 from idff.models.heads import TwoHead
 from idff.models.mlp import MLP
 
-__all__ = ["BACKBONES", "METHODS", "register_backbone", "build_model"]
+__all__ = ["BACKBONES", "NETWORK_KINDS", "register_backbone", "build_model"]
 
-METHODS = ("idff", "cfm")
+#: network kinds: two heads (IDFF) or one velocity (every CFM method)
+NETWORK_KINDS = ("idff", "cfm")
 
 # name -> builder(out_multiplier, **kwargs) -> backbone
 BACKBONES: dict[str, Callable[..., nn.Module]] = {}
@@ -47,8 +48,9 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     if name not in BACKBONES:
         known = ", ".join(sorted(BACKBONES)) or "none"
         raise ValueError(f"unknown backbone {name!r} in the model config; known: {known}.")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if method not in NETWORK_KINDS:
+        raise ValueError(f"unknown network kind model.method={method!r}; choose one of "
+                         f"{', '.join(NETWORK_KINDS)}.")
     if method == "cfm":
         return BACKBONES[name](1, **cfg)
     return TwoHead(
