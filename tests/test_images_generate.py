@@ -6,6 +6,7 @@ import pytest
 import torch
 from test_images_common import (
     _one_thread,  # noqa: F401  (autouse fixture)
+    hide_system_fashion_mnist,
     tiny,
     write_fashion_mnist,
 )
@@ -113,7 +114,7 @@ def test_dump_real_writes_the_dataset(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
 
-    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
     root = write_fashion_mnist(tmp_path / "fm", n=5)
     cfg = image_run_config("fashion_mnist", [], str(root))
     assert dump_real_images(cfg, tmp_path / "real", n=3, progress=False) == 3
@@ -171,7 +172,7 @@ def test_cli_generate_resumes_and_dump_real(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["generate", str(tmp_path / "nope"), "--n", "1", "--out",
                                    str(tmp_path / "g2")])
     assert res.exit_code != 0 and "not an idff run directory" in res.output
-    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
     res = CliRunner().invoke(cli, ["dump-real", "fashion_mnist", "--out", str(tmp_path / "r"),
                                    "--data-root", str(tmp_path / "empty")])
     assert res.exit_code != 0 and "dataset-fashion-mnist" in res.output

@@ -33,8 +33,8 @@ def _load(run: str):
         return model, cfg, lambda n, root: sample_toy(
             cfg["data"]["dataset"], n, torch.Generator().manual_seed(20_000))
     if kind == "image":
+        from idff.data.fashion_mnist import load_fashion_mnist
         from idff.data.images import to_model_range
-        from idff.eval.idx import load_fashion_mnist
         from idff.experiments.images import load_image_model
 
         model, cfg = load_image_model(run)

@@ -390,8 +390,8 @@ def fashion_mnist_quality(
 ) -> ImageQuality:
     """Fashion-MNIST references: validation = ``n_val`` training images (a fixed random
     subset), evaluation = the first ``n_eval`` test images. Statistics cached as ``.npz``."""
+    from idff.data.fashion_mnist import load_fashion_mnist
     from idff.eval.fid import load_stats
-    from idff.eval.idx import load_fashion_mnist
 
     refs, eval_features = {}, None
     for split, data_split, n in (("val", "train", n_val), ("eval", "test", n_eval)):
