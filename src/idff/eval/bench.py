@@ -38,6 +38,7 @@ from idff.eval.fid import (
     frechet_distance,
     iter_tensor_batches,
 )
+from idff.io import atomic_write
 
 __all__ = [
     "NFE_GRID",
@@ -367,7 +368,6 @@ def _read_journal(path: str | Path) -> dict[str, dict[str, Any]]:
 def _append_journal(path: str | Path, key: str, row: BenchRow,
                     val: list[dict[str, Any]]) -> None:
     import json
-    import os
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -420,9 +420,7 @@ def fashion_mnist_quality(
         if path is not None:
             refs[split].save(path)
             if split == "eval":
-                tmp = feat_path.with_name(f".{feat_path.stem}.tmp.npy")
-                np.save(tmp, eval_features)
-                os.replace(tmp, feat_path)
+                atomic_write(feat_path, lambda f, a=eval_features: np.save(f, a))
     protocol = (f"validation reference {n_val} Fashion-MNIST train images (seed {seed}), "
                 f"evaluation reference {n_eval} test images")
     return ImageQuality(extractor, refs, (-1.0, 1.0), protocol, eval_features)

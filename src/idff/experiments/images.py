@@ -470,10 +470,11 @@ def _writable_dir(out: str | os.PathLike) -> Path:
 def _save_png_atomic(img_uint8: Tensor, path: Path) -> None:
     from PIL import Image
 
+    from idff.io import atomic_write
+
     arr = img_uint8.permute(1, 2, 0).numpy()
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    im = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+    atomic_write(path, lambda f: im.save(f, format="PNG"))
 
 
 def generate_images(
@@ -518,9 +519,9 @@ def generate_images(
             raise ValueError(f"{out} holds images generated with other settings "
                              f"({', '.join(changed)} differ); use a new --out.")
     else:
-        from idff.training.checkpoint import atomic_write_text
+        from idff.io import atomic_write_json
 
-        atomic_write_text(json.dumps(settings, indent=2), record)
+        atomic_write_json(settings, record, indent=2)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     todo = [i for i in range(rank, n, world) if not (out / f"{i:06d}.png").is_file()]
     bar = tqdm(total=len(todo), disable=not progress, desc="generate", dynamic_ncols=True)
