@@ -123,6 +123,28 @@ def test_dump_real_writes_the_dataset(tmp_path, monkeypatch):
     assert np.array_equal(got, ds.images[2, 0].numpy())
 
 
+@pytest.mark.parametrize("channels,n,nrow", [(1, 5, None), (3, 5, None), (3, 7, 4)])
+def test_save_grid_pixels(tmp_path, channels, n, nrow):
+    """The grid: images in [-1, 1] mapped to [0, 255] (clamped, rounded), ``nrow`` per row
+    (default ≈ √n), 2-pixel white padding around and between them."""
+    import numpy as np
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(3)
+    x = (0.8 * torch.randn(n, channels, 5, 6, generator=g))
+    x[0, 0, 0, :4] = torch.tensor([-1.0, 0.0, 1.0, 1.5])  # ends, middle, clamped
+    path = exp.save_grid(x, tmp_path / "sub" / "grid.png", nrow=nrow)
+    got = np.asarray(Image.open(path).convert("RGB"))
+    per_row = nrow or max(1, round(n**0.5))
+    rows, pad = -(-n // per_row), 2
+    want = np.full((rows * (5 + pad) + pad, per_row * (6 + pad) + pad, 3), 255, np.uint8)
+    pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i in range(n):
+        r, c = divmod(i, per_row)
+        want[pad + r * (5 + pad):][:5, pad + c * (6 + pad):][:, :6] = pixels[i]
+    np.testing.assert_array_equal(got, want)
+
+
 def test_classifier_free_guidance_combines_heads():
     from idff.experiments.images import GuidedNet
 
