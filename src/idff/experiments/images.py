@@ -394,27 +394,17 @@ def _hw(size) -> tuple[int, int]:
 
 
 def save_grid(x: Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
-    """Save images in [-1, 1] ``(N, C, H, W)`` as one PNG grid (``nrow`` per row)."""
-    from PIL import Image
-
-    from idff.data.images import from_model_range
+    """Save images in [-1, 1] ``(N, C, H, W)`` as one PNG grid (``nrow`` per row, default
+    ≈ √N), with white 2-pixel padding; grayscale grids are stored as RGB."""
+    from torchvision.utils import save_image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(path.parent, os.W_OK):
         raise PermissionError(f"cannot write to {path.parent}; choose a writable --out.")
-    n, c, h, w = x.shape
-    nrow = nrow or max(1, int(round(n**0.5)))
-    rows = -(-n // nrow)
-    pad = 2
-    grid = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
-    img = from_model_range(x)
-    for i in range(n):
-        r, col = divmod(i, nrow)
-        top, left = pad + r * (h + pad), pad + col * (w + pad)
-        grid[:, top : top + h, left : left + w] = img[i]
-    arr = grid.permute(1, 2, 0).numpy()
-    Image.fromarray(arr[:, :, 0] if c == 1 else arr).save(path)
+    nrow = nrow or max(1, int(round(x.shape[0] ** 0.5)))
+    save_image(x.detach().float().cpu(), path, nrow=nrow, padding=2, pad_value=1.0,
+               normalize=True, value_range=(-1, 1))
     return path
 
 
