@@ -229,6 +229,7 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
     ``labels``, read with :func:`idff.data.safe_pickle.safe_load` (plain data only, no
     code). Downloading (``download=True``) goes through torchvision.
     """
+    # not torchvision's CIFAR10: it md5-checks the full release and unpickles arbitrary objects
     from idff.data.safe_pickle import UnsafePickleError, safe_load
 
     root = Path(root)
@@ -241,7 +242,7 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
         raise DataError(
             f"CIFAR-10 not found: {folder} lacks {', '.join(missing)}. Download "
             "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and unpack "
-            f"it into {root}, or pass --download when online."
+            f"it into {root} (the --data-root folder), or pass --download when online."
         )
     images, labels = [], []
     for n in names:
