@@ -146,7 +146,7 @@ def test_save_grid_pixels(tmp_path, channels, n, nrow):
 
 
 def test_classifier_free_guidance_combines_heads():
-    from idff.experiments.images import GuidedNet
+    from idff.models import GuidedNet
 
     cfg = image_run_config("fashion_mnist", tiny(8) + ["model.num_classes=3",
                                                        "model.class_dropout=0.0"])

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.methods import make_objective, make_sampling_field
-from idff.models import build_model
+from idff.models import GuidedNet, build_model
 from idff.presets import apply_overrides, get_preset
 from idff.sampler import ADAPTIVE, integrate, steps_for_nfe
 from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
@@ -34,7 +34,6 @@ __all__ = [
     "load_published",
     "published_model_config",
     "infer_unet_layout",
-    "GuidedNet",
     "sample_seed",
     "source_noise",
     "sample_images",
@@ -282,24 +281,6 @@ def load_image_model(path: str | os.PathLike, which: str = "ema_model",
 
 
 # -- sampling -----------------------------------------------------------------------------
-
-
-class GuidedNet(nn.Module):
-    """Classifier-free guidance for a class-conditional two-head network.
-
-    ``F_w = F(·, y) + (w − 1)·(F(·, y) − F(·, ∅))`` for both heads; the conditional and the
-    unconditional pass run as one doubled batch, so NFE counts one call per step.
-    """
-
-    def __init__(self, net: nn.Module, scale: float, null_label: int):
-        super().__init__()
-        self.net, self.scale, self.null_label = net, float(scale), int(null_label)
-
-    def forward(self, t: Tensor, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
-        null = torch.full_like(cond, self.null_label)
-        out = self.net(torch.cat([t, t]), torch.cat([x, x]), torch.cat([cond, null]))
-        b = x.shape[0]
-        return tuple(o[:b] + (self.scale - 1) * (o[:b] - o[b:]) for o in out)  # type: ignore[return-value]
 
 
 SEED_STRIDE = 1_000_003

@@ -14,21 +14,20 @@ Shared by ``idff train sst``, ``idff forecast`` and ``idff sst-demo``.
 * **Persistence** (the last observed frame) and **climatology** (training frames within
   ±15 days of the target's day of year, as ensemble members).
 
-Fields are zero-padded to a size the UNet accepts and cropped back (``pad_to``); scores
+Fields are zero-padded to a size the UNet accepts and cropped back (``pad_to``,
+:class:`~idff.models.sst.SSTNet`); scores
 are computed on ocean cells in the data's units (the normalisation is undone).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from idff.coupling import ot_plan
@@ -43,7 +42,7 @@ from idff.data.sst import (
     open_sst,
     year_split,
 )
-from idff.models import build_model
+from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.progress import progress_bar
 from idff.timeseries.forecast import ForecastScores, score_forecast
@@ -52,7 +51,6 @@ from idff.training import TrainConfig, Trainer, load_run
 
 __all__ = [
     "SST_METHODS",
-    "SSTNet",
     "SSTObjective",
     "ot_assign_sources",
     "sst_run_config",
@@ -100,57 +98,6 @@ EOFS_DATA: dict[str, Any] = {
 
 #: grids larger than this (per side) must be cut into patches.
 MAX_WHOLE_GRID = 256
-
-
-# -- model ------------------------------------------------------------------------------
-
-
-def _pad_size(h: int, w: int, levels: int) -> tuple[int, int]:
-    m = 2 ** (levels - 1)
-    return math.ceil(h / m) * m, math.ceil(w / m) * m
-
-
-class SSTNet(nn.Module):
-    """Zero-pad ``(B, C, H, W)`` fields to ``pad_to``, apply ``inner``, crop back.
-
-    ``inner`` is a two-head network (IDFF) or a velocity network (CFM) built by
-    :func:`~idff.models.build_model` for the padded size; the padding is centred.
-    """
-
-    def __init__(self, inner: nn.Module, size: tuple[int, int], pad_to: tuple[int, int]):
-        super().__init__()
-        self.inner, self.size, self.pad_to = inner, tuple(size), tuple(pad_to)
-        dh, dw = self.pad_to[0] - self.size[0], self.pad_to[1] - self.size[1]
-        if dh < 0 or dw < 0:
-            raise ValueError(f"pad_to {pad_to} is smaller than the field {size}.")
-        self.pads = (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)
-
-    def _pad(self, x: Tensor) -> Tensor:
-        return F.pad(x, self.pads) if any(self.pads) else x
-
-    def _crop(self, y: Tensor) -> Tensor:
-        left, _, top, _ = self.pads
-        return y[..., top : top + self.size[0], left : left + self.size[1]]
-
-    def forward(self, t: Tensor, x: Tensor, cond: Tensor | None = None):
-        if tuple(x.shape[-2:]) != self.size:
-            raise ValueError(
-                f"this SST model was built for {self.size[0]}×{self.size[1]} fields, got "
-                f"{tuple(x.shape[-2:])}; use the patch size the run was trained on."
-            )
-        out = self.inner(t, self._pad(x), None if cond is None else self._pad(cond))
-        if isinstance(out, tuple):
-            return tuple(self._crop(o) for o in out)
-        return self._crop(out)
-
-
-def build_sst_model(config: dict[str, Any]) -> SSTNet:
-    """Build the :class:`SSTNet` a run config describes."""
-    m = dict(config["model"])
-    size = tuple(m.pop("size"))
-    pad_to = tuple(m.pop("pad_to"))
-    m["image_size"] = list(pad_to)
-    return SSTNet(build_model(m), size, pad_to)
 
 
 # -- objective --------------------------------------------------------------------------
@@ -277,7 +224,7 @@ def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
     model_cfg = config["model"]
     levels = len(model_cfg.get("channel_mult", [1])) if model_cfg["backbone"] == "unet" else 1
     model_cfg.update({"in_channels": 1, "cond_channels": config["context"] + 2, "size": [h, w],
-                      "pad_to": list(_pad_size(h, w, levels))})
+                      "pad_to": list(pad_size(h, w, levels))})
     config["data"]["stats"] = cube.stats  # forecasts reuse the training statistics
     torch.manual_seed(train.seed)
     model = build_sst_model(config)
