@@ -22,12 +22,12 @@ from torch import nn
 
 from idff.md.data import TransitionStream, cond_dim, load_published_pickle, make_transitions
 from idff.md.dihedrals import from_features, load_torsions, to_features
-from idff.md.lorenz import compare_lorenz, lorenz63
 from idff.md.metrics import compare
 from idff.md.rollout import RolloutConfig, project_circle, rollout
 from idff.md.simulate import SimulationSettings, simulate
 from idff.methods import make_objective, network_kind
 from idff.models import build_model
+from idff.timeseries.lorenz import compare_lorenz, lorenz63
 from idff.training import TrainConfig, Trainer, load_run
 
 __all__ = ["METHODS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
@@ -308,7 +308,7 @@ def evaluate_lorenz(
     device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Forecasts from ``n_starts`` points of the held-out trajectory, and a free rollout."""
-    from idff.md.lorenz import LYAPUNOV_EXPONENT
+    from idff.timeseries.lorenz import LYAPUNOV_EXPONENT
 
     model, cfg = load_md_model(run_dir)
     model = model.to(device)
@@ -332,7 +332,7 @@ def evaluate_lorenz(
     rows = [{"label": f"{cfg['method'].upper()} (NFE {used}/step)",
              **compare_lorenz(fc.states.numpy(), truth, free[0], sub[h:h + n_free + 1], dt, scale)}]
     floor = series["floor"][::lag][: n_free + 1]
-    from idff.md.lorenz import invariant_js
+    from idff.timeseries.lorenz import invariant_js
 
     rows.append({"label": "true system, second trajectory (floor)",
                  **invariant_js(floor, sub[h:h + n_free + 1])})
@@ -409,7 +409,8 @@ def run_md_benchmark(
     """
     import time
 
-    from idff.md.plots import plot_lorenz, plot_ramachandran, plot_torsion_series
+    from idff.md.plots import plot_ramachandran, plot_torsion_series
+    from idff.timeseries.lorenz import plot_lorenz
 
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
