@@ -42,6 +42,7 @@ from idff.data.sst import (
     open_sst,
     year_split,
 )
+from idff.io import atomic_write_json, atomic_write_text
 from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.progress import progress_bar
@@ -518,8 +519,9 @@ def run_sst_demo(
     echo=print,
 ) -> dict[str, ForecastScores]:
     """Train IDFF and OT-CFM on the eofs SST anomalies, score them with persistence and
-    climatology, and write ``metrics.json``, ``per_lead.csv``, ``forecast.png`` and a
-    ``README.md`` table into ``results``."""
+    climatology, and write ``metrics.json``, ``per_lead.csv``, ``forecast.png``, the table
+    ``table.md`` and the data, split and budget ``setup.json`` into ``results``
+    (``benchmarks/sst_readme.py`` turns them into the results README)."""
     import time
 
     out, results = Path(out), Path(results)
@@ -555,41 +557,16 @@ def run_sst_demo(
     plot_forecast(cube, {k: forecasts[k] for k in ("idff", "otcfm", "persistence")},
                   results / "forecast.png")
     table = _table(scores, train_info)
+    atomic_write_text(table + "\n", results / "table.md")
     years = cube.years
-    text = f"""# SST forecasting: pipeline demonstration on the eofs SST anomalies
-
-Data: NOAA SST anomalies shipped in the `eofs` package (`sst_ndjfm_anom.nc`): one
-November–March mean anomaly field per winter, {cube.data.shape[1]} winters
-({years.min()}–{years.max()}), {cube.mask.shape[1]}×{cube.mask.shape[2]} grid (5°, tropical
-and North Pacific), {int((~cube.mask).sum())} land cells masked. Train: winters up to
-{int(years[splits['train']].max())}; test: winters from {int(years[splits['test']].min())}.
-A forecast starts at the last observed winter and rolls out {horizon} winters; starts are
-the {len(starts)} winters whose {horizon} targets are all test winters. Scores are averaged
-over leads 1–{horizon}, over ocean cells, in the data's units (anomaly, K). This is a
-demonstration that the pipeline runs end to end on real SST data on a CPU, not the
-paper's OISSTv2 benchmark: the "time step" here is one year, and the training set has only
-{len(splits['train']) - 1} consecutive pairs.
-
-Command:
-
-    {command}
-
-{table}
-
-- IDFF: x0 = previous winter, x1 = next winter; conditioned on the previous winter, the
-  last observed winter and the lead; σ = 0.2, flow weight 2; ensembles from the
-  marginal-preserving SDE (`pf` field, γ = 1), Euler–Maruyama with {steps_per_lead} steps
-  per lead.
-- OT-CFM: same UNet and conditioning, Gaussian noise → next winter with exact minibatch OT
-  pairing, Euler with {steps_per_lead} steps per lead, members from the noise.
-- Persistence: the last observed winter (one member; CRPS = MAE, no spread).
-- Climatology: the training winters as members (spread-skill near 1 by construction).
-- NFE is counted by wrapping the network; s / forecast is the wall time of one
-  {members}-member, {horizon}-lead forecast on this shared 2-core machine.
-
-Per-lead scores: `per_lead.csv`; all numbers: `metrics.json`; figure: `forecast.png`
-(truth, ensemble means and one IDFF member per lead, for the first test start).
-"""
-    (results / "README.md").write_text(text)
+    atomic_write_json({
+        "command": command, "winters": int(cube.data.shape[1]),
+        "first_year": int(years.min()), "last_year": int(years.max()),
+        "grid": [int(n) for n in cube.mask.shape[1:]], "land_cells": int((~cube.mask).sum()),
+        "last_train_year": int(years[splits["train"]].max()),
+        "first_test_year": int(years[splits["test"]].min()),
+        "train_pairs": len(splits["train"]) - 1, "horizon": horizon, "starts": len(starts),
+        "members": members, "steps_per_lead": steps_per_lead, "train": train_info,
+    }, results / "setup.json", indent=2)
     echo(table)
     return scores
