@@ -480,17 +480,6 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
     return sampler
 
 
-def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str | None:
-    """The solver of a candidate bound to ``fixed`` for a budget (``asked``: adaptive)."""
-    if fixed is None:
-        return asked
-    if asked is not None:
-        raise ValueError(f"candidate bound to solver {fixed!r} is for fixed budgets only.")
-    if nfe is not None and nfe < MIN_NFE.get(fixed, 1):
-        raise ValueError(f"solver {fixed!r} needs at least {MIN_NFE[fixed]} evaluations.")
-    return fixed
-
-
 def _image_factory(run_dir: str | Path, field: str = "pf", gamma: float = 0.0,
                    s: float = 0.0, batch_size: int = 250) -> Sampler:
     """Image runs of :mod:`idff.experiments.images` (``"kind": "image"``), in ``[-1, 1]``."""
