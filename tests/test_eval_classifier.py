@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from idff.data import fashion_mnist as idx
+from idff.errors import DataError
 from idff.eval import classifier as C
-from idff.eval import idx
 
 
 def write_idx(path, array: np.ndarray, compress: bool = True) -> None:
@@ -57,15 +58,21 @@ def test_idx_round_trip(tmp_path, compress):
     assert idx.load_fashion_mnist("test", root)[0].shape == (10, 28, 28)
 
 
-def test_idx_torchvision_layout_and_env(tmp_path, monkeypatch):
+@pytest.fixture
+def no_system_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(idx, "SYSTEM_DIR", tmp_path / "nowhere")
+    monkeypatch.delenv(idx.ENV_VAR, raising=False)
+
+
+def test_idx_torchvision_layout_and_env(tmp_path, monkeypatch, no_system_copy):
     make_fashion_root(tmp_path / "r" / "FashionMNIST" / "raw", 5, 5)
     assert idx.find_fashion_mnist(tmp_path / "r") == tmp_path / "r" / "FashionMNIST" / "raw"
     monkeypatch.setenv("IDFF_FASHION_MNIST", str(tmp_path / "r"))
     assert idx.find_fashion_mnist().name == "raw"
 
 
-def test_idx_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
+def test_idx_errors(tmp_path, no_system_copy):
+    with pytest.raises(DataError, match="apt-get install -y dataset-fashion-mnist"):
         idx.find_fashion_mnist(tmp_path / "nowhere")
     bad = tmp_path / "bad"
     bad.write_bytes(b"\x01\x02\x03\x04rest")

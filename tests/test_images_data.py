@@ -7,6 +7,7 @@ import pytest
 import torch
 from test_images_common import (
     _one_thread,  # noqa: F401  (autouse fixture)
+    hide_system_fashion_mnist,
     write_cifar,
     write_fashion_mnist,
     write_folder,
@@ -14,7 +15,7 @@ from test_images_common import (
     write_lmdb_export,
 )
 
-from idff.data import images as img_data
+from idff.data.fashion_mnist import read_idx
 from idff.data.images import (
     DataError,
     FashionMNIST,
@@ -26,7 +27,6 @@ from idff.data.images import (
     from_model_range,
     load_cifar10,
     load_imagenet64,
-    read_idx,
     to_model_range,
 )
 
@@ -34,7 +34,7 @@ from idff.data.images import (
 @pytest.fixture(autouse=True)
 def _no_system_fashion_mnist(tmp_path, monkeypatch):
     # the machine may have the Debian package; tests must only see their own files
-    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
 
 
 def test_range_round_trip():

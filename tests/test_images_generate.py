@@ -6,6 +6,7 @@ import pytest
 import torch
 from test_images_common import (
     _one_thread,  # noqa: F401  (autouse fixture)
+    hide_system_fashion_mnist,
     tiny,
     write_fashion_mnist,
 )
@@ -113,7 +114,7 @@ def test_dump_real_writes_the_dataset(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
 
-    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
     root = write_fashion_mnist(tmp_path / "fm", n=5)
     cfg = image_run_config("fashion_mnist", [], str(root))
     assert dump_real_images(cfg, tmp_path / "real", n=3, progress=False) == 3
@@ -122,8 +123,30 @@ def test_dump_real_writes_the_dataset(tmp_path, monkeypatch):
     assert np.array_equal(got, ds.images[2, 0].numpy())
 
 
+@pytest.mark.parametrize("channels,n,nrow", [(1, 5, None), (3, 5, None), (3, 7, 4)])
+def test_save_grid_pixels(tmp_path, channels, n, nrow):
+    """The grid: images in [-1, 1] mapped to [0, 255] (clamped, rounded), ``nrow`` per row
+    (default ≈ √n), 2-pixel white padding around and between them."""
+    import numpy as np
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(3)
+    x = (0.8 * torch.randn(n, channels, 5, 6, generator=g))
+    x[0, 0, 0, :4] = torch.tensor([-1.0, 0.0, 1.0, 1.5])  # ends, middle, clamped
+    path = exp.save_grid(x, tmp_path / "sub" / "grid.png", nrow=nrow)
+    got = np.asarray(Image.open(path).convert("RGB"))
+    per_row = nrow or max(1, round(n**0.5))
+    rows, pad = -(-n // per_row), 2
+    want = np.full((rows * (5 + pad) + pad, per_row * (6 + pad) + pad, 3), 255, np.uint8)
+    pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i in range(n):
+        r, c = divmod(i, per_row)
+        want[pad + r * (5 + pad):][:5, pad + c * (6 + pad):][:, :6] = pixels[i]
+    np.testing.assert_array_equal(got, want)
+
+
 def test_classifier_free_guidance_combines_heads():
-    from idff.experiments.images import GuidedNet
+    from idff.models import GuidedNet
 
     cfg = image_run_config("fashion_mnist", tiny(8) + ["model.num_classes=3",
                                                        "model.class_dropout=0.0"])
@@ -171,7 +194,7 @@ def test_cli_generate_resumes_and_dump_real(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["generate", str(tmp_path / "nope"), "--n", "1", "--out",
                                    str(tmp_path / "g2")])
     assert res.exit_code != 0 and "not an idff run directory" in res.output
-    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
     res = CliRunner().invoke(cli, ["dump-real", "fashion_mnist", "--out", str(tmp_path / "r"),
                                    "--data-root", str(tmp_path / "empty")])
     assert res.exit_code != 0 and "dataset-fashion-mnist" in res.output

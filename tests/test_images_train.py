@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 from test_images_common import (
     _one_thread,  # noqa: F401  (autouse fixture)
+    hide_system_fashion_mnist,
     tiny,
     write_cifar,
     write_fashion_mnist,
@@ -16,7 +17,6 @@ from test_images_common import (
     write_lmdb_export,
 )
 
-from idff.data import images as img_data
 from idff.experiments.images import image_run_config, train_images
 from idff.presets import PRESETS, apply_overrides, get_preset
 from idff.training import TrainConfig, Trainer
@@ -25,7 +25,7 @@ from idff.training.checkpoint import load_state
 
 @pytest.fixture(autouse=True)
 def _no_system_fashion_mnist(tmp_path, monkeypatch):
-    monkeypatch.setattr(img_data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
 
 
 def _format(kind: str, root):

@@ -1,10 +1,16 @@
-"""Lorenz-63 data, metrics and the shared pipeline (idff.md.lorenz)."""
+"""Lorenz-63 data, metrics and the shared pipeline (idff.timeseries.lorenz)."""
 
 import numpy as np
 import pytest
 
 from idff.experiments.md import evaluate_lorenz, md_run_config, train_md
-from idff.md.lorenz import LYAPUNOV_EXPONENT, forecast_errors, invariant_js, lorenz63, valid_time
+from idff.timeseries.lorenz import (
+    LYAPUNOV_EXPONENT,
+    forecast_errors,
+    invariant_js,
+    lorenz63,
+    valid_time,
+)
 from idff.training import TrainConfig
 
 

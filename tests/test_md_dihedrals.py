@@ -7,7 +7,6 @@ md = pytest.importorskip("mdtraj")
 
 from idff.md.build import dipeptide_heavy_atoms, place_atom  # noqa: E402
 from idff.md.dihedrals import (  # noqa: E402
-    dihedral,
     from_features,
     load_torsions,
     to_features,
@@ -41,12 +40,25 @@ def _frames(angles, residues=("ACE", "ALA", "NME")):
 KNOWN = [(-80.0, 150.0), (-65.0, -40.0), (60.0, 45.0), (75.0, -65.0), (-179.0, 179.0)]
 
 
+def _mdtraj_dihedral(*points: np.ndarray) -> float:
+    """The dihedral of four points (degrees) as mdtraj measures it."""
+    top = md.Topology()
+    res = top.add_residue("X", top.add_chain())
+    for i in range(4):
+        top.add_atom(f"C{i}", md.element.carbon, res)
+    traj = md.Trajectory(np.stack(points)[None], top)
+    return float(np.rad2deg(md.compute_dihedrals(traj, [[0, 1, 2, 3]])[0, 0]))
+
+
 @pytest.mark.parametrize("torsion", [-179.0, -120.0, -60.0, 0.0, 35.0, 90.0, 150.0, 180.0])
 def test_dihedral_of_placed_atom(torsion):
     a, b, c = np.array([0.0, 1.0, 0.2]), np.zeros(3), np.array([1.5, 0.0, 0.0])
     d = place_atom(a, b, c, 1.4, 110.0, torsion)
     assert np.linalg.norm(d - c) == pytest.approx(1.4)
-    assert wrapped_diff(dihedral(a, b, c, d), torsion) == pytest.approx(0.0, abs=1e-8)
+    b_c = np.linalg.norm(c - b)
+    angle = np.degrees(np.arccos(np.dot(b - c, d - c) / (b_c * 1.4)))
+    assert angle == pytest.approx(110.0)
+    assert wrapped_diff(_mdtraj_dihedral(a, b, c, d), torsion) == pytest.approx(0.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("fmt, tol", [("dcd", 0.05), ("xtc", 1.0)])  # xtc stores 1e-3 nm

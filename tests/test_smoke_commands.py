@@ -1,16 +1,28 @@
 """Smoke tests of the three end-to-end commands: ``idff demo``, ``idff sst-demo`` and
-``idff md-benchmark``, each on a tiny budget (a few seconds), checking what they write."""
+``idff md-benchmark``, each on a tiny budget (a few seconds), checking what they write, and
+of the scripts that turn the last two's results into READMEs (``benchmarks/*_readme.py``)."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+import runpy
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from idff.cli.main import cli
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def _readme_script(name: str, results) -> str:
+    """Run ``benchmarks/NAME`` on a results folder; return the README it wrote."""
+    out = runpy.run_path(str(BENCHMARKS / name))["main"]([str(results)])
+    assert out == results / "README.md"
+    return out.read_text()
 
 
 def _invoke(args):
@@ -70,8 +82,15 @@ def test_sst_demo(tmp_path):
     assert metrics["persistence"]["members"] == 1
     csv = (results / "per_lead.csv").read_text().splitlines()
     assert csv[0] == "method,lead,crps,mse,ssr" and len(csv) == 1 + 4 * 2
-    readme = (results / "README.md").read_text()
-    assert "| method | CRPS |" in readme
+    table = (results / "table.md").read_text()
+    assert table.startswith("| method | CRPS |") and len(table.splitlines()) == 2 + 4
+    setup = json.loads((results / "setup.json").read_text())
+    assert (setup["horizon"], setup["members"], setup["nfe_per_lead"]) == (2, 2, 2)
+    assert setup["command"].startswith("idff ") and set(setup["train"]) == {"idff", "otcfm"}
+    assert not (results / "README.md").exists()  # prose is the script's job
+    readme = _readme_script("sst_readme.py", results)
+    assert readme.startswith("# SST forecasting") and table.strip() in readme
+    assert "rolls out 2 winters" in readme
     _png(results / "forecast.png")
 
 
@@ -94,7 +113,13 @@ def test_md_benchmark(tmp_path):
     assert metrics["lorenz"] is None
     assert (metrics["steps"], metrics["nfes"], metrics["sigmas"]) == (2, [2], [0.1])
     assert len(list((tmp_path / "runs").iterdir())) == 2  # one IDFF and one CFM run
-    readme = (out / "README.md").read_text()
+    assert metrics["train_trajectories"] == 1 and metrics["reference_frames"] == 20
+    assert metrics["command"].startswith("idff ")
+    table = (out / "table.md").read_text()
+    assert "| IDFF σ=0.1 (NFE 2/frame) |" in table and "p(C7eq/C5)" in table
+    assert not (out / "README.md").exists()  # prose is the script's job
+    readme = _readme_script("md_readme.py", out)
     assert readme.startswith("# Alanine dipeptide") and "| IDFF σ=0.1 (NFE 2/frame) |" in readme
+    assert "Lorenz-63" not in readme
     _png(out / "ramachandran.png")
     _png(out / "torsions.png")

@@ -178,7 +178,7 @@ def test_missing_files_and_offline_download(tmp_path, monkeypatch):
     def offline(*a, **k):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(RuntimeError, match="offline.*sst.day.mean.YYYY.nc"):
         download_oisst([2020], tmp_path / "dl")
     assert not list((tmp_path / "dl").iterdir())

@@ -18,14 +18,13 @@ from idff.cli.main import cli  # noqa: E402
 from idff.coupling import transport_cost  # noqa: E402
 from idff.data.sst import Box, cut_patches, open_sst, year_split  # noqa: E402
 from idff.experiments.sst import (  # noqa: E402
-    SSTNet,
     SSTObjective,
     climatology_forecast,
     ot_assign_sources,
     persistence_forecast,
     sst_forecast,
 )
-from idff.models import build_model  # noqa: E402
+from idff.models import SSTNet, build_model  # noqa: E402
 
 TINY = ["--num-channels", "32", "--channel-mult", "1,2", "--batch-size", "4"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 __all__ = [
     "UserError",
     "ConfigError",
+    "DataError",
     "TrainingInterrupted",
     "closest",
     "unknown_key_message",
@@ -29,6 +30,10 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
     """An unknown key or a value of the wrong type in a run config or a ``--set`` override."""
+
+
+class DataError(UserError):
+    """A dataset that is missing, corrupt or in the wrong layout."""
 
 
 class TrainingInterrupted(Exception):

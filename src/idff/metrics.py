@@ -1,4 +1,5 @@
-"""Sample-quality metrics for vector data: MMD and exact-OT Wasserstein distances."""
+"""Sample-quality metrics for vector data: MMD and exact-OT Wasserstein distances, and the
+Jensen–Shannon divergence of two histograms."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["mmd", "wasserstein"]
+__all__ = ["mmd", "wasserstein", "js_divergence"]
 
 
 def _as_2d(x: Tensor | np.ndarray, name: str) -> Tensor:
@@ -70,3 +71,23 @@ def wasserstein(x: Tensor | np.ndarray, y: Tensor | np.ndarray, p: int = 2) -> f
     a = np.full(x.shape[0], 1.0 / x.shape[0])
     b = np.full(y.shape[0], 1.0 / y.shape[0])
     return float(ot.emd2(a, b, cost, numItermax=10_000_000)) ** (1.0 / p)
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon divergence in bits (``[0, 1]``) of two histograms of equal shape.
+
+    ``JS = ½ KL(p‖m) + ½ KL(q‖m)``, ``m = (p + q)/2``; inputs are normalised here.
+    """
+    p, q = np.asarray(p, float).ravel(), np.asarray(q, float).ravel()
+    if p.shape != q.shape:
+        raise ValueError(f"histograms differ in size ({p.size} vs {q.size}); use the same bins.")
+    if (p < 0).any() or (q < 0).any() or p.sum() <= 0 or q.sum() <= 0:
+        raise ValueError("histograms must be non-negative with a positive total.")
+    p, q = p / p.sum(), q / q.sum()
+    m = 0.5 * (p + q)
+
+    def kl(a: np.ndarray) -> float:
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
+
+    return max(0.5 * kl(p) + 0.5 * kl(q), 0.0)

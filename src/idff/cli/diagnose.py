@@ -27,8 +27,8 @@ def _load(run: str):
         return model, cfg, lambda n, root: sample_toy(
             cfg["data"]["dataset"], n, torch.Generator().manual_seed(20_000))
     if r.kind == "image":
+        from idff.data.fashion_mnist import load_fashion_mnist
         from idff.data.images import to_model_range
-        from idff.eval.idx import load_fashion_mnist
 
         if cfg.get("data", {}).get("dataset") != "fashion_mnist":
             raise CLIError(f"{run}: per-time diagnostics of image runs use the Fashion-MNIST "

@@ -46,6 +46,7 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
     """Train the Fashion-MNIST CNN whose features define the FD-FMNIST-CNN distance."""
     import torch
 
+    from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
     from idff.eval.classifier import (
         ClassifierTrainConfig,
         accuracy,
@@ -53,7 +54,6 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
         train_classifier,
         train_config_dict,
     )
-    from idff.eval.idx import find_fashion_mnist, load_fashion_mnist
 
     torch.set_num_threads(threads)
     check_output_path(out)

@@ -183,7 +183,8 @@ def generate(ckpt, n, out, batch_size, seed, label, guidance, device, **kw):
 
 
 def _remove_stale_pngs(out: Path) -> None:
-    """Delete this process's half-written ``.NNNNNN.png.tmp`` files left by a killed run.
+    """Delete this process's half-written ``.NNNNNN.png[.XXXXXXXX].tmp`` files left by a
+    killed run (see :func:`idff.io.atomic_write`).
 
     Under torchrun rank ``r`` of ``W`` owns the indices ``i ≡ r (mod W)``, so it never
     touches a file another rank is writing.
@@ -194,8 +195,8 @@ def _remove_stale_pngs(out: Path) -> None:
     if not out.is_dir():
         return
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    for p in out.glob(".*.png.tmp"):
-        m = re.fullmatch(r"\.(\d+)\.png\.tmp", p.name)
+    for p in out.glob(".*.png*.tmp"):
+        m = re.fullmatch(r"\.(\d+)\.png(\.[0-9a-f]+)?\.tmp", p.name)
         if m and int(m.group(1)) % world == rank:
             p.unlink(missing_ok=True)
 

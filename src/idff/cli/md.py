@@ -262,7 +262,8 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
 @click.option("--out", type=click.Path(file_okay=False), default="results/md")
 @_errors
 def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz, out, **kw):
-    """Simulate (cached), train IDFF and CFM, evaluate against held-out MD, write README."""
+    """Simulate (cached), train IDFF and CFM, evaluate against held-out MD; write metrics.json,
+    table.md and figures."""
     check_output_path(out, folder=True)
     check_output_path(runs, "--runs", folder=True)
     from idff.experiments.md import run_md_benchmark
@@ -272,4 +273,4 @@ def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz,
     command = "idff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_md_benchmark(out, settings, runs, cache, steps, tuple(nfes), members, lag, history,
                      tuple(sigmas), seed, lorenz, command=command, echo=click.echo)
-    click.echo(f"wrote {out}/README.md")
+    click.echo(f"wrote {out}/metrics.json, table.md and figures")

@@ -4,8 +4,9 @@ Readers (all accept a local ``root``; the ones with a public mirror download whe
 ``download=True`` and the machine is online, and otherwise say which file to put where):
 
 * ``cifar10`` — the python pickle batches ``ROOT/cifar-10-batches-py/`` (torchvision).
-* ``fashion_mnist`` — IDX files (``.gz`` or raw) in ``ROOT``, ``ROOT/FashionMNIST/raw/``
-  or the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+* ``fashion_mnist`` — IDX files (``.gz`` or raw) in ``ROOT``, ``ROOT/FashionMNIST/raw/``,
+  ``$IDFF_FASHION_MNIST`` or the Debian package ``dataset-fashion-mnist``
+  (``/usr/share/datasets/fashion-mnist``); see :mod:`idff.data.fashion_mnist`.
 * ``celeba64`` — ``ROOT/celeba/img_align_celeba/*.jpg`` (or ``ROOT/img_align_celeba``),
   center crop 140 × 140 then resize to 64 (the common protocol).
 * ``celebahq256``, ``lsun_bedroom``, ``lsun_church`` — LMDB exports, see
@@ -19,9 +20,7 @@ iterable of ``(x1, cond)`` batches for the trainer, sharded across DDP ranks.
 
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from idff.errors import UserError
+from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
+from idff.errors import DataError
 
 __all__ = [
     "DATASETS",
     "DataError",
-    "FASHION_MNIST_SYSTEM_DIR",
-    "read_idx",
     "to_model_range",
     "from_model_range",
     "FashionMNIST",
@@ -48,12 +46,7 @@ __all__ = [
     "build_image_data",
 ]
 
-FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-class DataError(UserError):
-    """A dataset that is missing, corrupt or in the wrong layout."""
 
 
 def to_model_range(x_uint8: Tensor) -> Tensor:
@@ -64,41 +57,6 @@ def to_model_range(x_uint8: Tensor) -> Tensor:
 def from_model_range(x: Tensor) -> Tensor:
     """Float images in [-1, 1] → ``uint8`` in [0, 255] (clamped, rounded)."""
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-# -- Fashion-MNIST (IDX) ---------------------------------------------------------------
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw) of bytes: images ``(N, H, W)`` or labels ``(N,)``."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
-            data = gzip.decompress(data)
-    except (OSError, EOFError) as e:
-        raise DataError(f"cannot read IDX file {path} ({e}); it is corrupt, re-fetch it.") from e
-    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number).")
-    ndim = data[3]
-    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise DataError(
-            f"{path} is truncated: its header says {dims} ({int(np.prod(dims))} bytes), the file "
-            f"holds {body.size}. Re-fetch it."
-        )
-    return body.reshape(dims)
-
-
-def _find_idx(root: Path | None, stem: str) -> Path | None:
-    dirs = [] if root is None else [root, root / "FashionMNIST" / "raw", root / "fashion-mnist"]
-    dirs.append(FASHION_MNIST_SYSTEM_DIR)
-    for d in dirs:
-        for name in (stem, stem + ".gz"):
-            if (d / name).is_file():
-                return d / name
-    return None
 
 
 # -- arrays and folders ---------------------------------------------------------------
@@ -128,32 +86,23 @@ class NumpyImages(Dataset):
 
 
 class FashionMNIST(NumpyImages):
-    """Fashion-MNIST from its IDX files; items ``(x (1, 28, 28) in [-1, 1], label)``."""
+    """Fashion-MNIST from its IDX files; items ``(x (1, 28, 28) in [-1, 1], label)``.
+
+    The files are found by :func:`idff.data.fashion_mnist.find_fashion_mnist`; with
+    ``download`` and a ``root`` that lacks them, torchvision fetches them into ``root``.
+    """
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True,
                  download: bool = False):
-        split = "train" if train else "t10k"
-        root_p = Path(root) if root else None
-        img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
-        lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
-        if (img is None or lab is None) and download and root_p is not None:
-            _torchvision_download("FashionMNIST", root_p, train)
-            img = _find_idx(root_p, f"{split}-images-idx3-ubyte")
-            lab = _find_idx(root_p, f"{split}-labels-idx1-ubyte")
-        if img is None or lab is None:
-            raise DataError(
-                f"Fashion-MNIST {split} files not found under {root_p} (nor in "
-                f"{FASHION_MNIST_SYSTEM_DIR}). Install them with 'apt-get install "
-                f"dataset-fashion-mnist', or put {split}-images-idx3-ubyte(.gz) and "
-                f"{split}-labels-idx1-ubyte(.gz) into ROOT/FashionMNIST/raw/."
-            )
-        images, labels = read_idx(img), read_idx(lab)
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataError(
-                f"{img} and {lab} do not match: images {images.shape}, labels {labels.shape}."
-            )
+        split = "train" if train else "test"
+        if download and root:
+            try:
+                find_fashion_mnist(root, (split,))
+            except DataError:
+                _torchvision_download("FashionMNIST", Path(root), train)
+        images, labels = load_fashion_mnist(split, root)
         # (N, 1, 28, 28) uint8
-        super().__init__(torch.from_numpy(images.copy()).unsqueeze(1), labels.astype(np.int64))
+        super().__init__(torch.from_numpy(images.copy()).unsqueeze(1), labels)
 
 
 def load_imagenet64(root: str | os.PathLike, train: bool = True) -> NumpyImages:
@@ -263,7 +212,8 @@ def _torchvision_download(name: str, root: Path, train: bool) -> None:
     except Exception as e:  # URLError, socket errors, checksum failures
         raise DataError(
             f"could not download {name} into {root} ({type(e).__name__}: {e}). This machine "
-            "may be offline: place the files there yourself (see `idff train --help`)."
+            "may be offline: place the files there yourself and pass that folder as "
+            "--data-root (see `idff train --help`)."
         ) from e
 
 
@@ -279,6 +229,7 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
     ``labels``, read with :func:`idff.data.safe_pickle.safe_load` (plain data only, no
     code). Downloading (``download=True``) goes through torchvision.
     """
+    # not torchvision's CIFAR10: it md5-checks the full release and unpickles arbitrary objects
     from idff.data.safe_pickle import UnsafePickleError, safe_load
 
     root = Path(root)
@@ -291,7 +242,7 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
         raise DataError(
             f"CIFAR-10 not found: {folder} lacks {', '.join(missing)}. Download "
             "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and unpack "
-            f"it into {root}, or pass --download when online."
+            f"it into {root} (the --data-root folder), or pass --download when online."
         )
     images, labels = [], []
     for n in names:

@@ -64,8 +64,11 @@ def download_oisst(years: Sequence[int], root: str | os.PathLike) -> list[Path]:
     Raises:
         RuntimeError: when offline, naming the files to place by hand.
     """
+    import shutil
     import urllib.error
     import urllib.request
+
+    from idff.io import atomic_write
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -74,17 +77,18 @@ def download_oisst(years: Sequence[int], root: str | os.PathLike) -> list[Path]:
         dest = root / f"sst.day.mean.{year}.nc"
         if not dest.is_file():
             url = OISST_URL.format(year=year)
-            tmp = dest.with_suffix(".part")
+
+            def fetch(f, url=url) -> None:
+                with urllib.request.urlopen(url) as r:  # noqa: S310 (fixed https URL)
+                    shutil.copyfileobj(r, f)
+
             try:
-                urllib.request.urlretrieve(url, tmp)  # noqa: S310 (fixed https URL)
+                atomic_write(dest, fetch)
             except (urllib.error.URLError, OSError) as e:
-                if tmp.exists():
-                    tmp.unlink()
                 raise RuntimeError(
                     f"cannot download {url} ({e}); this machine seems offline. "
                     + _offline_help(str(root))
                 ) from e
-            os.replace(tmp, dest)
         out.append(dest)
     return out
 

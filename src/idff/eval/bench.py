@@ -37,6 +37,7 @@ from idff.eval.fid import (
     frechet_distance,
     iter_tensor_batches,
 )
+from idff.io import atomic_write
 from idff.runs import Run, get_kind, load
 
 __all__ = [
@@ -363,7 +364,6 @@ def _read_journal(path: str | Path) -> dict[str, dict[str, Any]]:
 def _append_journal(path: str | Path, key: str, row: BenchRow,
                     val: list[dict[str, Any]]) -> None:
     import json
-    import os
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -386,8 +386,8 @@ def fashion_mnist_quality(
 ) -> ImageQuality:
     """Fashion-MNIST references: validation = ``n_val`` training images (a fixed random
     subset), evaluation = the first ``n_eval`` test images. Statistics cached as ``.npz``."""
+    from idff.data.fashion_mnist import load_fashion_mnist
     from idff.eval.fid import load_stats
-    from idff.eval.idx import load_fashion_mnist
 
     refs, eval_features = {}, None
     for split, data_split, n in (("val", "train", n_val), ("eval", "test", n_eval)):
@@ -416,9 +416,7 @@ def fashion_mnist_quality(
         if path is not None:
             refs[split].save(path)
             if split == "eval":
-                tmp = feat_path.with_name(f".{feat_path.stem}.tmp.npy")
-                np.save(tmp, eval_features)
-                os.replace(tmp, feat_path)
+                atomic_write(feat_path, lambda f, a=eval_features: np.save(f, a))
     protocol = (f"validation reference {n_val} Fashion-MNIST train images (seed {seed}), "
                 f"evaluation reference {n_eval} test images")
     return ImageQuality(extractor, refs, (-1.0, 1.0), protocol, eval_features)
@@ -477,15 +475,6 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
     return sampler
 
 
-def _bind_solver(fixed: str | None, asked: str | None, nfe: int | None) -> str | None:
-    """The solver of a candidate bound to ``fixed`` for a budget (``asked``: adaptive)."""
-    if fixed is None:
-        return asked
-    if asked is not None:
-        raise ValueError(f"candidate bound to solver {fixed!r} is for fixed budgets only.")
-    if nfe is not None and nfe < MIN_NFE.get(fixed, 1):
-        raise ValueError(f"solver {fixed!r} needs at least {MIN_NFE[fixed]} evaluations.")
-    return fixed
 
 
 def entry_from_run(run_dir: str | Path, label: str | None = None,

@@ -11,7 +11,6 @@ Images enter the network as ``(B, 1, 28, 28)`` floats in ``[0, 1]``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -180,14 +179,14 @@ def save_classifier(model: FashionCNN, path: str | os.PathLike, meta: dict[str, 
 
     A ``<path>.json`` sidecar records the hash and ``meta`` (accuracy, training settings).
     """
-    from idff.training.checkpoint import atomic_save, atomic_write_text
+    from idff.io import atomic_save, atomic_write_json
 
     path = Path(path)
     arch = {"width": model.width, "feature_dim": model.feature_dim}
     atomic_save({"model": model.state_dict(), "arch": arch}, path)
     digest = sha256_file(path)
     record = {"sha256": digest, "feature_name": FEATURE_NAME, "arch": arch, **meta}
-    atomic_write_text(json.dumps(record, indent=2, sort_keys=True), path.with_suffix(".json"))
+    atomic_write_json(record, path.with_suffix(".json"), indent=2, sort_keys=True)
     return digest
 
 

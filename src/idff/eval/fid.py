@@ -85,11 +85,10 @@ class FeatureStats:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``.npz`` with pytorch-fid's keys ``mu``/``sigma`` plus ``n`` and ``meta``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez(tmp, mu=self.mu, sigma=self.sigma, n=self.n, meta=json.dumps(self.meta))
-        os.replace(tmp, path)
+        from idff.io import atomic_write
+
+        atomic_write(path, lambda f: np.savez(f, mu=self.mu, sigma=self.sigma, n=self.n,
+                                              meta=json.dumps(self.meta)))
 
 
 def load_stats(path: str | os.PathLike) -> FeatureStats:

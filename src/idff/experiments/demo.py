@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from idff.data.toys import sample_toy
-from idff.experiments.plots import plot_quality_vs_nfe, plot_samples_and_trajectories
+from idff.eval.bench import BenchRow, plot_quality_vs_nfe
+from idff.experiments.plots import plot_samples_and_trajectories
 from idff.experiments.toy import (
     evaluate_nfe,
     load_toy_model,
@@ -97,8 +98,11 @@ def run_demo(
         res = sample_model(*models[m], n=n_eval, nfe=figure_nfe, seed=seed, return_trajectory=True)
         panels[f"{LABELS[m]}, NFE {res.nfe}"] = res
     plot_samples_and_trajectories(panels, out / "trajectories.png", reference=ref)
-    curves = {LABELS[m]: [(r.nfe, r.mmd) for r in rows if r.method == m] for m in METHODS}
-    plot_quality_vs_nfe(curves, out / "mmd_vs_nfe.png", floor=floor[0], title=dataset)
+    bench_rows = [BenchRow(label=LABELS[r.method], method=r.method, nfe_budget=r.nfe_budget,
+                           nfe=r.nfe, solver=r.solver, noise="", metric="MMD", value=r.mmd,
+                           seconds_per_1k=1000 * r.seconds / n_eval, n_samples=n_eval)
+                  for r in rows]
+    plot_quality_vs_nfe(bench_rows, out / "mmd_vs_nfe.png", floor=floor[0], title=dataset)
     echo(
         f"\nwrote {out / 'table.md'}, {out / 'trajectories.png'}, {out / 'mmd_vs_nfe.png'} "
         f"({time.perf_counter() - t_start:.0f} s)"

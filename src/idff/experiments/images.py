@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.methods import make_objective
-from idff.models import build_model
+from idff.models import GuidedNet, build_model
 from idff.presets import apply_overrides, get_preset
 from idff.runs import register_kind
 from idff.sampling import SamplingConfig
@@ -35,7 +35,6 @@ __all__ = [
     "load_published",
     "published_model_config",
     "infer_unet_layout",
-    "GuidedNet",
     "sample_seed",
     "source_noise",
     "sample_images",
@@ -287,24 +286,6 @@ def load_image_model(path: str | os.PathLike, which: str = "ema_model",
 # -- sampling -----------------------------------------------------------------------------
 
 
-class GuidedNet(nn.Module):
-    """Classifier-free guidance for a class-conditional two-head network.
-
-    ``F_w = F(·, y) + (w − 1)·(F(·, y) − F(·, ∅))`` for both heads; the conditional and the
-    unconditional pass run as one doubled batch, so NFE counts one call per step.
-    """
-
-    def __init__(self, net: nn.Module, scale: float, null_label: int):
-        super().__init__()
-        self.net, self.scale, self.null_label = net, float(scale), int(null_label)
-
-    def forward(self, t: Tensor, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
-        null = torch.full_like(cond, self.null_label)
-        out = self.net(torch.cat([t, t]), torch.cat([x, x]), torch.cat([cond, null]))
-        b = x.shape[0]
-        return tuple(o[:b] + (self.scale - 1) * (o[:b] - o[b:]) for o in out)  # type: ignore[return-value]
-
-
 SEED_STRIDE = 1_000_003
 
 
@@ -385,27 +366,17 @@ def _hw(size) -> tuple[int, int]:
 
 
 def save_grid(x: Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
-    """Save images in [-1, 1] ``(N, C, H, W)`` as one PNG grid (``nrow`` per row)."""
-    from PIL import Image
-
-    from idff.data.images import from_model_range
+    """Save images in [-1, 1] ``(N, C, H, W)`` as one PNG grid (``nrow`` per row, default
+    ≈ √N), with white 2-pixel padding; grayscale grids are stored as RGB."""
+    from torchvision.utils import save_image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(path.parent, os.W_OK):
         raise PermissionError(f"cannot write to {path.parent}; choose a writable --out.")
-    n, c, h, w = x.shape
-    nrow = nrow or max(1, int(round(n**0.5)))
-    rows = -(-n // nrow)
-    pad = 2
-    grid = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
-    img = from_model_range(x)
-    for i in range(n):
-        r, col = divmod(i, nrow)
-        top, left = pad + r * (h + pad), pad + col * (w + pad)
-        grid[:, top : top + h, left : left + w] = img[i]
-    arr = grid.permute(1, 2, 0).numpy()
-    Image.fromarray(arr[:, :, 0] if c == 1 else arr).save(path)
+    nrow = nrow or max(1, int(round(x.shape[0] ** 0.5)))
+    save_image(x.detach().float().cpu(), path, nrow=nrow, padding=2, pad_value=1.0,
+               normalize=True, value_range=(-1, 1))
     return path
 
 
@@ -461,10 +432,11 @@ def _writable_dir(out: str | os.PathLike) -> Path:
 def _save_png_atomic(img_uint8: Tensor, path: Path) -> None:
     from PIL import Image
 
+    from idff.io import atomic_write
+
     arr = img_uint8.permute(1, 2, 0).numpy()
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    im = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+    atomic_write(path, lambda f: im.save(f, format="PNG"))
 
 
 def generate_images(
@@ -509,9 +481,9 @@ def generate_images(
             raise ValueError(f"{out} holds images generated with other settings "
                              f"({', '.join(changed)} differ); use a new --out.")
     else:
-        from idff.training.checkpoint import atomic_write_text
+        from idff.io import atomic_write_json
 
-        atomic_write_text(json.dumps(settings, indent=2), record)
+        atomic_write_json(settings, record, indent=2)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     todo = [i for i in range(rank, n, world) if not (out / f"{i:06d}.png").is_file()]
     bar = tqdm(total=len(todo), disable=not progress, desc="generate", dynamic_ncols=True)

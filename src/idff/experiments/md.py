@@ -11,7 +11,6 @@ reference, ``n-1`` a second held-out run that gives the MD noise floor.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from idff.io import atomic_write_json, atomic_write_text
 from idff.md.data import TransitionStream, cond_dim, load_published_pickle, make_transitions
 from idff.md.dihedrals import from_features, load_torsions, to_features
-from idff.md.lorenz import compare_lorenz, lorenz63
 from idff.md.metrics import compare
 from idff.md.rollout import project_circle, rollout
 from idff.md.simulate import SimulationSettings, simulate
 from idff.methods import make_objective, network_kind
 from idff.models import build_model
-from idff.runs import register_kind
 from idff.sampling import SamplingConfig
+from idff.timeseries.lorenz import compare_lorenz, lorenz63
 from idff.training import TrainConfig, Trainer, load_run
 
 __all__ = ["METHOD_DEFAULTS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
@@ -317,7 +316,7 @@ def evaluate_lorenz(
 ) -> dict[str, Any]:
     """Forecasts from ``n_starts`` points of the held-out trajectory, and a free rollout
     (sampling: the run's, changed by ``overrides``)."""
-    from idff.md.lorenz import LYAPUNOV_EXPONENT
+    from idff.timeseries.lorenz import LYAPUNOV_EXPONENT
 
     model, cfg = load_md_model(run_dir)
     model = model.to(device)
@@ -341,7 +340,7 @@ def evaluate_lorenz(
     rows = [{"label": f"{LABELS[cfg['method']]} (NFE {used}/step)",
              **compare_lorenz(fc.states.numpy(), truth, free[0], sub[h:h + n_free + 1], dt, scale)}]
     floor = series["floor"][::lag][: n_free + 1]
-    from idff.md.lorenz import invariant_js
+    from idff.timeseries.lorenz import invariant_js
 
     rows.append({"label": "true system, second trajectory (floor)",
                  **invariant_js(floor, sub[h:h + n_free + 1])})
@@ -372,8 +371,7 @@ def metric_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]
 
 def save_json(obj: Any, path: str | Path) -> None:
     """Write ``obj`` as indented JSON (NaN kept as ``NaN``)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=2, default=float))
+    atomic_write_json(obj, path, indent=2, default=float)
 
 
 MD_COLUMNS = [
@@ -411,14 +409,17 @@ def run_md_benchmark(
     echo=print,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Simulate (cached), train IDFF and the CFM baseline, evaluate, write README + figures.
+    """Simulate (cached), train IDFF and the CFM baseline, evaluate; write ``metrics.json``
+    (every number and setting, and ``command``), ``table.md`` and the figures into ``out``.
 
     Every ``σ`` in ``sigmas`` trains one IDFF and one CFM model (same network, data and
-    steps); every model is rolled out at every NFE in ``nfes``.
+    steps); every model is rolled out at every NFE in ``nfes``. ``benchmarks/md_readme.py``
+    turns ``metrics.json`` into the results README.
     """
     import time
 
-    from idff.md.plots import plot_lorenz, plot_ramachandran, plot_torsion_series
+    from idff.md.plots import plot_ramachandran, plot_torsion_series
+    from idff.timeseries.lorenz import plot_lorenz
 
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -473,14 +474,17 @@ def run_md_benchmark(
     timings["total_s"] = time.perf_counter() - t_start
     save_json({"rows": rows, "lorenz": lz["rows"] if lz else None, "timings": timings,
                "settings": asdict(settings), "lag": lag, "history": history, "steps": steps,
-               "nfes": list(nfes), "sigmas": list(sigmas), "rollouts": n_rollouts},
+               "nfes": list(nfes), "sigmas": list(sigmas), "rollouts": n_rollouts,
+               "train_trajectories": len(series["train"]),
+               "reference_frames": len(series["reference"]), "command": command},
               out / "metrics.json")
-    readme = _readme(rows, lz["rows"] if lz else None, settings, series, lag, history, steps,
-                     n_rollouts, timings, command)
-    (out / "README.md").write_text(readme)
-    echo(metric_table(rows, MD_COLUMNS))
-    echo(metric_table(rows, KINETIC_COLUMNS))
-    return {"rows": rows, "timings": timings, "readme": readme}
+    tables = [metric_table(rows, MD_COLUMNS), metric_table(rows, KINETIC_COLUMNS)]
+    if lz:
+        tables.append(metric_table(lz["rows"], LORENZ_COLUMNS))
+    atomic_write_text("\n\n".join(tables) + "\n", out / "table.md")
+    echo(tables[0])
+    echo(tables[1])
+    return {"rows": rows, "timings": timings, "tables": tables}
 
 
 def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: int = 4000,
@@ -511,79 +515,3 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
     (Path(out) / "table.md").write_text(metric_table(rows, LORENZ_COLUMNS) + "\n")
     echo(metric_table(rows, LORENZ_COLUMNS))
     return res
-
-
-def _readme(rows, lorenz_rows, settings, series, lag, history, steps, n_rollouts, timings,
-            command) -> str:
-    n_train = len(series["train"])
-    frames = len(series["reference"])
-    lines = [
-        "# Alanine dipeptide: IDFF vs CFM vs the MD noise floor",
-        "",
-        "Written by `idff md-benchmark`. Reproduce with:",
-        "",
-        "```bash",
-        command or "idff md-benchmark",
-        "```",
-        "",
-        "## Setup",
-        "",
-        f"- Data: {settings.n_traj} independent OpenMM trajectories of {settings.length_ns:g} ns "
-        f"(amber99sbildn + OBC implicit solvent, no cutoff, H-bond constraints, Langevin "
-        f"{settings.temperature_k:g} K, {settings.friction_per_ps:g}/ps, "
-        f"{settings.timestep_fs:g} fs, {settings.platform} platform), a frame every "
-        f"{settings.frame_ps:g} ps; φ/ψ from mdtraj. {n_train} trajectories train, one "
-        f"held-out run ({frames} frames) is the reference, a second held-out run is the noise "
-        "floor.",
-        f"- Model: frame k → frame k+τ with τ = {lag} frames ({lag * settings.frame_ps:g} ps), "
-        f"states as (sin, cos) of φ, ψ; conditioned on the current frame and {history} earlier "
-        "frame(s). The same MLP (3×256) for both methods, IDFF flow weight 2, "
-        f"{steps} AdamW steps (batch 256, lr 1e-3, EMA 0.999). σ is the path noise in "
-        "(sin, cos) units: IDFF σ_t = σ√(t(1−t)); CFM starts at x_k + σε.",
-        f"- Sampling: {n_rollouts} rollouts from the reference's first frames, each as long as "
-        "the reference, with the stated number of counted network evaluations per generated "
-        "frame. IDFF: exact probability-flow drift plus diffusion γσ, γ = 1 "
-        "(Euler–Maruyama; the deterministic ODE would make every rollout the same). "
-        "CFM: midpoint. Metrics: mean ± sd over rollouts.",
-        "- CC is the circular correlation; RMSE/MAE use wrapped differences (degrees); JS "
-        "divergences (bits) of 36×36 Ramachandran and 72-bin 1D histograms; basins: "
-        "C7ax/αL = 0° ≤ φ < 120°, else αR = −120° ≤ ψ < 50°, else C7eq/C5; rates count "
-        "core-to-core transitions per ns spent in the source basin; τ = integrated "
-        "autocorrelation time of e^{iθ}.",
-        "",
-        "## Against the held-out reference",
-        "",
-        metric_table(rows, MD_COLUMNS),
-        "",
-        "## Populations, rates, autocorrelation times",
-        "",
-        metric_table(rows, KINETIC_COLUMNS),
-        "",
-        "![Ramachandran](ramachandran.png)",
-        "",
-        "![torsions](torsions.png)",
-        "",
-    ]
-    if lorenz_rows:
-        lines += [
-            "## Lorenz-63, same pipeline",
-            "",
-            "20,000 training states (dt = 0.02, standardised), 50 forecasts of 3 Lyapunov "
-            "times (LT) from a held-out trajectory, and one free rollout of 5,000 steps whose "
-            "invariant measure is compared with the held-out trajectory (floor: a second true "
-            "trajectory). IDFF (σ = 0.1, ddim update) and CFM (σ = 0, midpoint) sampled "
-            "deterministically. Error = "
-            "RMS of the standardised state; valid time = lead time until it exceeds 0.5.",
-            "",
-            metric_table(lorenz_rows, LORENZ_COLUMNS),
-            "",
-            "![Lorenz](lorenz.png)",
-            "",
-        ]
-    lines += ["## Timings (s, 2 shared CPU cores)", "",
-              ", ".join(f"{k}: {v:.0f}" for k, v in timings.items()), ""]
-    return "\n".join(lines)
-
-
-register_kind("md", load=load_md_model,
-              note="Roll it out with 'idff md-eval RUN' (idff.experiments.md.evaluate_md).")

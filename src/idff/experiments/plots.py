@@ -1,8 +1,11 @@
-"""Figures: samples with trajectories, and quality versus NFE."""
+"""Figures: samples with their trajectories.
+
+Quality versus NFE is drawn by :func:`idff.eval.bench.plot_quality_vs_nfe`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -54,31 +57,6 @@ def plot_samples_and_trajectories(
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_quality_vs_nfe(
-    curves: Mapping[str, Sequence[tuple[float, float]]],
-    path: str | Path,
-    ylabel: str = "MMD",
-    floor: float | None = None,
-    title: str = "",
-) -> None:
-    """Log-x line plot of ``(nfe, value)`` pairs per method."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name, pts in curves.items():
-        pts = sorted(p for p in pts if np.isfinite(p[1]))
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
-    if floor is not None:
-        ax.axhline(floor, color="k", ls=":", label="true vs true")
-    ax.set_xscale("log")
-    ax.set_xlabel("NFE (counted)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -14,21 +14,20 @@ Shared by ``idff train sst``, ``idff forecast`` and ``idff sst-demo``.
 * **Persistence** (the last observed frame) and **climatology** (training frames within
   ±15 days of the target's day of year, as ensemble members).
 
-Fields are zero-padded to a size the UNet accepts and cropped back (``pad_to``); scores
+Fields are zero-padded to a size the UNet accepts and cropped back (``pad_to``,
+:class:`~idff.models.sst.SSTNet`); scores
 are computed on ocean cells in the data's units (the normalisation is undone).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from idff.coupling import ot_plan
@@ -43,8 +42,9 @@ from idff.data.sst import (
     open_sst,
     year_split,
 )
+from idff.io import atomic_write_json, atomic_write_text
 from idff.methods import make_objective
-from idff.models import build_model
+from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import LossOutput
 from idff.progress import progress_bar
 from idff.runs import register_kind
@@ -55,7 +55,6 @@ from idff.training import TrainConfig, Trainer, load_run
 
 __all__ = [
     "SST_METHODS",
-    "SSTNet",
     "SSTObjective",
     "ot_assign_sources",
     "sst_run_config",
@@ -103,57 +102,6 @@ EOFS_DATA: dict[str, Any] = {
 
 #: grids larger than this (per side) must be cut into patches.
 MAX_WHOLE_GRID = 256
-
-
-# -- model ------------------------------------------------------------------------------
-
-
-def _pad_size(h: int, w: int, levels: int) -> tuple[int, int]:
-    m = 2 ** (levels - 1)
-    return math.ceil(h / m) * m, math.ceil(w / m) * m
-
-
-class SSTNet(nn.Module):
-    """Zero-pad ``(B, C, H, W)`` fields to ``pad_to``, apply ``inner``, crop back.
-
-    ``inner`` is a two-head network (IDFF) or a velocity network (CFM) built by
-    :func:`~idff.models.build_model` for the padded size; the padding is centred.
-    """
-
-    def __init__(self, inner: nn.Module, size: tuple[int, int], pad_to: tuple[int, int]):
-        super().__init__()
-        self.inner, self.size, self.pad_to = inner, tuple(size), tuple(pad_to)
-        dh, dw = self.pad_to[0] - self.size[0], self.pad_to[1] - self.size[1]
-        if dh < 0 or dw < 0:
-            raise ValueError(f"pad_to {pad_to} is smaller than the field {size}.")
-        self.pads = (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)
-
-    def _pad(self, x: Tensor) -> Tensor:
-        return F.pad(x, self.pads) if any(self.pads) else x
-
-    def _crop(self, y: Tensor) -> Tensor:
-        left, _, top, _ = self.pads
-        return y[..., top : top + self.size[0], left : left + self.size[1]]
-
-    def forward(self, t: Tensor, x: Tensor, cond: Tensor | None = None):
-        if tuple(x.shape[-2:]) != self.size:
-            raise ValueError(
-                f"this SST model was built for {self.size[0]}×{self.size[1]} fields, got "
-                f"{tuple(x.shape[-2:])}; use the patch size the run was trained on."
-            )
-        out = self.inner(t, self._pad(x), None if cond is None else self._pad(cond))
-        if isinstance(out, tuple):
-            return tuple(self._crop(o) for o in out)
-        return self._crop(out)
-
-
-def build_sst_model(config: dict[str, Any]) -> SSTNet:
-    """Build the :class:`SSTNet` a run config describes."""
-    m = dict(config["model"])
-    size = tuple(m.pop("size"))
-    pad_to = tuple(m.pop("pad_to"))
-    m["image_size"] = list(pad_to)
-    return SSTNet(build_model(m), size, pad_to)
 
 
 # -- objective --------------------------------------------------------------------------
@@ -280,7 +228,7 @@ def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
     model_cfg = config["model"]
     levels = len(model_cfg.get("channel_mult", [1])) if model_cfg["backbone"] == "unet" else 1
     model_cfg.update({"in_channels": 1, "cond_channels": config["context"] + 2, "size": [h, w],
-                      "pad_to": list(_pad_size(h, w, levels))})
+                      "pad_to": list(pad_size(h, w, levels))})
     config["data"]["stats"] = cube.stats  # forecasts reuse the training statistics
     torch.manual_seed(train.seed)
     model = build_sst_model(config)
@@ -567,8 +515,9 @@ def run_sst_demo(
     echo=print,
 ) -> dict[str, ForecastScores]:
     """Train IDFF and OT-CFM on the eofs SST anomalies, score them with persistence and
-    climatology, and write ``metrics.json``, ``per_lead.csv``, ``forecast.png`` and a
-    ``README.md`` table into ``results``."""
+    climatology, and write ``metrics.json``, ``per_lead.csv``, ``forecast.png``, the table
+    ``table.md`` and the data, split and budget ``setup.json`` into ``results``
+    (``benchmarks/sst_readme.py`` turns them into the results README)."""
     import time
 
     out, results = Path(out), Path(results)
@@ -604,42 +553,17 @@ def run_sst_demo(
     plot_forecast(cube, {k: forecasts[k] for k in ("idff", "otcfm", "persistence")},
                   results / "forecast.png")
     table = _table(scores, train_info)
+    atomic_write_text(table + "\n", results / "table.md")
     years = cube.years
-    text = f"""# SST forecasting: pipeline demonstration on the eofs SST anomalies
-
-Data: NOAA SST anomalies shipped in the `eofs` package (`sst_ndjfm_anom.nc`): one
-November–March mean anomaly field per winter, {cube.data.shape[1]} winters
-({years.min()}–{years.max()}), {cube.mask.shape[1]}×{cube.mask.shape[2]} grid (5°, tropical
-and North Pacific), {int((~cube.mask).sum())} land cells masked. Train: winters up to
-{int(years[splits['train']].max())}; test: winters from {int(years[splits['test']].min())}.
-A forecast starts at the last observed winter and rolls out {horizon} winters; starts are
-the {len(starts)} winters whose {horizon} targets are all test winters. Scores are averaged
-over leads 1–{horizon}, over ocean cells, in the data's units (anomaly, K). This is a
-demonstration that the pipeline runs end to end on real SST data on a CPU, not the
-paper's OISSTv2 benchmark: the "time step" here is one year, and the training set has only
-{len(splits['train']) - 1} consecutive pairs.
-
-Command:
-
-    {command}
-
-{table}
-
-- IDFF: x0 = previous winter, x1 = next winter; conditioned on the previous winter, the
-  last observed winter and the lead; σ = 0.2, flow weight 2; ensembles from the
-  marginal-preserving SDE (`pf` field, γ = 1), Euler–Maruyama with {nfe} steps
-  per lead.
-- OT-CFM: same UNet and conditioning, Gaussian noise → next winter with exact minibatch OT
-  pairing, Euler with {nfe} steps per lead, members from the noise.
-- Persistence: the last observed winter (one member; CRPS = MAE, no spread).
-- Climatology: the training winters as members (spread-skill near 1 by construction).
-- NFE is counted by wrapping the network; s / forecast is the wall time of one
-  {members}-member, {horizon}-lead forecast on this shared 2-core machine.
-
-Per-lead scores: `per_lead.csv`; all numbers: `metrics.json`; figure: `forecast.png`
-(truth, ensemble means and one IDFF member per lead, for the first test start).
-"""
-    (results / "README.md").write_text(text)
+    atomic_write_json({
+        "command": command, "winters": int(cube.data.shape[1]),
+        "first_year": int(years.min()), "last_year": int(years.max()),
+        "grid": [int(n) for n in cube.mask.shape[1:]], "land_cells": int((~cube.mask).sum()),
+        "last_train_year": int(years[splits["train"]].max()),
+        "first_test_year": int(years[splits["test"]].min()),
+        "train_pairs": len(splits["train"]) - 1, "horizon": horizon, "starts": len(starts),
+        "members": members, "nfe_per_lead": nfe, "train": train_info,
+    }, results / "setup.json", indent=2)
     echo(table)
     return scores
 

@@ -5,7 +5,6 @@
 - :mod:`idff.md.data`: user trajectories, the published pickle layout, (k → k+τ) pairs.
 - :mod:`idff.md.rollout`: autoregressive generation with a counted NFE per frame.
 - :mod:`idff.md.metrics`: CC/RMSE/MAE (wrapped), JS divergences, basins, rates, ACF times.
-- :mod:`idff.md.lorenz`: Lorenz-63 data and metrics for the same pipeline.
 - :mod:`idff.md.plots`: Ramachandran maps and torsion time series.
 
 OpenMM and mdtraj are imported only where they are needed (``pip install idff[md]``).

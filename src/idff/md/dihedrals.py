@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["wrap", "wrapped_diff", "to_features", "from_features", "dihedral",
-           "phi_psi", "load_torsions", "count_atoms"]
+__all__ = ["wrap", "wrapped_diff", "to_features", "from_features", "phi_psi",
+           "load_torsions", "count_atoms"]
 
 
 def wrap(angle: np.ndarray | float) -> np.ndarray:
@@ -42,19 +42,6 @@ def from_features(features: np.ndarray) -> np.ndarray:
         raise ValueError(f"features need an even last dimension (sin, cos pairs), got {f.shape}.")
     f = f.reshape(*f.shape[:-1], -1, 2)
     return wrap(np.rad2deg(np.arctan2(f[..., 0], f[..., 1])))
-
-
-def dihedral(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray) -> np.ndarray:
-    """IUPAC dihedral angle of four points (degrees), positions of shape ``(..., 3)``.
-
-    ``θ = atan2(|b1| b0·(b1×b2), (b0×b1)·(b1×b2))`` with ``b0 = p1 - p0``,
-    ``b1 = p2 - p1``, ``b2 = p3 - p2``; positive for a clockwise rotation seen along b1.
-    """
-    b0, b1, b2 = p1 - p0, p2 - p1, p3 - p2
-    n1, n2 = np.cross(b0, b1), np.cross(b1, b2)
-    y = np.linalg.norm(b1, axis=-1) * np.sum(b0 * n2, axis=-1)
-    x = np.sum(n1 * n2, axis=-1)
-    return np.rad2deg(np.arctan2(y, x))
 
 
 def phi_psi(traj) -> tuple[np.ndarray, list[str]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from idff.md.dihedrals import wrap, wrapped_diff
+from idff.metrics import js_divergence
 
 __all__ = [
     "BASINS", "circular_cc", "pointwise_errors", "histogram_2d", "histogram_1d",
@@ -78,26 +79,6 @@ def histogram_1d(theta: np.ndarray, bins: int = 72) -> np.ndarray:
     """Normalised histogram of one torsion on ``[-180, 180)``."""
     h, _ = np.histogram(wrap(theta).ravel(), bins=np.linspace(-180, 180, bins + 1))
     return h / max(h.sum(), 1)
-
-
-def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen–Shannon divergence in bits (``[0, 1]``) of two histograms of equal shape.
-
-    ``JS = ½ KL(p‖m) + ½ KL(q‖m)``, ``m = (p + q)/2``; inputs are normalised here.
-    """
-    p, q = np.asarray(p, float).ravel(), np.asarray(q, float).ravel()
-    if p.shape != q.shape:
-        raise ValueError(f"histograms differ in size ({p.size} vs {q.size}); use the same bins.")
-    if (p < 0).any() or (q < 0).any() or p.sum() <= 0 or q.sum() <= 0:
-        raise ValueError("histograms must be non-negative with a positive total.")
-    p, q = p / p.sum(), q / q.sum()
-    m = 0.5 * (p + q)
-
-    def kl(a: np.ndarray) -> float:
-        nz = a > 0
-        return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
-
-    return max(0.5 * kl(p) + 0.5 * kl(q), 0.0)
 
 
 def autocorrelation(theta: np.ndarray, max_lag: int) -> np.ndarray:

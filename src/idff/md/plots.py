@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_ramachandran", "plot_torsion_series", "plot_lorenz"]
+__all__ = ["plot_ramachandran", "plot_torsion_series"]
 
 
 def _plt():
@@ -70,23 +70,6 @@ def plot_torsion_series(series: Mapping[str, np.ndarray], dt_ps: float, path: st
             ax.set_ylabel(f"{names[j]}\n{title}" if j == 0 else names[j], fontsize=8)
     for j in range(k):
         axes[-1, j].set_xlabel("time (ps)")
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_lorenz(panels: Mapping[str, np.ndarray], path: str | Path) -> None:
-    """(x, z) projections of long Lorenz-63 trajectories, one panel per entry."""
-    plt = _plt()
-    n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False, sharex=True, sharey=True)
-    for ax, (title, a) in zip(axes[0], panels.items()):
-        a = np.asarray(a)
-        ax.plot(a[:, 0], a[:, 2], lw=0.3)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("x (standardised)")
-    axes[0, 0].set_ylabel("z (standardised)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

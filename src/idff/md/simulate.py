@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from idff.io import atomic_write
 
 __all__ = ["SimulationSettings", "SimulationResult", "default_pdb", "make_system",
            "run_trajectory", "simulate"]
@@ -168,12 +169,10 @@ def run_trajectory(settings: SimulationSettings, index: int, out: str | Path,
     n_eq = int(round(settings.equilibration_ps * 1000 / settings.timestep_fs))
     if n_eq:
         sim.step(n_eq)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     energies = np.empty(settings.n_frames)
     dt_ps = settings.frame_ps
-    with open(tmp, "wb") as f:
+
+    def write_frames(f) -> None:
         dcd = DCDFile(f, pdb.topology, settings.timestep_fs * unit.femtoseconds,
                       interval=settings.steps_per_frame)
         for k in tqdm(range(settings.n_frames), desc=f"MD traj {index}", disable=not progress,
@@ -187,7 +186,8 @@ def run_trajectory(settings: SimulationSettings, index: int, out: str | Path,
                     "lower timestep_fs or check the structure."
                 )
             dcd.writeModel(state.getPositions())
-    os.replace(tmp, out)
+
+    atomic_write(out, write_frames)
     return energies
 
 
@@ -218,12 +218,12 @@ def simulate(settings: SimulationSettings, cache_dir: str | Path = "cache/md",
     for i, p in enumerate(paths):
         e_file = p.with_suffix(".energy.npy")
         if not (p.is_file() and e_file.is_file()):
-            np.save(e_file, run_trajectory(settings, i, p, progress=progress))
+            energies_i = run_trajectory(settings, i, p, progress=progress)
+            atomic_write(e_file, lambda f, e=energies_i: np.save(f, e))
         a, names = load_torsions(p, top)
         angles.append(a)
         energies.append(np.load(e_file))
     angles_arr, energies_arr = np.stack(angles), np.stack(energies)
-    tmp = d / ".torsions.tmp.npz"
-    np.savez(tmp, angles=angles_arr, names=np.array(names), energies=energies_arr)
-    os.replace(tmp, cached)
+    atomic_write(cached, lambda f: np.savez(f, angles=angles_arr, names=np.array(names),
+                                            energies=energies_arr))
     return SimulationResult(d, top, paths, angles_arr, names, energies_arr, settings.frame_ps)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from idff.errors import UserError, load_error_reason
+from idff.io import atomic_save, atomic_write, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT, upgrade_config
 
 __all__ = [
@@ -43,43 +43,10 @@ class RunError(UserError):
     """A path that is not a usable run directory or checkpoint."""
 
 
-def _tmp_in(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(path.parent, os.W_OK):
-        raise PermissionError(f"cannot write to {path.parent}; choose a writable --out folder.")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    tmp = _tmp_in(path)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_write_text(text: str, path: str | os.PathLike) -> None:
-    path = Path(path)
-    tmp = _tmp_in(path)
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
     """Delete temporary files that a save killed mid-write left in ``run_dir``; return them.
 
-    Only names :func:`atomic_save` / :func:`atomic_write_text` create for the run's own
+    Only names :func:`idff.io.atomic_write` creates for the run's own
     files (``.state.pt.*.tmp``, ``.snapshot.pt.*.tmp``, ``.config.json.*.tmp``) are touched.
     """
     run_dir = Path(run_dir)
@@ -145,7 +112,7 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
 def save_snapshot(run_dir: str | os.PathLike, ema_state: dict, config: dict, step: int) -> None:
     """Write the inference snapshot (EMA weights) and the config of a run."""
     run_dir = Path(run_dir)
-    atomic_write_text(json.dumps(config, indent=2, sort_keys=True), run_dir / CONFIG)
+    atomic_write_json(config, run_dir / CONFIG, indent=2, sort_keys=True)
     atomic_save({"model": ema_state, "step": step}, run_dir / SNAPSHOT)
 
 
@@ -211,22 +178,17 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     Raises:
         RunError: ``run_dir`` is not a run, or ``out`` already holds one.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     out = Path(out)
     if (out / CONFIG).exists() or (out / SNAPSHOT).exists() or (out / SAFE_SNAPSHOT).exists():
         raise RunError(f"{out} already holds a run; choose an empty --out.")
     config, state, step = load_run(run_dir)
-    tmp = _tmp_in(out / SAFE_SNAPSHOT)
-    try:
-        # safetensors refuses tensors that share memory; clones are independent and equal
-        save_file({k: v.detach().cpu().contiguous().clone() for k, v in state.items()}, tmp,
-                  metadata={"step": str(step), "format": "idff-snapshot"})
-        os.replace(tmp, out / SAFE_SNAPSHOT)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    atomic_write_text(json.dumps(config, indent=2, sort_keys=True), out / CONFIG)
+    # safetensors refuses tensors that share memory; clones are independent and equal
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+    blob = save(tensors, metadata={"step": str(step), "format": "idff-snapshot"})
+    atomic_write(out / SAFE_SNAPSHOT, lambda f: f.write(blob))
+    atomic_write_json(config, out / CONFIG, indent=2, sort_keys=True)
     return out
 
 

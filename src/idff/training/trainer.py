@@ -24,11 +24,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from idff.errors import TrainingInterrupted
+from idff.io import atomic_save, atomic_write_text
 from idff.run_config import LAYOUT
 from idff.training.checkpoint import (
     STATE,
-    atomic_save,
-    atomic_write_text,
     check_resume_config,
     load_state,
     load_state_dict_checked,
