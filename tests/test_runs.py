@@ -106,3 +106,12 @@ def test_unknown_kinds_and_typos_in_config_files_are_refused(ring_run, tmp_path)
     (bad / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(UserError, match="no run kind 'hologram'"):
         idff.load(bad)
+
+
+@pytest.mark.parametrize("kind", ["toy", "image", "sst", "md"])
+def test_every_builtin_kind_registers_where_it_is_declared(kind):
+    from idff.runs import BUILTIN, get_kind
+
+    spec = get_kind(kind)
+    assert spec.name == kind and kind in BUILTIN and spec.load is not None
+    assert (spec.sample is None) == (kind in ("sst", "md"))

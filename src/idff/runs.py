@@ -98,14 +98,27 @@ def get_kind(name: str) -> RunKind:
     return KINDS[name]
 
 
-def load_weights(path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The generic loader: ``build_model(config["model"])`` + the EMA snapshot."""
+def load_weights(path: str | Path, kind: str | None = None,
+                 build: Callable[[dict[str, Any]], nn.Module] | None = None,
+                 ) -> tuple[nn.Module, dict[str, Any]]:
+    """The one loader of run directories: the config, ``build(config)`` (default
+    ``build_model(config["model"])``) and the EMA snapshot into it, in eval mode.
+
+    Raises:
+        RunError: not a run directory, a run of another ``kind``, or weights that do not fit.
+    """
     from idff.models import build_model
-    from idff.training.checkpoint import load_run, load_state_dict_checked
+    from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
 
     config, state, step = load_run(path)
-    model = build_model(config["model"])
-    load_state_dict_checked(model, state, str(path))
+    found = config.get("kind", "toy")
+    if kind is not None and found != kind:
+        raise RunError(f"{path} is a {found!r} run, not a {kind} run (idff train {kind}); this "
+                       f"command takes {kind} runs.")
+    model = build(config) if build is not None else build_model(config["model"])
+    snap = Path(path) / "snapshot.pt"
+    load_state_dict_checked(model, state, str(snap if snap.is_file() else
+                                              Path(path) / "snapshot.safetensors"))
     config["step"] = step
     return model.eval(), config
 

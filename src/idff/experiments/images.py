@@ -19,9 +19,9 @@ from torch import Tensor, nn
 from idff.methods import make_objective
 from idff.models import GuidedNet, build_model
 from idff.presets import apply_overrides, get_preset
-from idff.runs import register_kind
+from idff.runs import load_weights, register_kind
 from idff.sampling import SamplingConfig
-from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
+from idff.training.checkpoint import RunError, load_state_dict_checked
 
 __all__ = [
     "image_run_config",
@@ -274,13 +274,7 @@ def load_image_model(path: str | os.PathLike, which: str = "ema_model",
     p = Path(path)
     if p.is_file():
         return load_published(p, which=which, image_size=image_size)
-    cfg, ema_state, step = load_run(p)
-    if cfg.get("kind") != "image":
-        raise RunError(f"{p} is not an image run (config.json has kind={cfg.get('kind')!r}).")
-    model = build_model(cfg["model"])
-    load_state_dict_checked(model, ema_state, str(p / "snapshot.pt"))
-    cfg["step"] = step
-    return model.eval(), cfg
+    return load_weights(p, "image")
 
 
 # -- sampling -----------------------------------------------------------------------------

@@ -27,9 +27,10 @@ from idff.md.rollout import project_circle, rollout
 from idff.md.simulate import SimulationSettings, simulate
 from idff.methods import make_objective, network_kind
 from idff.models import build_model
+from idff.runs import load_weights, register_kind
 from idff.sampling import SamplingConfig
 from idff.timeseries.lorenz import compare_lorenz, lorenz63
-from idff.training import TrainConfig, Trainer, load_run
+from idff.training import TrainConfig, Trainer
 
 __all__ = ["METHOD_DEFAULTS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
            "train_md", "load_md_model", "evaluate_md", "evaluate_lorenz", "metric_table"]
@@ -199,15 +200,7 @@ def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
 
 def load_md_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the EMA model of an MD/Lorenz run directory."""
-    config, state, _ = load_run(run_dir)
-    if config.get("kind") != "md":
-        raise ValueError(
-            f"{run_dir} is a {config.get('kind', 'unknown')!r} run, not an MD run; pass the "
-            "--out folder of 'idff train md'."
-        )
-    model = build_model(config["model"])
-    model.load_state_dict(state)
-    return model.eval(), config
+    return load_weights(run_dir, "md")
 
 
 def _features(a: np.ndarray, periodic: bool) -> np.ndarray:
@@ -515,3 +508,7 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
     (Path(out) / "table.md").write_text(metric_table(rows, LORENZ_COLUMNS) + "\n")
     echo(metric_table(rows, LORENZ_COLUMNS))
     return res
+
+
+register_kind("md", load=load_md_model,
+              note="Roll it out with 'idff md-eval RUN' (idff.experiments.md.evaluate_md).")

@@ -47,11 +47,11 @@ from idff.methods import make_objective
 from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import LossOutput
 from idff.progress import progress_bar
-from idff.runs import register_kind
+from idff.runs import load_weights, register_kind
 from idff.sampling import SamplingConfig
 from idff.timeseries.forecast import ForecastScores, score_forecast
 from idff.timeseries.rollout import repeat_members, rollout, split_members
-from idff.training import TrainConfig, Trainer, load_run
+from idff.training import TrainConfig, Trainer
 
 __all__ = [
     "SST_METHODS",
@@ -241,12 +241,7 @@ def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
 
 def load_sst_model(run_dir: str | Path) -> tuple[SSTNet, dict[str, Any]]:
     """Rebuild the EMA model of an SST run directory."""
-    config, state, _ = load_run(run_dir)
-    if config.get("kind") != "sst":
-        raise ValueError(f"{run_dir} is a {config.get('kind')!r} run, not an SST run.")
-    model = build_sst_model(config)
-    model.load_state_dict(state)
-    return model.eval(), config
+    return load_weights(run_dir, "sst", build_sst_model)
 
 
 # -- forecasts --------------------------------------------------------------------------

@@ -20,10 +20,9 @@ from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
 from idff.progress import ProgressField, progress_bar
-from idff.runs import register_kind
+from idff.runs import load_weights, register_kind
 from idff.sampling import SamplingConfig
-from idff.training import TrainConfig, Trainer, load_run
-from idff.training.checkpoint import RunError, load_state_dict_checked
+from idff.training import TrainConfig, Trainer
 
 __all__ = [
     "METHOD_DEFAULTS",
@@ -122,14 +121,7 @@ def load_toy_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     Raises:
         RunError: not a toy run (an SST or MD run, say), or weights that do not fit.
     """
-    config, state, _ = load_run(run_dir)
-    kind = config.get("kind", "toy")
-    if kind != "toy" or not isinstance(config.get("model"), dict) or "dim" not in config["model"]:
-        raise RunError(f"{run_dir} is a {kind!r} run, not a toy run (idff train toy); this "
-                       "command takes toy runs.")
-    model = build_model(config["model"])
-    load_state_dict_checked(model, state, f"{run_dir}/snapshot.pt")
-    return model.eval(), config
+    return load_weights(run_dir, "toy")
 
 
 def sample_model(
