@@ -94,3 +94,17 @@ def test_every_sampling_command_offers_every_option():
         text = CliRunner().invoke(cli, [*cmd, "--help"], terminal_width=200).output
         for n in names:
             assert f"--{n}" in text, f"{cmd[0]} lacks --{n}"
+
+
+def test_number_lists_are_comma_separated_and_checked():
+    import click
+
+    from idff.cli.common import POSITIVE_INT, CommaList
+
+    t = CommaList(POSITIVE_INT)
+    assert t.convert("2, 4,10", None, None) == (2, 4, 10)
+    for bad in ("2,0", "", "2,x"):
+        with pytest.raises(click.BadParameter):
+            t.convert(bad, None, None)
+    res = CliRunner().invoke(cli, ["md-benchmark", "--nfe", "2,0", "--out", "x"])
+    assert res.exit_code == 2 and "--nfe" in res.output

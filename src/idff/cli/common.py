@@ -9,7 +9,7 @@ import click
 from idff.errors import TrainingInterrupted, UserError
 
 __all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "warn",
-           "check_nfe_solver", "warmup_for", "sampling_options", "pop_sampling",
+           "check_nfe_solver", "warmup_for", "sampling_options", "pop_sampling", "CommaList",
            "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL"]
 
 #: exceptions that describe a bad input (a path, an option, a file's content), not a bug.
@@ -145,3 +145,25 @@ def pop_sampling(kwargs: dict) -> dict:
     out = {n: kwargs.pop(n) for n in names if n in kwargs}
     check_nfe_solver(out.get("nfe"), out.get("solver"))
     return {k: v for k, v in out.items() if v is not None}
+
+
+class CommaList(click.ParamType):
+    """A comma-separated list of values of one type, e.g. ``--nfe 2,4,10``.
+
+    Lists of numbers are written this way in every command; names (``--label``,
+    ``--trajectory``, ``--set``) are repeated options instead.
+    """
+
+    name = "list"
+
+    def __init__(self, item: click.ParamType):
+        self.item = item
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        parts = [p.strip() for p in str(value).split(",") if p.strip()]
+        if not parts:
+            self.fail(f"{value!r} is empty; give values separated by commas, e.g. 2,4.",
+                      param, ctx)
+        return tuple(self.item.convert(p, param, ctx) for p in parts)

@@ -15,6 +15,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    CommaList,
     device_option,
     pop_sampling,
     sampling_options,
@@ -249,10 +250,10 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
               help="Where the trained runs go.")
 @click.option("--steps", type=POSITIVE_INT, default=4000, help="Training steps per model.")
-@click.option("--nfe", "nfes", type=POSITIVE_INT, multiple=True, default=(2, 4),
-              help="Network evaluations per generated frame (repeat for several).")
-@click.option("--sigma", "sigmas", type=POSITIVE_FLOAT, multiple=True, default=(0.1, 0.3, 1.0),
-              help="Path noise σ; each trains one IDFF and one CFM model (repeat).")
+@click.option("--nfe", "nfes", type=CommaList(POSITIVE_INT), default="2,4",
+              help="Network evaluations per generated frame, comma-separated.")
+@click.option("--sigma", "sigmas", type=CommaList(POSITIVE_FLOAT), default="0.1,0.3,1",
+              help="Path noise σ, comma-separated; each trains one IDFF and one I-CFM model.")
 @click.option("--members", type=POSITIVE_INT, default=4,
               help="Ensemble size: independent rollouts per method.")
 @click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames.")
