@@ -9,6 +9,9 @@
 #   STEPS=4621 N_EVAL=2000 N_VAL=500 bash benchmarks/fmnist_nfe.sh
 #   RUNS="otcfm idff" bash benchmarks/fmnist_nfe.sh # a subset
 #   STAGE=bench bash benchmarks/fmnist_nfe.sh       # score trained runs only
+#   TAG=-x3 STEPS=13863 RUNS="otcfm idff" NFES=2,4,10 IDFF_SOLVERS=midpoint,ddim2 \
+#     IDFF_GAMMAS=0 CFM_SOLVERS=midpoint,heun bash benchmarks/fmnist_nfe.sh
+#                                                   # the 3x-budget confirmation (runs/fmnist-NAME-x3)
 #
 # Every stage resumes: training from the runs' checkpoints, the benchmark from its per-cell
 # journals (results/eval/fmnist_*.jsonl). One torch thread per process; on a 2-core machine
@@ -24,7 +27,12 @@ N_VAL=${N_VAL:-500}
 JOBS=${JOBS:-2}
 RUNS=${RUNS:-"otcfm idff idff-published"}
 STAGE=${STAGE:-all}
-OUT=${OUT:-results/eval/fmnist}
+TAG=${TAG:-}                       # run folders runs/fmnist-NAME$TAG, outputs ..._NAME$TAG
+OUT=${OUT:-results/eval/fmnist${TAG//-/_}}
+NFES=${NFES:-1,2,4,10,20}
+CFM_SOLVERS=${CFM_SOLVERS:-euler,midpoint,heun}
+IDFF_SOLVERS=${IDFF_SOLVERS:-euler,midpoint,ddim,ddim2}
+IDFF_GAMMAS=${IDFF_GAMMAS:-0,0.5}
 CLS=${CLS:-checkpoints/fashion_mnist/classifier/fmnist_cnn.pt}
 CLS_SHA=461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5
 IDFF=${IDFF:-.venv/bin/idff}
@@ -40,29 +48,28 @@ declare -A TRAIN=(
 
 train() {  # train NAME: start, or resume a stopped run
   local name=$1 resume=()
-  [[ -f runs/fmnist-$name/state.pt ]] && resume=(--resume)
+  [[ -f runs/fmnist-$name$TAG/state.pt ]] && resume=(--resume)
   # shellcheck disable=SC2086
-  "$IDFF" train fashion_mnist --out "runs/fmnist-$name" "${resume[@]}" --threads 1 \
-    --steps "$STEPS" ${TRAIN[$name]} >> "runs/fmnist-$name.log" 2>&1
+  "$IDFF" train fashion_mnist --out "runs/fmnist-$name$TAG" "${resume[@]}" --threads 1 \
+    --steps "$STEPS" ${TRAIN[$name]} >> "runs/fmnist-$name$TAG.log" 2>&1
 }
 
 bench() {  # bench NAME LABEL SUFFIX [idff bench nfe options]
   local name=$1 label=$2 suffix=$3; shift 3
-  "$IDFF" bench nfe "runs/fmnist-$name" --label "$label" --n-eval "$N_EVAL" --n-val "$N_VAL" \
+  "$IDFF" bench nfe "runs/fmnist-$name$TAG" --label "$label" --n-eval "$N_EVAL" --n-val "$N_VAL" \
     --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
-    --out "${OUT}_$suffix" "$@" >> "runs/bench_$suffix.log" 2>&1
+    --out "${OUT}_$suffix" "$@" >> "runs/bench_$suffix$TAG.log" 2>&1
 }
 
 bench_run() {  # the benchmark cells of one run
   case $1 in
     otcfm)
-      bench otcfm OT-CFM otcfm --nfe 1,2,4,10,20 --solvers euler,midpoint,heun
+      bench otcfm OT-CFM otcfm --nfe "$NFES" --solvers "$CFM_SOLVERS"
       bench otcfm OT-CFM otcfm_100 --nfe 100 ;;
     icfm)
-      bench icfm I-CFM icfm --nfe 1,2,4,10,20 --solvers euler,midpoint,heun ;;
+      bench icfm I-CFM icfm --nfe "$NFES" --solvers "$CFM_SOLVERS" ;;
     idff)
-      bench idff IDFF idff --nfe 1,2,4,10,20 --solvers euler,midpoint,ddim,ddim2 \
-        --gammas 0,0.5 ;;
+      bench idff IDFF idff --nfe "$NFES" --solvers "$IDFF_SOLVERS" --gammas "$IDFF_GAMMAS" ;;
     idff-published)
       # the published integrator (torchsde's SRK: 10 calls a step plus a shape check, counted,
       # and the final jump) for one step, then the package's solvers on the same network and
@@ -98,6 +105,6 @@ python=$(dirname "$IDFF")/python
 # where each run's velocity error sits in time, and where its loss puts its weight
 diag=() labels=()
 for name in otcfm idff idff-published icfm; do
-  [[ -d runs/fmnist-$name ]] && diag+=("runs/fmnist-$name") && labels+=(--label "$name")
+  [[ -d runs/fmnist-$name$TAG ]] && diag+=("runs/fmnist-$name$TAG") && labels+=(--label "$name")
 done
 "$IDFF" diagnose "${diag[@]}" "${labels[@]}" --n 500 --bins 10 --out "${OUT}_per_time"
