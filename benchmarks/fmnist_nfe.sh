@@ -43,6 +43,8 @@ declare -A TRAIN=(
   [otcfm]="--set objective.name=otcfm --set objective.coupling=ot --set model.method=cfm"
   [icfm]="--set objective.name=icfm --set objective.coupling=independent --set model.method=cfm"
   [idff]="--set model.parametrization=velocity --set objective.flow_weighting=cfm"
+  # the same with a quarter of the path noise: how much of the gap to OT-CFM is σ's
+  [idff-s005]="--set model.parametrization=velocity --set objective.flow_weighting=cfm --set objective.sigma=0.05"
   [idff-published]="--set model.parametrization=x1 --set objective.score_target=x0 --set objective.flow_weighting=none"
 )
 
@@ -70,6 +72,9 @@ bench_run() {  # the benchmark cells of one run
       bench icfm I-CFM icfm --nfe "$NFES" --solvers "$CFM_SOLVERS" ;;
     idff)
       bench idff IDFF idff --nfe "$NFES" --solvers "$IDFF_SOLVERS" --gammas "$IDFF_GAMMAS" ;;
+    idff-s005)
+      bench idff-s005 "IDFF σ=0.05" idff_s005 --nfe "$NFES" --solvers "$IDFF_SOLVERS" \
+        --gammas "$IDFF_GAMMAS" ;;
     idff-published)
       # the published integrator (torchsde's SRK: 10 calls a step plus a shape check, counted,
       # and the final jump) for one step, then the package's solvers on the same network and
@@ -96,7 +101,7 @@ done
 wait
 
 parts=()
-for p in otcfm otcfm_100 icfm idff published_srk published; do
+for p in otcfm otcfm_100 icfm idff idff_s005 published_srk published; do
   [[ -f ${OUT}_$p.jsonl ]] && parts+=("${OUT}_$p")
 done
 "$IDFF" bench merge "${parts[@]}" --out "${OUT}_nfe" --title "Fashion-MNIST, $STEPS training steps"
@@ -104,7 +109,7 @@ python=$(dirname "$IDFF")/python
 "$python" benchmarks/fmnist_table.py "${OUT}_nfe.csv" > "${OUT}_table.md"
 # where each run's velocity error sits in time, and where its loss puts its weight
 diag=() labels=()
-for name in otcfm idff idff-published icfm; do
+for name in otcfm idff idff-published icfm idff-s005; do
   [[ -d runs/fmnist-$name$TAG ]] && diag+=("runs/fmnist-$name$TAG") && labels+=(--label "$name")
 done
 "$IDFF" diagnose "${diag[@]}" "${labels[@]}" --n 500 --bins 10 --out "${OUT}_per_time"

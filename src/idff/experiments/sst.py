@@ -110,7 +110,12 @@ MAX_WHOLE_GRID = 256
 def ot_assign_sources(x0: Tensor, x1: Tensor) -> Tensor:
     """Re-order the sources ``x0`` (``(B, ...)``) so that row ``j`` is the partner of target
     ``j`` under the exact minibatch OT plan (squared Euclidean cost); the targets, and so
-    their conditioning, keep their order. Between equal batches the plan is a permutation."""
+    their conditioning, keep their order. Between equal batches the plan is a permutation.
+
+    The same pairs as :func:`idff.coupling.couple` with ``"ot"``, taken by ``argmax`` instead
+    of a draw from the plan's columns: a draw would consume random numbers and so change
+    the training stream of the recorded SST results.
+    """
     plan = torch.from_numpy(ot_plan(x0, x1))
     return x0[plan.argmax(0).to(x0.device)]
 
