@@ -54,8 +54,10 @@ def main() -> None:
     lines += table(lambda r: f"{r.seconds_per_1k:.0f}")
 
     def pick(prefix: str, b: int):
-        return next((get[(lab, b)] for lab in labels
-                     if lab.startswith(prefix) and (lab, b) in get), None)
+        """The best (lowest) row at budget ``b`` among the runs whose label starts so."""
+        cands = [get[(lab, b)] for lab in labels if lab.startswith(prefix) and (lab, b) in get
+                 and math.isfinite(get[(lab, b)].value)]
+        return min(cands, key=lambda r: r.value) if cands else None
 
     ot100 = pick("OT-CFM", 100)
     checks = []
