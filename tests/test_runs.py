@@ -115,3 +115,17 @@ def test_every_builtin_kind_registers_where_it_is_declared(kind):
     spec = get_kind(kind)
     assert spec.name == kind and kind in BUILTIN and spec.load is not None
     assert (spec.sample is None) == (kind in ("sst", "md"))
+
+
+def test_typos_in_the_model_and_train_sections_are_refused():
+    from idff.experiments.images import image_run_config, train_config_from
+    from idff.models import build_model
+
+    cfg = image_run_config("fashion_mnist")
+    with pytest.raises(ConfigError, match="did you mean 'model.num_channels'"):
+        build_model({**cfg["model"], "num_chanels": 16})
+    with pytest.raises(ConfigError, match="did you mean 'model.hidden'"):
+        build_model({"backbone": "mlp", "method": "idff", "dim": 2, "hiden": 8})
+    cfg["train"]["lrr"] = 1e-4
+    with pytest.raises(ConfigError, match="did you mean 'train.lr'"):
+        train_config_from(cfg)

@@ -92,10 +92,15 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
 
 def train_config_from(cfg: dict[str, Any]):
     """:class:`~idff.training.TrainConfig` from a run config's ``train`` section."""
+    from idff.errors import ConfigError, unknown_key_message
     from idff.training import TrainConfig
 
     t = cfg["train"]
-    known = {k: t[k] for k in TRAIN_KEYS if k in t and k in TrainConfig.__dataclass_fields__}
+    valid = set(TrainConfig.__dataclass_fields__) | {"batch_size"}
+    for k in t:
+        if k not in valid:
+            raise ConfigError(unknown_key_message(k, "train", valid))
+    known = {k: t[k] for k in TRAIN_KEYS if k in t}
     return TrainConfig(**known)
 
 

@@ -7,11 +7,13 @@ and the backbone's keyword arguments. New backbones register with :func:`registe
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
+from idff.errors import ConfigError, unknown_key_message
 from idff.models.heads import TwoHead
 from idff.models.mlp import MLP
 
@@ -22,18 +24,37 @@ NETWORK_KINDS = ("idff", "cfm")
 
 # name -> builder(out_multiplier, **kwargs) -> backbone
 BACKBONES: dict[str, Callable[..., nn.Module]] = {}
+# name -> the model-config keys the backbone accepts (None: not checked)
+_ACCEPTS: dict[str, set[str] | None] = {}
 
 
-def register_backbone(name: str, builder: Callable[..., nn.Module]) -> None:
-    """Register ``builder(out_mult: int, **kwargs) -> nn.Module`` under ``name``."""
+def _keywords(fn: Callable) -> tuple[set[str], bool]:
+    params = inspect.signature(fn).parameters.values()
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return names - {"self", "out_mult"}, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def register_backbone(name: str, builder: Callable[..., nn.Module],
+                      accepts: type | Callable | None = None) -> None:
+    """Register ``builder(out_mult: int, **kwargs) -> nn.Module`` under ``name``.
+
+    ``accepts``: the class (or function) the builder forwards its ``**kwargs`` to; its
+    parameters are then the keys a model config may hold, and any other key is refused with
+    the closest valid one.
+    """
     BACKBONES[name] = builder
+    keys, open_ = _keywords(builder)
+    if open_ and accepts is not None:
+        more, open_ = _keywords(accepts)
+        keys |= more
+    _ACCEPTS[name] = None if open_ else keys
 
 
 def _mlp(out_mult: int, dim: int, **kw: Any) -> nn.Module:
     return MLP(dim=dim, out_dim=out_mult * dim, **kw)
 
 
-register_backbone("mlp", _mlp)
+register_backbone("mlp", _mlp, accepts=MLP)
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:
@@ -51,6 +72,13 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     if method not in NETWORK_KINDS:
         raise ValueError(f"unknown network kind model.method={method!r}; choose one of "
                          f"{', '.join(NETWORK_KINDS)}.")
+    allowed = _ACCEPTS.get(name)
+    if allowed is not None:
+        for k in cfg:
+            if k not in allowed:
+                extra = {"backbone", "method", "parametrization", "split_dim", "duplicate_input",
+                         "sigma"}
+                raise ConfigError(unknown_key_message(k, "model", allowed | extra))
     if method == "cfm":
         return BACKBONES[name](1, **cfg)
     return TwoHead(

@@ -242,4 +242,4 @@ def unet_backbone(out_mult: int, **kwargs: Any) -> UNet:
     return UNet(out_mult=out_mult, **kwargs)
 
 
-register_backbone("unet", unet_backbone)
+register_backbone("unet", unet_backbone, accepts=UNet)
