@@ -76,6 +76,8 @@ def test_load_reads_every_builtin_kind():
     assert x.shape == (2, 1, 28, 28) and nfe == 2
     cfm = idff.load(ROOT / "checkpoints" / "fashion_mnist" / "otcfm")
     assert cfm.sampling.method == "otcfm" and cfm.sampling.sigma == 0.0
+    icfm = idff.load(ROOT / "checkpoints" / "fashion_mnist" / "icfm")
+    assert icfm.sampling.method == "icfm" and icfm.config["objective"]["coupling"] == "independent"
 
 
 def test_kinds_that_forecast_refuse_unconditional_sampling(tmp_path):
