@@ -69,7 +69,8 @@ bench_run() {  # the benchmark cells of one run
       bench otcfm OT-CFM otcfm --nfe "$NFES" --solvers "$CFM_SOLVERS"
       bench otcfm OT-CFM otcfm_100 --nfe 100 ;;
     icfm)
-      bench icfm I-CFM icfm --nfe "$NFES" --solvers "$CFM_SOLVERS" ;;
+      bench icfm I-CFM icfm --nfe "$NFES" --solvers "$CFM_SOLVERS"
+      bench icfm I-CFM icfm_100 --nfe 100 ;;
     idff)
       bench idff IDFF idff --nfe "$NFES" --solvers "$IDFF_SOLVERS" --gammas "$IDFF_GAMMAS" ;;
     idff-s005)
@@ -101,7 +102,7 @@ done
 wait
 
 parts=()
-for p in otcfm otcfm_100 icfm idff idff_s005 published_srk published; do
+for p in otcfm otcfm_100 icfm icfm_100 idff idff_s005 published_srk published; do
   [[ -f ${OUT}_$p.jsonl ]] && parts+=("${OUT}_$p")
 done
 "$IDFF" bench merge "${parts[@]}" --out "${OUT}_nfe" --title "Fashion-MNIST, $STEPS training steps"
