@@ -42,10 +42,10 @@ mkdir -p runs "$(dirname "$OUT")"
 declare -A TRAIN=(
   [otcfm]="--set objective.name=otcfm --set objective.coupling=ot --set model.method=cfm"
   [icfm]="--set objective.name=icfm --set objective.coupling=independent --set model.method=cfm"
-  [idff]="--set model.parametrization=velocity --set objective.flow_weighting=cfm"
+  [idff]="--set model.parametrization=velocity --set objective.flow_weighting=cfm --set objective.sigma=0.2"
   # the same with a quarter of the path noise: how much of the gap to OT-CFM is σ's
   [idff-s005]="--set model.parametrization=velocity --set objective.flow_weighting=cfm --set objective.sigma=0.05"
-  [idff-published]="--set model.parametrization=x1 --set objective.score_target=x0 --set objective.flow_weighting=none"
+  [idff-published]="--set model.parametrization=x1 --set objective.score_target=x0 --set objective.flow_weighting=none --set objective.sigma=0.2"
 )
 
 train() {  # train NAME: start, or resume a stopped run

@@ -145,7 +145,8 @@ def test_every_preset_builds(tmp_path):
             model = build_model(cfg["model"])
         n = sum(p.numel() for p in model.parameters())
         assert n > 1e5, name
-        assert cfg["objective"]["sigma"] == 0.2 and cfg["objective"]["flow_weight"] == 2.0
+        assert cfg["objective"]["sigma"] == 0.05 and cfg["objective"]["flow_weight"] == 2.0
+        assert cfg["model"]["sigma"] == cfg["objective"]["sigma"]
     assert PRESETS["cifar10"]["train"]["lr"] == 2e-4
     assert PRESETS["cifar10"]["model"]["channel_mult"] == [1, 2, 2, 4]
     with pytest.raises(ValueError, match="disagree"):

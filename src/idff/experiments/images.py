@@ -236,6 +236,10 @@ def published_model_config(state: dict[str, Tensor], image_size: int = 32,
     return model
 
 
+#: path noise σ of the published image checkpoints (docs/METHOD.md, "Published checkpoints")
+PUBLISHED_SIGMA = 0.2
+
+
 def _strip_module(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
 
@@ -263,7 +267,8 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
     cfg = get_preset(preset)
     cfg["model"] = published_model_config(state, image_size, preset, model_overrides)
     cfg["data"].update(image_size=image_size, channels=cfg["model"]["in_channels"])
-    sigma = cfg["objective"]["sigma"]
+    sigma = PUBLISHED_SIGMA  # the published image runs' path noise, whatever the preset's
+    cfg["objective"]["sigma"] = sigma
     cfg["sampling"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
     cfg.update(kind="image", preset=preset, method="idff", published=str(path),
                step=int(ckpt.get("step", 0)) if not torch.is_tensor(ckpt.get("step")) else
