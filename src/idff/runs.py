@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,6 @@ class Run:
     model: nn.Module
     config: dict[str, Any]
     sampling: SamplingConfig
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def train(self) -> dict[str, Any]:

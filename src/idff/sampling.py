@@ -20,7 +20,14 @@ from torch import Tensor, nn
 
 from idff.errors import ConfigError, unknown_key_message
 from idff.fields import CFMField, Field, IDFFField
-from idff.sampler import ADAPTIVE, SOLVERS, SampleResult, integrate, steps_for_nfe
+from idff.sampler import (
+    ADAPTIVE,
+    SOLVERS,
+    SRK_CALLS_PER_STEP,
+    SampleResult,
+    integrate,
+    steps_for_nfe,
+)
 
 __all__ = [
     "SamplingConfig",
@@ -218,8 +225,6 @@ def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
     if solver == "heun":
         return 2 * steps - int(singular_at_one)
     if solver == "srk":
-        from idff.sampler import SRK_CALLS_PER_STEP
-
         return 1 + SRK_CALLS_PER_STEP * steps + int(singular_at_one)
     raise ValueError(f"nfe_for_steps is for fixed-step solvers, not {solver!r}.")
 

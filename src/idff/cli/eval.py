@@ -255,11 +255,11 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
 
 
 def _run_kind(run: str) -> str | None:
-    """The ``kind`` recorded in a run's config.json (``None`` when unreadable)."""
-    import json
+    """The ``kind`` of a run (``None`` when it is no readable run; the loader then says why)."""
+    from idff.runs import run_kind_of
 
     try:
-        return json.loads((Path(run) / "config.json").read_text()).get("kind", "toy")
+        return run_kind_of(run)
     except (OSError, ValueError, AttributeError):
         return None
 

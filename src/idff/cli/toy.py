@@ -146,7 +146,7 @@ def sample(run, n, seed, device, out, **kw):
     """
     import numpy as np
 
-    from idff.experiments.images import is_image_run
+    from idff.runs import run_kind_of
 
     overrides = pop_sampling(kw)
     check_output_path(out)
@@ -156,17 +156,16 @@ def sample(run, n, seed, device, out, **kw):
     if nfe > 10_000:
         warn(f"--nfe {nfe} means {nfe} network evaluations per sample; this takes long (a "
              "progress bar appears after two seconds; Ctrl-C stops).")
-    if is_image_run(run):
+    kind = run_kind_of(run)
+    if kind == "image":
         from idff.cli.images import sample_image_grid
 
         return sample_image_grid(run, n, overrides, seed, out, device)
 
     from idff.experiments.toy import load_toy_model, sample_model
-    from idff.runs import run_kind_of
     from idff.training.checkpoint import RunError
 
     try:
-        kind = run_kind_of(run) if Path(run).is_dir() else "toy"
         if kind != "toy":
             return _sample_registered(run, n, overrides, seed, out, device)
         model, cfg = load_toy_model(run)

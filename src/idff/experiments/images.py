@@ -129,15 +129,12 @@ def build_run(cfg: dict[str, Any], rank: int = 0, world_size: int = 1):
 
 def is_image_run(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an image run directory or a published ``.pt`` checkpoint."""
-    p = Path(path)
-    if p.is_file() and p.suffix in (".pt", ".pth"):
-        return True
-    cfg = p / "config.json"
-    if not cfg.is_file():
-        return False
+    from idff.errors import UserError
+    from idff.runs import run_kind_of
+
     try:
-        return json.loads(cfg.read_text()).get("kind") == "image"
-    except (json.JSONDecodeError, OSError):
+        return run_kind_of(path) == "image"
+    except (UserError, OSError):
         return False
 
 
