@@ -16,7 +16,9 @@ __all__ = [
     "UserError",
     "ConfigError",
     "DataError",
+    "DataNotFound",
     "TrainingInterrupted",
+    "check_device",
     "closest",
     "unknown_key_message",
     "check_output_path",
@@ -25,7 +27,15 @@ __all__ = [
 
 
 class UserError(ValueError):
-    """An input the user can fix; its message names the input and the fix."""
+    """An input the user can fix; its message names the input and the fix.
+
+    ``cli`` is the same message in command-line words (``--resume`` where Python says
+    ``resume=True``); the command line prints it instead of the message when given.
+    """
+
+    def __init__(self, message: str = "", cli: str | None = None):
+        super().__init__(message)
+        self.cli = cli
 
 
 class ConfigError(UserError):
@@ -36,11 +46,15 @@ class DataError(UserError):
     """A dataset that is missing, corrupt or in the wrong layout."""
 
 
+class DataNotFound(DataError):
+    """A dataset that is not on this machine (as opposed to one that is there but corrupt)."""
+
+
 class TrainingInterrupted(Exception):
     """Training stopped on SIGINT/SIGTERM after saving a checkpoint.
 
     Attributes:
-        step: the step saved; rerunning the same command resumes from it.
+        step: the step saved; training again with ``resume=True`` continues from it.
         run_dir: where the checkpoint is.
         signum: the signal received.
     """
@@ -48,9 +62,11 @@ class TrainingInterrupted(Exception):
     def __init__(self, step: int, run_dir: str | os.PathLike, signum: int):
         self.step, self.run_dir, self.signum = step, Path(run_dir), signum
         super().__init__(
-            f"interrupted at step {step}; checkpoint saved in {run_dir}. Rerun the same command "
-            "to resume."
+            f"interrupted at step {step}; checkpoint saved in {run_dir}. Train again into the "
+            "same folder with resume=True to continue."
         )
+        self.cli = (f"interrupted at step {step}; checkpoint saved in {run_dir}. Rerun the same "
+                    "command with --resume to continue.")
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
@@ -100,3 +116,34 @@ def load_error_reason(e: BaseException) -> str:
                 "pickled objects other than tensors, which are never loaded")
     first = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(e).__name__}: {first[:160]}"
+
+
+def check_device(device: str, option: str = "--device") -> str:
+    """Refuse a device name torch does not know, or a device this machine does not have.
+
+    Raises:
+        UserError: naming the device, what this machine has, and the fix.
+    """
+    import torch
+
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"{option} {device!r} is not a device; use cpu, cuda, cuda:N or mps."
+                        ) from None
+    if d.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise UserError(f"{option} {device}: no CUDA GPU is available on this machine (or "
+                            "this torch is built without CUDA); use --device cpu.")
+        if d.index is not None and d.index >= n:
+            raise UserError(f"{option} {device}: this machine has {n} CUDA GPU(s), "
+                            f"cuda:0 to cuda:{n - 1}.")
+    elif d.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UserError(f"{option} {device}: MPS (Apple GPU) is not available on this "
+                            "machine; use --device cpu.")
+    elif d.type != "cpu":
+        raise UserError(f"{option} {device!r}: idff runs on cpu, cuda, cuda:N or mps.")
+    return device

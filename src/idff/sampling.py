@@ -166,7 +166,44 @@ class SamplingConfig:
             kept.setdefault("nfe", None)
         elif "solver" in kept and self.nfe is None and "nfe" not in kept:
             kept["nfe"] = 10
-        return dataclasses.replace(self, **kept)
+        out = dataclasses.replace(self, **kept)
+        out._refuse_unused(kept)
+        return out
+
+    def _refuse_unused(self, given: Mapping[str, Any]) -> None:
+        """Refuse options given explicitly that this method/field would ignore.
+
+        Raises:
+            ConfigError: naming the options, why they do nothing, and the fix (in Python
+                words, with the command-line words as its ``cli`` message).
+        """
+        defaults = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
+        if self.method != "idff":
+            unused = [k for k in defaults if k in given and given[k] != defaults[k]]
+            why = (f"a {self.method} run is sampled with its velocity, which has no IDFF field "
+                   "or noise")
+            fix = cli_fix = "drop them"
+        elif self.field == "pf":
+            unused = [k for k in ("s", "sde") if k in given and given[k] != defaults[k]]
+            why, fix = "s and sde belong to the published field", "add field='published'"
+            cli_fix = "add --field published"
+        else:
+            unused = ["gamma"] if given.get("gamma", 0.0) != 0.0 else []
+            why, fix, cli_fix = ("gamma belongs to the pf field", "add field='pf'",
+                                 "add --field pf")
+        if not unused:
+            return
+
+        def py(k: str) -> str:
+            return f"{k}={given[k]!r}"
+
+        def cli(k: str) -> str:
+            v = given[k]
+            return f"--{k}" if v is True else f"--{k} {v:g}" if k != "field" else f"--{k} {v}"
+
+        raise ConfigError(
+            f"{', '.join(map(py, unused))} would change nothing: {why}; {fix}.",
+            cli=f"{', '.join(map(cli, unused))} would change nothing: {why}; {cli_fix}.")
 
     # -- what it builds -------------------------------------------------------------------
 

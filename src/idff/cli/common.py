@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import re
 
 import click
 
-from idff.errors import TrainingInterrupted, UserError
+from idff.errors import TrainingInterrupted, UserError, check_device
 
 __all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "warn",
+           "is_environment_error", "MAX_NFE", "check_memory", "check_init_from",
            "check_nfe_solver", "warmup_for", "sampling_options", "pop_sampling", "CommaList",
            "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL"]
 
@@ -33,12 +36,48 @@ class CLIError(click.ClickException):
         self.exit_code = exit_code
 
 
+#: errnos of the environment, not of a bug: no permission, a read-only or full disk, quota
+ENV_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+
+def is_environment_error(e: BaseException) -> bool:
+    """Whether ``e`` comes from the machine (disk, permissions, memory), not from a bug."""
+    return (isinstance(e, OSError) and e.errno in ENV_ERRNOS) or is_out_of_memory(e)
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """An allocation that failed: ``MemoryError``, torch's CPU allocator or CUDA OOM."""
+    if isinstance(e, MemoryError):
+        return True
+    if not isinstance(e, RuntimeError):
+        return False
+    text = str(e)
+    return type(e).__name__ == "OutOfMemoryError" or any(
+        k in text for k in ("DefaultCPUAllocator: can't allocate memory", "not enough memory",
+                            "CUDA out of memory", "MPS backend out of memory"))
+
+
 def to_cli_error(e: BaseException) -> CLIError:
-    """The CLI form of a user error (see :data:`USER_ERRORS`)."""
+    """The CLI form of a user error (see :data:`USER_ERRORS`) or of an environment error
+    (:func:`is_environment_error`)."""
     if isinstance(e, TrainingInterrupted):
-        return CLIError(str(e), exit_code=128 + int(e.signum))
-    msg = str(e)
-    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return CLIError(e.cli, exit_code=128 + int(e.signum))
+    msg = getattr(e, "cli", None) or str(e)
+    if is_out_of_memory(e):
+        wanted = re.search(r"tried to allocate (\d+) bytes", str(e))
+        size = f" (asked for {int(wanted.group(1)) / 2**30:,.1f} GiB)" if wanted else ""
+        msg = (f"out of memory{size}; lower --n, --batch-size or --members, or use a machine "
+               "with more memory. Files already written are complete.")
+    elif isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        where = f" writing {e.filename}" if e.filename else ""
+        msg = (f"no space left on the disk{where}; free some space and rerun. Files already "
+               "written are complete (each is written to a temporary name, then renamed), and "
+               "a run's last checkpoint is intact.")
+    elif isinstance(e, OSError) and e.errno in ENV_ERRNOS:
+        where = e.filename or "the output"
+        msg = (f"cannot write {where} ({e.strerror or 'not permitted'}); choose a writable "
+               "--out.")
+    elif isinstance(e, OSError) and e.filename is not None and e.strerror:
         msg = f"{e.filename}: {e.strerror}."
     return CLIError(msg or type(e).__name__)
 
@@ -84,10 +123,47 @@ def warmup_for(out: str, steps: int, default: int = 200) -> int:
     return min(default, steps)
 
 
-def device_option(f):
-    """``--device`` for every command that runs a network."""
-    return click.option("--device", default="cpu",
-                        help="Where the network runs: cpu, cuda, cuda:1, mps.")(f)
+def _check_device(ctx, param, value):
+    if value is None:
+        return value
+    try:
+        return check_device(value)
+    except UserError as e:
+        raise click.BadParameter(str(e).replace("--device ", "", 1), ctx, param) from None
+
+
+def device_option(f=None, *, help: str = "Where the network runs: cpu, cuda, cuda:1, mps."):
+    """``--device`` for every command that runs a network; a device this machine does not
+    have is refused before anything runs."""
+    def decorate(fn):
+        return click.option("--device", default="cpu", callback=_check_device, help=help)(fn)
+
+    return decorate(f) if f is not None else decorate
+
+
+def check_init_from(init_from: str | None, resume: bool) -> None:
+    """``--init-from`` starts a new run; it cannot be combined with ``--resume``."""
+    if init_from is not None and resume:
+        raise UserError("--init-from starts a new run from another run's weights; --resume "
+                        "continues the run in --out. Give one of them.")
+
+
+#: the largest ``--nfe`` a command accepts: beyond it a sampling run would take days
+MAX_NFE = 1_000_000
+
+
+def check_memory(nbytes: float, option: str) -> None:
+    """Refuse a request whose result alone would not fit in this machine's memory."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if nbytes > total:
+        raise UserError(f"{option} asks for about {nbytes / 2**30:,.0f} GiB of samples, more "
+                        f"than this machine's {total / 2**30:,.0f} GiB of memory; lower "
+                        f"{option.split()[0]}.")
 
 
 class _FiniteRange(click.FloatRange):
@@ -128,9 +204,11 @@ def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
             elif fld.metadata.get("choices"):
                 opt = click.option(f"--{name}", type=click.Choice(fld.metadata["choices"]),
                                    default=None, help=help_)
+            elif typ is int:
+                opt = click.option(f"--{name}", type=click.IntRange(1, MAX_NFE), default=None,
+                                   help=help_)
             else:
-                opt = click.option(f"--{name}", type=POSITIVE_INT if typ is int else NONNEG_FLOAT,
-                                   default=None, help=help_)
+                opt = click.option(f"--{name}", type=NONNEG_FLOAT, default=None, help=help_)
             fn = opt(fn)
         return fn
 

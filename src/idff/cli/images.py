@@ -16,6 +16,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    check_init_from,
     device_option,
     pop_sampling,
     sampling_options,
@@ -63,24 +64,33 @@ def _make_train_command(preset: str) -> click.Command:
     @click.option("--max-minutes", type=POSITIVE_FLOAT, default=None,
                   help="Stop (and save) after this.")
     @click.option("--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard scalars.")
-    @click.option("--device", default="cpu", help="cpu or cuda (torchrun: one GPU per process).")
+    @click.option("--sigma", type=NONNEG_FLOAT, default=None,
+                  help="Path noise σ (objective.sigma; default: the preset's).")
+    @device_option(help="cpu or cuda (torchrun: one GPU per process).")
     @click.option("--threads", type=POSITIVE_INT, default=None,
                   help="torch CPU threads per process.")
     @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
+    @click.option("--init-from", type=click.Path(), default=None,
+                  help="Start from the weights of this run (same network), e.g. a shipped or "
+                       "exported run, training into a new --out.")
     @click.option("--dry-run", is_flag=True,
                   help="Build the model and data pipeline, run one loss, write nothing.")
     def command(out, data_root, download, overrides, steps, batch_size, ckpt_every, grad_accum,
-                precision, max_minutes, tensorboard, device, threads, resume, dry_run):
+                precision, max_minutes, tensorboard, sigma, device, threads, resume, init_from,
+                dry_run):
         if ckpt_every is not None:
             overrides = (*overrides, f"train.ckpt_every={ckpt_every}")
+        if sigma is not None:
+            overrides = (*overrides, f"objective.sigma={sigma!r}")
         _train(preset, out, data_root, download, list(overrides), steps, batch_size, grad_accum,
-               precision, max_minutes, tensorboard, device, threads, resume, dry_run)
+               precision, max_minutes, tensorboard, device, threads, resume, dry_run, init_from)
 
     return command
 
 
 def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_accum,
-           precision, max_minutes, tensorboard, device, threads, resume, dry_run) -> None:
+           precision, max_minutes, tensorboard, device, threads, resume, dry_run,
+           init_from=None) -> None:
     import torch
 
     from idff.data.images import DataError
@@ -106,9 +116,8 @@ def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_
                 raise ValueError("--resume needs --out (the run directory to continue).")
             out = f"runs/{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         check_output_path(out, folder=True)
-        if resume and not (Path(out) / "state.pt").is_file():
-            raise RunError(f"nothing to resume in {out} (no state.pt); drop --resume to start.")
-        trainer = train_images(cfg, out, device=device, resume=resume)
+        check_init_from(init_from, resume)
+        trainer = train_images(cfg, out, device=device, resume=resume, init_from=init_from)
     except (ValueError, FileNotFoundError, PermissionError, DataError, RunError,
             FloatingPointError, RuntimeError) as e:
         _fail(e)

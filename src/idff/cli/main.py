@@ -5,18 +5,27 @@ from __future__ import annotations
 import click
 
 from idff import __version__
-from idff.cli.common import USER_ERRORS, to_cli_error
+from idff.cli.common import USER_ERRORS, CLIError, is_environment_error, to_cli_error
 from idff.errors import TrainingInterrupted
 
 
 class _Group(click.Group):
-    """Top-level group: user errors from any command become one line and exit code 2."""
+    """Top-level group: user errors and errors of the environment (disk full, no permission,
+    out of memory) from any command become one line and exit code 2; Ctrl-C exits 130."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (TrainingInterrupted, *USER_ERRORS) as e:
             raise to_cli_error(e) from e
+        except KeyboardInterrupt:
+            raise CLIError("interrupted (Ctrl-C). Files already written are complete (each is "
+                           "written to a temporary name, then renamed); rerun the command to "
+                           "finish.", exit_code=130) from None
+        except (OSError, RuntimeError, MemoryError) as e:
+            if is_environment_error(e):
+                raise to_cli_error(e) from e
+            raise
 
 
 @click.group(cls=_Group,

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
+    MAX_NFE,
     NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
@@ -119,8 +120,10 @@ def md_simulate(**kw):
 @click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
 @click.option("--cond", type=click.Choice(["state", "index"]), default="state",
               help="Condition on the current frame (+history) or on the frame index (paper).")
-@click.option("--nfe", type=POSITIVE_INT, default=4, help="Default NFE per frame for evaluation.")
-@click.option("--sigma", type=POSITIVE_FLOAT, default=0.1, help="Path noise σ (0.1 for MD).")
+@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=4,
+              help="Default NFE per frame for evaluation.")
+@click.option("--sigma", type=NONNEG_FLOAT, default=None,
+              help="Path noise σ (default 0.1; Lorenz-63 I-CFM: 0).")
 @click.option("--steps", type=POSITIVE_INT, default=6000)
 @click.option("--batch-size", type=POSITIVE_INT, default=256)
 @click.option("--lr", type=POSITIVE_FLOAT, default=1e-3)
@@ -131,17 +134,21 @@ def md_simulate(**kw):
               help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out where it stopped (its settings must be the same).")
 @_errors
 def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag, history, cond,
                  nfe, sigma, steps, batch_size, lr, hidden, depth, seed, ckpt_every, device, out,
-                 **kw):
+                 resume, **kw):
     """Train IDFF (or I-CFM) from frame k to frame k+τ of torsion trajectories."""
     from dataclasses import asdict
 
     from idff.experiments.md import md_run_config, train_md
     from idff.training import TrainConfig
+    from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
+    claim_run_dir(out, resume)  # before any simulation or data: a refusal is immediate
     cache = kw.pop("cache")
     frame_ps = kw["frame_ps"]
     if source == "simulation":
@@ -168,10 +175,10 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
     else:
         series = None
     cfg = md_run_config(method, data, lag, history, cond, hidden, depth, batch_size,
-                        sampling={"nfe": nfe}, sigma=sigma if source != "lorenz" else None)
+                        sampling={"nfe": nfe}, sigma=sigma)
     train = TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps), ema_decay=0.999,
                         seed=seed, ckpt_every=ckpt_every)
-    train_md(cfg, out, train, series=series, device=device)
+    train_md(cfg, out, train, series=series, device=device, resume=resume)
     click.echo(f"saved run to {out}")
 
 

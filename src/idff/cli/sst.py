@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
+    MAX_NFE,
+    NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
@@ -98,22 +100,28 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--num-channels", type=POSITIVE_INT, default=32,
               help="UNet width (a multiple of 32).")
 @click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
-@click.option("--nfe", type=POSITIVE_INT, default=3,
+@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=3,
               help="Network evaluations per forecast lead (Euler steps), stored as the run's "
                    "sampling default.")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--ckpt-every", type=POSITIVE_INT, default=250,
               help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@click.option("--sigma", type=NONNEG_FLOAT, default=None,
+              help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM).")
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out where it stopped (its settings must be the same).")
 def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
                   val_years, test_years, method, horizon, context, steps, batch_size, lr,
-                  num_channels, channel_mult, nfe, seed, ckpt_every, device, out):
+                  num_channels, channel_mult, nfe, seed, ckpt_every, sigma, device, out, resume):
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
     from idff.experiments.sst import EOFS_DATA, sst_run_config, train_sst
     from idff.training import TrainConfig
+    from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
+    claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     data = dict(EOFS_DATA)
     if data_path != "eofs":
         data.update(path=str(Path(data_path).resolve()), train=[None, 2018], val=[2019, 2019],
@@ -130,10 +138,10 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
             raise UserError(f"--channel-mult must be integers like 1,2,2, got {channel_mult!r}."
                             ) from e
         cfg = sst_run_config(method, data, {"num_channels": num_channels, "channel_mult": mult},
-                             horizon, context, batch_size, {"nfe": nfe})
+                             horizon, context, batch_size, {"nfe": nfe}, sigma=sigma)
         train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps, 100),
                                         ema_decay=0.995, seed=seed, log_every=50,
-                                        ckpt_every=ckpt_every), device=device)
+                                        ckpt_every=ckpt_every), device=device, resume=resume)
     except (ValueError, FileNotFoundError, ImportError, PermissionError) as e:
         _fail(e)
     click.echo(f"saved run to {out}")

@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
+    NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    check_init_from,
     device_option,
     pop_sampling,
     sampling_options,
@@ -53,7 +55,9 @@ def register(cli: click.Group, train: click.Group) -> None:
     help="IDFF heads: 'skip' (x̂1 = x + (1-t)F), 'x1' (published) or 'velocity' "
     "(a CFM velocity and an ε-prediction; docs/METHOD.md).",
 )
-@click.option("--sigma", type=POSITIVE_FLOAT, default=0.2, help="IDFF training noise σ.")
+@click.option("--sigma", type=NONNEG_FLOAT, default=None,
+              help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM, 0.1 for "
+                   "I-CFM).")
 @click.option(
     "--coupling",
     type=click.Choice(["ot", "independent"]),
@@ -65,8 +69,12 @@ def register(cli: click.Group, train: click.Group) -> None:
               help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Run directory; rerunning the same command resumes it, and different "
-                   "settings are refused.")
+              help="Run directory (a new one, or the run to continue with --resume).")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out where it stopped (its settings must be the same).")
+@click.option("--init-from", type=click.Path(), default=None,
+              help="Start from the weights of this run (same network), e.g. a shipped or "
+                   "exported run, training into a new --out.")
 def train_toy_cmd(
     method,
     dataset,
@@ -83,17 +91,22 @@ def train_toy_cmd(
     ckpt_every,
     device,
     out,
+    resume,
+    init_from,
 ):
     """Train IDFF / OT-CFM / I-CFM on a 2D toy or on your own vector data."""
     from idff.data.toys import load_vectors
     from idff.experiments.toy import toy_run_config, train_toy
     from idff.training import TrainConfig
+    from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
+    check_init_from(init_from, resume)
     try:
+        claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
         data = load_vectors(data_file) if data_file else None
         objective = {"coupling": coupling} if coupling else {}
-        if method == "idff":
+        if sigma is not None:
             objective["sigma"] = sigma
         cfg = toy_run_config(
             method,
@@ -120,6 +133,8 @@ def train_toy_cmd(
             ),
             data=data,
             device=device,
+            resume=resume,
+            init_from=init_from,
         )
     except (ValueError, FileNotFoundError, PermissionError) as e:
         _fail(e)

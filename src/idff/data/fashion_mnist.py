@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from idff.errors import DataError
+from idff.errors import DataError, DataNotFound
 
 __all__ = ["ENV_VAR", "SYSTEM_DIR", "FILES", "read_idx", "search_roots", "find_fashion_mnist",
            "load_fashion_mnist"]
@@ -96,7 +96,7 @@ def find_fashion_mnist(root: str | os.PathLike | None = None,
             folder = r / sub if sub != "." else r
             if all((folder / n).is_file() or (folder / f"{n}.gz").is_file() for n in needed):
                 return folder
-    raise DataError(
+    raise DataNotFound(
         f"Fashion-MNIST IDX files not found under {', '.join(map(str, roots))}. Install them "
         f"with `apt-get update && apt-get install -y dataset-fashion-mnist` (files land in "
         f"{SYSTEM_DIR}/), or pass --data-root / set {ENV_VAR} to a folder with "

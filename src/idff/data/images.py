@@ -31,7 +31,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
-from idff.errors import DataError
+from idff.errors import DataError, DataNotFound
 
 __all__ = [
     "DATASETS",
@@ -114,7 +114,7 @@ def load_imagenet64(root: str | os.PathLike, train: bool = True) -> NumpyImages:
     files = sorted(root.glob("train_data_batch_*.npz" if train else "val_data.npz"),
                    key=lambda p: int(p.stem.rsplit("_", 1)[-1]) if train else 0)
     if not files:
-        raise DataError(
+        raise DataNotFound(
             f"no ImageNet-64 files in {root}: download the 'Imagenet64_train_npz' archive of "
             "Downsampled ImageNet (image-net.org, login needed) and unpack its "
             "train_data_batch_*.npz (or val_data.npz) into this folder."
@@ -149,10 +149,11 @@ class ImageFolderFlat(Dataset):
                  channels: int = 3, labels_from_dirs: bool = False):
         root = Path(root)
         if not root.is_dir():
-            raise DataError(f"image folder {root} does not exist; pass --data-root pointing to it.")
+            raise DataNotFound(f"image folder {root} does not exist; pass --data-root "
+                               "pointing to it.")
         self.files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
         if not self.files:
-            raise DataError(f"no images ({', '.join(IMAGE_EXTS)}) found under {root}.")
+            raise DataNotFound(f"no images ({', '.join(IMAGE_EXTS)}) found under {root}.")
         classes = sorted({p.parent.name for p in self.files}) if labels_from_dirs else []
         self.class_index = {c: i for i, c in enumerate(classes)}
         self.size, self.crop, self.channels = size, crop, channels
@@ -210,7 +211,7 @@ def _torchvision_download(name: str, root: Path, train: bool) -> None:
     try:
         getattr(torchvision.datasets, name)(str(root), train=train, download=True)
     except Exception as e:  # URLError, socket errors, checksum failures
-        raise DataError(
+        raise DataNotFound(
             f"could not download {name} into {root} ({type(e).__name__}: {e}). This machine "
             "may be offline: place the files there yourself and pass that folder as "
             "--data-root (see `idff train --help`)."
@@ -239,7 +240,7 @@ def load_cifar10(root: str | os.PathLike, train: bool = True,
     names = CIFAR10_TRAIN if train else CIFAR10_TEST
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise DataError(
+        raise DataNotFound(
             f"CIFAR-10 not found: {folder} lacks {', '.join(missing)}. Download "
             "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and unpack "
             f"it into {root} (the --data-root folder), or pass --download when online."
@@ -268,7 +269,7 @@ def load_celeba64(root: str | os.PathLike, size: int = 64) -> ImageFolderFlat:
     for cand in (root / "celeba" / "img_align_celeba", root / "img_align_celeba", root):
         if cand.is_dir() and any(cand.glob("*.jpg")):
             return ImageFolderFlat(cand, size=size, crop=140)
-    raise DataError(
+    raise DataNotFound(
         f"CelebA not found under {root}: unpack img_align_celeba.zip (from the CelebA site) so "
         f"that {root}/celeba/img_align_celeba/000001.jpg exists."
     )
@@ -304,7 +305,7 @@ def build_dataset(cfg: dict[str, Any], train: bool = True) -> Dataset:
     if name == "digits":
         return _digits(size)
     if root is None:
-        raise DataError(f"dataset {name!r} needs a local folder: pass --data-root DIR.")
+        raise DataNotFound(f"dataset {name!r} needs a local folder: pass --data-root DIR.")
     if name == "cifar10":
         return load_cifar10(root, train=train, download=download)
     if name == "celeba64":

@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from idff.data.images import DataError, resize_crop, to_model_range
+from idff.errors import DataNotFound
 
 __all__ = ["LMDBImages", "LAYOUTS", "decode_image", "write_lmdb"]
 
@@ -58,7 +59,7 @@ def _find_env(root: Path, train: bool) -> Path:
     for cand in (root / split, root):
         if (cand / "data.mdb").is_file() or (cand.is_file() and cand.suffix in (".mdb", ".lmdb")):
             return cand
-    raise DataError(
+    raise DataNotFound(
         f"no LMDB found at {root}: expected {root / split}/data.mdb (NVAE-style export) or "
         f"{root}/data.mdb (e.g. LSUN's church_outdoor_train_lmdb). Create it with the LSUN / "
         "NVAE export scripts, or point --data-root at the folder holding data.mdb."

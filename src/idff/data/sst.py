@@ -234,6 +234,11 @@ def cut_patches(da, boxes: Sequence[Box] | None = None) -> SSTCube:
         if b.h < 1 or b.w < 1:
             raise ValueError(f"patch {b} has an empty size; use h, w >= 1.")
         if b.i0 < 0 or b.j0 < 0 or b.i0 + b.h > n_lat or b.j0 + b.w > n_lon:
+            if b.h > n_lat or b.w > n_lon:
+                raise ValueError(
+                    f"patch {b} is larger than the {n_lat}×{n_lon} (lat×lon) grid; choose "
+                    f"h <= {n_lat} and w <= {n_lon}."
+                )
             raise ValueError(
                 f"patch {b} lies outside the {n_lat}×{n_lon} (lat×lon) grid; choose "
                 f"0 <= i0 <= {n_lat - b.h} and 0 <= j0 <= {n_lon - b.w}, or a smaller patch."

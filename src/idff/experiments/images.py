@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from idff.errors import ConfigError, UserError, load_error_reason
 from idff.methods import make_objective
 from idff.models import GuidedNet, build_model
 from idff.presets import apply_overrides, get_preset
@@ -42,6 +43,9 @@ __all__ = [
     "generate_images",
     "dump_real_images",
 ]
+
+#: model sizes that must be integers >= 1 (a 0 would fail deep inside the network)
+MODEL_SIZES = ("num_channels", "num_res_blocks", "num_heads", "image_size", "in_channels")
 
 TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup", "grad_clip", "ema_decay", "seed",
               "log_every", "ckpt_every", "max_minutes", "grad_accum", "precision",
@@ -81,6 +85,16 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
     if every > 0 and every % max(log, 1):
         raise ValueError(f"train.sample_every={every} must be a multiple of train.log_every={log} "
                          "(grids are drawn at logging steps).")
+    for key in MODEL_SIZES:
+        v = model.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ConfigError(f"model.{key} must be an integer >= 1, got {v!r}; fix --set "
+                              f"model.{key}.")
+    bs = cfg["train"].get("batch_size")
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+        raise ConfigError(f"train.batch_size must be an integer >= 1, got {bs!r}.")
+    train_config_from(cfg)  # train.* and sampling.* fail here, not after training
+    SamplingConfig.from_run(cfg)
     if data.get("class_cond") and not model.get("num_classes"):
         raise ValueError("data.class_cond needs model.num_classes (the number of labels).")
     if data.get("class_cond") and cfg["objective"].get("coupling") == "ot":
@@ -154,20 +168,27 @@ def grid_callback(trainer, cfg: dict[str, Any], every: int, n: int = 64) -> Call
 
 
 def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = "cpu",
-                 progress: bool = True, resume: bool = True):
-    """Train an image run (single process or one rank of ``torchrun``); return the trainer."""
+                 progress: bool = True, resume: bool | str = False,
+                 init_from: str | os.PathLike | None = None):
+    """Train an image run (single process or one rank of ``torchrun``); return the trainer.
+
+    ``resume``: continue the run saved in ``run_dir`` (see :class:`~idff.training.Trainer`);
+    ``init_from``: start from the EMA weights of another run of the same network.
+    """
     from idff.training import Trainer
+    from idff.training.checkpoint import claim_run_dir, init_from_run
     from idff.training.distributed import DistContext
 
+    claim_run_dir(run_dir, resume)  # before the data pipeline is built: refusals are quick
     ctx = DistContext.from_env(device)
     torch.manual_seed(int(cfg["train"].get("seed", 0)) + ctx.rank)
     model, objective, data = build_run(cfg, ctx.rank, ctx.world_size)
+    if init_from is not None:
+        init_from_run(model, cfg, init_from)
     trainer = Trainer(model, objective, data, train_config_from(cfg), run_dir,
                       run_config=cfg, device=ctx.device, progress=progress and ctx.is_main,
-                      dist=ctx)
+                      dist=ctx, resume=resume)
     trainer.on_log = grid_callback(trainer, cfg, int(cfg["train"].get("sample_every", 0)))
-    if not resume and (Path(run_dir) / "state.pt").exists():
-        raise RunError(f"{run_dir} already holds a run; pass --resume or choose another --out.")
     trainer.fit()
     return trainer
 
@@ -254,7 +275,7 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise RunError(f"cannot read checkpoint {path} ({type(e).__name__}: {e}); the file is "
+        raise RunError(f"cannot read checkpoint {path} ({load_error_reason(e)}); the file is "
                        "truncated or not a torch checkpoint.") from e
     if not isinstance(ckpt, dict) or which not in ckpt:
         keys = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
@@ -338,6 +359,13 @@ def sample_images(
     model = model.to(device).eval()
     net: nn.Module = model
     num_classes = cfg["model"].get("num_classes")
+    if guidance != 1.0 and (not num_classes or labels is None):
+        why = ("the model is not class-conditional" if not num_classes else
+               "no class label was given")
+        raise UserError(f"guidance={guidance:g} has no effect: {why}. Leave guidance at 1"
+                        + ("." if not num_classes else ", or pass label=..."),
+                        cli=f"--guidance {guidance:g} has no effect: {why}. Drop --guidance"
+                            + ("." if not num_classes else ", or pass --label."))
     if labels is not None:
         if not num_classes:
             raise ValueError("labels were given but the model is not class-conditional.")
@@ -387,7 +415,8 @@ def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:
     When the dataset is not on this machine the pipeline is built over random images of
     the configured shape and the report says what is missing.
     """
-    from idff.data.images import DataError, ImageBatches, NumpyImages, build_image_data
+    from idff.data.images import ImageBatches, NumpyImages, build_image_data
+    from idff.errors import DataNotFound
 
     lines = [f"preset {cfg['preset']}: {json.dumps(cfg['data'])}"]
     model = build_model(cfg["model"]).to(device)
@@ -398,7 +427,7 @@ def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:
     try:
         data = build_image_data(cfg["data"], bs)
         lines.append(f"data: {len(data.dataset)} images, {len(data)} batches of {bs} per epoch")
-    except DataError as e:
+    except DataNotFound as e:  # absent data is checked on random images; corrupt data fails
         c, size = int(cfg["data"]["channels"]), int(cfg["data"]["image_size"])
         fake = torch.randint(0, 256, (max(2, bs), c, size, size), dtype=torch.uint8)
         data = ImageBatches(NumpyImages(fake), 2)
@@ -475,6 +504,16 @@ def generate_images(
     settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"),
                 **sampling.knobs(), "seed": seed, "label": label, "guidance": guidance}
     record = out / "generate.json"
+    foreign = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if foreign and not record.is_file():  # generate.json is written before any image
+        few = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3
+                                        else "")
+        raise UserError(f"{out} holds files that idff generate did not write ({few}; no "
+                        "generate.json), which would be counted as generated images; choose an "
+                        "empty or new output folder.",
+                        cli=f"--out {out} holds files that idff generate did not write ({few}; "
+                            "no generate.json), which would be counted as generated images; "
+                            "choose an empty or new --out.")
     if record.is_file():
         old = json.loads(record.read_text())
         if old != settings:

@@ -183,8 +183,9 @@ def _transitions(cfg: dict[str, Any], series: dict[str, Any]):
 
 def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
              series: dict[str, Any] | None = None, progress: bool = True,
-             device: str | torch.device = "cpu") -> nn.Module:
-    """Train the run a config describes; return the EMA model."""
+             device: str | torch.device = "cpu", resume: bool | str = False) -> nn.Module:
+    """Train the run a config describes; return the EMA model (``resume``: see
+    :class:`~idff.training.Trainer`)."""
     torch.manual_seed(train.seed)
     series = series or load_series(run_config["data"], progress)
     d = run_config["data"]
@@ -194,7 +195,7 @@ def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
     objective = PairedObjective(make_objective(run_config["objective"]))
     stream = TransitionStream(pairs, d["batch_size"], seed=train.seed)
     trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress,
-                      device=device)
+                      device=device, resume=resume)
     return trainer.fit()
 
 
@@ -433,7 +434,7 @@ def run_md_benchmark(
             run_dir = runs / f"{name}-s{seed}-n{steps}"
             t0 = time.perf_counter()
             echo(f"training {method} σ={sigma:g} -> {run_dir}")
-            train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
+            train_md(cfg, run_dir, train_cfg, series=series, progress=progress, resume="auto")
             timings[f"train_{method}_{sigma:g}_s"] = time.perf_counter() - t0
             for nfe in nfes:
                 t0 = time.perf_counter()
@@ -498,7 +499,7 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
         cfg["data"]["periodic"] = False
         run_dir = Path(runs) / f"lorenz-{method}-lag{lag}-h{history}-s{seed}-n{steps}"
         echo(f"training {method} on Lorenz-63 -> {run_dir}")
-        train_md(cfg, run_dir, train_cfg, series=series, progress=progress)
+        train_md(cfg, run_dir, train_cfg, series=series, progress=progress, resume="auto")
         res[method] = evaluate_lorenz(run_dir, seed=seed, series=series, progress=progress,
                                       nfe=nfe)
     rows = [res["idff"]["rows"][0], res["icfm"]["rows"][0], res["idff"]["rows"][1]]

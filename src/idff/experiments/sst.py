@@ -168,8 +168,10 @@ def sst_run_config(
     context: int = 1,
     batch_size: int = 32,
     sampling: dict[str, Any] | None = None,
+    sigma: float | None = None,
 ) -> dict[str, Any]:
-    """The JSON-able description of an SST run (sizes are filled by :func:`train_sst`)."""
+    """The JSON-able description of an SST run (sizes are filled by :func:`train_sst`);
+    ``sigma`` is the path noise (default: the method's)."""
     if method not in SST_METHODS:
         raise ValueError(f"unknown SST method {method!r}; choose one of {', '.join(SST_METHODS)}.")
     net = dict(UNET_DEFAULTS)
@@ -177,10 +179,13 @@ def sst_run_config(
     net["method"] = "idff" if method == "idff" else "cfm"
     if method == "idff":
         net.setdefault("parametrization", "skip")
+    objective = dict(METHOD_DEFAULTS[method])
+    if sigma is not None:
+        objective["sigma"] = float(sigma)
     return {
         "kind": "sst",
         "method": method,
-        "objective": dict(METHOD_DEFAULTS[method]),
+        "objective": objective,
         "model": net,
         "data": dict(EOFS_DATA if data is None else data),
         "horizon": horizon,
@@ -188,7 +193,7 @@ def sst_run_config(
         "batch_size": batch_size,
         "sampling": SamplingConfig.from_dict(
             {"nfe": 3, "solver": "euler", "gamma": 1.0, **(sampling or {}), "method": method,
-             "sigma": METHOD_DEFAULTS[method]["sigma"]}).knobs(),
+             "sigma": objective["sigma"]}).knobs(),
     }
 
 
@@ -225,8 +230,10 @@ def _contiguous(idx: np.ndarray) -> np.ndarray:
 
 
 def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
-              progress: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-    """Train the SST run a config describes into ``out``; return the EMA model."""
+              progress: bool = True, device: str | torch.device = "cpu",
+              resume: bool | str = False) -> nn.Module:
+    """Train the SST run a config describes into ``out``; return the EMA model (``resume``:
+    see :class:`~idff.training.Trainer`)."""
     cube, splits = load_sst_data(config["data"])
     tr = cube.select(_contiguous(splits["train"]))
     _, h, w = cube.mask.shape
@@ -240,7 +247,7 @@ def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
     windows = SSTWindows(tr, config["horizon"], config["context"], config["batch_size"],
                          seed=train.seed)
     trainer = Trainer(model, SSTObjective(config["objective"]), windows, train, out, config,
-                      progress=progress, device=device)
+                      progress=progress, device=device, resume=resume)
     return trainer.fit()
 
 
@@ -530,7 +537,7 @@ def run_sst_demo(
         echo(f"training {method} for {steps} steps -> {out / method}")
         train_sst(cfg, out / method, TrainConfig(steps=steps, lr=lr, warmup=min(100, steps),
                                                  ema_decay=0.995, seed=seed, log_every=50,
-                                                 ckpt_every=250))
+                                                 ckpt_every=250), resume="auto")
         # wall time accumulates over sessions, so a resumed or re-scored run keeps its cost
         clock = out / method / "train_time.json"
         spent = json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0

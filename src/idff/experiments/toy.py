@@ -23,6 +23,7 @@ from idff.progress import ProgressField, progress_bar
 from idff.runs import load_weights, register_kind
 from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer
+from idff.training.checkpoint import init_from_run
 
 __all__ = [
     "METHOD_DEFAULTS",
@@ -104,14 +105,22 @@ def train_toy(
     data: np.ndarray | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    resume: bool | str = False,
+    init_from: str | Path | None = None,
 ) -> nn.Module:
-    """Train the run a config describes; return the EMA model."""
+    """Train the run a config describes; return the EMA model.
+
+    ``resume``: continue the run saved in ``out`` (see :class:`~idff.training.Trainer`);
+    ``init_from``: start from the weights of another run of the same network (fine-tuning).
+    """
     torch.manual_seed(train.seed)
     model = build_model(run_config["model"])
+    if init_from is not None:
+        init_from_run(model, run_config, init_from)
     objective = make_objective(run_config["objective"])
     stream = ToyStream(run_config["data"]["dataset"], run_config["data"]["batch_size"], data)
     trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress,
-                      device=device)
+                      device=device, resume=resume)
     return trainer.fit()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from idff.errors import DataError
 from idff.io import atomic_write
 
 __all__ = ["SimulationSettings", "SimulationResult", "default_pdb", "make_system",
@@ -211,9 +212,16 @@ def simulate(settings: SimulationSettings, cache_dir: str | Path = "cache/md",
     cached = d / "torsions.npz"
     paths = [d / f"traj_{i:02d}.dcd" for i in range(settings.n_traj)]
     if cached.is_file():
-        z = np.load(cached)
-        return SimulationResult(d, top, paths, z["angles"], list(z["names"]), z["energies"],
-                                settings.frame_ps)
+        try:
+            with np.load(cached) as z:
+                angles, names, energies = z["angles"], list(z["names"]), z["energies"]
+        except (OSError, KeyError, ValueError) as e:
+            reason = ("it lacks 'angles', 'names' or 'energies'" if isinstance(e, KeyError)
+                      else f"{type(e).__name__}: {str(e)[:120]}")
+            raise DataError(f"the simulation cache {cached} is not readable ({reason}): delete "
+                            "it to rebuild it from the trajectories, or choose another --cache."
+                            ) from e
+        return SimulationResult(d, top, paths, angles, names, energies, settings.frame_ps)
     angles, energies, names = [], [], []
     for i, p in enumerate(paths):
         e_file = p.with_suffix(".energy.npy")

@@ -31,12 +31,19 @@ __all__ = [
     "load_state_dict_checked",
     "remove_stale_tmp",
     "check_resume_config",
+    "claim_run_dir",
+    "init_from_run",
+    "RUN_FILES",
     "RESUMABLE_KEYS",
     "RunError",
 ]
 
 CONFIG, SNAPSHOT, STATE = "config.json", "snapshot.pt", "state.pt"
 SAFE_SNAPSHOT = "snapshot.safetensors"
+LOG = "log.jsonl"
+#: files that make a folder a run: training never writes into a folder holding one of them
+#: unless it continues that very run (its ``state.pt``).
+RUN_FILES = (CONFIG, SNAPSHOT, SAFE_SNAPSHOT, STATE)
 
 
 class RunError(UserError):
@@ -46,11 +53,13 @@ class RunError(UserError):
 def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
     """Delete temporary files that a save killed mid-write left in ``run_dir``; return them.
 
-    Only names :func:`idff.io.atomic_write` creates for the run's own
-    files (``.state.pt.*.tmp``, ``.snapshot.pt.*.tmp``, ``.config.json.*.tmp``) are touched.
+    Only names :func:`idff.io.atomic_write` creates for the run's own files
+    (``.state.pt.*.tmp``, ``.snapshot.pt.*.tmp``, ``.config.json.*.tmp``,
+    ``.log.jsonl.*.tmp``) are touched.
     """
     run_dir = Path(run_dir)
-    stale = [p for name in (STATE, SNAPSHOT, CONFIG) for p in run_dir.glob(f".{name}.*.tmp")]
+    stale = [p for name in (STATE, SNAPSHOT, CONFIG, LOG)
+             for p in run_dir.glob(f".{name}.*.tmp")]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
@@ -62,6 +71,8 @@ RESUMABLE_KEYS = frozenset({
     "train.steps", "train.max_minutes", "train.ckpt_every", "train.log_every",
     "train.tensorboard", "train.sample_every", "data.download",
 })
+#: key prefixes that describe where a run came from, not what it trains; a resume keeps them
+RECORD_PREFIXES = ("init_from.",)
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -99,7 +110,8 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
     free = RESUMABLE_KEYS | (CFM_UNUSED_KEYS if new.get("model.method") == "cfm" else frozenset())
     diffs = [f"{k}: {json.dumps(old.get(k, '(absent)'))} -> {json.dumps(new.get(k, '(absent)'))}"
              for k in sorted(set(old) | set(new))
-             if k not in free and old.get(k, "(absent)") != new.get(k, "(absent)")]
+             if k not in free and not k.startswith(RECORD_PREFIXES)
+             and old.get(k, "(absent)") != new.get(k, "(absent)")]
     if diffs:
         more = f" (+{len(diffs) - 6} more)" if len(diffs) > 6 else ""
         raise RunError(
@@ -109,9 +121,72 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
         )
 
 
+def claim_run_dir(run_dir: str | os.PathLike, resume: bool | str = False) -> bool:
+    """Check that training may write into ``run_dir``; return whether it continues a run.
+
+    A run folder is owned by the run that made it: ``resume=False`` needs a folder without
+    any of :data:`RUN_FILES`; ``resume=True`` needs the folder's ``state.pt`` (a folder of
+    weights only, such as an exported or shipped run, cannot be continued: fine-tune from
+    it into a new folder instead); ``resume="auto"`` continues a ``state.pt`` when there
+    is one and starts in an empty folder otherwise (the benchmark pipelines' cached runs).
+
+    Raises:
+        RunError: in Python words (``resume=True``), with the command-line words
+            (``--resume``, ``--out``, ``--init-from``) as its ``cli`` message.
+    """
+    run_dir = Path(run_dir)
+    present = [n for n in RUN_FILES if (run_dir / n).is_file()]
+    has_state = (run_dir / STATE).is_file()
+    if resume not in (True, False, "auto"):
+        raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
+    if has_state and resume:
+        return True
+    if not present:
+        if resume is True:
+            raise RunError(f"nothing to resume in {run_dir} (no {STATE}); pass resume=False "
+                           "to start a new run there.",
+                           cli=f"nothing to resume in {run_dir} (no {STATE}); drop --resume to "
+                               "start a new run there.")
+        return False
+    files = ", ".join(present)
+    if has_state:  # resume=False
+        raise RunError(f"{run_dir} already holds a run ({files}); pass resume=True to continue "
+                       "it, or choose another run_dir.",
+                       cli=f"{run_dir} already holds a run ({files}); pass --resume to continue "
+                           "it, or choose another --out.")
+    raise RunError(
+        f"{run_dir} holds a trained model ({files}) but no {STATE}: it cannot be continued, "
+        f"and a new run there would overwrite it. Fine-tune from its weights into a new folder "
+        f"with init_from={str(run_dir)!r}, or choose another run_dir.",
+        cli=f"{run_dir} holds a trained model ({files}) but no {STATE}: it cannot be continued "
+            f"(weights only), and a new run there would overwrite it. Fine-tune from its "
+            f"weights into a new folder with --init-from {run_dir} --out NEW, or choose "
+            "another --out.")
+
+
+def init_from_run(model: torch.nn.Module, run_config: dict[str, Any],
+                  source: str | os.PathLike) -> None:
+    """Start ``model`` from the EMA weights of the run at ``source`` (fine-tuning).
+
+    The source must have been trained with the same network (the weights must fit);
+    ``run_config`` records ``init_from: {"run", "step"}`` so the new run says where it began.
+
+    Raises:
+        RunError: ``source`` is not a run, or its weights do not fit ``model``.
+    """
+    _, state, step = load_run(source)
+    src = Path(source)
+    where = src / SNAPSHOT if (src / SNAPSHOT).is_file() else src / SAFE_SNAPSHOT
+    load_state_dict_checked(model, state, f"the --init-from weights {where}")
+    run_config["init_from"] = {"run": str(src.resolve()), "step": step}
+
+
 def save_snapshot(run_dir: str | os.PathLike, ema_state: dict, config: dict, step: int) -> None:
     """Write the inference snapshot (EMA weights) and the config of a run."""
     run_dir = Path(run_dir)
+    if (run_dir / SAFE_SNAPSHOT).is_file():  # loaders would prefer the new .pt: never shadow
+        raise RunError(f"{run_dir} holds {SAFE_SNAPSHOT}; a {SNAPSHOT} beside it would shadow "
+                       "those weights. Train into another folder.")
     atomic_write_json(config, run_dir / CONFIG, indent=2, sort_keys=True)
     atomic_save({"model": ema_state, "step": step}, run_dir / SNAPSHOT)
 

@@ -9,6 +9,7 @@ atomic checkpoints (see :mod:`idff.training.checkpoint`).
 from __future__ import annotations
 
 import json
+import math
 import signal
 import threading
 import time
@@ -23,12 +24,15 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from idff.errors import TrainingInterrupted
+from idff.errors import ConfigError, TrainingInterrupted
 from idff.io import atomic_save, atomic_write_text
 from idff.run_config import LAYOUT
 from idff.training.checkpoint import (
+    CONFIG,
     STATE,
+    RunError,
     check_resume_config,
+    claim_run_dir,
     load_state,
     load_state_dict_checked,
     remove_stale_tmp,
@@ -69,16 +73,31 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}.")
+        def bad(key: str, want: str) -> ConfigError:
+            return ConfigError(f"train.{key} must be {want}, got {getattr(self, key)!r}.")
+
+        for key in ("steps", "grad_accum", "log_every", "ckpt_every"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise bad(key, "an integer >= 1")
+        for key in ("warmup", "seed", "sample_every"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise bad(key, "an integer >= 0")
+        for key, lo in (("lr", 0.0), ("grad_clip", 0.0)):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < math.inf:
+                raise bad(key, "a finite number > 0")
+        if not isinstance(self.weight_decay, (int, float)) or not 0 <= self.weight_decay < 1e9:
+            raise bad("weight_decay", "a finite number >= 0")
         if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}.")
-        if self.grad_accum < 1:
-            raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}.")
+            raise bad("ema_decay", "in [0, 1)")
+        if self.max_minutes is not None and not (isinstance(self.max_minutes, (int, float))
+                                                 and 0 < self.max_minutes < math.inf):
+            raise bad("max_minutes", "a finite number > 0 (or null)")
         if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}."
-            )
+            raise ConfigError(f"unknown train.precision {self.precision!r}; choose one of "
+                              f"{', '.join(PRECISIONS)}.")
 
 
 def _cycle(data: Iterable) -> Iterator:
@@ -116,6 +135,9 @@ class Trainer:
         on_log: optional callback ``(step, metrics_dict)``.
         dist: a :class:`~idff.training.distributed.DistContext` for DDP (``torchrun``);
             only rank 0 writes files, every rank keeps identical weights.
+        resume: ``False`` (default): ``run_dir`` must hold no run; ``True``: continue the
+            run saved there (its ``state.pt``); ``"auto"``: continue it if there is one
+            (see :func:`~idff.training.checkpoint.claim_run_dir`).
     """
 
     def __init__(
@@ -130,7 +152,9 @@ class Trainer:
         on_log: Callable[[int, dict], None] | None = None,
         progress: bool = True,
         dist: DistContext | None = None,
+        resume: bool | str = False,
     ):
+        self.resume_mode = resume
         self.dist = dist or DistContext(device=torch.device(device))
         self.device = self.dist.device
         self.model = model.to(self.device)
@@ -199,8 +223,17 @@ class Trainer:
         """
         if not (self.run_dir / STATE).is_file():
             return False
+        self._keep_record()
         check_resume_config(self.run_dir, self.run_config)
         state = load_state(self.run_dir)
+        if int(state["step"]) > self.config.steps:
+            raise RunError(
+                f"{self.run_dir} is at step {int(state['step'])}; train.steps="
+                f"{self.config.steps} is lower, and the weights cannot go back. Give steps >= "
+                f"{int(state['step'])}, or fine-tune into another folder.",
+                cli=f"{self.run_dir} is at step {int(state['step'])}; --steps "
+                    f"{self.config.steps} is lower, and the weights cannot go back. Give "
+                    f"--steps {int(state['step'])} or more, or choose another --out.")
         where = str(self.run_dir / STATE)
         load_state_dict_checked(self.model, state["model"], where)
         load_state_dict_checked(self.ema.module, state["ema"], where + " (EMA)")
@@ -218,6 +251,15 @@ class Trainer:
         if "data" in state and hasattr(self.data, "load_state_dict"):
             self.data.load_state_dict(state["data"])
         return True
+
+    def _keep_record(self) -> None:
+        """A resumed run keeps the ``init_from`` record of the run that started it."""
+        try:
+            old = json.loads((self.run_dir / CONFIG).read_text())
+        except (OSError, ValueError):
+            return  # a missing or broken config is reported by check_resume_config
+        if isinstance(old, dict) and "init_from" in old and "init_from" not in self.run_config:
+            self.run_config["init_from"] = old["init_from"]
 
     # -- loop ----------------------------------------------------------------------------
     def _autocast(self):
@@ -316,6 +358,8 @@ class Trainer:
         On SIGINT or SIGTERM the loop finishes its step, saves a checkpoint and raises
         :class:`~idff.errors.TrainingInterrupted`; rerunning resumes from that step.
         """
+        if self.step == 0:  # the first fit of this trainer: the folder must be ours
+            claim_run_dir(self.run_dir, self.resume_mode)
         if self.is_main and self.run_dir.is_dir():
             remove_stale_tmp(self.run_dir)
         if self.step == 0 and not self.resume():
