@@ -433,7 +433,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, extra, changed):
     assert _train(out, steps=10).exit_code == 0
     before = {p: (out / p).read_bytes() for p in ("config.json", "snapshot.pt", "state.pt")}
     extra = [str(data) if a == "{data}" else a for a in extra]
-    res = _train(out, *extra, steps=30)
+    res = _train(out, "--resume", *extra, steps=30)
     _one_line_error(res, str(out), "other settings", changed)
     assert {p: (out / p).read_bytes() for p in before} == before  # nothing rewritten
 
@@ -467,7 +467,7 @@ def test_extending_steps_resumes_and_logs_each_step_once(tmp_path):
     # a kill after logging step 300 but before its checkpoint leaves a log ahead of state.pt
     with open(out / "log.jsonl", "a") as f:
         f.write(json.dumps({"step": 300, "loss": 1.0}) + "\n" + '{"step": 4')
-    res = _train(out, "--ckpt-every", "100", steps=400)
+    res = _train(out, "--ckpt-every", "100", "--resume", steps=400)
     assert res.exit_code == 0, res.output
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [100, 200, 300, 400]
@@ -480,7 +480,7 @@ def test_state_missing_an_entry_is_a_clear_error(tmp_path):
     state = torch.load(out / "state.pt", weights_only=True)
     del state["optim"]
     torch.save(state, out / "state.pt")
-    _one_line_error(_train(out, steps=10), "state.pt lacks optim")
+    _one_line_error(_train(out, "--resume", steps=10), "state.pt lacks optim")
 
 
 def test_stale_temporary_files_are_removed(tmp_path):
@@ -491,7 +491,7 @@ def test_stale_temporary_files_are_removed(tmp_path):
         p.write_bytes(b"half a checkpoint")
     keep = out / ".notes.tmp"
     keep.write_text("not ours")
-    assert _train(out, steps=10).exit_code == 0
+    assert _train(out, "--resume", steps=10).exit_code == 0
     assert not any(p.exists() for p in stale) and keep.exists()
 
 
@@ -522,12 +522,13 @@ def test_signal_saves_a_checkpoint_and_resume_is_exact(tmp_path, sig):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + getattr(signal, sig), err
     assert "Traceback" not in err and "checkpoint saved" in err
+    assert "Rerun the same command with --resume" in err  # the command that does resume
     step = load_state(out)["step"]
     assert 100 <= step < steps, step  # saved where it stopped, not at a checkpoint interval
     if sig == "SIGTERM":
         return  # the exact continuation is checked once, after SIGINT
     # the rerun and the uninterrupted reference run in this process (same thread count)
-    assert CliRunner().invoke(cli, [*args, "--out", str(out)]).exit_code == 0
+    assert CliRunner().invoke(cli, [*args, "--out", str(out), "--resume"]).exit_code == 0
     assert CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "straight")]).exit_code == 0
     _, a, n_a = load_run(out)
     _, b, n_b = load_run(tmp_path / "straight")

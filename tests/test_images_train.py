@@ -64,7 +64,7 @@ def test_kill_and_resume_continue_exactly(tmp_path, monkeypatch, kind):
     monkeypatch.setattr(Trainer, "train_micro_steps", original)
     with pytest.raises(Exception, match="already holds a run"):
         train_images(cfg, tmp_path / "killed", progress=False, resume=False)
-    resumed = train_images(cfg, tmp_path / "killed", progress=False)
+    resumed = train_images(cfg, tmp_path / "killed", progress=False, resume=True)
 
     assert resumed.step == straight.step == 4
     a, b = straight.state_dict(), resumed.state_dict()

@@ -94,7 +94,7 @@ def test_train_forecast_cli_end_to_end(oisst_dir, tmp_path):
     assert cfg["model"]["pad_to"] == [6, 8] and cfg["data"]["stats"]["kind"] == "patch"
     # resume: asking for 3 steps continues from the saved step 2
     res = runner.invoke(cli, args[:-len(TINY) - 2] + ["--out", str(run), *TINY]
-                        + ["--steps", "3"])
+                        + ["--steps", "3", "--resume"])
     assert res.exit_code == 0, res.output
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
     out = tmp_path / "fc"

@@ -17,12 +17,13 @@ def _cfg(method="idff", **kw):
     return toy_run_config(method, "8gaussians", hidden=32, depth=2, batch_size=64, **kw)
 
 
-def _train(tmp, steps, seed=0, **kw):
+def _train(tmp, steps, seed=0, resume=False, **kw):
     return train_toy(
         _cfg(**kw),
         tmp,
         TrainConfig(steps=steps, warmup=5, lr=1e-3, ema_decay=0.9, seed=seed, ckpt_every=5),
         progress=False,
+        resume=resume,
     )
 
 
@@ -32,7 +33,7 @@ def test_resume_continues_exactly(tmp_path):
     # continue the same run directory to 12 steps: resumes model, EMA, optimiser, RNG
     cfg = json.loads((tmp_path / "b" / "config.json").read_text())
     assert cfg["train"]["steps"] == 6
-    resumed = _train(tmp_path / "b", 12)
+    resumed = _train(tmp_path / "b", 12, resume=True)
     for p, q in zip(full.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(p, q)
     state = torch.load(tmp_path / "b" / "state.pt", weights_only=True)
@@ -208,7 +209,7 @@ def test_cli_errors_are_clear(tmp_path):
     res = r.invoke(
         cli, ["sample", str(tmp_path / "ok"), "--nfe", "0", "--out", str(tmp_path / "x.npy")]
     )
-    assert res.exit_code == 2 and "'--nfe': 0 is not in the range x>=1" in res.output
+    assert res.exit_code == 2 and "'--nfe': 0 is not in the range 1<=x<=" in res.output
     (tmp_path / "ok" / "snapshot.pt").write_bytes(b"truncated")
     res = r.invoke(cli, ["sample", str(tmp_path / "ok"), "--out", str(tmp_path / "x.npy")])
     assert res.exit_code != 0 and "truncated" in res.output

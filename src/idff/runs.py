@@ -204,23 +204,41 @@ def load(path: str | Path) -> Run:
 
 
 def train_run(config: dict[str, Any], out: str | Path, train: Any, progress: bool = True,
-              device: str | torch.device = "cpu") -> nn.Module:
+              device: str | torch.device = "cpu", resume: bool = False,
+              init_from: str | Path | None = None) -> nn.Module:
     """Train a run of a kind that registered a ``stream``; returns the EMA model.
 
     ``config`` holds ``kind``, ``method``, ``objective``, ``model`` and whatever the kind's
-    stream reads; ``train`` is a :class:`~idff.training.TrainConfig`.
+    stream reads; ``train`` is a :class:`~idff.training.TrainConfig`. ``out`` must hold no
+    run, unless ``resume=True`` continues the one saved there; ``init_from`` starts from
+    the weights of another run of the same network (fine-tuning into ``out``).
+
+    Raises:
+        UserError: ``out`` holds another run (or nothing to resume), the device is not on
+            this machine, or the ``sampling`` section is invalid; nothing is written.
     """
+    from idff.errors import check_device
     from idff.methods import make_objective
     from idff.models import build_model
     from idff.training import Trainer
+    from idff.training.checkpoint import claim_run_dir, init_from_run
 
     spec = get_kind(config.get("kind", "toy"))
     if spec.stream is None:
         raise UserError(f"runs of kind {spec.name!r} train with their own command "
                         f"(idff train {spec.name}).")
+    if init_from is not None and resume:
+        raise UserError("init_from starts a new run from another run's weights; resume=True "
+                        "continues the run in out. Give one of them.")
+    check_device(str(device), "device")
+    claim_run_dir(out, resume)
+    if "sampling" in config:  # invalid sampling settings fail now, not after training
+        SamplingConfig.from_run(config)
     torch.manual_seed(train.seed)
     model = build_model(config["model"])
+    if init_from is not None:
+        init_from_run(model, config, init_from)
     objective = make_objective(config["objective"])
     trainer = Trainer(model, objective, spec.stream(config), train, out, config,
-                      progress=progress, device=device)
+                      progress=progress, device=device, resume=resume)
     return trainer.fit()

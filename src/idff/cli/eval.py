@@ -407,6 +407,11 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:
             raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")
+        if kinds - {"toy", "image"}:
+            e = next(e for e in entries if e.info["kind"] not in ("toy", "image"))
+            raise UserError(f"{e.info['run']} is a {e.info['kind']!r} run; idff bench nfe scores "
+                            "toy and Fashion-MNIST image runs (MD runs: idff md-eval; SST runs: "
+                            "idff forecast).")
         if kinds == {"toy"}:
             datasets = {json.loads((Path(r) / "config.json").read_text())["data"]["dataset"]
                         for r in runs}

@@ -21,7 +21,7 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             raise CLIError("interrupted (Ctrl-C). Files already written are complete (each is "
                            "written to a temporary name, then renamed); rerun the command to "
-                           "finish.", exit_code=130) from None
+                           "finish it (training: with --resume).", exit_code=130) from None
         except (OSError, RuntimeError, MemoryError) as e:
             if is_environment_error(e):
                 raise to_cli_error(e) from e

@@ -12,6 +12,7 @@ from idff.cli.common import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     check_init_from,
+    check_memory,
     device_option,
     pop_sampling,
     sampling_options,
@@ -172,6 +173,7 @@ def sample(run, n, seed, device, out, **kw):
         warn(f"--nfe {nfe} means {nfe} network evaluations per sample; this takes long (a "
              "progress bar appears after two seconds; Ctrl-C stops).")
     kind = run_kind_of(run)
+    check_memory(4.0 * n * _sample_numel(run), f"--n {n}")  # x, x0 and two solver stages
     if kind == "image":
         from idff.cli.images import sample_image_grid
 
@@ -196,6 +198,19 @@ def sample(run, n, seed, device, out, **kw):
 
         plot_samples_and_trajectories({f"{cfg['method']} (NFE {res.nfe})": res}, out)
     click.echo(f"wrote {n} samples (NFE {res.nfe}) to {out}")
+
+
+def _sample_numel(run) -> int:
+    """Numbers per sample of a run (a published ``.pt`` checkpoint: 3 × 32 × 32)."""
+    import json
+
+    try:
+        model = json.loads((Path(run) / "config.json").read_text()).get("model", {})
+        if "dim" in model:
+            return int(model["dim"])
+        return int(model.get("in_channels", 3)) * int(model.get("image_size", 32)) ** 2
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 3 * 32 * 32
 
 
 def _sample_registered(run, n, overrides, seed, out, device) -> None:

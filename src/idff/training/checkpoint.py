@@ -114,10 +114,12 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
              and old.get(k, "(absent)") != new.get(k, "(absent)")]
     if diffs:
         more = f" (+{len(diffs) - 6} more)" if len(diffs) > 6 else ""
+        listed = f"{run_dir} holds a run trained with other settings ({'; '.join(diffs[:6])}{more})"
         raise RunError(
-            f"{run_dir} holds a run trained with other settings ({'; '.join(diffs[:6])}{more}); "
-            "resuming would continue its weights under the new settings. Choose another --out, "
-            "or rerun with the recorded settings."
+            f"{listed}; resuming would continue its weights under the new settings. Choose "
+            "another run_dir, or resume with the recorded settings.",
+            cli=f"{listed}; resuming would continue its weights under the new settings. Choose "
+                "another --out, or rerun with the recorded settings.",
         )
 
 
