@@ -356,7 +356,8 @@ class Trainer:
         """Train until ``config.steps``; return the EMA model. Resumes if a state exists.
 
         On SIGINT or SIGTERM the loop finishes its step, saves a checkpoint and raises
-        :class:`~idff.errors.TrainingInterrupted`; training again with ``resume=True`` continues from that step.
+        :class:`~idff.errors.TrainingInterrupted`; training again with ``resume=True``
+        continues from that step.
         """
         if self.step == 0:  # the first fit of this trainer: the folder must be ours
             claim_run_dir(self.run_dir, self.resume_mode)
