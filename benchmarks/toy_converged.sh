@@ -49,9 +49,10 @@ train() {  # train METHOD DATASET SEED STEPS DIR: train, resume or extend DIR to
         return
     fi
     echo "[train] $dir: step $have -> $steps ($(date -u +%H:%M:%S))"
-    local t0=$SECONDS
+    local t0=$SECONDS resume=()
+    [[ -f $dir/state.pt ]] && resume=(--resume)
     $NICE $IDFF train toy --method "$method" --dataset "$dataset" --steps "$steps" \
-        --seed "$seed" --ckpt-every 1000 --out "$dir" >"$dir.log" 2>&1
+        --seed "$seed" --ckpt-every 1000 --out "$dir" "${resume[@]}" >"$dir.log" 2>&1
     echo "[train] $dir done in $((SECONDS - t0)) s"
 }
 

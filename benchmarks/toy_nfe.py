@@ -130,6 +130,7 @@ def main() -> None:
                             ckpt_every=args.steps,
                         ),
                         progress=False,
+                        resume="auto",  # a shorter cached run is extended
                     )
                 model, cfg = load_toy_model(rd)
                 samp = dict(samp)

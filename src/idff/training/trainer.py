@@ -96,8 +96,8 @@ class TrainConfig:
                                                  and 0 < self.max_minutes < math.inf):
             raise bad("max_minutes", "a finite number > 0 (or null)")
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown train.precision {self.precision!r}; choose one of "
-                              f"{', '.join(PRECISIONS)}.")
+            raise ConfigError(f"unknown precision {self.precision!r} (train.precision); choose "
+                              f"one of {', '.join(PRECISIONS)}.")
 
 
 def _cycle(data: Iterable) -> Iterator:
