@@ -179,7 +179,7 @@ def init_from_run(model: torch.nn.Module, run_config: dict[str, Any],
     _, state, step = load_run(source)
     src = Path(source)
     where = src / SNAPSHOT if (src / SNAPSHOT).is_file() else src / SAFE_SNAPSHOT
-    load_state_dict_checked(model, state, f"the --init-from weights {where}")
+    load_state_dict_checked(model, state, f"the starting weights {where}")
     run_config["init_from"] = {"run": str(src.resolve()), "step": step}
 
 
