@@ -204,6 +204,19 @@ def test_image_init_from_a_weights_only_run(tmp_path, image_run):
     assert cfg["init_from"] == {"run": str(shipped.resolve()), "step": 2}
 
 
+def test_md_init_from_a_weights_only_run(tmp_path):
+    base = ["train", "md", "--source", "lorenz", "--steps", 2, "--hidden", 8, "--depth", 2,
+            "--batch-size", 16]
+    assert _run([*base, "--out", tmp_path / "a"]).exit_code == 0
+    shipped = _copy(tmp_path / "a", tmp_path / "shipped", drop=("state.pt",))
+    res = _run([*base, "--out", tmp_path / "b", "--init-from", shipped])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert cfg["init_from"] == {"run": str(shipped.resolve()), "step": 2}
+    opts = {o for p in cli.commands["train"].commands["sst"].params for o in p.opts}
+    assert "--init-from" in opts
+
+
 def test_lower_steps_on_resume_is_refused(tmp_path, toy_run):
     run = _copy(toy_run, tmp_path / "run")
     before = _files(run)

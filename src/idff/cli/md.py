@@ -17,6 +17,7 @@ from idff.cli.common import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     CommaList,
+    check_init_from,
     device_option,
     pop_sampling,
     sampling_options,
@@ -136,10 +137,13 @@ def md_simulate(**kw):
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out where it stopped (its settings must be the same).")
+@click.option("--init-from", type=click.Path(), default=None,
+              help="Start from the weights of this run (same network), training into a new "
+                   "--out.")
 @_errors
 def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag, history, cond,
                  nfe, sigma, steps, batch_size, lr, hidden, depth, seed, ckpt_every, device, out,
-                 resume, **kw):
+                 resume, init_from, **kw):
     """Train IDFF (or I-CFM) from frame k to frame k+τ of torsion trajectories."""
     from dataclasses import asdict
 
@@ -148,6 +152,7 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
     from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
+    check_init_from(init_from, resume)
     claim_run_dir(out, resume)  # before any simulation or data: a refusal is immediate
     cache = kw.pop("cache")
     frame_ps = kw["frame_ps"]
@@ -178,7 +183,7 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
                         sampling={"nfe": nfe}, sigma=sigma)
     train = TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps), ema_decay=0.999,
                         seed=seed, ckpt_every=ckpt_every)
-    train_md(cfg, out, train, series=series, device=device, resume=resume)
+    train_md(cfg, out, train, series=series, device=device, resume=resume, init_from=init_from)
     click.echo(f"saved run to {out}")
 
 

@@ -13,6 +13,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    check_init_from,
     device_option,
     pop_sampling,
     sampling_options,
@@ -112,15 +113,20 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out where it stopped (its settings must be the same).")
+@click.option("--init-from", type=click.Path(), default=None,
+              help="Start from the weights of this run (same network), training into a new "
+                   "--out.")
 def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
                   val_years, test_years, method, horizon, context, steps, batch_size, lr,
-                  num_channels, channel_mult, nfe, seed, ckpt_every, sigma, device, out, resume):
+                  num_channels, channel_mult, nfe, seed, ckpt_every, sigma, device, out, resume,
+                  init_from):
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
     from idff.experiments.sst import EOFS_DATA, sst_run_config, train_sst
     from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
+    check_init_from(init_from, resume)
     claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     data = dict(EOFS_DATA)
     if data_path != "eofs":
@@ -141,7 +147,8 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
                              horizon, context, batch_size, {"nfe": nfe}, sigma=sigma)
         train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps, 100),
                                         ema_decay=0.995, seed=seed, log_every=50,
-                                        ckpt_every=ckpt_every), device=device, resume=resume)
+                                        ckpt_every=ckpt_every), device=device, resume=resume,
+                  init_from=init_from)
     except (ValueError, FileNotFoundError, ImportError, PermissionError) as e:
         _fail(e)
     click.echo(f"saved run to {out}")

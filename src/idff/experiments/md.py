@@ -31,6 +31,7 @@ from idff.runs import load_weights, register_kind
 from idff.sampling import SamplingConfig
 from idff.timeseries.lorenz import compare_lorenz, lorenz63
 from idff.training import TrainConfig, Trainer
+from idff.training.checkpoint import init_from_run
 
 __all__ = ["METHOD_DEFAULTS", "SAMPLING", "PairedObjective", "md_run_config", "load_series",
            "train_md", "load_md_model", "evaluate_md", "evaluate_lorenz", "metric_table"]
@@ -183,15 +184,18 @@ def _transitions(cfg: dict[str, Any], series: dict[str, Any]):
 
 def train_md(run_config: dict[str, Any], out: str | Path, train: TrainConfig,
              series: dict[str, Any] | None = None, progress: bool = True,
-             device: str | torch.device = "cpu", resume: bool | str = False) -> nn.Module:
+             device: str | torch.device = "cpu", resume: bool | str = False,
+             init_from: str | Path | None = None) -> nn.Module:
     """Train the run a config describes; return the EMA model (``resume``: see
-    :class:`~idff.training.Trainer`)."""
+    :class:`~idff.training.Trainer`; ``init_from``: start from another run's weights)."""
     torch.manual_seed(train.seed)
     series = series or load_series(run_config["data"], progress)
     d = run_config["data"]
     d.setdefault("index_scale", float(max(len(s) for s in series["train"])))
     pairs = _transitions(run_config, series)
     model = build_model(run_config["model"])
+    if init_from is not None:
+        init_from_run(model, run_config, init_from)
     objective = PairedObjective(make_objective(run_config["objective"]))
     stream = TransitionStream(pairs, d["batch_size"], seed=train.seed)
     trainer = Trainer(model, objective, stream, train, out, run_config, progress=progress,

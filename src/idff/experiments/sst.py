@@ -52,6 +52,7 @@ from idff.sampling import SamplingConfig
 from idff.timeseries.forecast import ForecastScores, score_forecast
 from idff.timeseries.rollout import repeat_members, rollout, split_members
 from idff.training import TrainConfig, Trainer
+from idff.training.checkpoint import init_from_run
 
 __all__ = [
     "SST_METHODS",
@@ -231,9 +232,9 @@ def _contiguous(idx: np.ndarray) -> np.ndarray:
 
 def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
               progress: bool = True, device: str | torch.device = "cpu",
-              resume: bool | str = False) -> nn.Module:
+              resume: bool | str = False, init_from: str | Path | None = None) -> nn.Module:
     """Train the SST run a config describes into ``out``; return the EMA model (``resume``:
-    see :class:`~idff.training.Trainer`)."""
+    see :class:`~idff.training.Trainer`; ``init_from``: start from another run's weights)."""
     cube, splits = load_sst_data(config["data"])
     tr = cube.select(_contiguous(splits["train"]))
     _, h, w = cube.mask.shape
@@ -244,6 +245,8 @@ def train_sst(config: dict[str, Any], out: str | Path, train: TrainConfig,
     config["data"]["stats"] = cube.stats  # forecasts reuse the training statistics
     torch.manual_seed(train.seed)
     model = build_sst_model(config)
+    if init_from is not None:
+        init_from_run(model, config, init_from)
     windows = SSTWindows(tr, config["horizon"], config["context"], config["batch_size"],
                          seed=train.seed)
     trainer = Trainer(model, SSTObjective(config["objective"]), windows, train, out, config,
