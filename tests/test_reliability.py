@@ -331,6 +331,8 @@ def test_absurd_budgets_are_refused(tmp_path, toy_run):
     _one_line_error(_run(["sample", toy_run, "--n", 10**11, "--out", tmp_path / "s.npy"]),
                     "--n 100000000000", "GiB", "lower --n")
     assert not (tmp_path / "s.npy").exists()
+    _one_line_error(_run(["bench", "nfe", toy_run, "--nfe", f"2,{10**12}", "--out",
+                          tmp_path / "b"]), "--nfe takes", "at most 1,000,000")
 
 
 def _no_gpu():

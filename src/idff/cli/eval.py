@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
+    MAX_NFE,
     NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
@@ -153,7 +154,8 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
 @_feature_options
 @click.option("--n", "n", type=POSITIVE_INT, default=10_000,
               help="Samples drawn when A or B is a run.")
-@click.option("--nfe", type=POSITIVE_INT, default=10, help="NFE when sampling a run.")
+@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=10,
+              help="NFE when sampling a run.")
 @click.option("--solver", type=click.Choice(SOLVERS), default=None,
               help="Solver when sampling a run (default: the run's).")
 @click.option("--gamma", type=NONNEG_FLOAT, default=0.0,
@@ -390,9 +392,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
     torch.set_num_threads(threads)
     check_output_path(out)
     try:
-        nfes = _parse_list(nfe_list, "--nfe", "integers >= 1 or 'adaptive', e.g. 1,2,4,adaptive",
+        nfes = _parse_list(nfe_list, "--nfe", f"integers >= 1 (at most {MAX_NFE:,}) or "
+                           "'adaptive', e.g. 1,2,4,adaptive",
                            lambda b: b if b == "adaptive" else int(b),
-                           lambda b: b == "adaptive" or b >= 1)
+                           lambda b: b == "adaptive" or 1 <= b <= MAX_NFE)
         gam = _parse_list(gammas, "--gammas", "finite numbers >= 0, e.g. 0,0.5,1", float,
                           lambda g: math.isfinite(g) and g >= 0)
         if labels and len(labels) != len(runs):
