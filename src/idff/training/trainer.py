@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import signal
 import threading
 import time
@@ -78,21 +79,21 @@ class TrainConfig:
 
         for key in ("steps", "grad_accum", "log_every", "ckpt_every"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise bad(key, "an integer >= 1")
         for key in ("warmup", "seed", "sample_every"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
                 raise bad(key, "an integer >= 0")
         for key, lo in (("lr", 0.0), ("grad_clip", 0.0)):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v < math.inf:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not lo < v < math.inf:
                 raise bad(key, "a finite number > 0")
-        if not isinstance(self.weight_decay, (int, float)) or not 0 <= self.weight_decay < 1e9:
+        if not isinstance(self.weight_decay, numbers.Real) or not 0 <= self.weight_decay < 1e9:
             raise bad("weight_decay", "a finite number >= 0")
         if not 0 <= self.ema_decay < 1:
             raise bad("ema_decay", "in [0, 1)")
-        if self.max_minutes is not None and not (isinstance(self.max_minutes, (int, float))
+        if self.max_minutes is not None and not (isinstance(self.max_minutes, numbers.Real)
                                                  and 0 < self.max_minutes < math.inf):
             raise bad("max_minutes", "a finite number > 0 (or null)")
         if self.precision not in PRECISIONS:
