@@ -71,13 +71,20 @@ class DistContext:
         return cls(rank=rank, local_rank=local, world_size=world, device=dev)
 
     def wrap(self, model: nn.Module) -> nn.Module:
-        """``DistributedDataParallel(model)`` when distributed, else ``model``."""
+        """``DistributedDataParallel(model)`` when distributed, else ``model``.
+
+        Gradients are views of DDP's communication buckets (``gradient_as_bucket_view``):
+        no copy into the buckets, and no "grad strides do not match bucket view strides"
+        warning when a compiled backward lays a gradient out differently from its
+        parameter (the gradient is accumulated into the view, which has the parameter's
+        layout). The optimizer then zeroes gradients in place instead of dropping them.
+        """
         if not self.distributed:
             return model
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DDP(model, device_ids=ids)
+        return DDP(model, device_ids=ids, gradient_as_bucket_view=True)
 
     def barrier(self) -> None:
         if self.distributed:

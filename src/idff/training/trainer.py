@@ -4,6 +4,10 @@ The loop knows a model, an objective ``loss(model, x1, cond) -> LossOutput`` and
 iterable of ``(x1, cond)`` batches; it never knows the formulation. It keeps an EMA
 copy, warms the learning rate up linearly, clips gradients, and writes resumable,
 atomic checkpoints (see :mod:`idff.training.checkpoint`).
+
+A step never waits for the device: loss terms, the gradient norm and a "first non-finite
+step" record stay on it and are read on logging and checkpoint steps only, so a non-finite
+loss stops training at the next of those steps (never after a checkpoint of bad weights).
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from idff.errors import ConfigError, TrainingInterrupted
 from idff.io import atomic_save, atomic_write_text
+from idff.objective import deferred_finite_checks, nonfinite_message
 from idff.run_config import LAYOUT
 from idff.training.checkpoint import (
     CONFIG,
@@ -40,6 +44,7 @@ from idff.training.checkpoint import (
     save_snapshot,
 )
 from idff.training.distributed import DistContext
+from idff.training.ema import EMA
 
 __all__ = ["TrainConfig", "Trainer"]
 
@@ -139,6 +144,9 @@ class Trainer:
         resume: ``False`` (default): ``run_dir`` must hold no run; ``True``: continue the
             run saved there (its ``state.pt``); ``"auto"``: continue it if there is one
             (see :func:`~idff.training.checkpoint.claim_run_dir`).
+        compile: ``torch.compile`` the network for the training step (on CUDA the
+            weights are also stored ``channels_last``). Not part of the run's settings: a
+            run may be resumed with or without it.
     """
 
     def __init__(
@@ -154,12 +162,19 @@ class Trainer:
         progress: bool = True,
         dist: DistContext | None = None,
         resume: bool | str = False,
+        compile: bool = False,
     ):
         self.resume_mode = resume
         self.dist = dist or DistContext(device=torch.device(device))
         self.device = self.dist.device
         self.model = model.to(self.device)
+        if compile and self.device.type == "cuda" and _has_conv2d(self.model):
+            # before DDP builds its buckets, so that gradients, parameters and bucket
+            # views share one memory format
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.dist.wrap(self.model)
+        if compile:
+            self.net = torch.compile(self.net)
         self.objective = objective
         self.data = data
         self.config = config
@@ -169,11 +184,12 @@ class Trainer:
         self.run_config["train"] = {**self.run_config.get("train", {}), **asdict(config)}
         self.on_log = on_log
         self.progress = progress
-        self.ema = AveragedModel(
-            self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
-        )
+        self.ema = EMA(self.model, config.ema_decay)
+        # fused: one kernel for the whole update and the step counts on the device (the
+        # for-loop version reads them with .item() every step)
         self.opt = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+            fused=self.device.type in ("cuda", "cpu"),
         )
         warm = max(config.warmup, 1)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
@@ -184,6 +200,10 @@ class Trainer:
             config.precision) if amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast_dtype == torch.float16)
         self.step = 0
+        # [step, what (1: loss, 2: gradient norm), value] of the first non-finite step
+        # since the last read; 0 while none (kept on the device, see check_finite)
+        self._fault = torch.zeros(3, device=self.device)
+        self._loss_name = "loss"
 
     @property
     def is_main(self) -> bool:
@@ -238,7 +258,7 @@ class Trainer:
         where = str(self.run_dir / STATE)
         load_state_dict_checked(self.model, state["model"], where)
         load_state_dict_checked(self.ema.module, state["ema"], where + " (EMA)")
-        self.ema.n_averaged.copy_(state["ema_n_averaged"])
+        self.ema.load_count(int(state["ema_n_averaged"]))
         self.opt.load_state_dict(state["optim"])
         self.sched.load_state_dict(state["sched"])
         if "scaler" in state:
@@ -268,50 +288,75 @@ class Trainer:
             return nullcontext()
         return torch.autocast("cuda", dtype=self.autocast_dtype)
 
-    def train_step(self, x1: torch.Tensor, cond: Any) -> dict[str, float]:
-        """One optimizer step on one batch."""
+    def train_step(self, x1: torch.Tensor, cond: Any) -> dict[str, Any]:
+        """One optimizer step on one batch (see :meth:`train_micro_steps`)."""
         return self.train_micro_steps([(x1, cond)])
 
-    def train_micro_steps(self, micro: list[tuple[torch.Tensor, Any]]) -> dict[str, float]:
+    def train_micro_steps(self, micro: list[tuple[torch.Tensor, Any]]) -> dict[str, Any]:
         """One optimizer step accumulating gradients over ``micro`` batches.
 
-        Raises:
-            FloatingPointError: the loss or the gradient norm is not finite on any process;
-                nothing is updated, so the last checkpoint stays the last good one.
+        Nothing here waits for the device. The returned ``loss``, ``flow``, ``score`` and
+        ``grad_norm`` are 0-d tensors on the device (``float()`` reads one); ``lr`` is a
+        float. A non-finite loss or gradient norm is recorded on the device and raised by
+        :meth:`check_finite` (which :meth:`fit` calls on logging and checkpoint steps).
         """
         self.model.train()
-        self.opt.zero_grad(set_to_none=True)
-        sums: dict[str, float] = {}
+        # DDP keeps gradients as views of its buckets (distributed.py): zero them in place
+        self.opt.zero_grad(set_to_none=not self.dist.distributed)
+        terms = None
         for k, (x1, cond) in enumerate(micro):
             sync = k == len(micro) - 1 or not self.dist.distributed
             ctx = nullcontext() if sync else self.net.no_sync()
-            error = None
-            with ctx:
-                try:
-                    with self._autocast():
-                        out = self.objective(self.net, x1, cond)
-                except FloatingPointError as e:
-                    error = str(e)
-                if self.dist.any(error is not None):
-                    raise FloatingPointError(error or "the loss is not finite on another process.")
+            with ctx, deferred_finite_checks():
+                with self._autocast():
+                    out = self.objective(self.net, x1, cond)
                 self.scaler.scale(out.loss / len(micro)).backward()
-            for key, v in out.items().items():
-                sums[key] = sums.get(key, 0.0) + v / len(micro)
+            part = out.terms() / len(micro)
+            terms = part if terms is None else terms + part
+            self._loss_name = getattr(out, "name", "loss")
         self.scaler.unscale_(self.opt)
         gnorm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        if not torch.isfinite(gnorm) and not self.scaler.is_enabled():
-            raise FloatingPointError(
-                "the gradient norm is not finite; lower the learning rate or check the data."
-            )
+        self._record_fault(terms[0], gnorm)
         self.scaler.step(self.opt)
         self.scaler.update()
         self.sched.step()
         self.ema.update_parameters(self.model)
         self.step += 1
-        metrics = dict(sums)  # this process's values; averaged over processes when logged
-        metrics["grad_norm"] = float(gnorm)
+        # this process's values; averaged over processes when logged
+        metrics: dict[str, Any] = {"loss": terms[0], "flow": terms[1], "score": terms[2]}
+        metrics["grad_norm"] = gnorm.detach()
         metrics["lr"] = self.sched.get_last_lr()[0]
         return metrics
+
+    def _record_fault(self, loss: torch.Tensor, gnorm: torch.Tensor) -> None:
+        """Remember (on the device) the first step whose loss or gradient norm is not
+        finite. With fp16 loss scaling an infinite gradient norm is the scaler's business
+        (it skips the step), as before."""
+        gnorm = gnorm.detach().float()
+        bad_loss = ~torch.isfinite(loss)
+        bad = bad_loss if self.scaler.is_enabled() else bad_loss | ~torch.isfinite(gnorm)
+        here = torch.stack([torch.full_like(loss, self.step + 1),
+                            torch.where(bad_loss, 1.0, 2.0).to(loss.dtype),
+                            torch.where(bad_loss, loss, gnorm)])
+        self._fault = torch.where((self._fault[0] == 0) & bad, here, self._fault)
+
+    def check_finite(self) -> None:
+        """Raise if a step since the last call had a non-finite loss or gradient norm
+        (reads the device; a collective under DDP).
+
+        Raises:
+            FloatingPointError: ``step N: the IDFF loss is not finite (nan); ...``.
+        """
+        step, what, value = self._fault.tolist()
+        if not self.dist.any(step > 0):
+            return
+        if step == 0:
+            msg = "the loss is not finite on another process."
+        elif what == 1:
+            msg = nonfinite_message(self._loss_name, value)
+        else:
+            msg = "the gradient norm is not finite; lower the learning rate or check the data."
+        raise FloatingPointError(f"step {int(step) or self.step}: {msg}")
 
     def _next_micro(self, batches: Iterator) -> list[tuple[torch.Tensor, Any]]:
         out = []
@@ -383,21 +428,24 @@ class Trainer:
         log = open(self.run_dir / "log.jsonl", "a") if self.is_main else None
         tb = _tensorboard(self.run_dir) if self.config.tensorboard and self.is_main else None
         t0, n0 = time.perf_counter(), self.step
+        # single process: looking at the clock and the signal flag costs nothing; under DDP
+        # it is a collective, done on logging and checkpoint steps only
+        every_step = not self.dist.distributed
         try:
             while self.step < self.config.steps:
                 limit = self.config.max_minutes
-                if limit and self.dist.any(time.perf_counter() - t0 > 60 * limit):
-                    break
-                try:
-                    metrics = self.train_micro_steps(self._next_micro(batches))
-                except FloatingPointError as e:
-                    raise FloatingPointError(
-                        f"step {self.step + 1}: {e} Training stopped; the last good checkpoint "
-                        f"(step {self._saved_step()}) in {self.run_dir} was kept."
-                    ) from e
+                metrics = self.train_micro_steps(self._next_micro(batches))
                 bar.update(1)
-                if self.step % self.config.log_every == 0 or self.step == self.config.steps:
-                    metrics = {k: self.dist.mean(v) for k, v in metrics.items()}
+                log_now = self.step % self.config.log_every == 0 or self.step == self.config.steps
+                ckpt_now = self.step % self.config.ckpt_every == 0
+                look = every_step or log_now or ckpt_now
+                late = look and bool(limit) and self.dist.any(
+                    time.perf_counter() - t0 > 60 * limit)
+                stop = look and self.dist.any(self._signal is not None)
+                if log_now or ckpt_now or late or stop:
+                    self._check_finite_or_stop()
+                if log_now:
+                    metrics = {k: self.dist.mean(float(v)) for k, v in metrics.items()}
                     rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
                     metrics["steps_per_s"] = rate
                     metrics["images_per_s"] = rate * _batch_len(self._last_batch_size(),
@@ -412,12 +460,15 @@ class Trainer:
                             tb.add_scalar(f"train/{k}", v, self.step)
                     if self.on_log:
                         self.on_log(self.step, metrics)
-                if self.step % self.config.ckpt_every == 0:
+                if ckpt_now:
                     self.save()
-                if self.dist.any(self._signal is not None):
+                if stop:
                     self.save()
                     raise TrainingInterrupted(self.step, self.run_dir,
                                               int(self._signal or signal.SIGTERM))
+                if late:
+                    break
+            self._check_finite_or_stop()
             self.save()
         finally:
             for sig, h in old_handlers.items():
@@ -429,6 +480,15 @@ class Trainer:
                 tb.close()
         return self.ema.module
 
+    def _check_finite_or_stop(self) -> None:
+        try:
+            self.check_finite()
+        except FloatingPointError as e:
+            raise FloatingPointError(
+                f"{e} Training stopped; the last good checkpoint (step {self._saved_step()}) "
+                f"in {self.run_dir} was kept."
+            ) from e
+
     def _saved_step(self) -> int | str:
         path = self.run_dir / STATE
         return "none yet" if not path.is_file() else int(load_state(self.run_dir)["step"])
@@ -436,6 +496,10 @@ class Trainer:
     def _last_batch_size(self) -> int:
         size = getattr(self.data, "batch_size", None)
         return int(size) if size else 0
+
+
+def _has_conv2d(model: nn.Module) -> bool:
+    return any(p.dim() == 4 for p in model.parameters())
 
 
 def _batch_len(batch: int, accum: int, world: int) -> int:
