@@ -47,6 +47,9 @@ def ot_plan(x0: Tensor, x1: Tensor) -> np.ndarray:
     import ot  # POT
 
     cost = cost_matrix(x0, x1).cpu().double().numpy()
+    if not np.isfinite(cost).all():  # on the host already: this check is free
+        raise ValueError("the batch contains NaN or inf values; clean the data (e.g. "
+                         "torch.nan_to_num) or check the data loader.")
     n, m = cost.shape
     plan = ot.emd(np.full(n, 1.0 / n), np.full(m, 1.0 / m), cost, numItermax=1_000_000)
     if not np.isfinite(plan).all() or plan.sum() < 1e-8:

@@ -6,20 +6,17 @@ training loop never needs to know which method it trains.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from idff.coupling import couple
+from idff.finite import require_finite
 from idff.path import CFMPath, IDFFPath, expand_t
 
 __all__ = [
     "LossOutput",
-    "deferred_finite_checks",
     "nonfinite_message",
     "IDFFObjective",
     "implied_velocity",
@@ -34,15 +31,11 @@ SCORE_TARGETS = ("eps", "x0")
 
 @dataclass
 class LossOutput:
-    """Total loss and its terms (scalars); ``flow``/``score`` are unweighted means.
-
-    ``name`` says which loss it is in error messages (``"IDFF loss"``).
-    """
+    """Total loss and its terms (scalars); ``flow``/``score`` are unweighted means."""
 
     loss: Tensor
     flow: Tensor
     score: Tensor
-    name: str = "loss"
 
     def terms(self) -> Tensor:
         """``(loss, flow, score)`` as one detached float32 tensor on the loss's device
@@ -56,23 +49,6 @@ class LossOutput:
         return {"loss": loss, "flow": flow, "score": score}
 
 
-_DEFERRED: ContextVar[bool] = ContextVar("idff_deferred_finite_checks", default=False)
-
-
-@contextmanager
-def deferred_finite_checks() -> Iterator[None]:
-    """Within this block objectives do not test their loss for NaN/inf themselves.
-
-    ``torch.isfinite(loss)`` in a Python ``if`` waits for the device; the training loop
-    instead keeps a device-side flag and reads it on logging and checkpoint steps.
-    """
-    token = _DEFERRED.set(True)
-    try:
-        yield
-    finally:
-        _DEFERRED.reset(token)
-
-
 def nonfinite_message(what: str, value: float) -> str:
     """The error for a non-finite loss (``what``: ``"IDFF loss"``, ...)."""
     return (f"the {what} is not finite ({value}); lower the learning rate, enable gradient "
@@ -80,10 +56,8 @@ def nonfinite_message(what: str, value: float) -> str:
 
 
 def _check_finite(loss: Tensor, what: str) -> None:
-    if _DEFERRED.get():
-        return
-    if not torch.isfinite(loss):
-        raise FloatingPointError(nonfinite_message(what, loss.item()))
+    # deferred (read later, without stalling the device) inside idff.finite.deferred_checks
+    require_finite(loss, lambda value: FloatingPointError(nonfinite_message(what, value)))
 
 
 def _mean_per_sample(x: Tensor) -> Tensor:
@@ -204,8 +178,7 @@ class IDFFObjective:
         score_term = score_err.mean()
         loss = self.flow_weight * flow + score_term
         _check_finite(loss, "IDFF loss")
-        return LossOutput(loss=loss, flow=flow_err.mean().detach(), score=score_term.detach(),
-                          name="IDFF loss")
+        return LossOutput(loss=loss, flow=flow_err.mean().detach(), score=score_term.detach())
 
 
 class CFMObjective:
@@ -235,4 +208,4 @@ class CFMObjective:
         err = ((v - CFMPath.target(ps)) ** 2).mean()
         _check_finite(err, "CFM loss")
         zero = torch.zeros((), device=x1.device)
-        return LossOutput(loss=err, flow=err.detach(), score=zero, name="CFM loss")
+        return LossOutput(loss=err, flow=err.detach(), score=zero)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from idff.finite import require_finite
+
 __all__ = [
     "PathSample",
     "IDFFPath",
@@ -57,11 +59,10 @@ def check_pair(x0: Tensor, x1: Tensor) -> None:
     if x0.device != x1.device:
         raise ValueError(f"x0 is on {x0.device} but x1 on {x1.device}; move both to one device.")
     for name, v in (("x0", x0), ("x1", x1)):
-        if not torch.isfinite(v).all():
-            raise ValueError(
-                f"{name} contains NaN or inf values; clean the data (e.g. torch.nan_to_num) "
-                "or check the data loader."
-            )
+        require_finite(v, lambda _, name=name: ValueError(
+            f"{name} contains NaN or inf values; clean the data (e.g. torch.nan_to_num) "
+            "or check the data loader."
+        ))
 
 
 @dataclass

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from idff.errors import ConfigError, TrainingInterrupted
 from idff.io import atomic_save, atomic_write_text
-from idff.objective import deferred_finite_checks, nonfinite_message
+from idff.finite import Check, deferred_checks
 from idff.run_config import LAYOUT
 from idff.training.checkpoint import (
     CONFIG,
@@ -200,10 +200,10 @@ class Trainer:
             config.precision) if amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast_dtype == torch.float16)
         self.step = 0
-        # [step, what (1: loss, 2: gradient norm), value] of the first non-finite step
-        # since the last read; 0 while none (kept on the device, see check_finite)
+        # [step, 1 + index of the failed check, checked value] of the first step since
+        # the last read with a failed check; zeros while none (see check_finite)
         self._fault = torch.zeros(3, device=self.device)
-        self._loss_name = "loss"
+        self._checks: list[Check] = []
 
     @property
     def is_main(self) -> bool:
@@ -304,19 +304,19 @@ class Trainer:
         # DDP keeps gradients as views of its buckets (distributed.py): zero them in place
         self.opt.zero_grad(set_to_none=not self.dist.distributed)
         terms = None
-        for k, (x1, cond) in enumerate(micro):
-            sync = k == len(micro) - 1 or not self.dist.distributed
-            ctx = nullcontext() if sync else self.net.no_sync()
-            with ctx, deferred_finite_checks():
-                with self._autocast():
-                    out = self.objective(self.net, x1, cond)
-                self.scaler.scale(out.loss / len(micro)).backward()
-            part = out.terms() / len(micro)
-            terms = part if terms is None else terms + part
-            self._loss_name = getattr(out, "name", "loss")
+        with deferred_checks() as checks:  # the data and loss NaN checks, kept on the device
+            for k, (x1, cond) in enumerate(micro):
+                sync = k == len(micro) - 1 or not self.dist.distributed
+                ctx = nullcontext() if sync else self.net.no_sync()
+                with ctx:
+                    with self._autocast():
+                        out = self.objective(self.net, x1, cond)
+                    self.scaler.scale(out.loss / len(micro)).backward()
+                part = out.terms() / len(micro)
+                terms = part if terms is None else terms + part
         self.scaler.unscale_(self.opt)
         gnorm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self._record_fault(terms[0], gnorm)
+        self._record_faults(checks, terms[0], gnorm)
         self.scaler.step(self.opt)
         self.scaler.update()
         self.sched.step()
@@ -328,35 +328,43 @@ class Trainer:
         metrics["lr"] = self.sched.get_last_lr()[0]
         return metrics
 
-    def _record_fault(self, loss: torch.Tensor, gnorm: torch.Tensor) -> None:
-        """Remember (on the device) the first step whose loss or gradient norm is not
-        finite. With fp16 loss scaling an infinite gradient norm is the scaler's business
-        (it skips the step), as before."""
-        gnorm = gnorm.detach().float()
-        bad_loss = ~torch.isfinite(loss)
-        bad = bad_loss if self.scaler.is_enabled() else bad_loss | ~torch.isfinite(gnorm)
-        here = torch.stack([torch.full_like(loss, self.step + 1),
-                            torch.where(bad_loss, 1.0, 2.0).to(loss.dtype),
-                            torch.where(bad_loss, loss, gnorm)])
-        self._fault = torch.where((self._fault[0] == 0) & bad, here, self._fault)
+    def _record_faults(self, checks: list[Check], loss: torch.Tensor,
+                       gnorm: torch.Tensor) -> None:
+        """Remember, on the device, the first failed check of the first step that had one.
+
+        Checks: those the objective deferred (finite data, finite loss), then a finite
+        loss (for objectives without their own check) and, unless fp16 loss scaling
+        handles it by skipping the step, a finite gradient norm.
+        """
+        checks = [*checks, Check(torch.isfinite(loss), loss, _loss_error)]
+        if not self.scaler.is_enabled():
+            gnorm = gnorm.detach().float()
+            checks.append(Check(torch.isfinite(gnorm), gnorm, _gnorm_error))
+        self._checks = checks
+        bad = ~torch.stack([c.ok for c in checks])
+        zero = torch.zeros((), device=loss.device)
+        values = torch.stack([zero if c.value is None else c.value.float() for c in checks])
+        first = bad.int().argmax()
+        here = torch.stack([torch.full_like(zero, self.step + 1), (first + 1).float(),
+                            values[first]])
+        self._fault = torch.where((self._fault[0] == 0) & bad.any(), here, self._fault)
 
     def check_finite(self) -> None:
-        """Raise if a step since the last call had a non-finite loss or gradient norm
-        (reads the device; a collective under DDP).
+        """Raise the error of the first failed NaN/inf check since the last call (reads the
+        device; a collective under DDP).
 
         Raises:
-            FloatingPointError: ``step N: the IDFF loss is not finite (nan); ...``.
+            FloatingPointError: ``step N: the IDFF loss is not finite (nan); ...`` (or the
+                gradient norm); ValueError: ``step N: x1 contains NaN or inf values; ...``.
         """
-        step, what, value = self._fault.tolist()
+        step, index, value = self._fault.tolist()
         if not self.dist.any(step > 0):
             return
         if step == 0:
-            msg = "the loss is not finite on another process."
-        elif what == 1:
-            msg = nonfinite_message(self._loss_name, value)
-        else:
-            msg = "the gradient norm is not finite; lower the learning rate or check the data."
-        raise FloatingPointError(f"step {int(step) or self.step}: {msg}")
+            raise FloatingPointError(f"step {self.step}: the loss is not finite on another "
+                                     "process.")
+        error = self._checks[int(index) - 1].error(value)
+        raise type(error)(f"step {int(step)}: {error}")
 
     def _next_micro(self, batches: Iterator) -> list[tuple[torch.Tensor, Any]]:
         out = []
@@ -483,8 +491,8 @@ class Trainer:
     def _check_finite_or_stop(self) -> None:
         try:
             self.check_finite()
-        except FloatingPointError as e:
-            raise FloatingPointError(
+        except (FloatingPointError, ValueError) as e:
+            raise type(e)(
                 f"{e} Training stopped; the last good checkpoint (step {self._saved_step()}) "
                 f"in {self.run_dir} was kept."
             ) from e
@@ -496,6 +504,17 @@ class Trainer:
     def _last_batch_size(self) -> int:
         size = getattr(self.data, "batch_size", None)
         return int(size) if size else 0
+
+
+def _loss_error(value: float) -> FloatingPointError:
+    from idff.objective import nonfinite_message
+
+    return FloatingPointError(nonfinite_message("loss", value))
+
+
+def _gnorm_error(value: float) -> FloatingPointError:
+    return FloatingPointError("the gradient norm is not finite; lower the learning rate or "
+                              "check the data.")
 
 
 def _has_conv2d(model: nn.Module) -> bool:
