@@ -134,3 +134,36 @@ def test_cost_matrix_is_float32_and_ignores_autocast():
     a, b = couple(x0, x1, "ot", generator=torch.Generator().manual_seed(0))
     assert torch.equal(b, x1)
     assert sorted(int((x0 == r).all(dim=(1, 2, 3)).nonzero()) for r in a) == list(range(6))
+
+
+def test_in_memory_batches_are_indexed_whole_and_flipped_per_epoch(monkeypatch):
+    """NumpyImages sets are served without per-sample Python; flips are batched, fair and
+    the same after a resume."""
+    from idff.data.images import ImageBatches, NumpyImages, to_model_range
+
+    def per_sample(self, i):
+        raise AssertionError("per-sample __getitem__ in the hot path")
+
+    monkeypatch.setattr(NumpyImages, "__getitem__", per_sample)
+    n, bs = 64, 8
+    imgs = torch.randint(0, 256, (n, 1, 3, 4), dtype=torch.uint8)
+    ds = NumpyImages(imgs, torch.arange(n))
+    a = ImageBatches(ds, bs, class_cond=True, seed=3, hflip=True)
+    batches = list(a)
+    flipped = 0
+    for x, y in batches:
+        plain, mirrored = to_model_range(imgs[y]), to_model_range(imgs[y]).flip(-1)
+        same = (x == plain).flatten(1).all(1)
+        flip = (x == mirrored).flatten(1).all(1)
+        assert bool((same | flip).all())
+        flipped += int((flip & ~same).sum())
+    assert 16 <= flipped <= 48  # Binomial(64, 1/2): 99.9 % of draws
+    b = ImageBatches(ds, bs, class_cond=True, seed=3, hflip=True)
+    it = iter(b)
+    next(it), next(it)
+    c = ImageBatches(ds, bs, class_cond=True, seed=3, hflip=True)
+    c.load_state_dict(b.state_dict())
+    for (xc, yc), (xa, ya) in zip(c, batches[2:], strict=True):
+        assert torch.equal(xc, xa) and torch.equal(yc, ya)
+    second = list(a)  # the next epoch: another order and other flips
+    assert not torch.equal(torch.cat([x for x, _ in second]), torch.cat([x for x, _ in batches]))

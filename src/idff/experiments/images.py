@@ -130,14 +130,16 @@ def per_rank_batch(cfg: dict[str, Any], world_size: int) -> int:
     return global_bs // (world_size * accum)
 
 
-def build_run(cfg: dict[str, Any], rank: int = 0, world_size: int = 1):
-    """Model, objective and data of an image run config."""
+def build_run(cfg: dict[str, Any], rank: int = 0, world_size: int = 1,
+              device: str | torch.device = "cpu"):
+    """Model, objective and data (batches served on ``device``) of an image run config."""
     from idff.data.images import build_image_data
 
     model = build_model(cfg["model"])
     objective = make_objective(cfg["objective"])
     data = build_image_data(cfg["data"], per_rank_batch(cfg, world_size), rank=rank,
-                            world_size=world_size, seed=int(cfg["train"].get("seed", 0)))
+                            world_size=world_size, seed=int(cfg["train"].get("seed", 0)),
+                            device=device)
     return model, objective, data
 
 
@@ -182,7 +184,7 @@ def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = 
     claim_run_dir(run_dir, resume)  # before the data pipeline is built: refusals are quick
     ctx = DistContext.from_env(device)
     torch.manual_seed(int(cfg["train"].get("seed", 0)) + ctx.rank)
-    model, objective, data = build_run(cfg, ctx.rank, ctx.world_size)
+    model, objective, data = build_run(cfg, ctx.rank, ctx.world_size, ctx.device)
     if init_from is not None:
         init_from_run(model, cfg, init_from)
     trainer = Trainer(model, objective, data, train_config_from(cfg), run_dir,
