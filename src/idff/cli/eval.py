@@ -370,9 +370,11 @@ def bench() -> None:
 @click.option("--fresh", is_flag=True,
               help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
 @device_option
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the networks (the first cells' times include compiling).")
 def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind,
               select_metric, ref_val, ref_eval, data_root, features, inception, classifier,
-              classifier_sha256, seed, threads, out, fresh, device):
+              classifier_sha256, seed, threads, out, fresh, device, compile_):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
 
     Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
@@ -406,7 +408,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
                 raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
                                  f"{', '.join(SOLVERS)}.")
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
-                                    solver_list, device) for i, r in enumerate(runs)]
+                                    solver_list, device, compile_)
+                   for i, r in enumerate(runs)]
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:
             raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")

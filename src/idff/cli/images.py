@@ -60,7 +60,7 @@ def _make_train_command(preset: str) -> click.Command:
                        "save one.")
     @click.option("--grad-accum", type=POSITIVE_INT, default=None, help="Micro-batches per step.")
     @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
-                  help="Autocast precision on GPU.")
+                  help="Autocast precision on GPU (presets: bf16; the CPU trains in fp32).")
     @click.option("--max-minutes", type=POSITIVE_FLOAT, default=None,
                   help="Stop (and save) after this.")
     @click.option("--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard scalars.")
@@ -75,22 +75,26 @@ def _make_train_command(preset: str) -> click.Command:
                        "exported run, training into a new --out.")
     @click.option("--dry-run", is_flag=True,
                   help="Build the model and data pipeline, run one loss, write nothing.")
+    @click.option("--compile", "compile_", is_flag=True,
+                  help="torch.compile the network (minutes of compiling first; channels_last "
+                       "on CUDA). A run may be resumed with or without it.")
     def command(out, data_root, download, overrides, steps, batch_size, ckpt_every, grad_accum,
                 precision, max_minutes, tensorboard, sigma, device, threads, resume, init_from,
-                dry_run):
+                dry_run, compile_):
         if ckpt_every is not None:
             overrides = (*overrides, f"train.ckpt_every={ckpt_every}")
         if sigma is not None:
             overrides = (*overrides, f"objective.sigma={sigma!r}")
         _train(preset, out, data_root, download, list(overrides), steps, batch_size, grad_accum,
-               precision, max_minutes, tensorboard, device, threads, resume, dry_run, init_from)
+               precision, max_minutes, tensorboard, device, threads, resume, dry_run, init_from,
+               compile_)
 
     return command
 
 
 def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_accum,
            precision, max_minutes, tensorboard, device, threads, resume, dry_run,
-           init_from=None) -> None:
+           init_from=None, compile_=False) -> None:
     import torch
 
     from idff.data.images import DataError
@@ -117,7 +121,8 @@ def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_
             out = f"runs/{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         check_output_path(out, folder=True)
         check_init_from(init_from, resume)
-        trainer = train_images(cfg, out, device=device, resume=resume, init_from=init_from)
+        trainer = train_images(cfg, out, device=device, resume=resume, init_from=init_from,
+                               compile=compile_)
     except (ValueError, FileNotFoundError, PermissionError, DataError, RunError,
             FloatingPointError, RuntimeError) as e:
         _fail(e)
@@ -170,7 +175,10 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
               help="Class label (class-conditional models).")
 @click.option("--guidance", type=NONNEG_FLOAT, default=1.0, help="Classifier-free guidance scale.")
 @device_option
-def generate(ckpt, n, out, batch_size, seed, label, guidance, device, **kw):
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the network (compiling takes a while first; pays off for "
+                   "large sets).")
+def generate(ckpt, n, out, batch_size, seed, label, guidance, device, compile_, **kw):
     """Write N PNGs (000000.png, ...) in batches; rerun the same command to resume.
 
     Sample i always starts from the noise of seed (SEED, i): the set does not depend on the
@@ -185,7 +193,8 @@ def generate(ckpt, n, out, batch_size, seed, label, guidance, device, **kw):
     _remove_stale_pngs(Path(out))
     try:
         done = generate_images(ckpt, n, out, batch_size=batch_size, seed=seed, label=label,
-                               guidance=guidance, device=device, **overrides)
+                               guidance=guidance, device=device, compile=compile_,
+                               **overrides)
     except (RunError, ValueError, PermissionError) as e:
         _fail(e)
     click.echo(f"{out}: {n} images present ({done} written now)")

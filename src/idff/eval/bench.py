@@ -480,14 +480,15 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
 def entry_from_run(run_dir: str | Path, label: str | None = None,
                    gammas: Sequence[float] = (0.0, 0.5, 1.0),
                    field: str = "pf", solvers: Sequence[str] | None = None,
-                   device: str | torch.device = "cpu") -> BenchEntry:
+                   device: str | torch.device = "cpu", compile: bool = False) -> BenchEntry:
     """Adapt a run directory into a benchmark entry with its sampling candidates.
 
     IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``); with
     ``solvers``, one per (solver, noise) pair that the solver can integrate (``γ > 0``
     only with ``euler``, ``ddim``, ``ddim2``; ``ddim*`` only for ``pf``). CFM runs get one
     candidate per ODE solver in ``solvers``. The
-    candidate with the best validation score is used at each budget.
+    candidate with the best validation score is used at each budget. ``compile``:
+    ``torch.compile`` the network (:func:`idff.accel.compile_network`).
     """
     from idff.training.checkpoint import CONFIG, RunError, load_run
 
@@ -497,6 +498,10 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
             f"{run_dir} is not a run directory (no {CONFIG}); pass an 'idff train' --out folder."
         )
     run = load(run_dir)
+    if compile:
+        from idff.accel import compile_network
+
+        run.model = compile_network(run.model, device)
     config, kind, method = run.config, run.kind, run.config.get("method")
     if method == "idff":
         key = "gamma" if field == "pf" else "s"

@@ -171,11 +171,12 @@ def grid_callback(trainer, cfg: dict[str, Any], every: int, n: int = 64) -> Call
 
 def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = "cpu",
                  progress: bool = True, resume: bool | str = False,
-                 init_from: str | os.PathLike | None = None):
+                 init_from: str | os.PathLike | None = None, compile: bool = False):
     """Train an image run (single process or one rank of ``torchrun``); return the trainer.
 
     ``resume``: continue the run saved in ``run_dir`` (see :class:`~idff.training.Trainer`);
-    ``init_from``: start from the EMA weights of another run of the same network.
+    ``init_from``: start from the EMA weights of another run of the same network;
+    ``compile``: ``torch.compile`` the network (see :class:`~idff.training.Trainer`).
     """
     from idff.training import Trainer
     from idff.training.checkpoint import claim_run_dir, init_from_run
@@ -189,7 +190,7 @@ def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = 
         init_from_run(model, cfg, init_from)
     trainer = Trainer(model, objective, data, train_config_from(cfg), run_dir,
                       run_config=cfg, device=ctx.device, progress=progress and ctx.is_main,
-                      dist=ctx, resume=resume)
+                      dist=ctx, resume=resume, compile=compile)
     trainer.on_log = grid_callback(trainer, cfg, int(cfg["train"].get("sample_every", 0)))
     trainer.fit()
     return trainer
@@ -483,6 +484,7 @@ def generate_images(
     guidance: float = 1.0,
     device: str = "cpu",
     progress: bool = True,
+    compile: bool = False,
     **overrides: Any,
 ) -> int:
     """Write images ``OUT/000000.png`` … for indices ``0 ≤ i < n``; return how many were new.
@@ -492,7 +494,8 @@ def generate_images(
     batch size or on the number of processes. Under ``torchrun`` rank ``r`` of ``W`` writes
     the indices ``i ≡ r (mod W)``. ``sampling`` defaults to the checkpoint's; ``overrides``
     (``nfe=``, ``solver=``, ...) change it. The settings are recorded in
-    ``OUT/generate.json``; resuming with different settings is refused.
+    ``OUT/generate.json``; resuming with different settings is refused. ``compile``:
+    ``torch.compile`` the network (:func:`idff.accel.compile_network`).
     """
     from tqdm.auto import tqdm
 
@@ -502,6 +505,10 @@ def generate_images(
         raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
     out = _writable_dir(out)
     model, cfg = load_image_model(ckpt)
+    if compile:
+        from idff.accel import compile_network
+
+        model = compile_network(model, device)
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
     settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"),
                 **sampling.knobs(), "seed": seed, "label": label, "guidance": guidance}

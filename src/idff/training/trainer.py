@@ -28,9 +28,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from idff.accel import channels_last_if_useful
 from idff.errors import ConfigError, TrainingInterrupted
-from idff.io import atomic_save, atomic_write_text
 from idff.finite import Check, deferred_checks
+from idff.io import atomic_save, atomic_write_text
 from idff.run_config import LAYOUT
 from idff.training.checkpoint import (
     CONFIG,
@@ -168,10 +169,10 @@ class Trainer:
         self.dist = dist or DistContext(device=torch.device(device))
         self.device = self.dist.device
         self.model = model.to(self.device)
-        if compile and self.device.type == "cuda" and _has_conv2d(self.model):
+        if compile:
             # before DDP builds its buckets, so that gradients, parameters and bucket
             # views share one memory format
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = channels_last_if_useful(self.model, self.device)
         self.net = self.dist.wrap(self.model)
         if compile:
             self.net = torch.compile(self.net)
@@ -515,10 +516,6 @@ def _loss_error(value: float) -> FloatingPointError:
 def _gnorm_error(value: float) -> FloatingPointError:
     return FloatingPointError("the gradient norm is not finite; lower the learning rate or "
                               "check the data.")
-
-
-def _has_conv2d(model: nn.Module) -> bool:
-    return any(p.dim() == 4 for p in model.parameters())
 
 
 def _batch_len(batch: int, accum: int, world: int) -> int:
