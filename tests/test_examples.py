@@ -26,8 +26,9 @@ def test_own_module_example_trains_and_samples_at_the_chosen_nfe(tmp_path, capsy
     assert torch.equal(x, again) and not torch.equal(x, other)
 
 
-def test_gpu_check_script_dry_run_prints_its_table():
-    """scripts/gpu_check.sh's CPU path: the same code (DDP over gloo, tiny UNet, 2 steps)."""
+def test_gpu_check_script_dry_run_prints_its_table(tmp_path):
+    """scripts/gpu_check.sh's CPU path: the same code (DDP over gloo, tiny UNet, 2 steps),
+    every row on disk as soon as it is measured."""
     import os
     import subprocess
 
@@ -35,11 +36,36 @@ def test_gpu_check_script_dry_run_prints_its_table():
 
     pytest.importorskip("torchcfm")
     root = EXAMPLES.parent
-    res = subprocess.run(["bash", str(root / "scripts" / "gpu_check.sh"), "--dry-run"],
-                         capture_output=True, text=True, timeout=300,
+    out = tmp_path / "gpu_check.md"
+    stages = "idff,cfm,syncs,fmnist,gen"
+    res = subprocess.run(["bash", str(root / "scripts" / "gpu_check.sh"), "--dry-run",
+                          "--stages", stages, "--out", str(out)],
+                         capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-2000:]
-    rows = [line for line in res.stdout.splitlines() if line.startswith("| eager |")]
-    assert len(rows) == 1
-    cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert all(float(c) > 0 for c in cells[1:])
+    rows = {}
+    for line in out.read_text().splitlines():
+        if line.startswith("| ") and not line.startswith("| stage"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.setdefault(cells[0], []).append(cells)
+            assert line in res.stdout  # printed as well
+    assert set(rows) == {*stages.split(","), "ratio (eager)"}
+    for stage in ("idff", "cfm", "fmnist", "ratio (eager)"):
+        assert float(rows[stage][0][2]) > 0
+    assert [r[1] for r in rows["gen"]] == ["generation NFE 4, samples/s",
+                                           "generation NFE 10, samples/s"]
+    assert rows["syncs"][0][2] == "0 (independent), 0 (OT)"
+
+
+def test_gpu_check_keeps_a_row_for_a_stage_that_runs_out_of_time(tmp_path):
+    import os
+    import subprocess
+
+    root = EXAMPLES.parent
+    out = tmp_path / "gpu_check.md"
+    res = subprocess.run(["bash", str(root / "scripts" / "gpu_check.sh"), "--dry-run",
+                          "--stages", "idff", "--budget-scale", "0.005", "--out", str(out)],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "| idff | timed out | - | stopped after its 1 s budget" in out.read_text()

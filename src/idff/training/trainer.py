@@ -303,7 +303,7 @@ class Trainer:
         """
         self.model.train()
         # DDP keeps gradients as views of its buckets (distributed.py): zero them in place
-        self.opt.zero_grad(set_to_none=not self.dist.distributed)
+        self.opt.zero_grad(set_to_none=not _grads_are_bucket_views(self.net))
         terms = None
         with deferred_checks() as checks:  # the data and loss NaN checks, kept on the device
             for k, (x1, cond) in enumerate(micro):
@@ -516,6 +516,11 @@ def _loss_error(value: float) -> FloatingPointError:
 def _gnorm_error(value: float) -> FloatingPointError:
     return FloatingPointError("the gradient norm is not finite; lower the learning rate or "
                               "check the data.")
+
+
+def _grads_are_bucket_views(net: nn.Module) -> bool:
+    inner = getattr(net, "_orig_mod", net)  # through torch.compile's wrapper
+    return bool(getattr(inner, "gradient_as_bucket_view", False))
 
 
 def _batch_len(batch: int, accum: int, world: int) -> int:
