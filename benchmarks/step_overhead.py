@@ -119,10 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     print("| coupling | IDFF Trainer (ms/step) | torchcfm-style loop (ms/step) | IDFF/CFM "
           "steps/s | OT coupling (ms) | OT share of the IDFF step |")
     print("|---|---|---|---|---|---|")
+    x0 = torch.randn_like(x1)
+
+    def ot():
+        couple(x0, x1, "ot")
+
     for coupling in [c.strip() for c in args.couplings.split(",")]:
         a, b = idff_step(cfg, x1, coupling), cfm_step(cfg, x1, coupling)
-        x0 = torch.randn_like(x1)
-        ot = lambda: couple(x0, x1, "ot")  # noqa: E731
         for fn in (a, b, ot):  # warm-up
             _per_call(fn, 3)
         ta, tb, to = [], [], []

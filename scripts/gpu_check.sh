@@ -8,6 +8,6 @@
 #   --dry-run: the same code on the CPU with a tiny UNet and two steps (checks the script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=.venv/bin/python
-[[ -x $py ]] || py=python3
+py=${PYTHON:-.venv/bin/python}  # $PYTHON: the interpreter to use (default: the repo's venv)
+[[ -x $py ]] || command -v "$py" >/dev/null || py=python3
 exec timeout 480 "$py" scripts/gpu_check.py "$@"

@@ -31,6 +31,7 @@ def test_gpu_check_script_dry_run_prints_its_table(tmp_path):
     every row on disk as soon as it is measured."""
     import os
     import subprocess
+    import sys
 
     import pytest
 
@@ -41,7 +42,7 @@ def test_gpu_check_script_dry_run_prints_its_table(tmp_path):
     res = subprocess.run(["bash", str(root / "scripts" / "gpu_check.sh"), "--dry-run",
                           "--stages", stages, "--out", str(out)],
                          capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
     assert res.returncode == 0, res.stderr[-2000:]
     rows = {}
     for line in out.read_text().splitlines():
@@ -60,12 +61,13 @@ def test_gpu_check_script_dry_run_prints_its_table(tmp_path):
 def test_gpu_check_keeps_a_row_for_a_stage_that_runs_out_of_time(tmp_path):
     import os
     import subprocess
+    import sys
 
     root = EXAMPLES.parent
     out = tmp_path / "gpu_check.md"
     res = subprocess.run(["bash", str(root / "scripts" / "gpu_check.sh"), "--dry-run",
                           "--stages", "idff", "--budget-scale", "0.005", "--out", str(out)],
                          capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
     assert res.returncode == 0, res.stderr[-2000:]
     assert "| idff | timed out | - | stopped after its 1 s budget" in out.read_text()

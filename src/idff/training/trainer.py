@@ -346,8 +346,9 @@ class Trainer:
         zero = torch.zeros((), device=loss.device)
         values = torch.stack([zero if c.value is None else c.value.float() for c in checks])
         first = bad.int().argmax()
+        # gather, not values[first]: indexing by a 0-d device tensor may read it on the host
         here = torch.stack([torch.full_like(zero, self.step + 1), (first + 1).float(),
-                            values[first]])
+                            values.gather(0, first.reshape(1))[0]])
         self._fault = torch.where((self._fault[0] == 0) & bad.any(), here, self._fault)
 
     def check_finite(self) -> None:
