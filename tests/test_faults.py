@@ -713,3 +713,19 @@ def test_cfm_run_resumes_across_idff_only_defaults(tmp_path):
     (tmp_path / CONFIG).write_text(json.dumps(idff_old))
     with pytest.raises(UserError, match="model.parametrization"):
         check_resume_config(tmp_path, {"model": {"method": "idff", "parametrization": "velocity"}})
+
+
+def test_resume_may_change_precision_but_not_the_objective(tmp_path):
+    """An fp32 run (the image presets' old default, and the CPU's) resumes under the bf16
+    preset default; a change of what the weights mean is still refused."""
+    import json
+
+    from idff.errors import UserError
+    from idff.training.checkpoint import CONFIG, check_resume_config
+
+    old = {"model": {"method": "idff"}, "objective": {"sigma": 0.05},
+           "train": {"precision": "fp32", "lr": 2e-4}}
+    (tmp_path / CONFIG).write_text(json.dumps(old))
+    check_resume_config(tmp_path, {**old, "train": {"precision": "bf16", "lr": 2e-4}})
+    with pytest.raises(UserError, match="train.lr"):
+        check_resume_config(tmp_path, {**old, "train": {"precision": "bf16", "lr": 1e-4}})

@@ -66,10 +66,11 @@ def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
 
 
 #: run-config keys that may change when a run is resumed: how long and how often to
-#: save, log and draw; nothing that changes what the weights mean.
+#: save, log and draw, and the arithmetic precision of the step (a run started on the CPU in
+#: fp32 may go on under the bf16 autocast of a GPU); nothing that changes what the weights mean.
 RESUMABLE_KEYS = frozenset({
     "train.steps", "train.max_minutes", "train.ckpt_every", "train.log_every",
-    "train.tensorboard", "train.sample_every", "data.download",
+    "train.tensorboard", "train.sample_every", "train.precision", "data.download",
 })
 #: key prefixes that describe where a run came from, not what it trains; a resume keeps them
 RECORD_PREFIXES = ("init_from.",)
