@@ -17,7 +17,8 @@ from idff.sampling import SamplingConfig, cli_options, nfe_for_steps
 def test_defaults_round_trip_and_knobs():
     s = SamplingConfig(method="otcfm", sigma=0.0, nfe=4, solver="heun")
     assert SamplingConfig.from_dict(s.to_dict()) == s
-    assert set(s.knobs()) == {"nfe", "solver", "field", "gamma", "s", "sde"}
+    assert set(s.knobs()) == {"nfe", "solver", "field", "gamma", "s", "sde", "grid", "rho",
+                              "times"}
     assert SamplingConfig.from_run({"method": "otcfm", "objective": {"sigma": 0.0},
                                     "sampling": s.knobs()}) == s
 
@@ -88,8 +89,9 @@ def test_legacy_configs_upgrade_to_the_same_settings():
 
 def test_every_sampling_command_offers_every_option():
     names = [n for n, _, _ in cli_options()]
-    assert set(names) == {f.name for f in dataclasses.fields(SamplingConfig)} - {"method",
-                                                                                  "sigma"}
+    # method and σ belong to the trained run; a custom grid's times come from tune-schedule
+    assert set(names) == {f.name for f in dataclasses.fields(SamplingConfig)} - {
+        "method", "sigma", "times"}
     for cmd in (["sample"], ["generate"], ["forecast"], ["md-eval"]):
         text = CliRunner().invoke(cli, [*cmd, "--help"], terminal_width=200).output
         for n in names:

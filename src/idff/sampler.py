@@ -1,6 +1,8 @@
-"""Integrate a :class:`~idff.fields.Field` from t = 0 to t = 1 (docs/METHOD.md, "Integration").
+"""Integrate a :class:`~idff.fields.Field` from t = 0 to t = 1 (docs/METHOD.md, "Integration"
+and "Few-step solvers").
 
-Fixed-step solvers use the grid ``t_k = k/N`` and never evaluate ``t = 1``: the last
+Fixed-step solvers use a time grid (``t_k = k/N`` by default; :mod:`idff.solvers` for the
+others and for the multistep solvers) and never evaluate ``t = 1``: the last
 step of Heun falls back to Euler when the field is singular there. Adaptive solvers
 (torchdiffeq) stop at ``1 - h`` and, for IDFF, finish with the jump ``x ← x̂1(1 - h, x)``,
 which costs one counted evaluation. NFE is always read off the network counter.
@@ -14,10 +16,12 @@ import torch
 from torch import Tensor
 
 from idff.fields import Field
+from idff.solvers import GRIDS, MULTISTEP, solve_on_grid, time_grid
 
-__all__ = ["SOLVERS", "ADAPTIVE", "SampleResult", "integrate", "steps_for_nfe"]
+__all__ = ["SOLVERS", "ADAPTIVE", "SampleResult", "integrate", "steps_for_nfe",
+           "effective_solver"]
 
-FIXED = ("euler", "heun", "midpoint", "ddim", "ddim2", "srk")
+FIXED = ("euler", "heun", "midpoint", "ddim", "ddim2", "srk", *MULTISTEP)
 ADAPTIVE = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
 SOLVERS = FIXED + ADAPTIVE
 
@@ -43,7 +47,7 @@ def steps_for_nfe(nfe: int, solver: str, singular_at_one: bool = True) -> int:
     """Largest step count whose fixed-step solve uses at most ``nfe`` evaluations."""
     if nfe < 1:
         raise ValueError(f"nfe must be >= 1, got {nfe}.")
-    if solver in ("euler", "ddim"):
+    if solver in ("euler", "ddim") or solver in MULTISTEP:
         return nfe
     if solver in ("midpoint", "ddim2"):
         return max(nfe // 2, 1)
@@ -54,6 +58,15 @@ def steps_for_nfe(nfe: int, solver: str, singular_at_one: bool = True) -> int:
     raise ValueError(
         f"steps_for_nfe is for fixed-step solvers ({', '.join(FIXED)}), not {solver!r}."
     )
+
+
+def effective_solver(solver: str, nfe: int | None) -> str:
+    """The solver actually run: one evaluation allows only a first-order step."""
+    if nfe == 1 and solver in ("midpoint", "heun"):
+        return "euler"
+    if nfe == 1 and solver == "ddim2":
+        return "ddim"
+    return solver
 
 
 #: drift evaluations per step of torchsde's default Itô scheme for diagonal noise (SRK)
@@ -69,8 +82,12 @@ def _check_steps(steps: int) -> None:
 def integrate(
     field: Field,
     x0: Tensor,
-    steps: int = 10,
+    steps: int | None = None,
     solver: str = "euler",
+    nfe: int | None = None,
+    grid: str = "uniform",
+    rho: float = 2.0,
+    times: list[float] | tuple[float, ...] | None = None,
     return_trajectory: bool = False,
     generator: torch.Generator | None = None,
     atol: float = 1e-5,
@@ -83,13 +100,21 @@ def integrate(
     Args:
         field: the velocity field; its network counter is reset here.
         x0: initial states ``(B, ...)``.
-        steps: number of steps ``N`` of a fixed-step solver (``t_k = k/N``).
+        steps: number of steps ``N`` of a fixed-step solver (kept for older callers; the
+            budget is ``nfe``). Neither given: 10 steps.
         solver: ``"euler"`` (Euler–Maruyama with diffusion), ``"heun"``, ``"midpoint"``,
             ``"ddim"`` (IDFF ``pf`` field only, see :meth:`IDFFField.ddim_step`),
             ``"ddim2"`` (its second-order midpoint form, two evaluations per step),
             ``"srk"`` (``torchsde.sdeint``'s default Itô scheme, the integrator of the
             published image scripts: 10 drift evaluations per step plus one shape check,
-            counted), or an adaptive torchdiffeq method (``"dopri5"``, ...; ODE only).
+            counted), a multistep solver (``"ab2"``–``"ab4"``, ``"dpm2m"``, ``"dpm3m"``:
+            one evaluation per step, see :mod:`idff.solvers`), or an adaptive torchdiffeq
+            method (``"dopri5"``, ...; ODE only).
+        nfe: the budget of a fixed-step solver: the most steps that spend at most ``nfe``
+            counted evaluations (one evaluation turns ``midpoint``/``heun`` into Euler and
+            ``ddim2`` into ``ddim``). Refused for adaptive solvers.
+        grid, rho, times: the time grid (:func:`idff.solvers.time_grid`): ``"uniform"``,
+            ``"power"`` (exponent ``rho``), ``"logsnr"`` or ``"custom"`` (``times``).
         return_trajectory: also return the states at each step (adaptive: at
             ``trajectory_points`` times).
         generator: random generator for SDE noise.
@@ -101,16 +126,42 @@ def integrate(
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}.")
+    if grid not in GRIDS:
+        raise ValueError(f"unknown grid {grid!r}; choose one of {', '.join(GRIDS)}.")
     if not torch.isfinite(x0).all():
         raise ValueError("x0 contains NaN or inf values; check the source samples.")
-    field.reset()
     if solver in ADAPTIVE:
+        if nfe is not None or steps is not None or grid != "uniform":
+            raise ValueError(f"solver {solver!r} is adaptive and chooses its own steps, so it "
+                             "takes no nfe, steps or grid; drop them or choose a fixed-step "
+                             "solver (e.g. 'midpoint').")
+        field.reset()
         return _adaptive(field, x0, solver, return_trajectory, atol, rtol, t_end, trajectory_points)
+    if nfe is not None:
+        if steps is not None:
+            raise ValueError("give the budget as nfe or as steps, not both.")
+        if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1:
+            raise ValueError(f"nfe must be an integer >= 1, got {nfe!r}.")
+        solver = effective_solver(solver, nfe)
+        steps = steps_for_nfe(nfe, solver, field.singular_at_one)
+    elif steps is None:
+        steps = 10 if times is None or grid != "custom" else len(times) - 1
     _check_steps(steps)
+    field.reset()
     if solver == "srk":
         if return_trajectory:
             raise ValueError("solver 'srk' does not record trajectories; use 'euler'.")
+        if grid != "uniform":
+            raise ValueError("solver 'srk' runs on the uniform grid only; use grid='uniform'.")
         return _srk(field, x0, steps, generator, t_end)
+    if grid != "uniform" or solver in MULTISTEP:
+        grid_t = time_grid(steps, grid, rho, times)
+        traj = [x0] if return_trajectory else None
+        x = solve_on_grid(field, x0, grid_t, solver, generator, traj)
+        return SampleResult(x=x, nfe=field.nfe,
+                            trajectory=torch.stack(traj) if traj else None,
+                            times=grid_t.float() if return_trajectory else None)
+    # the uniform grid of the original solvers, kept verbatim (reference samples are exact)
     b = x0.shape[0]
     x = x0
     traj = [x0] if return_trajectory else None

@@ -25,9 +25,11 @@ from idff.sampler import (
     SOLVERS,
     SRK_CALLS_PER_STEP,
     SampleResult,
+    effective_solver,
     integrate,
     steps_for_nfe,
 )
+from idff.solvers import GRIDS, MULTISTEP, time_grid
 
 __all__ = [
     "SamplingConfig",
@@ -66,7 +68,11 @@ class SamplingConfig:
         sde: ``published`` diffusion on/off.
         solver: a solver of :func:`idff.sampler.integrate`.
         nfe: network evaluations per sample (fixed-step solvers); ``None`` for adaptive
-            solvers, which choose their own steps.
+            solvers, which choose their own steps (an explicit NFE with one is refused).
+        grid: the time grid of fixed-step solvers (:func:`idff.solvers.time_grid`).
+        rho: the exponent of the ``power`` grid.
+        times: the ``custom`` grid ``0 = t_0 < … < t_N = 1`` (``idff tune-schedule``), with
+            as many steps as ``nfe`` gives ``solver``.
     """
 
     method: str = "idff"
@@ -80,6 +86,10 @@ class SamplingConfig:
     s: float = _opt(0.0, "published field: sampling noise s (0 <= s <= 2).")
     sde: bool = _opt(False, "published field: add the diffusion g(t) = s²√(t(1-t)).",
                      off="ode")
+    grid: str = _opt("uniform", "Time grid of fixed-step solvers: uniform k/N, power (k/N)^rho, "
+                     "logsnr, or custom (times fitted by 'idff tune-schedule').", GRIDS)
+    rho: float = _opt(2.0, "Exponent of the power grid (> 1: small steps near the noise).")
+    times: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -103,10 +113,41 @@ class SamplingConfig:
             raise ConfigError(f"sampling sde must be true or false, got {self.sde!r}.")
         if self.solver in ADAPTIVE:
             if self.nfe is not None:
-                object.__setattr__(self, "nfe", None)  # adaptive solvers pick their own steps
+                raise ConfigError(f"solver {self.solver!r} is adaptive and chooses its own "
+                                  f"steps, so nfe={self.nfe!r} cannot be honoured; drop nfe or "
+                                  "choose a fixed-step solver (e.g. midpoint).")
         elif isinstance(self.nfe, bool) or not isinstance(self.nfe, int) or self.nfe < 1:
             raise ConfigError(f"sampling nfe must be an integer >= 1 for solver "
                               f"{self.solver!r}, got {self.nfe!r}.")
+        self._check_grid()
+
+    def _check_grid(self) -> None:
+        if self.grid not in GRIDS:
+            raise ConfigError(f"unknown grid {self.grid!r}; choose one of {', '.join(GRIDS)}.")
+        if isinstance(self.rho, bool) or not isinstance(self.rho, (int, float)) or \
+                not 0 < self.rho < float("inf"):
+            raise ConfigError(f"sampling rho (the power grid's exponent) must be a number > 0, "
+                              f"got {self.rho!r}.")
+        if self.times is not None:
+            if self.grid != "custom":
+                raise ConfigError(f"sampling times are a custom grid but grid is {self.grid!r}; "
+                                  "set grid 'custom' or drop times.")
+            if isinstance(self.times, (str, bytes)) or not hasattr(self.times, "__iter__"):
+                raise ConfigError(f"sampling times must be a list of numbers, got "
+                                  f"{self.times!r}.")
+            object.__setattr__(self, "times", tuple(float(v) for v in self.times))
+        if self.adaptive:
+            if self.grid != "uniform":
+                raise ConfigError(f"solver {self.solver!r} is adaptive and takes no grid; use "
+                                  "grid 'uniform' or a fixed-step solver.")
+            return
+        if self.solver == "srk" and self.grid != "uniform":
+            raise ConfigError("solver 'srk' runs on the uniform grid only; use grid 'uniform'.")
+        if self.grid == "custom":
+            try:
+                time_grid(self.steps(), "custom", self.rho, self.times)
+            except ValueError as e:
+                raise ConfigError(str(e)) from e
 
     # -- construction ---------------------------------------------------------------------
 
@@ -121,7 +162,10 @@ class SamplingConfig:
         for k in d:
             if k not in names:
                 raise ConfigError(unknown_key_message(k, where, names))
-        return cls(**dict(d))
+        d = dict(d)
+        if d.get("solver") in ADAPTIVE:  # stored by older versions beside an adaptive solver
+            d["nfe"] = None
+        return cls(**d)
 
     @classmethod
     def from_run(cls, config: Mapping[str, Any], **overrides: Any) -> SamplingConfig:
@@ -164,8 +208,12 @@ class SamplingConfig:
         kept = {k: v for k, v in changes.items() if v is not None}
         if kept.get("solver") in ADAPTIVE:
             kept.setdefault("nfe", None)
+            if "grid" not in kept and self.grid != "uniform":
+                kept.update(grid="uniform", times=None)
         elif "solver" in kept and self.nfe is None and "nfe" not in kept:
             kept["nfe"] = 10
+        if kept.get("grid") not in (None, "custom"):
+            kept.setdefault("times", None)
         out = dataclasses.replace(self, **kept)
         out._refuse_unused(kept)
         return out
@@ -213,11 +261,7 @@ class SamplingConfig:
 
     def effective_solver(self) -> str:
         """The solver actually run: one evaluation allows only a first-order step."""
-        if self.nfe == 1 and self.solver in ("midpoint", "heun"):
-            return "euler"
-        if self.nfe == 1 and self.solver == "ddim2":
-            return "ddim"
-        return self.solver
+        return effective_solver(self.solver, self.nfe)
 
     def field_for(self, net: nn.Module, cond: Tensor | None = None) -> Field:
         """The field that samples ``net`` (docs/METHOD.md, "Fields")."""
@@ -250,12 +294,13 @@ class SamplingConfig:
         if steps is None:
             return integrate(g, x0, solver=self.solver, return_trajectory=return_trajectory)
         return integrate(g, x0, steps=steps, solver=self.effective_solver(), generator=generator,
-                         return_trajectory=return_trajectory)
+                         return_trajectory=return_trajectory, grid=self.grid, rho=self.rho,
+                         times=self.times)
 
 
 def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
     """Network evaluations of ``steps`` fixed solver steps (the inverse of ``steps_for_nfe``)."""
-    if solver in ("euler", "ddim"):
+    if solver in ("euler", "ddim") or solver in MULTISTEP:
         return steps
     if solver in ("midpoint", "ddim2"):
         return 2 * steps
