@@ -349,6 +349,10 @@ def bench() -> None:
               help="Comma-separated solver candidates (e.g. midpoint,euler,ddim,ddim2,heun,srk), "
                    "crossed with the noise candidates and chosen per budget on the validation "
                    "reference; CFM runs use the ODE ones. Default: each run's own solver.")
+@click.option("--grids", default="",
+              help="Comma-separated time-grid candidates crossed with --solvers: uniform, "
+                   "power (ρ = 2), power:RHO, logsnr, custom (the run's tuned grid). Put "
+                   "uniform first: that candidate also runs 'adaptive'. Default: each run's own.")
 @click.option("--field", "field_kind", type=click.Choice(["pf", "published"]), default="pf",
               help="IDFF sampling field.")
 @click.option("--select-metric", default=None,
@@ -372,7 +376,7 @@ def bench() -> None:
 @device_option
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the networks (the first cells' times include compiling).")
-def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind,
+def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, field_kind,
               select_metric, ref_val, ref_eval, data_root, features, inception, classifier,
               classifier_sha256, seed, threads, out, fresh, device, compile_):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
@@ -407,8 +411,13 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, field_kind
             if x not in SOLVERS:
                 raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
                                  f"{', '.join(SOLVERS)}.")
+        grid_list = [x.strip() for x in grids.split(",") if x.strip()] or None
+        if grid_list and not solver_list:
+            raise ValueError("--grids needs --solvers (the grids are crossed with them).")
+        for x in grid_list or []:
+            B.parse_grid(x)
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
-                                    solver_list, device, compile_)
+                                    solver_list, device, compile_, grid_list)
                    for i, r in enumerate(runs)]
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:

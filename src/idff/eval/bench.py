@@ -458,9 +458,40 @@ HIGHER_IS_BETTER = frozenset({"in_support", "precision", "recall"})
 MIN_NFE = {"euler": 1, "ddim": 1, "midpoint": 2, "heun": 2, "ddim2": 2, "srk": 12}
 
 
-def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
+def parse_grid(spec: str) -> dict[str, Any]:
+    """A grid candidate: ``uniform``, ``logsnr``, ``custom`` (the run's tuned grid),
+    ``power`` (ρ = 2) or ``power:ρ`` -> the sampling overrides ``{"grid": ..., "rho": ...}``.
+
+    Raises:
+        ValueError: an unknown grid or a bad exponent.
+    """
+    from idff.solvers import GRIDS
+
+    name, _, arg = spec.strip().partition(":")
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {spec!r}; choose from {', '.join(GRIDS)} "
+                         "(power:RHO for another exponent, e.g. power:1.5).")
+    if name != "power":
+        if arg:
+            raise ValueError(f"grid {name!r} takes no parameter, got {spec!r}.")
+        return {"grid": name}
+    try:
+        rho = float(arg) if arg else 2.0
+    except ValueError:
+        rho = float("nan")
+    if not (math.isfinite(rho) and rho > 0):
+        raise ValueError(f"grid {spec!r}: the power exponent must be a number > 0 "
+                         "(e.g. power:2).")
+    return {"grid": "power", "rho": rho}
+
+
+def with_solver(base: Sampler, solver: str, adaptive: bool = False,
+                grid: dict[str, Any] | None = None) -> Sampler:
     """``base`` with its fixed-budget solver set to ``solver``; adaptive budgets pass through
-    when ``adaptive`` (one candidate per entry should take them), else are refused."""
+    when ``adaptive`` (one candidate per entry should take them), else are refused. With a
+    non-uniform ``grid``, a budget of one step (where every grid is ``[0, 1]``) is refused,
+    so the uniform candidate alone runs it."""
+    from idff.sampler import steps_for_nfe
 
     def sampler(n: int, nfe: int | None, asked: str | None, seed: int):
         if asked is not None:
@@ -470,6 +501,9 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
             return base(n, nfe, asked, seed)
         if nfe is not None and nfe < MIN_NFE.get(solver, 1):
             raise ValueError(f"solver {solver!r} needs at least {MIN_NFE[solver]} evaluations.")
+        if grid and grid.get("grid", "uniform") not in ("uniform", "custom") and \
+                nfe is not None and steps_for_nfe(nfe, solver) == 1:
+            raise ValueError("one step: every grid is [0, 1], the uniform candidate runs it.")
         return base(n, nfe, solver, seed)
 
     return sampler
@@ -480,13 +514,15 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False) -> Sampler:
 def entry_from_run(run_dir: str | Path, label: str | None = None,
                    gammas: Sequence[float] = (0.0, 0.5, 1.0),
                    field: str = "pf", solvers: Sequence[str] | None = None,
-                   device: str | torch.device = "cpu", compile: bool = False) -> BenchEntry:
+                   device: str | torch.device = "cpu", compile: bool = False,
+                   grids: Sequence[str] | None = None) -> BenchEntry:
     """Adapt a run directory into a benchmark entry with its sampling candidates.
 
     IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``); with
     ``solvers``, one per (solver, noise) pair that the solver can integrate (``γ > 0``
     only with ``euler``, ``ddim``, ``ddim2``; ``ddim*`` only for ``pf``). CFM runs get one
-    candidate per ODE solver in ``solvers``. The
+    candidate per ODE solver in ``solvers``. ``grids`` (specs of :func:`parse_grid`) crosses
+    every solver candidate with each time grid (``srk`` keeps the uniform one). The
     candidate with the best validation score is used at each budget. ``compile``:
     ``torch.compile`` the network (:func:`idff.accel.compile_network`).
     """
@@ -503,28 +539,47 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
 
         run.model = compile_network(run.model, device)
     config, kind, method = run.config, run.kind, run.config.get("method")
+    grid_specs = list(grids) if grids else [None]
+    parsed = {g: parse_grid(g) for g in grid_specs if g is not None}
+
+    def grid_ok(solver: str | None, spec: str | None) -> bool:
+        return spec is None or solver is not None and (solver != "srk" or spec == "uniform")
+
+    def name(*parts: str | None) -> str:
+        return " ".join(p for p in parts if p)
+
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
-        bases = {g: run_sampler(run, {"field": field, key: float(g)}, device) for g in gammas}
         samplers = {}
         for solver in solvers or [None]:
-            for g in gammas:
-                # γ > 0 is diffusion (solvers that take noise only); the published image
-                # field's s acts in the drift alone
-                if field == "pf" and g > 0 and solver not in (None, "euler", "ddim", "ddim2"):
-                    continue
-                if solver in ("ddim", "ddim2") and field != "pf":
-                    continue
-                if solver is None:
-                    samplers[f"{key}={g:g}"] = bases[g]
-                else:
-                    samplers[f"{solver} {key}={g:g}"] = with_solver(
-                        bases[g], solver, adaptive=not samplers)
+            for spec in grid_specs:
+                for g in gammas:
+                    # γ > 0 is diffusion (solvers that take noise only); the published image
+                    # field's s acts in the drift alone
+                    if field == "pf" and g > 0 and solver not in (None, "euler", "ddim",
+                                                                  "ddim2"):
+                        continue
+                    if solver in ("ddim", "ddim2") and field != "pf" or not grid_ok(solver,
+                                                                                    spec):
+                        continue
+                    grid = parsed.get(spec, {})
+                    base = run_sampler(run, {"field": field, key: float(g), **grid}, device)
+                    if solver is None:
+                        samplers[f"{key}={g:g}"] = base
+                    else:
+                        samplers[name(solver, spec, f"{key}={g:g}")] = with_solver(
+                            base, solver, adaptive=not samplers, grid=grid)
     else:
-        base = run_sampler(run, device=device)
-        ode = [x for x in (solvers or []) if x in ("euler", "midpoint", "heun")]
-        samplers = {x: with_solver(base, x, adaptive=i == 0) for i, x in enumerate(ode)}
-        samplers = samplers or {"-": base}
+        from idff.solvers import MULTISTEP
+
+        ode = [x for x in (solvers or []) if x in ("euler", "midpoint", "heun", *MULTISTEP)]
+        samplers = {}
+        for x in ode:
+            for spec in grid_specs:
+                grid = parsed.get(spec, {})
+                samplers[name(x, spec)] = with_solver(run_sampler(run, grid, device), x,
+                                                      adaptive=not samplers, grid=grid)
+        samplers = samplers or {"-": run_sampler(run, device=device)}
     try:  # the snapshot's step, not the planned one: runs may still be training
         steps = load_run(run_dir)[2]
     except RunError:
