@@ -158,7 +158,7 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
                          f"{', '.join(GRID_SOLVERS)}.")
     n = len(times) - 1
     b, dtype = x0.shape[0], x0.dtype
-    stochastic = any(field.diffusion(float(times[k])) > 0 for k in range(n))
+    stochastic = any(field.diffusion(float(times[k].detach())) > 0 for k in range(n))
     if stochastic and solver not in ("euler", "ddim", "ddim2"):
         raise ValueError(
             f"solver {solver!r} is for ODEs but this field has diffusion; use solver='euler' "
@@ -177,7 +177,7 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
         last = k == n - 1
         if solver == "euler":
             x_new = x + hx * field.drift(t, x)
-            g = field.diffusion(float(tk))
+            g = field.diffusion(float(tk.detach()))
             if g > 0 and not last:
                 noise = torch.randn(x.shape, generator=generator, dtype=dtype, device=x.device)
                 x_new = x_new + g * hx.sqrt() * noise

@@ -1,0 +1,99 @@
+"""CLI for learned time grids: ``idff tune-schedule``."""
+
+from __future__ import annotations
+
+import click
+
+from idff.cli.common import NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, device_option
+
+
+def register(cli: click.Group, train: click.Group) -> None:
+    cli.add_command(tune_schedule)
+
+
+@click.command("tune-schedule")
+@click.argument("run", type=click.Path(exists=True))
+@click.option("--nfe", type=POSITIVE_INT, required=True, help="The budget the grid is for.")
+@click.option("--solver", default=None,
+              help="An ODE solver that runs on a grid (euler, midpoint, heun, ab2-ab4, dpm2m, "
+                   "dpm3m). Default: the run's.")
+@click.option("--teacher-nfe", type=POSITIVE_INT, default=100,
+              help="Budget of the teacher solve: the run's solver (midpoint unless it is a "
+                   "higher-order ODE solver) on the uniform grid.")
+@click.option("--n", "n_train", type=POSITIVE_INT, default=256, help="Training noises.")
+@click.option("--n-held", type=POSITIVE_INT, default=64,
+              help="Held-out noises that report the error before and after.")
+@click.option("--iters", type=POSITIVE_INT, default=60, help="Adam iterations.")
+@click.option("--batch", type=POSITIVE_INT, default=32, help="Noises per iteration.")
+@click.option("--lr", type=POSITIVE_FLOAT, default=0.05, help="Adam learning rate.")
+@click.option("--rho", type=POSITIVE_FLOAT, default=2.0,
+              help="The starting grid: power with this exponent.")
+@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
+@click.option("--dry-run", is_flag=True, help="Fit and report, but do not store the grid.")
+@device_option
+def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, lr, rho, seed,
+                  threads, dry_run, device):
+    """Fit the step times of an NFE budget to a many-call teacher and store them in RUN.
+
+    The N-call solve from each noise is pulled towards the teacher's endpoint from the same
+    noise (docs/METHOD.md, "Few-step solvers"). The grid, the solver and the NFE are written
+    to the run's config.json ("sampling": grid custom), so 'idff sample', 'generate' and
+    'bench nfe' (--grids custom) use them.
+    """
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from idff.errors import ConfigError, UserError
+    from idff.io import atomic_write_json
+    from idff.run_config import upgrade_config
+    from idff.runs import load
+    from idff.sampler import integrate
+    from idff.schedule import tune_grid
+    from idff.solvers import GRID_SOLVERS
+
+    torch.set_num_threads(threads)
+    cfg_path = Path(run) / "config.json"
+    if not cfg_path.is_file():
+        raise UserError(f"{run} is not a run folder (no config.json); tune-schedule stores the "
+                        "grid in a run's config, so pass an 'idff train' --out folder.")
+    r = load(run)
+    base = r.sampling.replace(grid="uniform", times=None)
+    solver = solver or base.solver
+    if solver not in GRID_SOLVERS or solver.startswith("ddim"):
+        raise ConfigError(f"--solver {solver!r} cannot be tuned; choose an ODE solver that "
+                          "runs on a grid: euler, midpoint, heun, ab2, ab3, ab4, dpm2m, dpm3m.")
+    s = base.replace(solver=solver, nfe=nfe, gamma=0.0 if base.method == "idff" else None)
+    if s.field_for(r.model).diffusion(0.5) > 0:
+        raise ConfigError("the run samples with diffusion; tune the grid of its ODE (--gamma 0 "
+                          "or --ode) instead.")
+    shape = r.sample(1, nfe=1, solver="euler", grid="uniform", device=device)[0].shape[1:]
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.randn(n_train + n_held, *shape, generator=g).to(device)
+    model = r.model.to(device)
+    teacher_solver = base.solver if base.solver in ("midpoint", "heun", "ab2", "ab3", "ab4",
+                                                    "dpm2m", "dpm3m") else "midpoint"
+    teacher_cfg = s.replace(solver=teacher_solver, nfe=teacher_nfe)
+    click.echo(f"teacher: {teacher_cfg.solver}, NFE {teacher_nfe}, {len(x0)} noises ...")
+    parts = [teacher_cfg.integrate(model, xb).x for xb in x0.split(256)]
+    teacher = torch.cat(parts)
+    field = s.field_for(model)
+    steps = s.steps(field.singular_at_one)
+    res = tune_grid(field, x0[:n_train], teacher[:n_train], steps, s.effective_solver(),
+                    x0[n_train:], teacher[n_train:], iters=iters, batch=batch, lr=lr,
+                    init_rho=rho, seed=seed, echo=click.echo)
+    check = integrate(field, x0[n_train:n_train + 1], solver=s.effective_solver(), nfe=nfe,
+                      grid="custom", times=res.times)
+    click.echo(f"{s.effective_solver()} NFE {check.nfe} (counted): mean squared error to the "
+               f"teacher on {n_held} held-out noises {res.init_error:.5g} (power grid, rho "
+               f"{rho:g}) -> {res.error:.5g} (tuned)")
+    click.echo("times: " + ", ".join(f"{t:.5f}" for t in res.times))
+    if dry_run:
+        return
+    raw = upgrade_config(json.loads(cfg_path.read_text()))
+    tuned = s.replace(grid="custom", times=tuple(res.times))
+    raw["sampling"] = tuned.knobs()
+    atomic_write_json(raw, cfg_path, indent=2)
+    click.echo(f"stored in {cfg_path} (sampling: solver {tuned.solver}, nfe {nfe}, grid custom)")

@@ -1,0 +1,221 @@
+"""Time grids, multistep solvers and learned grids against the Gaussian oracle (exact heads)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from idff.analytic import GaussianHeads
+from idff.errors import ConfigError
+from idff.fields import CFMField, IDFFField, idff_drift
+from idff.sampler import integrate, steps_for_nfe
+from idff.sampling import SamplingConfig, nfe_for_steps
+from idff.schedule import tune_grid
+from idff.solvers import GRID_SOLVERS, GRIDS, MULTISTEP, check_times, time_grid
+
+MU = torch.tensor([2.0, -1.0], dtype=torch.float64)
+STD = torch.tensor([0.5, 2.0], dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    return GaussianHeads(MU, torch.diag(STD**2), sigma=0.2)
+
+
+def _x0(n=200, seed=0):
+    return torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def _exact(x0):
+    """The probability flow of a diagonal Gaussian moves each coordinate linearly:
+    x_1 = μ + std·x_0 (its marginals stay Gaussian, the map is monotone)."""
+    return MU + STD * x0
+
+
+def _error(oracle, solver, steps, grid="uniform"):
+    x0 = _x0()
+    x = integrate(IDFFField(oracle, sigma=0.2), x0, steps=steps, solver=solver, grid=grid).x
+    return float((x - _exact(x0)).abs().max())
+
+
+@pytest.mark.parametrize("solver, grid, order", [
+    ("euler", "power", 1.0),
+    ("midpoint", "power", 2.0),
+    ("heun", "power", 2.0),
+    ("ab2", "uniform", 2.0),
+    ("ab3", "uniform", 2.0),   # an Euler start caps it at 2 on a uniform grid
+    ("ab4", "power", 3.5),     # small first steps make the start error negligible
+    ("dpm2m", "uniform", 1.6),
+    ("dpm3m", "uniform", 1.8),
+])
+def test_observed_order_of_convergence(oracle, solver, grid, order):
+    e1, e2 = _error(oracle, solver, 32, grid), _error(oracle, solver, 64, grid)
+    assert math.log2(e1 / e2) > order - 0.25
+    assert e2 < 0.2
+
+
+def test_higher_order_multistep_wins_on_a_power_grid(oracle):
+    errs = [_error(oracle, s, 32, "power") for s in ("ab2", "ab3", "ab4")]
+    assert errs[0] > errs[1] > errs[2]
+
+
+@pytest.mark.parametrize("solver", ["midpoint", "ab3", "dpm2m", "dpm3m"])
+def test_agrees_with_dopri5_at_high_nfe(oracle, solver):
+    # a CFM field (no singularity at t = 1) built from the exact probability flow
+    def velocity(t, x):
+        x1, s = oracle(t, x)
+        return idff_drift(x1, s, x, t)
+
+    x0 = _x0(100)
+    ref = integrate(CFMField(velocity), x0, solver="dopri5", atol=1e-9, rtol=1e-9).x
+    x = integrate(CFMField(velocity), x0, solver=solver, nfe=200, grid="uniform").x
+    assert torch.allclose(x, ref, atol=2e-3)
+    assert torch.allclose(ref, _exact(x0), atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", [s for s in GRID_SOLVERS if not s.startswith("ddim")])
+@pytest.mark.parametrize("singular", [True, False])
+def test_nfe_budget_is_exact(oracle, solver, singular):
+    for nfe in (1, 2, 3, 4, 6, 10):
+        f = IDFFField(oracle, sigma=0.2) if singular else CFMField(lambda t, x: -x)
+        for grid in ("uniform", "power", "logsnr"):
+            res = integrate(f, _x0(10), solver=solver, nfe=nfe, grid=grid)
+            assert res.nfe <= nfe
+            if solver in MULTISTEP or solver == "euler":
+                assert res.nfe == nfe
+            s = "euler" if nfe == 1 and solver in ("midpoint", "heun") else solver
+            assert res.nfe == nfe_for_steps(steps_for_nfe(nfe, s, singular), s, singular)
+
+
+def test_uniform_grid_on_the_grid_path_matches_the_original_loop(oracle):
+    x0 = _x0(50)
+    for solver in ("euler", "midpoint", "heun", "ddim", "ddim2"):
+        a = integrate(IDFFField(oracle, sigma=0.2), x0, steps=5, solver=solver).x
+        t = time_grid(5, "custom", times=[k / 5 for k in range(6)])
+        b = integrate(IDFFField(oracle, sigma=0.2), x0, steps=5, solver=solver,
+                      grid="custom", times=t.tolist()).x
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("grid", [g for g in GRIDS if g != "custom"])
+@pytest.mark.parametrize("steps", [1, 2, 5, 17])
+def test_grids_are_monotone_from_zero_to_one(grid, steps):
+    t = time_grid(steps, grid, rho=1.7)
+    assert len(t) == steps + 1 and t[0] == 0 and t[-1] == 1
+    assert bool((t[1:] > t[:-1]).all())
+    assert torch.equal(check_times(t.tolist()), t)
+
+
+def test_grid_shapes():
+    assert torch.allclose(time_grid(4, "power", rho=2.0), 
+                          torch.tensor([0, 1, 4, 9, 16], dtype=torch.float64) / 16)
+    t = time_grid(6, "logsnr")  # symmetric about 1/2, small steps at both ends
+    assert torch.allclose(t + t.flip(0), torch.ones(7, dtype=t.dtype))
+    assert t[1] < 1 / 6
+
+
+@pytest.mark.parametrize("times, match", [
+    ([0.0, 0.5], "start at 0 and end at 1"),
+    ([0.1, 0.5, 1.0], "start at 0 and end at 1"),
+    ([0.0, 0.6, 0.4, 1.0], "strictly increasing"),
+    ([0.0, "a", 1.0], "list of numbers"),
+])
+def test_bad_custom_times_are_refused(times, match):
+    with pytest.raises(ValueError, match=match):
+        check_times(times)
+
+
+def test_bad_budgets_and_grids_are_refused(oracle):
+    f = IDFFField(oracle, sigma=0.2)
+    with pytest.raises(ValueError, match="adaptive and chooses its own steps"):
+        integrate(f, _x0(5), solver="dopri5", nfe=4)
+    with pytest.raises(ValueError, match="nfe or as steps, not both"):
+        integrate(f, _x0(5), solver="euler", nfe=4, steps=4)
+    with pytest.raises(ValueError, match="unknown grid 'cosine'"):
+        integrate(f, _x0(5), nfe=4, grid="cosine")
+    with pytest.raises(ValueError, match="custom grid has 2 steps but this budget takes 4"):
+        integrate(f, _x0(5), nfe=4, grid="custom", times=[0, 0.5, 1])
+    with pytest.raises(ValueError, match="is for ODEs but this field has diffusion"):
+        integrate(IDFFField(oracle, sigma=0.2, gamma=1.0), _x0(5), nfe=4, solver="ab2")
+    with pytest.raises(ValueError, match="exponent rho > 0"):
+        time_grid(3, "power", rho=-1.0)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"solver": "dopri5", "nfe": 4}, "adaptive and chooses its own steps"),
+    ({"solver": "dopri5", "nfe": None, "grid": "power"}, "takes no grid"),
+    ({"grid": "custom"}, "needs its times"),
+    ({"grid": "custom", "times": [0, 0.3, 1], "nfe": 4, "solver": "euler"},
+     "custom grid has 2 steps but this budget takes 4"),
+    ({"grid": "power", "times": [0, 0.3, 1]}, "set grid 'custom' or drop times"),
+    ({"rho": 0.0}, "rho .* must be a number > 0"),
+    ({"grid": "power", "solver": "srk"}, "uniform grid only"),
+])
+def test_sampling_config_refuses_bad_grids(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        SamplingConfig(**kw)
+
+
+def test_sampling_config_stores_and_uses_a_custom_grid(oracle):
+    s = SamplingConfig(sigma=0.2, solver="ab2", nfe=3, grid="custom", times=[0, 0.2, 0.5, 1])
+    back = SamplingConfig.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back == s and back.times == (0.0, 0.2, 0.5, 1.0)
+    assert s.replace(grid="power").times is None  # another grid drops the custom times
+    assert s.replace(solver="dopri5").grid == "uniform"
+    x0 = _x0(20)
+    a = s.integrate(oracle, x0)
+    b = integrate(IDFFField(oracle, sigma=0.2), x0, solver="ab2", nfe=3, grid="custom",
+                  times=[0, 0.2, 0.5, 1])
+    assert a.nfe == 3 and torch.equal(a.x, b.x)
+
+
+def test_tuned_grid_beats_its_start_on_the_gaussian(oracle):
+    field = IDFFField(oracle, sigma=0.2)
+    x0, held = _x0(128, 1), _x0(64, 2)
+    res = tune_grid(field, x0, _exact(x0), 3, "euler", held, _exact(held), iters=40, batch=64,
+                    lr=0.1)
+    assert res.error < 0.8 * res.init_error
+    assert res.times[0] == 0 and res.times[-1] == 1 and len(res.times) == 4
+    assert all(a < b for a, b in zip(res.times, res.times[1:]))
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.training import TrainConfig
+
+    run = tmp_path_factory.mktemp("toy") / "idff"
+    cfg = toy_run_config("idff", "moons", hidden=32, depth=2, batch_size=64)
+    train_toy(cfg, run, TrainConfig(steps=20, lr=1e-3, warmup=5, ema_decay=0.9, ckpt_every=20),
+              progress=False)
+    return run
+
+
+def test_tune_schedule_command_stores_a_grid_the_sampler_uses(toy_run):
+    from idff.cli.main import cli
+    from idff.runs import load
+
+    res = CliRunner().invoke(cli, ["tune-schedule", str(toy_run), "--nfe", "3", "--solver",
+                                   "ab2", "--n", "128", "--n-held", "64", "--iters", "25",
+                                   "--teacher-nfe", "40"])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if "held-out" in x)
+    before, after = (float(v) for v in re.findall(r"noises (\S+) \(power.*-> (\S+) \(tuned",
+                                                  line)[0])
+    assert after <= before
+    run = load(toy_run)
+    assert run.sampling.grid == "custom" and run.sampling.solver == "ab2"
+    assert len(run.sampling.times) == 4
+    x, nfe = run.sample(16, seed=0)
+    assert nfe == 3 and x.shape == (16, 2)
+    bad = CliRunner().invoke(cli, ["tune-schedule", str(toy_run), "--nfe", "3", "--solver",
+                                   "dopri5"])
+    assert bad.exit_code == 2 and "cannot be tuned" in bad.output
+    # another budget with the stored grid is refused with the fix
+    with pytest.raises(ConfigError, match="tune-schedule RUN --nfe N"):
+        run.sample(4, nfe=6)
