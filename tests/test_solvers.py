@@ -219,3 +219,24 @@ def test_tune_schedule_command_stores_a_grid_the_sampler_uses(toy_run):
     # another budget with the stored grid is refused with the fix
     with pytest.raises(ConfigError, match="tune-schedule RUN --nfe N"):
         run.sample(4, nfe=6)
+
+
+def test_bench_crosses_solvers_with_grids(toy_run):
+    from idff.eval.bench import entry_from_run, parse_grid
+
+    assert parse_grid("power:1.5") == {"grid": "power", "rho": 1.5}
+    assert parse_grid("logsnr") == {"grid": "logsnr"}
+    for bad, match in (("cosine", "unknown grid"), ("power:-1", "number > 0"),
+                       ("logsnr:2", "takes no parameter")):
+        with pytest.raises(ValueError, match=match):
+            parse_grid(bad)
+    e = entry_from_run(toy_run, gammas=(0.0, 0.5), solvers=["midpoint", "ab2", "euler"],
+                       grids=["uniform", "power:1.5"])
+    assert set(e.samplers) == {f"{s} {g} gamma=0" for s in ("midpoint", "ab2", "euler")
+                               for g in ("uniform", "power:1.5")} | {
+        "euler uniform gamma=0.5", "euler power:1.5 gamma=0.5"}
+    with pytest.raises(ValueError, match="one step"):  # every grid is [0, 1] at one step
+        e.samplers["midpoint power:1.5 gamma=0"](8, 2, None, 0)
+    a = e.samplers["ab2 power:1.5 gamma=0"](8, 4, None, 0)
+    b = e.samplers["ab2 uniform gamma=0"](8, 4, None, 0)
+    assert a.nfe == b.nfe == 4 and not torch.equal(a.x, b.x)
