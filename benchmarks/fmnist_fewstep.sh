@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Few-step samplers on the shipped Fashion-MNIST checkpoints: for IDFF (σ = 0.05) and OT-CFM,
+# the solver × time grid is chosen per NFE budget on the validation reference (10k training
+# images, N_VAL samples per candidate), then scored once with N_EVAL fresh samples against
+# the 10k test images (FD-FMNIST-CNN with a bootstrap interval, k-NN precision/recall).
+# The candidate "midpoint uniform" is the sampler of the earlier tables.
+#
+#   bash benchmarks/fmnist_fewstep.sh                        # both checkpoints; resumable
+#   RUNS=idff NFES=2,3,4,6,10 N_VAL=250 bash benchmarks/fmnist_fewstep.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N_EVAL=${N_EVAL:-2000}
+N_VAL=${N_VAL:-150}
+NFES=${NFES:-2,4,10}
+RUNS=${RUNS:-"idff otcfm"}
+SOLVERS=${SOLVERS:-midpoint,ab3,dpm2m}
+GRIDS=${GRIDS:-uniform,power}
+CLS=${CLS:-checkpoints/fashion_mnist/classifier/fmnist_cnn.pt}
+CLS_SHA=461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5
+IDFF=${IDFF:-.venv/bin/idff}
+export OMP_NUM_THREADS=1
+
+declare -A LABEL=([idff]=IDFF [otcfm]=OT-CFM [icfm]=I-CFM)
+for name in $RUNS; do
+  "$IDFF" bench nfe "checkpoints/fashion_mnist/$name" --label "${LABEL[$name]}" --nfe "$NFES" \
+    --n-eval "$N_EVAL" --n-val "$N_VAL" --solvers "$SOLVERS" --grids "$GRIDS" --gammas 0 \
+    --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
+    --out "results/eval/fmnist_fewstep_$name" &
+done
+wait
