@@ -161,6 +161,13 @@ def test_sampling_config_refuses_bad_grids(kw, match):
         SamplingConfig(**kw)
 
 
+def test_an_explicit_nfe_with_an_adaptive_solver_is_refused_not_ignored():
+    # what run.sample(n, nfe=4, solver="dopri5") asks for
+    with pytest.raises(ConfigError, match="nfe=4 cannot be honoured"):
+        SamplingConfig(nfe=10).replace(nfe=4, solver="dopri5")
+    assert SamplingConfig(nfe=10).replace(solver="dopri5").nfe is None  # the switch alone
+
+
 def test_sampling_config_stores_and_uses_a_custom_grid(oracle):
     s = SamplingConfig(sigma=0.2, solver="ab2", nfe=3, grid="custom", times=[0, 0.2, 0.5, 1])
     back = SamplingConfig.from_dict(json.loads(json.dumps(s.to_dict())))
