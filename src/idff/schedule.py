@@ -96,7 +96,7 @@ def tune_grid(field: Field, x0: Tensor, teacher: Tensor, steps: int, solver: str
             losses.append(float(loss.detach()))
             if echo is not None and (it % 10 == 0 or it == iters - 1):
                 echo(f"iter {it:4d}  loss {losses[-1]:.5g}  times "
-                     f"{[round(float(v), 4) for v in _grid_from_logits(theta)]}")
+                     f"{[round(float(v), 4) for v in _grid_from_logits(theta.detach())]}")
     finally:
         for p, r in zip(params, saved):
             p.requires_grad_(r)
