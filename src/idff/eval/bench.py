@@ -9,8 +9,8 @@ run's default fixed-step solver). An entry holds one sampler per sampling-noise 
 (e.g. IDFF's ``γ ∈ {0, 0.5, 1}``); at each NFE budget the candidate with the best quality on
 the **validation** reference is chosen, and only that one is scored on the **evaluation**
 reference, with fresh seeds. Candidates may also differ in solver and time grid
-(:func:`entry_from_run` with ``solvers`` and ``grids``). Quality is a :class:`Quality` (MMD/W2 for vectors, a Fréchet
-distance in classifier or Inception features for images).
+(:func:`entry_from_run` with ``solvers`` and ``grids``). Quality is a :class:`Quality`
+(MMD/W2 for vectors, a Fréchet distance in classifier or Inception features for images).
 
 Toy run directories (``idff train toy``) are adapted here; image runs are adapted by the
 image code through :func:`register_sampler_factory` or a module
