@@ -67,7 +67,7 @@ def test_64_and_128_grids_agree_on_the_large_scales():
         f = KolmogorovFlow(KolmogorovParams(n=n, dt=0.01))
         w_init = w0 if n == 128 else w0[:, ::2, ::2]  # band-limited: subsampling is exact
         out[n] = energy_spectrum(f.to_grid(f.advance(f.to_spectral(w_init), 1.0)))
-    rel = (out[64] - out[128]).abs() / out[128]
+    rel = (out[64] - out[128][:33]).abs() / out[128][:33]
     # shell by shell: within 2% up to k = 8 and 25% up to k = 16 (the 64² grid keeps
     # |k_x|, |k_y| < 21, so shells near 16 lose their corners first); the energy in
     # k = 1..16 (what the 32² coarse target resolves) within 1%
