@@ -41,10 +41,10 @@ def train() -> None:
 
 
 def _register() -> None:
-    from idff.cli import diagnose, images, md, runs, schedule, sst, toy
+    from idff.cli import diagnose, images, kolmogorov, md, runs, schedule, sst, toy
     from idff.cli import eval as eval_cli
 
-    for area in (toy, images, sst, md, eval_cli, diagnose, runs, schedule):
+    for area in (toy, images, sst, md, eval_cli, diagnose, runs, schedule, kolmogorov):
         area.register(cli, train)
 
 

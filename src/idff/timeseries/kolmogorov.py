@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["KolmogorovFlow", "KolmogorovParams", "block_average", "energy_spectrum",
-           "random_vorticity", "taylor_green"]
+           "fine_perturbation", "random_vorticity", "taylor_green", "upsample_consistent"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,33 @@ def block_average(w: Tensor, factor: int) -> Tensor:
         raise ValueError(f"the grid ({n}) is not divisible by the block size {factor}.")
     s = w.shape[:-2]
     return w.reshape(*s, n // factor, factor, n // factor, factor).mean((-3, -1))
+
+
+def upsample_consistent(coarse: Tensor, factor: int) -> Tensor:
+    """A fine field whose ``factor × factor`` block averages are exactly ``coarse``
+    ``(B, n, n)``: the Fourier (band-limited) interpolation of ``coarse``, corrected block
+    by block by the difference of block means (docs/METHOD.md, "Kolmogorov flow")."""
+    b, n = coarse.shape[0], coarse.shape[-1]
+    m = n * factor
+    c_hat = torch.fft.rfft2(coarse)
+    spec = torch.zeros(b, m, m // 2 + 1, dtype=c_hat.dtype, device=coarse.device)
+    h = n // 2
+    spec[:, :h, :h] = c_hat[:, :h, :h]
+    spec[:, -h:, :h] = c_hat[:, -h:, :h]  # the coarse Nyquist modes are dropped
+    fine = torch.fft.irfft2(spec, s=(m, m)) * factor**2
+    gap = coarse - block_average(fine, factor)
+    return fine + gap.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
+
+
+def fine_perturbation(shape: tuple[int, int, int], factor: int, sd: float,
+                      generator: torch.Generator | None = None,
+                      dtype: torch.dtype = torch.float64) -> Tensor:
+    """White noise ``(B, N, N)`` with zero ``factor × factor`` block means and root-mean-square
+    ``sd``: it changes the fine scales and leaves the coarse state unchanged."""
+    eta = torch.randn(shape, generator=generator, dtype=dtype)
+    mean = block_average(eta, factor).repeat_interleave(factor, -2).repeat_interleave(factor, -1)
+    eta = eta - mean
+    return eta * sd / eta.pow(2).mean().sqrt()
 
 
 def energy_spectrum(w: Tensor) -> Tensor:
