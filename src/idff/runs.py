@@ -76,7 +76,8 @@ KINDS: dict[str, RunKind] = {}
 
 #: modules that register the built-in kinds when imported
 BUILTIN = {"toy": "idff.experiments.toy", "image": "idff.experiments.images",
-           "sst": "idff.experiments.sst", "md": "idff.experiments.md"}
+           "sst": "idff.experiments.sst", "md": "idff.experiments.md",
+           "kolmogorov": "idff.experiments.kolmogorov"}
 
 
 def register_kind(name: str, load: LoadFn | None = None, sample: SampleFn | None = None,

@@ -1,0 +1,105 @@
+"""The Kolmogorov data set, forecasters, baselines and scores on a tiny simulated set."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from idff.data.kolmogorov import SIZES, KolmogorovWindows, generate, load_manifest, load_split
+from idff.errors import ConfigError, DataError
+from idff.experiments import kolmogorov as kx
+from idff.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kolmo")
+    generate(SIZES["tiny"], root, "tiny", echo=lambda *_: None)
+    return root
+
+
+def test_data_set_shapes_manifest_and_resume(tiny, tmp_path):
+    folder = tiny / "tiny"
+    man = load_manifest(folder)
+    spec = SIZES["tiny"]
+    assert man["shape"]["train"] == [spec.train, spec.frames, spec.coarse, spec.coarse]
+    test = load_split(folder, "test", verify=True)
+    assert test.dtype == np.float32 and np.isfinite(test).all()
+    assert man["fine_residual_sd"] > 0
+    # a second run regenerates nothing; the same seed gives the same arrays elsewhere
+    generate(spec, tiny, "tiny", echo=lambda *_: pytest.fail("regenerated"))
+    generate(spec, tmp_path, "tiny", echo=lambda *_: None)
+    assert json.loads((tmp_path / "tiny" / "manifest.json").read_text())["sha256"] == man["sha256"]
+    with pytest.raises(ConfigError, match="other parameters"):
+        generate(SIZES["tiny"].__class__(**{**SIZES["tiny"].__dict__, "seed": 5}), tiny, "tiny")
+    with pytest.raises(DataError, match="idff kolmogorov-data"):
+        load_manifest(tmp_path / "missing")
+
+
+def test_windows_pair_consecutive_frames(tiny):
+    data = load_split(tiny / "tiny", "train")
+    win = KolmogorovWindows(data, horizon=3, context=2, batch_size=5)
+    x1, cond = next(iter(win))
+    assert x1.shape == (5, 1, 16, 16) and cond["cond"].shape == (5, 4, 16, 16)
+    # channel 0 of the conditioning is the source frame; the lead channel is in (0, 1]
+    torch.testing.assert_close(cond["cond"][:, 0:1], cond["x0"])
+    assert ((cond["cond"][:, 3] > 0) & (cond["cond"][:, 3] <= 1)).all()
+
+
+@pytest.mark.parametrize("forecaster", ["idff", "otcfm", "mse"])
+def test_train_forecast_and_score(tiny, tmp_path, forecaster):
+    cfg = kx.kolmogorov_run_config(forecaster, "tiny", tiny, horizon=4, batch_size=4,
+                                   model={"num_channels": 32, "channel_mult": [1, 2]})
+    kx.train_kolmogorov(cfg, tmp_path / "run", TrainConfig(steps=2, warmup=1, log_every=1,
+                                                            ckpt_every=2), progress=False)
+    model, cfg = kx.load_kolmogorov_model(tmp_path / "run")
+    data = kx.load_data(cfg["data"])
+    starts = kx.forecast_starts(data.splits["test"].shape[1], 4, cfg["context"], 1)
+    fc = kx.learned_forecast(model, cfg, data.splits["test"], starts, 4, members=3)
+    m = 1 if forecaster == "mse" else 3
+    assert fc.ens.shape == (4, m, 2, 1, 16, 16) and fc.truth.shape == (4, 2, 1, 16, 16)
+    s = kx.score(fc, 0.2)
+    assert len(s["per_lead"]) == 4 and s["nfe_per_lead"] == (1 if forecaster == "mse" else 3)
+    assert (s["per_lead"][0]["ssr"] == 0) == (forecaster == "mse")
+    with pytest.raises(ConfigError, match="trained for leads up to 4"):
+        kx.learned_forecast(model, cfg, data.splits["test"], starts, 5)
+
+
+def test_baselines_and_physics_ensemble(tiny):
+    folder = tiny / "tiny"
+    man = load_manifest(folder)
+    raw = load_split(folder, "test")
+    data = kx.load_data({"root": str(tiny), "size": "tiny"})
+    starts = kx.forecast_starts(raw.shape[1], 3, 1, 2)
+    pers = kx.persistence_forecast(data.splits["test"], starts, 3)
+    clim = kx.climatology_forecast(data.splits["train"], data.splits["test"], starts, 3, 5)
+    phys = kx.physics_forecast(raw, man, starts, 3, members=4)
+    for fc in (pers, clim, phys):
+        torch.testing.assert_close(fc.truth, pers.truth)
+    assert phys.ens.shape == (3, 4, 4, 1, 16, 16)
+    # persistence is exact at lead 0; the solver from the true coarse state beats it at lead 1
+    s_phys, s_pers = kx.score(phys, 0.2), kx.score(pers, 0.2)
+    assert s_phys["per_lead"][0]["rmse"] < s_pers["per_lead"][0]["rmse"]
+    assert kx.score(clim, 0.2)["per_lead"][0]["ssr"] > 0
+
+
+def test_score_closed_forms():
+    truth = torch.zeros(2, 3, 1, 4, 4)
+    fc = kx.Forecast(truth[:, None] + 1.0, truth, 0, 0.0)
+    s = kx.score(fc, 0.5)
+    assert s["per_lead"][1]["crps"] == pytest.approx(1.0)
+    assert s["per_lead"][1]["rmse"] == pytest.approx(1.0)
+    # a perfect pattern keeps correlation 1: the whole horizon counts
+    y = torch.randn(2, 3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    s = kx.score(kx.Forecast(2 * y[:, None], y, 0, 0.0), 0.5)
+    assert s["corr_time"] == 1.0 and s["corr_never_below"]
+    s = kx.score(kx.Forecast(-y[:, None], y, 0, 0.0), 0.5)
+    assert s["corr_time"] == 0.0
+
+
+def test_bad_inputs():
+    with pytest.raises(ConfigError, match="unknown forecaster"):
+        kx.kolmogorov_run_config("unet")
+    with pytest.raises(ConfigError, match="shorter --horizon"):
+        kx.forecast_starts(10, 10)
