@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import click
 
-from idff.cli.common import NONNEG_INT, POSITIVE_INT
-from idff.errors import check_output_path
+from idff.cli.common import (
+    NONNEG_FLOAT,
+    NONNEG_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    device_option,
+    warmup_for,
+)
+from idff.errors import UserError, check_output_path
 
 
 def register(cli: click.Group, train: click.Group) -> None:
     cli.add_command(kolmogorov_data)
+    cli.add_command(kolmogorov_benchmark)
+    train.add_command(train_kolmogorov_cmd)
 
 
 def _data_root_option(f):
@@ -50,3 +59,135 @@ def kolmogorov_data(size, data_root, seed, chunk, device):
     man = load_manifest(folder)
     click.echo(f"{folder}: " + ", ".join(f"{s} {tuple(v)}" for s, v in man["shape"].items())
                + f" ({time.perf_counter() - t0:.0f} s this call)")
+
+
+def _model_options(f):
+    for opt in reversed([
+        click.option("--num-channels", type=POSITIVE_INT, default=32,
+                     help="UNet width (a multiple of 32)."),
+        click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2."),
+        click.option("--steps", type=POSITIVE_INT, default=2000),
+        click.option("--batch-size", type=POSITIVE_INT, default=32),
+        click.option("--lr", type=POSITIVE_FLOAT, default=5e-4),
+        click.option("--horizon", type=POSITIVE_INT, default=16,
+                     help="Longest lead (frames) the model is trained for."),
+        click.option("--seed", type=NONNEG_INT, default=0),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _mult(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError as e:
+        raise UserError(f"--channel-mult must be integers like 1,2,2, got {text!r}.") from e
+
+
+@click.command("kolmogorov")
+@click.option("--forecaster", type=click.Choice(["idff", "otcfm", "mse"]), default="idff",
+              help="IDFF (current frame → next), OT-CFM (noise → next) or a deterministic "
+                   "UNet trained by MSE.")
+@_size_option
+@_data_root_option
+@_model_options
+@click.option("--context", type=POSITIVE_INT, default=1,
+              help="Previous frames in the conditioning.")
+@click.option("--nfe", type=POSITIVE_INT, default=None,
+              help="Network evaluations per lead stored as the run's sampling default "
+                   "(default: 3; the deterministic UNet always uses 1).")
+@click.option("--ckpt-every", type=POSITIVE_INT, default=250)
+@device_option
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult, steps,
+                         batch_size, lr, horizon, seed, context, nfe, ckpt_every, device, out):
+    """Train a Kolmogorov-flow forecaster on a data set made by `idff kolmogorov-data`."""
+    from idff.experiments.kolmogorov import kolmogorov_run_config, train_kolmogorov
+    from idff.training import TrainConfig
+
+    check_output_path(out, folder=True)
+    sampling = {"nfe": nfe} if nfe and forecaster != "mse" else None
+    cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
+                                {"num_channels": num_channels,
+                                 "channel_mult": _mult(channel_mult)}, sampling)
+    train_kolmogorov(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps),
+                                           ema_decay=0.999, seed=seed, log_every=100,
+                                           ckpt_every=ckpt_every), device=device)
+    click.echo(f"saved run to {out}")
+
+
+def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, device, out,
+                        overrides) -> None:
+    """``idff forecast RUN`` for Kolmogorov runs: the run's ensembles (and persistence and
+    climatology) from two starts per test trajectory, scored per lead."""
+    from pathlib import Path
+
+    from idff.experiments import kolmogorov as kx
+    from idff.io import atomic_write_json
+
+    model, cfg = kx.load_kolmogorov_model(run)
+    data = kx.load_data(cfg["data"])
+    test = data.splits["test"]
+    starts = kx.forecast_starts(test.shape[1], horizon, cfg["context"])
+    if max_forecasts:
+        test = test[: max(1, max_forecasts // len(starts))]
+    dt = data.manifest["spec"]["frame_dt"]
+    fcs = {cfg["forecaster"]: kx.learned_forecast(model, cfg, test, starts, horizon, members,
+                                                  seed=seed, device=device, progress=True,
+                                                  **overrides)}
+    if baselines:
+        fcs["persistence"] = kx.persistence_forecast(test, starts, horizon)
+        fcs["climatology"] = kx.climatology_forecast(data.splits["train"], test, starts,
+                                                     horizon, members, seed)
+    scores = {k: kx.score(f, dt) for k, f in fcs.items()}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(scores, Path(out) / "metrics.json", indent=1)
+    (Path(out) / "table.md").write_text(kx.tables(scores, dt))
+    kx.plot_scores(scores, Path(out) / "scores.png")
+    fields = {"truth": fcs[cfg["forecaster"]].truth[:, 0, 0].numpy()}
+    fields.update({k: f.ens[:, :, 0, 0].mean(1).numpy() for k, f in fcs.items()})
+    kx.plot_fields(fields, dt, Path(out) / "forecast.png")
+    click.echo(kx.tables(scores, dt))
+    click.echo(f"wrote {out}/metrics.json, table.md, scores.png, forecast.png")
+
+
+@click.command("kolmogorov-benchmark")
+@_size_option
+@_data_root_option
+@_model_options
+@click.option("--forecasters", default="idff,otcfm,mse",
+              help="Learned forecasters to train and score (comma-separated).")
+@click.option("--members", type=POSITIVE_INT, default=16, help="Ensemble size.")
+@click.option("--starts", type=POSITIVE_INT, default=2,
+              help="Forecast starts per test trajectory.")
+@click.option("--max-trajectories", type=POSITIVE_INT, default=None,
+              help="Use at most this many test trajectories.")
+@click.option("--nfe", type=POSITIVE_INT, default=3,
+              help="Network evaluations per lead for IDFF and OT-CFM.")
+@click.option("--gamma", type=NONNEG_FLOAT, default=1.0,
+              help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")
+@device_option
+@click.option("--runs", type=click.Path(file_okay=False), default="runs/kolmogorov",
+              help="Folder of the trained runs and cached scores (resumable).")
+@click.option("--out", type=click.Path(file_okay=False), default="results/kolmogorov")
+def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, batch_size, lr,
+                         horizon, seed, forecasters, members, starts, max_trajectories, nfe,
+                         gamma, device, runs, out):
+    """Train IDFF, OT-CFM and a deterministic UNet with the same network and budget and score
+    them against persistence, climatology and a physics ensemble, per lead."""
+    import sys
+
+    from idff.experiments.kolmogorov import FORECASTERS, run_benchmark
+
+    names = tuple(n.strip() for n in forecasters.split(",") if n.strip())
+    for n in names:
+        if n not in FORECASTERS:
+            raise UserError(f"unknown forecaster {n!r} in --forecasters; choose from "
+                            f"{', '.join(FORECASTERS)}.")
+    check_output_path(runs, "--runs", folder=True)
+    check_output_path(out, folder=True)
+    run_benchmark(runs, out, size, data_root, names, steps, batch_size, lr, horizon, members,
+                  starts, max_trajectories, seed,
+                  {"num_channels": num_channels, "channel_mult": _mult(channel_mult)},
+                  {"idff": {"nfe": nfe, "gamma": gamma}, "otcfm": {"nfe": nfe}},
+                  device, "idff " + " ".join(sys.argv[1:]), echo=click.echo)

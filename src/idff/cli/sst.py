@@ -188,6 +188,13 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, d
 
     overrides = pop_sampling(kw)
     check_output_path(out, folder=True)
+    from idff.runs import run_kind_of
+
+    if (Path(run) / "config.json").is_file() and run_kind_of(run) == "kolmogorov":
+        from idff.cli.kolmogorov import forecast_kolmogorov
+
+        return forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed,
+                                   device, out, overrides)
     try:
         model, cfg = load_sst_model(run)
         if data_path is not None:

@@ -374,3 +374,231 @@ def score(fc: Forecast, frame_dt: float, threshold: float = 0.8) -> dict[str, An
 
 register_kind("kolmogorov", load=load_kolmogorov_model,
               note="Forecast it with 'idff forecast RUN' or 'idff kolmogorov-benchmark'.")
+
+
+# -- the benchmark ----------------------------------------------------------------------
+
+#: leads shown in the README tables (T = 0.2, 0.4, 1.0, 2.0, 3.2 for frames every 0.2)
+TABLE_LEADS = (1, 2, 5, 10, 16)
+
+
+def _cached(path: Path, settings: dict[str, Any], compute) -> dict[str, Any]:
+    """``compute()`` once per ``settings``: the result is kept in ``path`` (JSON)."""
+    import json
+
+    from idff.io import atomic_write_json
+
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("settings") == settings:
+            return old
+    out = {"settings": settings, **compute()}
+    atomic_write_json(out, path, indent=1)
+    return out
+
+
+def _train_clock(run: Path, seconds: float) -> float:
+    import json
+
+    clock = run / "train_time.json"
+    spent = (json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0) + seconds
+    clock.write_text(json.dumps({"seconds": spent}))
+    return spent
+
+
+def tables(scores: dict[str, dict[str, Any]], frame_dt: float,
+           leads: tuple[int, ...] = TABLE_LEADS) -> str:
+    """Markdown tables of CRPS, ensemble-mean RMSE and spread-skill at ``leads``, and the
+    time the ensemble-mean correlation stays ≥ 0.8."""
+    horizon = min(len(s["per_lead"]) for s in scores.values())
+    leads = tuple(k for k in leads if k <= horizon)
+    head = "| forecaster | " + " | ".join(f"T = {k * frame_dt:.1f}" for k in leads) + " |"
+    sep = "|---|" + "---:|" * len(leads)
+    out = []
+    for key, title, fmt in (("crps", "CRPS (data sd units)", "{:.3f}"),
+                            ("rmse", "ensemble-mean RMSE (data sd units)", "{:.3f}"),
+                            ("ssr", "spread-skill ratio", "{:.2f}")):
+        out += [f"**{title}**", "", head, sep]
+        for name, s in scores.items():
+            vals = [s["per_lead"][k - 1][key] for k in leads]
+            if key == "ssr" and s["members"] == 1:
+                cells = ["–"] * len(leads)
+            else:
+                cells = [fmt.format(v) for v in vals]
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out.append("")
+    out += ["| forecaster | members | NFE / lead | correlation ≥ 0.8 until | s / forecast | "
+            "train steps | train min |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, s in scores.items():
+        t = s.get("train", {})
+        until = (f"≥ {s['corr_time']:.1f}" if s["corr_never_below"] else f"{s['corr_time']:.1f}")
+        out.append(f"| {name} | {s['members']} | {s['nfe_per_lead']} | {until} | "
+                   f"{s['seconds_per_forecast']:.2f} | {t.get('steps', '–')} | "
+                   + (f"{t['minutes']:.1f}" if "minutes" in t else "–") + " |")
+    return "\n".join(out) + "\n"
+
+
+def plot_scores(scores: dict[str, dict[str, Any]], path: str | Path) -> None:
+    """CRPS, RMSE and spread-skill ratio against lead time, one line per forecaster."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for name, s in scores.items():
+        t = [r["time"] for r in s["per_lead"]]
+        for ax, key in zip(axes, ("crps", "rmse", "ssr")):
+            if key == "ssr" and s["members"] == 1:
+                continue
+            ax.plot(t, [r[key] for r in s["per_lead"]], marker=".", label=name)
+    for ax, title in zip(axes, ("CRPS", "ensemble-mean RMSE", "spread-skill ratio")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("lead time")
+    axes[2].axhline(1.0, color="k", lw=0.6, ls="--")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_fields(fields: dict[str, np.ndarray], frame_dt: float, path: str | Path,
+                leads: tuple[int, ...] = (1, 5, 10, 16)) -> None:
+    """Rows of vorticity fields (truth, ensemble means, members) at a few leads.
+
+    Args:
+        fields: row name -> ``(K, H, W)`` fields of one forecast.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k_max = min(f.shape[0] for f in fields.values())
+    leads = tuple(k for k in leads if k <= k_max)
+    vmax = float(np.abs(fields["truth"]).max())
+    fig, axes = plt.subplots(len(fields), len(leads), squeeze=False,
+                             figsize=(1.9 * len(leads) + 0.8, 1.8 * len(fields)),
+                             constrained_layout=True)
+    for i, (name, f) in enumerate(fields.items()):
+        for j, k in enumerate(leads):
+            ax = axes[i, j]
+            im = ax.imshow(f[k - 1], origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"T = {k * frame_dt:.1f}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=7)
+    fig.colorbar(im, ax=axes, shrink=0.7, label="vorticity (data sd)")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_benchmark(
+    runs: str | Path,
+    results: str | Path,
+    size: str = "cpu",
+    data_root: str | Path | None = None,
+    forecasters: tuple[str, ...] = ("idff", "otcfm", "mse"),
+    steps: int = 2000,
+    batch_size: int = 32,
+    lr: float = 5e-4,
+    horizon: int = 16,
+    members: int = 16,
+    starts_per_trajectory: int = 2,
+    max_trajectories: int | None = None,
+    seed: int = 0,
+    model: dict[str, Any] | None = None,
+    sampling: dict[str, dict[str, Any]] | None = None,
+    device: str | torch.device = "cpu",
+    command: str = "",
+    echo=print,
+) -> dict[str, dict[str, Any]]:
+    """Train (or resume) every forecaster into ``runs/<name>``, forecast the test set,
+    score every forecaster and baseline, and write ``metrics.json``, ``per_lead.csv``,
+    ``table.md``, ``scores.png`` and ``forecast.png`` into ``results``. Scores are cached
+    per forecaster and settings under ``runs/scores``, so a rerun only computes what
+    changed."""
+    from idff.io import atomic_write_json, atomic_write_text
+
+    runs, results = Path(runs), Path(results)
+    root = str(data_root or default_root())
+    data = load_data({"root": root, "size": size})
+    man = data.manifest
+    frame_dt = man["spec"]["frame_dt"]
+    test = data.splits["test"][:max_trajectories]
+    raw_test = test * data.std + data.mean
+    starts = forecast_starts(test.shape[1], horizon, 1, starts_per_trajectory)
+    common = {"size": size, "sha256": man["sha256"]["test.npy"], "horizon": horizon,
+              "starts": starts.tolist(), "trajectories": int(test.shape[0]), "seed": seed}
+    scores: dict[str, dict[str, Any]] = {}
+
+    def keep(fc: Forecast) -> dict[str, Any]:
+        # the first forecast's ensemble mean and first member, for the figure
+        ex = {"example": fc.ens[:, :, 0, 0].mean(1).tolist()}
+        if fc.ens.shape[1] > 1:
+            ex["example_member"] = fc.ens[:, 0, 0, 0].tolist()
+        return {**score(fc, frame_dt), **ex}
+
+    (runs / "scores").mkdir(parents=True, exist_ok=True)
+    for name in forecasters:
+        run = runs / name
+        cfg = kolmogorov_run_config(name, size, root, horizon, 1, batch_size, model,
+                                    (sampling or {}).get(name))
+        t0 = time.perf_counter()
+        echo(f"training {name} for {steps} steps -> {run}")
+        train_kolmogorov(cfg, run, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps),
+                                               ema_decay=0.999, seed=seed, log_every=100,
+                                               ckpt_every=250), device=device)
+        minutes = _train_clock(run, time.perf_counter() - t0) / 60
+        net, cfg = load_kolmogorov_model(run)
+        s_cfg = SamplingConfig.from_run(cfg)
+        settings = {**common, "members": members, "step": cfg["step"],
+                    "sampling": s_cfg.to_dict()}
+        echo(f"forecasting {name}")
+
+        def run_forecast(net=net, cfg=cfg, s_cfg=s_cfg):
+            return keep(learned_forecast(net, cfg, test, starts, horizon, members, s_cfg,
+                                         seed=seed, device=device, progress=True))
+
+        scores[name] = _cached(runs / "scores" / f"{name}.json", settings, run_forecast)
+        scores[name]["train"] = {"steps": cfg["step"], "minutes": minutes}
+    scores["persistence"] = _cached(runs / "scores" / "persistence.json", common,
+                                    lambda: keep(persistence_forecast(test, starts, horizon)))
+    scores["climatology"] = _cached(
+        runs / "scores" / "climatology.json", {**common, "members": members},
+        lambda: keep(climatology_forecast(data.splits["train"], test, starts,
+                                                         horizon, members, seed)))
+    echo("physics ensemble")
+    scores["physics"] = _cached(
+        runs / "scores" / "physics.json", {**common, "members": members},
+        lambda: keep(physics_forecast(raw_test, man, starts, horizon, members, seed,
+                                                 device=device, progress=True)))
+    fields = {"truth": _truth(test, starts, horizon)[:, 0, 0].numpy()}
+    for name, s in scores.items():
+        fields[f"{name} mean" if s["members"] > 1 else name] = np.asarray(s.pop("example"))
+    for name in ("idff", "physics"):
+        if "example_member" in scores.get(name, {}):
+            fields[f"{name} member"] = np.asarray(scores[name]["example_member"])
+    for s in scores.values():
+        s.pop("example_member", None)
+    results.mkdir(parents=True, exist_ok=True)
+    setup = {"command": command, "data": {k: man[k] for k in ("spec", "physics", "sha256",
+                                                               "simulation_seconds")},
+             **{k: v for k, v in common.items() if k != "sha256"}, "members": members,
+             "frame_dt": frame_dt}
+    atomic_write_json({"setup": setup, "scores": scores}, results / "metrics.json", indent=1)
+    lines = ["forecaster,lead,time,crps,rmse,ssr,corr"]
+    for name, s in scores.items():
+        lines += [f"{name},{r['lead']},{r['time']},{r['crps']:.5f},{r['rmse']:.5f},"
+                  f"{r['ssr']:.4f},{r['corr']:.4f}" for r in s["per_lead"]]
+    atomic_write_text("\n".join(lines) + "\n", results / "per_lead.csv")
+    table = tables(scores, frame_dt)
+    atomic_write_text(table, results / "table.md")
+    plot_scores(scores, results / "scores.png")
+    plot_fields(fields, frame_dt, results / "forecast.png")
+    echo(table)
+    return scores

@@ -72,7 +72,8 @@ class KolmogorovFlow:
         ky = torch.fft.fftfreq(n, 1.0 / n, dtype=dtype, device=self.device)
         self.ky, self.kx = torch.meshgrid(ky, kx, indexing="ij")
         self.k2 = self.kx**2 + self.ky**2
-        self.inv_k2 = torch.where(self.k2 > 0, 1.0 / self.k2.clamp(min=1), torch.zeros_like(self.k2))
+        self.inv_k2 = torch.where(self.k2 > 0, 1.0 / self.k2.clamp(min=1),
+                                  torch.zeros_like(self.k2))
         # 2/3 rule: keep |k_x|, |k_y| < n/3
         cut = n / 3
         self.dealias = ((self.kx.abs() < cut) & (self.ky.abs() < cut)).to(dtype)

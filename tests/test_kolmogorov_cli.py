@@ -1,0 +1,41 @@
+"""The Kolmogorov commands end to end on the tiny data set."""
+
+import json
+
+from click.testing import CliRunner
+
+from idff.cli.main import cli
+
+
+def test_data_train_forecast_and_benchmark(tmp_path):
+    root = str(tmp_path / "data")
+    r = CliRunner()
+    res = r.invoke(cli, ["kolmogorov-data", "--size", "tiny", "--data-root", root])
+    assert res.exit_code == 0, res.output
+    run = str(tmp_path / "run")
+    res = r.invoke(cli, ["train", "kolmogorov", "--size", "tiny", "--data-root", root,
+                         "--steps", "2", "--horizon", "3", "--batch-size", "4",
+                         "--channel-mult", "1,2", "--out", run])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "fc"
+    res = r.invoke(cli, ["forecast", run, "--horizon", "3", "--members", "2", "--nfe", "1",
+                         "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    scores = json.loads((out / "metrics.json").read_text())
+    assert set(scores) == {"idff", "persistence", "climatology"}
+    assert scores["idff"]["nfe_per_lead"] == 1 and len(scores["idff"]["per_lead"]) == 3
+    res = r.invoke(cli, ["kolmogorov-benchmark", "--size", "tiny", "--data-root", root,
+                         "--steps", "2", "--horizon", "3", "--batch-size", "4",
+                         "--channel-mult", "1,2", "--members", "2", "--starts", "1",
+                         "--forecasters", "idff,mse", "--runs", str(tmp_path / "runs"),
+                         "--out", str(tmp_path / "results")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "results" / "metrics.json").read_text())
+    assert list(m["scores"]) == ["idff", "mse", "persistence", "climatology", "physics"]
+    for f in ("table.md", "per_lead.csv", "scores.png", "forecast.png"):
+        assert (tmp_path / "results" / f).is_file()
+    res = r.invoke(cli, ["kolmogorov-benchmark", "--size", "tiny", "--data-root",
+                         str(tmp_path / "none"), "--forecasters", "idff"])
+    assert res.exit_code == 2 and "idff kolmogorov-data" in res.output
+    res = r.invoke(cli, ["kolmogorov-benchmark", "--forecasters", "unet"])
+    assert res.exit_code == 2 and "unknown forecaster 'unet'" in res.output
