@@ -10,8 +10,10 @@ from idff.timeseries.kolmogorov import (
     KolmogorovParams,
     block_average,
     energy_spectrum,
+    fine_perturbation,
     random_vorticity,
     taylor_green,
+    upsample_consistent,
 )
 
 
@@ -93,3 +95,16 @@ def test_energy_spectrum_sums_to_the_energy():
     w = random_vorticity(3, 64, generator=torch.Generator().manual_seed(3))
     spec = energy_spectrum(w)
     assert spec.sum().item() == pytest.approx(f.energy(f.to_spectral(w)).mean().item(), rel=1e-9)
+
+
+def test_fine_fields_consistent_with_the_coarse_state():
+    coarse = block_average(random_vorticity(2, 64, generator=torch.Generator().manual_seed(4)), 2)
+    fine = upsample_consistent(coarse, 2)
+    torch.testing.assert_close(block_average(fine, 2), coarse)
+    noise = fine_perturbation((2, 64, 64), 2, 0.7, generator=torch.Generator().manual_seed(5))
+    assert block_average(noise, 2).abs().max().item() < 1e-12
+    assert noise.pow(2).mean().sqrt().item() == pytest.approx(0.7)
+    # a smooth field is recovered by the band-limited interpolation up to its fine scales
+    smooth = taylor_green(64, k=2)
+    err = (upsample_consistent(block_average(smooth, 2), 2) - smooth).abs().max().item()
+    assert err < 0.05 * smooth.abs().max().item()
