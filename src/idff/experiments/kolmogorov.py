@@ -446,12 +446,12 @@ def plot_scores(scores: dict[str, dict[str, Any]], path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for name, s in scores.items():
+    for i, (name, s) in enumerate(scores.items()):
         t = [r["time"] for r in s["per_lead"]]
         for ax, key in zip(axes, ("crps", "rmse", "ssr")):
             if key == "ssr" and s["members"] == 1:
-                continue
-            ax.plot(t, [r[key] for r in s["per_lead"]], marker=".", label=name)
+                continue  # no spread; the colour stays with the forecaster
+            ax.plot(t, [r[key] for r in s["per_lead"]], marker=".", label=name, color=f"C{i}")
     for ax, title in zip(axes, ("CRPS", "ensemble-mean RMSE", "spread-skill ratio")):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("lead time")
