@@ -17,6 +17,12 @@ def test_data_train_forecast_and_benchmark(tmp_path):
                          "--steps", "2", "--horizon", "3", "--batch-size", "4",
                          "--channel-mult", "1,2", "--out", run])
     assert res.exit_code == 0, res.output
+    again = ["train", "kolmogorov", "--size", "tiny", "--data-root", root, "--steps", "3",
+             "--horizon", "3", "--batch-size", "4", "--channel-mult", "1,2", "--out", run]
+    res = r.invoke(cli, again)
+    assert res.exit_code == 2 and "--resume" in res.output
+    res = r.invoke(cli, again + ["--resume"])
+    assert res.exit_code == 0, res.output
     out = tmp_path / "fc"
     res = r.invoke(cli, ["forecast", run, "--horizon", "3", "--members", "2", "--nfe", "1",
                          "--out", str(out)])

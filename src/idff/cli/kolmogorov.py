@@ -10,6 +10,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    check_init_from,
     device_option,
     warmup_for,
 )
@@ -99,20 +100,30 @@ def _mult(text: str) -> list[int]:
 @click.option("--ckpt-every", type=POSITIVE_INT, default=250)
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out where it stopped (its settings must be the same).")
+@click.option("--init-from", type=click.Path(), default=None,
+              help="Start from the weights of this run (same network), training into a new "
+                   "--out.")
 def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult, steps,
-                         batch_size, lr, horizon, seed, context, nfe, ckpt_every, device, out):
+                         batch_size, lr, horizon, seed, context, nfe, ckpt_every, device, out,
+                         resume, init_from):
     """Train a Kolmogorov-flow forecaster on a data set made by `idff kolmogorov-data`."""
     from idff.experiments.kolmogorov import kolmogorov_run_config, train_kolmogorov
     from idff.training import TrainConfig
+    from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
+    check_init_from(init_from, resume)
+    claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     sampling = {"nfe": nfe} if nfe and forecaster != "mse" else None
     cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
                                 {"num_channels": num_channels,
                                  "channel_mult": _mult(channel_mult)}, sampling)
     train_kolmogorov(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps),
                                            ema_decay=0.999, seed=seed, log_every=100,
-                                           ckpt_every=ckpt_every), device=device)
+                                           ckpt_every=ckpt_every), device=device,
+                     resume=resume, init_from=init_from)
     click.echo(f"saved run to {out}")
 
 

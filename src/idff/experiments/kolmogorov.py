@@ -51,6 +51,7 @@ from idff.timeseries.kolmogorov import (
 )
 from idff.timeseries.rollout import rollout, split_members
 from idff.training import TrainConfig, Trainer
+from idff.training.checkpoint import init_from_run
 
 __all__ = [
     "FORECASTERS",
@@ -169,8 +170,11 @@ def load_data(data: dict[str, Any], splits: tuple[str, ...] = ("train", "test"))
 
 
 def train_kolmogorov(config: dict[str, Any], out: str | Path, train: TrainConfig,
-                     progress: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-    """Train the run a config describes into ``out``; return the EMA model."""
+                     progress: bool = True, device: str | torch.device = "cpu",
+                     resume: bool | str = False,
+                     init_from: str | Path | None = None) -> nn.Module:
+    """Train the run a config describes into ``out``; return the EMA model (``resume``:
+    see :class:`~idff.training.Trainer`; ``init_from``: start from another run's weights)."""
     data = load_data(config["data"], ("train",))
     h, w = data.splits["train"].shape[-2:]
     m = config["model"]
@@ -180,10 +184,12 @@ def train_kolmogorov(config: dict[str, Any], out: str | Path, train: TrainConfig
     config["data"]["stats"] = data.manifest["stats"]
     torch.manual_seed(train.seed)
     model = build_sst_model(config)
+    if init_from is not None:
+        init_from_run(model, config, init_from)
     windows = KolmogorovWindows(data.splits["train"], config["horizon"], config["context"],
                                 config["batch_size"], seed=train.seed)
     trainer = Trainer(model, make_objective(config["forecaster"], config["objective"]), windows,
-                      train, out, config, progress=progress, device=device)
+                      train, out, config, progress=progress, device=device, resume=resume)
     return trainer.fit()
 
 
@@ -552,7 +558,8 @@ def run_benchmark(
         echo(f"training {name} for {steps} steps -> {run}")
         train_kolmogorov(cfg, run, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps),
                                                ema_decay=0.999, seed=seed, log_every=100,
-                                               ckpt_every=250), device=device)
+                                               ckpt_every=250), device=device,
+                         resume="auto")
         minutes = _train_clock(run, time.perf_counter() - t0) / 60
         net, cfg = load_kolmogorov_model(run)
         s_cfg = SamplingConfig.from_run(cfg)
