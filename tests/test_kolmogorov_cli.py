@@ -30,12 +30,14 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     scores = json.loads((out / "metrics.json").read_text())
     assert set(scores) == {"idff", "persistence", "climatology"}
     assert scores["idff"]["nfe_per_lead"] == 1 and len(scores["idff"]["per_lead"]) == 3
-    res = r.invoke(cli, ["kolmogorov-benchmark", "--size", "tiny", "--data-root", root,
-                         "--steps", "2", "--horizon", "3", "--batch-size", "4",
-                         "--channel-mult", "1,2", "--members", "2", "--starts", "1",
-                         "--forecasters", "idff,mse", "--runs", str(tmp_path / "runs"),
-                         "--out", str(tmp_path / "results")])
+    bench = ["kolmogorov-benchmark", "--size", "tiny", "--data-root", root, "--steps", "2",
+             "--horizon", "3", "--batch-size", "4", "--channel-mult", "1,2", "--members", "2",
+             "--starts", "1", "--forecasters", "idff,mse", "--runs", str(tmp_path / "runs"),
+             "--out", str(tmp_path / "results")]
+    res = r.invoke(cli, bench)
     assert res.exit_code == 0, res.output
+    res = r.invoke(cli, bench)  # trained runs and cached scores are reused
+    assert res.exit_code == 0 and res.output.count("reusing it") == 2, res.output
     m = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert list(m["scores"]) == ["idff", "mse", "persistence", "climatology", "physics"]
     for f in ("table.md", "per_lead.csv", "scores.png", "forecast.png"):

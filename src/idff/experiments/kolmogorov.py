@@ -412,6 +412,29 @@ def _train_clock(run: Path, seconds: float) -> float:
     return spent
 
 
+def _finished(run: Path, config: dict[str, Any], steps: int) -> bool:
+    """Whether ``run`` holds a run of ``config``'s network, objective and data trained for
+    at least ``steps`` (the benchmark then reuses it instead of resuming the trainer)."""
+    import json
+
+    path = run / "config.json"
+    if not path.is_file():
+        return False
+    old = json.loads(path.read_text())
+    same = all(old.get(k) == config[k] for k in ("forecaster", "objective", "horizon",
+                                                  "context", "batch_size"))
+    same = same and all(old.get("model", {}).get(k) == v for k, v in config["model"].items())
+    same = same and old.get("data", {}).get("size") == config["data"]["size"]
+    if not same or int(old.get("train", {}).get("steps", 0)) < steps:
+        return False
+    from idff.training.checkpoint import RunError
+
+    try:
+        return int(load_kolmogorov_model(run)[1]["step"]) >= steps
+    except (RunError, OSError, ValueError, KeyError):  # the trainer will say what is wrong
+        return False
+
+
 def tables(scores: dict[str, dict[str, Any]], frame_dt: float,
            leads: tuple[int, ...] = TABLE_LEADS) -> str:
     """Markdown tables of CRPS, ensemble-mean RMSE and spread-skill at ``leads``, and the
@@ -555,14 +578,18 @@ def run_benchmark(
         cfg = kolmogorov_run_config(name, size, root, horizon, 1, batch_size, model,
                                     (sampling or {}).get(name))
         t0 = time.perf_counter()
-        echo(f"training {name} for {steps} steps -> {run}")
-        train_kolmogorov(cfg, run, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps),
-                                               ema_decay=0.999, seed=seed, log_every=100,
-                                               ckpt_every=250), device=device,
-                         resume="auto")
+        if _finished(run, cfg, steps):
+            echo(f"{run} is trained to {steps} steps with these settings; reusing it")
+        else:
+            echo(f"training {name} for {steps} steps -> {run}")
+            train_kolmogorov(cfg, run, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps),
+                                                   ema_decay=0.999, seed=seed, log_every=100,
+                                                   ckpt_every=250), device=device,
+                             resume="auto")
         minutes = _train_clock(run, time.perf_counter() - t0) / 60
         net, cfg = load_kolmogorov_model(run)
-        s_cfg = SamplingConfig.from_run(cfg)
+        # sampling settings the run does not record take their current defaults
+        s_cfg = SamplingConfig.from_run(cfg, **(sampling or {}).get(name, {}))
         settings = {**common, "members": members, "step": cfg["step"],
                     "sampling": s_cfg.to_dict()}
         echo(f"forecasting {name}")
