@@ -729,3 +729,22 @@ def test_resume_may_change_precision_but_not_the_objective(tmp_path):
     check_resume_config(tmp_path, {**old, "train": {"precision": "bf16", "lr": 2e-4}})
     with pytest.raises(UserError, match="train.lr"):
         check_resume_config(tmp_path, {**old, "train": {"precision": "bf16", "lr": 1e-4}})
+
+
+def test_resume_of_a_run_saved_before_a_sampling_setting_existed(tmp_path):
+    """A sampling setting the run's config does not record (it predates the setting) matches
+    its default on resume; another value is still a change of settings."""
+    import json
+
+    from idff.errors import UserError
+    from idff.training.checkpoint import CONFIG, check_resume_config
+
+    old = {"model": {"method": "idff"}, "sampling": {"nfe": 4, "solver": "midpoint"}}
+    (tmp_path / CONFIG).write_text(json.dumps(old))
+    new = {"model": {"method": "idff"},
+           "sampling": {"nfe": 4, "solver": "midpoint", "grid": "uniform", "rho": 2.0,
+                        "times": None}}
+    check_resume_config(tmp_path, new)
+    new["sampling"]["grid"] = "power"
+    with pytest.raises(UserError, match="sampling.grid"):
+        check_resume_config(tmp_path, new)

@@ -10,6 +10,7 @@ writes a copy for sharing, ``config.json`` + ``snapshot.safetensors``, with no p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 from idff.errors import UserError, load_error_reason
 from idff.io import atomic_save, atomic_write, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT, upgrade_config
+from idff.sampling import SamplingConfig
 
 __all__ = [
     "atomic_save",
@@ -109,10 +111,14 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
                        "Choose another --out.") from e
     new = _flatten(json.loads(json.dumps({**config, "layout": LAYOUT})))
     free = RESUMABLE_KEYS | (CFM_UNUSED_KEYS if new.get("model.method") == "cfm" else frozenset())
+    # a sampling setting added after the run was started is recorded as absent: its default
+    # is what the run was implicitly using, so only another value is a change
+    added = {f"sampling.{f.name}": f.default for f in dataclasses.fields(SamplingConfig)}
     diffs = [f"{k}: {json.dumps(old.get(k, '(absent)'))} -> {json.dumps(new.get(k, '(absent)'))}"
              for k in sorted(set(old) | set(new))
              if k not in free and not k.startswith(RECORD_PREFIXES)
-             and old.get(k, "(absent)") != new.get(k, "(absent)")]
+             and old.get(k, "(absent)") != new.get(k, "(absent)")
+             and not (k not in old and k in added and json.loads(json.dumps(added[k])) == new[k])]
     if diffs:
         more = f" (+{len(diffs) - 6} more)" if len(diffs) > 6 else ""
         listed = f"{run_dir} holds a run trained with other settings ({'; '.join(diffs[:6])}{more})"
