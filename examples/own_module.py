@@ -2,7 +2,9 @@
 
 Your network only has to be an ``nn.Module`` called as ``net(t, x)`` (``t``: times ``(B,)``
 in [0, 1]; ``x``: states ``(B, D)``) that returns twice as many channels as ``x`` has:
-:class:`idff.models.TwoHead` splits them into IDFF's two heads. The loop below is plain
+:class:`idff.models.TwoHead` splits them into IDFF's two heads and carries σ, which the
+objective and the sampler then take from it. A module written as ``forward(x, t)``
+(flow_matching, diffusers) goes in as ``TwoHead(XTAdapter(net))``. The loop below is plain
 PyTorch; :class:`idff.training.Trainer` adds EMA, checkpoints and resume on top of the same
 objective. The maths is in docs/METHOD.md.
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> Tensor:
     g = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
     model = TwoHead(MyNet(dim=2), parametrization="velocity", sigma=args.sigma).to(args.device)
-    objective = IDFFObjective(sigma=args.sigma, flow_weight=5.0, coupling="ot")
+    objective = IDFFObjective(flow_weight=5.0, coupling="ot")  # σ: the network's
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     for step in range(1, args.steps + 1):
         x1 = my_data(args.batch_size, g).to(args.device)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> Tensor:
 
     model.eval()
     # the exact probability-flow field, midpoint steps within the NFE budget
-    sampling = SamplingConfig(sigma=args.sigma, nfe=args.nfe, solver="midpoint")
+    sampling = SamplingConfig(nfe=args.nfe, solver="midpoint")
     x0 = torch.randn(args.n, 2, generator=g).to(args.device)
     res = sampling.integrate(model, x0)
     radius = res.x.norm(dim=1)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the wheel, install it into a fresh virtual environment and run `idff demo` from it.
+# Build the wheel, install it into a fresh virtual environment, load a shipped run by name
+# and run `idff demo` from it.
 #
 # The fresh environment installs the wheel itself (not the source tree) with --no-deps and
 # borrows the already-installed dependencies (torch, ...) of .venv through a .pth line, so
@@ -38,6 +39,14 @@ assert str(where).startswith(sys.prefix), f"idff imported from {where}, not the 
 assert (where.parent / "py.typed").is_file(), "py.typed missing from the wheel"
 assert md.version("idff") == idff.__version__, (md.version("idff"), idff.__version__)
 print(f"idff {idff.__version__} from {where.parent}")
+
+# the shipped runs are package data: they load by name, from the installed package
+run = idff.load("fashion_mnist/idff")
+assert str(run.path.resolve()).startswith(sys.prefix), f"loaded {run.path}, not the wheel's"
+res = run.sample(2, nfe=2, seed=0)
+assert tuple(res.x.shape) == (2, 1, 28, 28) and res.nfe == 2, (res.x.shape, res.nfe)
+assert res.x.min() >= -1 and res.x.max() <= 1
+print(f"idff.load('fashion_mnist/idff') from {run.path}: samples {tuple(res.x.shape)}")
 PY
 "$tmp/venv/bin/idff" --version
 OMP_NUM_THREADS=1 "$tmp/venv/bin/idff" demo --steps "$steps" --out "$tmp/demo"

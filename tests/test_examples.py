@@ -26,6 +26,30 @@ def test_own_module_example_trains_and_samples_at_the_chosen_nfe(tmp_path, capsy
     assert torch.equal(x, again) and not torch.equal(x, other)
 
 
+#: every example and the test that runs it (a new example needs a test here)
+RUN_BY = {"own_module.py": "test_own_module_example_trains_and_samples_at_the_chosen_nfe",
+          "quickstart.py": "test_quickstart_runs_as_a_script_and_prints_each_step"}
+
+
+def test_every_example_is_run_by_a_test():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(RUN_BY)
+    assert all(name in globals() for name in RUN_BY.values())
+
+
+def test_quickstart_runs_as_a_script_and_prints_each_step(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["quickstart.py", "--steps", "20", "--out", str(tmp_path)])
+    runpy.run_path(str(EXAMPLES / "quickstart.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "image SamplingConfig(method='idff', sigma=0.05" in out
+    assert "images (16, 1, 28, 28), NFE 4, range [-1.0, 1.0]" in out
+    assert "20 steps in" in out and "toy samples (1000, 2), NFE 4, sigma 0.2" in out
+    assert "own network: loss" in out and "NFE 4" in out
+    assert "refused: the sampling config (sigma=...) has sigma=0.1" in out
+    assert (tmp_path / "moons" / "config.json").is_file()
+    text = (EXAMPLES / "quickstart.py").read_text()
+    assert text.count("# %%") >= 6  # py:percent cells: it opens as a notebook
+
+
 def test_gpu_check_script_dry_run_prints_its_table(tmp_path):
     """scripts/gpu_check.sh's CPU path: the same code (DDP over gloo, tiny UNet, 2 steps),
     every row on disk as soon as it is measured."""

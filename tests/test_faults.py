@@ -544,7 +544,8 @@ DIST = {"ot": "pot", "PIL": "pillow", "sklearn": "scikit-learn", "pytorch_fid": 
         "netCDF4": "netcdf4"}
 #: declared but needed without an import statement: xarray's netCDF reader; tensorboard
 #: (imported as torch.utils.tensorboard); test and build tools.
-NOT_IMPORTED = {"netcdf4", "tensorboard", "pytest", "ruff", "build", "properscoring", "pandas"}
+NOT_IMPORTED = {"netcdf4", "tensorboard", "pytest", "ruff", "build", "properscoring", "pandas",
+                "pdoc"}
 
 
 def _declared() -> set[str]:

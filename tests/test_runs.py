@@ -48,12 +48,13 @@ def test_a_registered_kind_trains_loads_and_samples(ring_run):
     run = idff.load(ring_run)
     assert run.kind == "ring" and run.sampling.nfe == 4 and run.sampling.sigma == 0.1
     assert run.train["steps"] == 300
-    x, nfe = run.sample(500, seed=1)
+    res = run.sample(500, seed=1)
+    x, nfe = res.x, res.nfe
     assert x.shape == (500, 2) and nfe == 4
     r = x.norm(dim=1)
     assert abs(r.median().item() - 2.0) < 0.4  # it learned the ring, roughly
-    y, nfe2 = run.sample(500, seed=1, nfe=2, solver="euler")
-    assert nfe2 == 2 and not torch.equal(x, y)
+    y = run.sample(500, seed=1, nfe=2, solver="euler")
+    assert y.nfe == 2 and not torch.equal(x, y.x)
 
 
 def test_the_cli_and_the_benchmark_take_a_registered_kind(ring_run, tmp_path):
@@ -72,8 +73,8 @@ def test_load_reads_every_builtin_kind():
     run = idff.load(ROOT / "checkpoints" / "fashion_mnist" / "idff")
     assert run.kind == "image" and run.sampling.method == "idff"
     assert run.sampling.sigma == run.config["objective"]["sigma"]
-    x, nfe = run.sample(2, nfe=2, solver="euler")
-    assert x.shape == (2, 1, 28, 28) and nfe == 2
+    res = run.sample(2, nfe=2, solver="euler")
+    assert res.x.shape == (2, 1, 28, 28) and res.nfe == 2
     cfm = idff.load(ROOT / "checkpoints" / "fashion_mnist" / "otcfm")
     assert cfm.sampling.method == "otcfm" and cfm.sampling.sigma == 0.0
     icfm = idff.load(ROOT / "checkpoints" / "fashion_mnist" / "icfm")

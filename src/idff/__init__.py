@@ -1,10 +1,12 @@
 """idff: Implicit Dynamical Flow Fusion (arXiv:2409.14599) in PyTorch.
 
 The core (path, coupling, objective, fields, sampler, sampling config, models, metrics)
-imports no data loaders, trainer or CLI. ``idff.load(path)`` opens any trained run
-(:mod:`idff.runs`).
+imports no data loaders, trainer or CLI. ``idff.load(path_or_name)`` opens any trained
+run or a shipped one by name (:mod:`idff.runs`); ``idff.train_run`` trains one from a
+config built by ``idff.toy_config`` or ``idff.image_config`` (:mod:`idff.builders`).
 """
 
+from idff.builders import image_config, toy_config
 from idff.coupling import couple
 from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
@@ -34,4 +36,7 @@ __all__ = [
     "load",
     "register_kind",
     "train_run",
+    "toy_config",
+    "image_config",
 ]
+

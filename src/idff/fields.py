@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from idff.network import as_two_heads, as_velocity, check_call_order, resolve_sigma
 from idff.path import IDFFPath, expand_t
 
 __all__ = [
@@ -82,6 +83,7 @@ class Field:
     singular_at_one = False
 
     def __init__(self, net: nn.Module, cond: Tensor | None = None):
+        check_call_order(net.net if isinstance(net, NFECounter) else net, type(self).__name__)
         self.net = net if isinstance(net, NFECounter) else NFECounter(net)
         self.cond = cond
 
@@ -114,7 +116,9 @@ class IDFFField(Field):
         net: a two-head network ``net(t, x[, cond]) -> (x̂1, ŝ)``.
         kind: ``"pf"`` (default; exact probability flow / marginal-preserving SDE) or
             ``"published"`` (the published field, for reproduction).
-        sigma: the training noise ``σ`` (sets the diffusion ``γσ`` of the ``pf`` family).
+        sigma: the training noise ``σ`` (sets the diffusion ``γσ`` of the ``pf`` family);
+            ``None`` (default): the σ the network carries (``TwoHead(..., sigma=σ)``), or 0.2
+            for one that carries none. A σ other than the network's is refused.
         gamma: ``pf`` only: diffusion multiplier ``γ ≥ 0`` (0 = ODE).
         s: ``published`` only: sampling noise scale ``s ≥ 0``, ``s ≤ 2``.
         sde: ``published`` only: add the published diffusion ``g(t) = s² √(t(1-t))``.
@@ -127,13 +131,14 @@ class IDFFField(Field):
         self,
         net: nn.Module,
         kind: str = "pf",
-        sigma: float = 0.2,
+        sigma: float | None = None,
         gamma: float = 0.0,
         s: float = 0.0,
         sde: bool = False,
         cond: Tensor | None = None,
     ):
         super().__init__(net, cond)
+        sigma = resolve_sigma(sigma, self.net, "IDFFField(sigma=...)")
         if kind not in ("pf", "published"):
             raise ValueError(f"unknown IDFF field {kind!r}; choose 'pf' or 'published'.")
         if gamma < 0 or s < 0:
@@ -145,8 +150,12 @@ class IDFFField(Field):
             )
         self.kind, self.sigma, self.gamma, self.s, self.sde = kind, sigma, gamma, s, sde
 
+    def heads(self, t: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The network's ``(x̂1, ŝ)`` at ``(t, x)`` (one counted evaluation)."""
+        return as_two_heads(self._call(t, x), "IDFFField")
+
     def drift(self, t: Tensor, x: Tensor) -> Tensor:
-        x1_hat, score = self._call(t, x)
+        x1_hat, score = self.heads(t, x)
         return idff_drift(x1_hat, score, x, t, self.kind, self.gamma, self.s)
 
     def diffusion(self, t: float) -> float:
@@ -155,7 +164,7 @@ class IDFFField(Field):
         return self.s**2 * math.sqrt(max(t * (1 - t), 0.0)) if self.sde else 0.0
 
     def endpoint(self, t: Tensor, x: Tensor) -> Tensor:
-        return self._call(t, x)[0]
+        return self.heads(t, x)[0]
 
     def ddim_step(self, t: Tensor, t_next: Tensor, x: Tensor, noise: Tensor | None = None,
                   second_order: bool = False) -> Tensor:
@@ -181,7 +190,7 @@ class IDFFField(Field):
         tt, tn = expand_t(t, x), expand_t(t_next, x)
 
         def estimates(tc: Tensor, xc: Tensor) -> tuple[Tensor, Tensor]:
-            x1_hat, score = self._call(tc, xc)
+            x1_hat, score = self.heads(tc, xc)
             return x1_hat, -path.lambda_t(expand_t(tc, xc)) * score
 
         def step(x1_hat: Tensor, eps_hat: Tensor, to: Tensor) -> Tensor:
@@ -206,4 +215,4 @@ class CFMField(Field):
     """Velocity field of a (OT-)CFM network ``net(t, x[, cond]) -> v``."""
 
     def drift(self, t: Tensor, x: Tensor) -> Tensor:
-        return self._call(t, x)
+        return as_velocity(self._call(t, x), "CFMField")

@@ -15,7 +15,7 @@ from idff.errors import ConfigError, unknown_key_message
 from idff.objective import CFMObjective, IDFFObjective
 from idff.sampling import METHOD_NAMES
 
-__all__ = ["METHOD_NAMES", "make_objective", "network_kind", "objective_keys"]
+__all__ = ["METHOD_NAMES", "make_objective", "network_kind", "objective_keys", "check_sigma"]
 
 #: objective keys a CFM method accepts (IDFF-only keys are tolerated so that one preset
 #: section serves every method; they have no effect on a velocity network)
@@ -60,3 +60,25 @@ def make_objective(cfg: dict[str, Any]):
         cfg.pop(k, None)
     cfg.setdefault("coupling", "ot" if name == "otcfm" else "independent")
     return CFMObjective(**cfg)
+
+
+def check_sigma(config: dict[str, Any]) -> None:
+    """Refuse a run config whose two-head network and objective name different σ.
+
+    ``model.sigma`` (the heads' σ) and ``objective.sigma`` (the path's) must agree for IDFF:
+    the network would otherwise be trained, or sampled, on another path than its heads
+    assume.
+
+    Raises:
+        ConfigError: naming both values.
+    """
+    model, obj = config.get("model") or {}, config.get("objective") or {}
+    if model.get("method", "idff") != "idff" or "sigma" not in model or "sigma" not in obj:
+        return
+    if model["sigma"] is None or float(model["sigma"]) == float(obj["sigma"]):
+        return
+    raise ConfigError(
+        f"model.sigma={float(model['sigma']):g} but objective.sigma={float(obj['sigma']):g}: "
+        "the heads and the path share one σ; set both to the same value (or set only "
+        "objective.sigma, which the heads then take)."
+    )

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from idff.coupling import couple
 from idff.finite import require_finite
+from idff.network import as_two_heads, as_velocity, check_call_order, resolve_sigma
 from idff.path import CFMPath, IDFFPath, expand_t
 
 __all__ = [
@@ -97,7 +98,9 @@ class IDFFObjective:
     parametrization the model's :class:`~idff.models.TwoHead` uses.
 
     Args:
-        sigma: training noise ``σ`` of the path.
+        sigma: training noise ``σ`` of the path; ``None`` (default): the σ the network
+            carries (``TwoHead(..., sigma=σ)``), or 0.2 for a network that carries none. A σ
+            other than the network's is refused (:func:`idff.network.resolve_sigma`).
         flow_weight: ``w`` (5 for 2D toys, 2 for images, SST and MD).
         coupling: ``"independent"`` or ``"ot"`` (exact minibatch OT).
         score_target: ``"eps"`` (default) or ``"x0"`` (the published image script).
@@ -115,7 +118,7 @@ class IDFFObjective:
 
     def __init__(
         self,
-        sigma: float = 0.2,
+        sigma: float | None = None,
         flow_weight: float = 2.0,
         coupling: str = "independent",
         score_target: str = "eps",
@@ -130,13 +133,29 @@ class IDFFObjective:
                 f"unknown flow_weighting {flow_weighting!r}; "
                 f"choose one of {', '.join(FLOW_WEIGHTINGS)}."
             )
-        self.path = IDFFPath(sigma)
+        self.sigma = None if sigma is None else float(sigma)
+        self.path = IDFFPath(0.2 if sigma is None else sigma)
+        self._checked: int | None = None
         self.flow_weight = float(flow_weight)
         self.coupling = coupling
         self.score_target = score_target
         self.flow_weighting = flow_weighting
         self.max_weight = float(max_weight)
         self.t_eps = float(t_eps)
+
+    def path_for(self, model: nn.Module) -> IDFFPath:
+        """The path of ``model``'s σ (see ``sigma``); checks the network once per model.
+
+        Raises:
+            ConfigError: the network's σ differs from ``sigma``, or it takes ``(x, t)``.
+        """
+        if self._checked != id(model):
+            check_call_order(model, "IDFFObjective")
+            sigma = resolve_sigma(self.sigma, model, "IDFFObjective(sigma=...)")
+            if sigma != self.path.sigma:
+                self.path = IDFFPath(sigma)
+            self._checked = id(model)
+        return self.path
 
     def flow_weights(self, t: Tensor) -> Tensor:
         """Per-sample weight of the flow term, normalised to mean 1 (``(B,)``)."""
@@ -163,16 +182,18 @@ class IDFFObjective:
             cond: optional conditioning.
             x0: sources; ``N(0, I)`` draws when omitted (generation).
         """
+        path = self.path_for(model)
         x0, x1, t, eps = _draw(x1, x0, self.coupling, generator, 1 - self.t_eps)
-        ps = self.path.sample(x0, x1, t, eps)
-        x1_hat, score = model(t, ps.xt, cond) if cond is not None else model(t, ps.xt)
+        ps = path.sample(x0, x1, t, eps)
+        out = model(t, ps.xt, cond) if cond is not None else model(t, ps.xt)
+        x1_hat, score = as_two_heads(out, "IDFFObjective")
         if self.flow_weighting == "cfm":
             d_hat = implied_velocity(x1_hat, score, ps.xt, t)
             flow_err = _mean_per_sample((d_hat - (x1 - x0)) ** 2)
         else:
             flow_err = _mean_per_sample((x1_hat - x1) ** 2)
         target = eps if self.score_target == "eps" else x0
-        lam = self.path.lambda_t(expand_t(t, x1))
+        lam = path.lambda_t(expand_t(t, x1))
         score_err = _mean_per_sample((lam * score + target) ** 2)
         flow = (self.flow_weights(t) * flow_err).mean()
         score_term = score_err.mean()
@@ -202,9 +223,11 @@ class CFMObjective:
         x0: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> LossOutput:
+        check_call_order(model, "CFMObjective")
         x0, x1, t, eps = _draw(x1, x0, self.coupling, generator)
         ps = self.path.sample(x0, x1, t, eps)
-        v = model(t, ps.xt, cond) if cond is not None else model(t, ps.xt)
+        v = as_velocity(model(t, ps.xt, cond) if cond is not None else model(t, ps.xt),
+                        "CFMObjective")
         err = ((v - CFMPath.target(ps)) ** 2).mean()
         _check_finite(err, "CFM loss")
         zero = torch.zeros((), device=x1.device)

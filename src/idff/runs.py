@@ -1,4 +1,5 @@
-"""One interface to every trained run: ``idff.load(path)`` and the registry of run kinds.
+"""One interface to every trained run: ``idff.load(path_or_name)``, :class:`Run` and the
+registry of run kinds.
 
 A run directory (``config.json`` + weights) records its ``"kind"``; each kind registers,
 in one place, how to rebuild its network (``load``), how to draw unconditional samples
@@ -10,12 +11,18 @@ that calls :func:`register_kind`, after which ``idff.load``, ``idff.train_run``,
 
     register_kind("rings", stream=lambda cfg: my_batches(cfg),
                   sample=gaussian_sampler(lambda cfg: (cfg["data"]["dim"],)))
+
+The runs shipped with idff load by name (:data:`SHIPPED`, ``idff.load("fashion_mnist/idff")``):
+from the folder named by ``$IDFF_CHECKPOINTS`` when set, else from the installed package
+(the wheel carries them) or, in a clone, from ``checkpoints/``.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,24 +31,43 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from idff.errors import UserError
+from idff.errors import ConfigError, UserError
+from idff.sampler import ADAPTIVE, SampleResult
 from idff.sampling import SamplingConfig
 
 __all__ = [
     "Run",
     "RunKind",
     "KINDS",
+    "SHIPPED",
+    "CACHE_ENV",
     "register_kind",
     "load",
+    "resolve",
     "load_weights",
     "gaussian_sampler",
+    "draw_source",
     "train_run",
 ]
 
 #: ``load(path) -> (model, config)``
 LoadFn = Callable[[Path], tuple[nn.Module, dict[str, Any]]]
-#: ``sample(model, config, n, sampling, seed, device) -> (x, nfe)``
-SampleFn = Callable[..., tuple[Tensor, int]]
+#: ``sample(model, config, n, sampling, seed, device, **extras) -> SampleResult | (x, nfe)``;
+#: ``extras`` are those of :meth:`Run.sample` the kind supports (``generator``, ``x0``,
+#: ``labels``, ``guidance``, ``return_trajectory``), named in its signature
+SampleFn = Callable[..., "SampleResult | tuple[Tensor, int]"]
+#: ``train(config, out, progress, device, on_log, resume, init_from) -> nn.Module`` (the EMA
+#: network); ``config["train"]`` holds the training settings
+TrainFn = Callable[..., nn.Module]
+
+#: training settings of a kind that names none: the small-network recipe of the toy, MD and
+#: demo commands (a short warm-up and a fast EMA; the image presets carry their own)
+SMALL_TRAIN: dict[str, Any] = {"steps": 5000, "lr": 1e-3, "warmup": 200, "ema_decay": 0.999}
+
+#: the runs shipped with idff, loadable by name
+SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm")
+#: environment variable naming a folder of runs loadable by name (``NAME/config.json``)
+CACHE_ENV = "IDFF_CHECKPOINTS"
 
 
 @dataclass
@@ -58,6 +84,13 @@ class RunKind:
         published_sde: ``idff bench nfe`` candidates of the published field add its
             diffusion (the toys' published recipe) instead of integrating its ODE.
         note: how to use a kind without ``sample`` (shown in errors).
+        data_range: ``(low, high)`` of the data (images: ``(-1, 1)``); :meth:`Run.sample`
+            clamps to it by default. ``None``: no fixed range, nothing is clamped.
+        train: a training function of its own (:data:`TrainFn`) used by :func:`train_run`
+            instead of ``stream`` (images: DDP-ready data loaders and sample grids).
+        train_defaults: the :class:`~idff.training.TrainConfig` settings of this kind
+            (default :data:`SMALL_TRAIN`); a config's ``"train"`` section overrides them.
+        requires: dotted config keys :func:`train_run` needs (``"data.dataset"``).
     """
 
     name: str
@@ -66,10 +99,16 @@ class RunKind:
     stream: Callable[[dict[str, Any]], Iterable] | None = None
     published_sde: bool = False
     note: str = ""
+    data_range: tuple[float, float] | None = None
+    train: TrainFn | None = None
+    train_defaults: dict[str, Any] | None = None
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.load is None:
             self.load = load_weights
+        if self.train_defaults is None:
+            self.train_defaults = dict(SMALL_TRAIN)
 
 
 KINDS: dict[str, RunKind] = {}
@@ -82,9 +121,13 @@ BUILTIN = {"toy": "idff.experiments.toy", "image": "idff.experiments.images",
 
 def register_kind(name: str, load: LoadFn | None = None, sample: SampleFn | None = None,
                   stream: Callable[[dict[str, Any]], Iterable] | None = None,
-                  published_sde: bool = False, note: str = "") -> RunKind:
+                  published_sde: bool = False, note: str = "", *,
+                  data_range: tuple[float, float] | None = None, train: TrainFn | None = None,
+                  train_defaults: dict[str, Any] | None = None,
+                  requires: tuple[str, ...] = ()) -> RunKind:
     """Register (or replace) the kind ``name``; returns its :class:`RunKind`."""
-    KINDS[name] = RunKind(name, load, sample, stream, published_sde, note)
+    KINDS[name] = RunKind(name, load, sample, stream, published_sde, note, data_range, train,
+                          train_defaults, tuple(requires))
     return KINDS[name]
 
 
@@ -99,6 +142,19 @@ def get_kind(name: str) -> RunKind:
     return KINDS[name]
 
 
+def attach_sigma(model: nn.Module, config: dict[str, Any]) -> nn.Module:
+    """Record the run's σ on its two-head network when the model config did not, so that
+    the network carries every σ its sampling uses (:mod:`idff.network`)."""
+    from idff.network import unwrap
+
+    heads = unwrap(model)
+    sigma = (config.get("objective") or {}).get("sigma")
+    if (config.get("method", "idff") == "idff" and sigma is not None
+            and hasattr(heads, "parametrization") and getattr(heads, "sigma", None) is None):
+        heads.sigma = float(sigma)
+    return model
+
+
 def load_weights(path: str | Path, kind: str | None = None,
                  build: Callable[[dict[str, Any]], nn.Module] | None = None,
                  ) -> tuple[nn.Module, dict[str, Any]]:
@@ -111,6 +167,7 @@ def load_weights(path: str | Path, kind: str | None = None,
     from idff.models import build_model
     from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
 
+    path = resolve(path)
     config, state, step = load_run(path)
     found = config.get("kind", "toy")
     if kind is not None and found != kind:
@@ -124,25 +181,80 @@ def load_weights(path: str | Path, kind: str | None = None,
     return model.eval(), config
 
 
+def draw_source(n: int, shape: tuple[int, ...], *, seed: int | None = None,
+                generator: torch.Generator | None = None, x0: Tensor | None = None,
+                device: str | torch.device = "cpu") -> tuple[Tensor, torch.Generator]:
+    """The source ``x0 ~ N(0, I)`` of ``n`` samples of ``shape`` on ``device``, and the
+    generator for the solver's noise.
+
+    ``seed``: drawn on the CPU from ``torch.Generator().manual_seed(seed)`` (the same numbers
+    on every device); ``generator``: drawn from it; ``x0``: used as given (checked).
+
+    Raises:
+        ConfigError: ``x0`` of another shape.
+    """
+    device = torch.device(device)
+    if x0 is not None:
+        x0 = torch.as_tensor(x0)
+        if tuple(x0.shape) != (n, *shape):
+            raise ConfigError(f"x0 has shape {tuple(x0.shape)}, but this run samples "
+                              f"{(n, *shape)} (n={n} sources of shape {tuple(shape)}).")
+        x0 = x0.to(device=device, dtype=torch.float32)
+        if generator is None:
+            generator = torch.Generator(device=device).manual_seed(0 if seed is None else seed)
+        return x0, generator
+    if generator is not None:
+        x0 = torch.randn(n, *shape, generator=generator, device=generator.device).to(device)
+        if generator.device.type != device.type:  # the solver's noise lives on ``device``
+            derived = int(torch.randint(0, 2**62, (1,), generator=generator,
+                                        device=generator.device))
+            generator = torch.Generator(device=device).manual_seed(derived)
+        return x0, generator
+    g = torch.Generator().manual_seed(0 if seed is None else seed)
+    x0 = torch.randn(n, *shape, generator=g).to(device)
+    if device.type != "cpu":
+        g = torch.Generator(device=device).manual_seed(0 if seed is None else seed)
+    return x0, g
+
+
 def gaussian_sampler(shape: Callable[[dict[str, Any]], tuple[int, ...]]) -> SampleFn:
     """A ``sample`` function for unconditional runs: ``N(0, I)`` sources of ``shape(config)``."""
 
     @torch.no_grad()
     def sample(model: nn.Module, config: dict[str, Any], n: int, sampling: SamplingConfig,
-               seed: int = 0, device: str | torch.device = "cpu") -> tuple[Tensor, int]:
-        g = torch.Generator().manual_seed(seed)
-        x0 = torch.randn(n, *shape(config), generator=g).to(device)
-        if torch.device(device).type != "cpu":
-            g = torch.Generator(device=device).manual_seed(seed)
-        res = sampling.integrate(model.to(device), x0, generator=g)
-        return res.x.cpu(), res.nfe
+               seed: int = 0, device: str | torch.device = "cpu",
+               generator: torch.Generator | None = None, x0: Tensor | None = None,
+               return_trajectory: bool = False) -> SampleResult:
+        x0, g = draw_source(n, tuple(shape(config)), seed=seed, generator=generator, x0=x0,
+                            device=device)
+        res = sampling.integrate(model.to(device), x0, generator=g,
+                                 return_trajectory=return_trajectory)
+        return _to_cpu(res)
 
     return sample
+
+
+def _to_cpu(res: SampleResult) -> SampleResult:
+    res.x = res.x.cpu()
+    if res.trajectory is not None:
+        res.trajectory = res.trajectory.cpu()
+    if res.times is not None:
+        res.times = res.times.cpu()
+    return res
+
+
+def _check_count(n: Any, what: str = "n") -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"{what} must be an integer >= 1 (the number of samples), got {n!r}.")
+    return n
 
 
 @dataclass
 class Run:
     """A trained run: its network, its configs and how to sample it.
+
+    The network carries its σ (and its heads' parametrization); :attr:`sampling` holds the
+    same σ, and sampling it with another is refused.
 
     Attributes:
         path: the run directory (or published checkpoint file).
@@ -150,6 +262,7 @@ class Run:
         model: the EMA network, in eval mode.
         config: the run config (current layout, see :mod:`idff.run_config`).
         sampling: the run's sampling settings.
+        device: where :meth:`sample` runs by default (see :meth:`to`).
     """
 
     path: Path
@@ -157,32 +270,166 @@ class Run:
     model: nn.Module
     config: dict[str, Any]
     sampling: SamplingConfig
+    device: torch.device | str = "cpu"
+
+    def __repr__(self) -> str:
+        return (f"Run(kind={self.kind!r}, path='{self.path}', method={self.sampling.method!r}, "
+                f"sigma={self.sampling.sigma!r}, step={self.config.get('step')!r}, "
+                f"device='{self.device}')")
 
     @property
     def train(self) -> dict[str, Any]:
         """The training settings the run recorded."""
         return self.config.get("train", {})
 
-    def sample(self, n: int, seed: int = 0, device: str | torch.device = "cpu",
-               sampling: SamplingConfig | None = None, **overrides: Any) -> tuple[Tensor, int]:
-        """``n`` samples and the counted NFE per sample, with the run's sampling settings
-        (or ``sampling``) changed by ``overrides`` (``nfe=``, ``solver=``, ...)."""
+    def to(self, device: str | torch.device) -> Run:
+        """Move the network to ``device`` (where :meth:`sample` then runs); returns ``self``."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
+    def sample(
+        self,
+        n: int | None = None,
+        *,
+        nfe: int | None = None,
+        solver: str | None = None,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        x0: Tensor | None = None,
+        labels: Tensor | None = None,
+        guidance: float = 1.0,
+        return_trajectory: bool = False,
+        clamp: bool | tuple[float, float] | None = None,
+        device: str | torch.device | None = None,
+        sampling: SamplingConfig | None = None,
+        **overrides: Any,
+    ) -> SampleResult:
+        """Draw ``n`` samples with the run's sampling settings (or ``sampling``), changed by
+        ``nfe``, ``solver`` and ``overrides`` (``field=``, ``gamma=``, ``s=``, ``sde=``).
+
+        Args:
+            n: how many (``>= 1``; defaults to ``len(x0)`` when ``x0`` is given).
+            nfe: network evaluations per sample; refused with an adaptive solver
+                (``dopri5``, ...), which picks its own steps (the result reports the count).
+            solver: a solver of :func:`idff.integrate`.
+            seed: ``None`` (default): fresh noise from torch's global generator, as
+                ``torch.randn`` (so ``torch.manual_seed`` makes it repeatable); an ``int``:
+                the same samples on every call.
+            generator: draw the source and the solver's noise from this generator instead.
+            x0: the source points, ``(n, *shape)``.
+            labels: class labels ``(n,)`` of a class-conditional run.
+            guidance: classifier-free guidance scale (with ``labels``; 1 = none).
+            return_trajectory: also return the states along the way (``.trajectory``).
+            clamp: ``None`` (default): clamp to the kind's data range, if it has one (images:
+                ``[-1, 1]``); ``False``: return the solver's output as is; ``True`` or
+                ``(low, high)``: clamp. The trajectory is never clamped.
+            device: where to sample (default: the run's, see :meth:`to`); results come back
+                on the CPU.
+
+        Returns:
+            a :class:`~idff.sampler.SampleResult`: ``.x`` (``(n, ...)``), ``.nfe`` (counted
+            network calls per sample), ``.trajectory`` and ``.times`` when asked.
+
+        Raises:
+            ConfigError: a bad count, option or combination (one line naming the fix).
+            UserError: a kind that samples from observed states, not from noise.
+        """
         spec = get_kind(self.kind)
         if spec.sample is None:
             raise UserError(f"{self.path} is a {self.kind!r} run, which samples from observed "
                             f"states, not from noise. {spec.note}".strip())
-        s = (sampling or self.sampling).replace(**overrides)
-        return spec.sample(self.model, self.config, n, s, seed=seed, device=device)
+        if x0 is not None:
+            n = len(x0) if n is None else n
+            if _check_count(n) != len(x0):
+                raise ConfigError(f"n={n} but x0 holds {len(x0)} sources; pass one of them.")
+        _check_count(n)
+        if seed is not None and generator is not None:
+            raise ConfigError("pass seed or generator, not both (the generator is the seed).")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigError(f"seed must be an integer >= 0 or None, got {seed!r}.")
+        base = sampling or self.sampling
+        if nfe is not None and (solver or base.solver) in ADAPTIVE:
+            raise ConfigError(f"nfe={nfe} cannot bound the adaptive solver "
+                              f"{solver or base.solver!r}, which chooses its own steps (the "
+                              "result's .nfe reports the count); drop nfe, or choose a fixed-step "
+                              "solver (midpoint, euler, heun).")
+        s = base.replace(nfe=nfe, solver=solver, **overrides)
+        if seed is None and generator is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # fresh, like torch.randn
+        extras = {"generator": generator, "x0": x0, "labels": labels,
+                  "guidance": None if guidance == 1.0 else guidance,
+                  "return_trajectory": return_trajectory or None}
+        extras = {k: v for k, v in extras.items() if v is not None}
+        params = inspect.signature(spec.sample).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            for k in extras:
+                if k not in params:
+                    raise ConfigError(f"runs of kind {self.kind!r} do not take {k}= (their "
+                                      "sample function has no such parameter).")
+        lohi = self._clamp_range(clamp, spec)
+        with torch.no_grad():
+            out = spec.sample(self.model, self.config, n, s, seed=seed if seed is not None else 0,
+                              device=device if device is not None else self.device, **extras)
+        res = out if isinstance(out, SampleResult) else SampleResult(x=out[0], nfe=out[1])
+        if lohi is not None:
+            res.x = res.x.clamp(*lohi)
+        return res
+
+    def _clamp_range(self, clamp: Any, spec: RunKind) -> tuple[float, float] | None:
+        if clamp is None:
+            return spec.data_range
+        if clamp is False:
+            return None
+        if clamp is True:
+            if spec.data_range is None:
+                raise ConfigError(f"runs of kind {self.kind!r} have no fixed data range to "
+                                  "clamp to; pass clamp=(low, high).")
+            return spec.data_range
+        try:
+            lo, hi = (float(v) for v in clamp)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"clamp must be None, True, False or (low, high), got "
+                              f"{clamp!r}.") from e
+        if not lo < hi:
+            raise ConfigError(f"clamp=(low, high) needs low < high, got {clamp!r}.")
+        return lo, hi
+
+    def save(self, out: str | Path) -> Path:
+        """Write the run to the folder ``out`` as ``config.json`` + ``snapshot.safetensors``
+        (no pickle; :func:`load` and every command that takes a run read it).
+
+        Raises:
+            RunError: ``out`` already holds a run.
+        """
+        from safetensors.torch import save
+
+        from idff.io import atomic_write, atomic_write_json
+        from idff.training.checkpoint import RunError
+
+        out = Path(out)
+        if any((out / f).exists() for f in ("config.json", "snapshot.pt",
+                                            "snapshot.safetensors")):
+            raise RunError(f"{out} already holds a run; save to an empty folder.")
+        config = {k: v for k, v in self.config.items() if k != "step"}
+        step = int(self.config.get("step", 0))
+        # safetensors refuses tensors that share memory; clones are independent and equal
+        tensors = {k: v.detach().cpu().contiguous().clone()
+                   for k, v in self.model.state_dict().items()}
+        blob = save(tensors, metadata={"step": str(step), "format": "idff-snapshot"})
+        atomic_write(out / "snapshot.safetensors", lambda f: f.write(blob))
+        atomic_write_json(config, out / "config.json", indent=2, sort_keys=True)
+        return out
 
 
 def run_kind_of(path: str | Path) -> str:
     """The kind of the run at ``path`` (a ``.pt``/``.pth`` file is a published image
-    checkpoint).
+    checkpoint; a shipped name is resolved, see :func:`resolve`).
 
     Raises:
         UserError: no run there.
     """
-    p = Path(path)
+    p = resolve(path)
     if p.is_file() and p.suffix in (".pt", ".pth"):
         return "image"
     cfg = p / "config.json"
@@ -195,51 +442,151 @@ def run_kind_of(path: str | Path) -> str:
         raise UserError(f"{cfg} is not valid JSON ({e}).") from e
 
 
-def load(path: str | Path) -> Run:
-    """Load any trained run: toy, image (or a published image checkpoint), SST, MD, or a
-    registered kind. ``run.sample(n, nfe=4)`` draws samples where the kind allows it."""
-    p = Path(path)
+def run_folders() -> list[Path]:
+    """Where runs are looked up by name, in order: ``$IDFF_CHECKPOINTS``, the installed
+    package's ``checkpoints`` (wheels carry :data:`SHIPPED`), a clone's ``checkpoints/``."""
+    here = Path(__file__).resolve().parent
+    dirs = [Path(os.environ[CACHE_ENV]).expanduser()] if os.environ.get(CACHE_ENV) else []
+    return dirs + [here / "checkpoints", here.parents[1] / "checkpoints"]
+
+
+def resolve(path_or_name: str | os.PathLike) -> Path:
+    """The run at ``path_or_name``: an existing path, else a name such as
+    ``"fashion_mnist/idff"`` looked up in :func:`run_folders`.
+
+    Raises:
+        UserError: a shipped name that none of those folders holds.
+    """
+    p = Path(path_or_name).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    name = p.as_posix().strip("/")
+    for d in run_folders():
+        if (d / name / "config.json").is_file():
+            return d / name
+    if name in SHIPPED:
+        where = ", ".join(str(d) for d in run_folders())
+        raise UserError(f"the shipped run {name!r} is in none of {where}; reinstall idff, or "
+                        f"set {CACHE_ENV} to a folder holding {name}/ (a copy of the "
+                        "repository's checkpoints/ folder).")
+    return p
+
+
+def load(path_or_name: str | os.PathLike) -> Run:
+    """Load any trained run: toy, image (or a published image checkpoint), SST, MD, a
+    registered kind, or a shipped run by name (:data:`SHIPPED`: ``"fashion_mnist/idff"``,
+    ``"fashion_mnist/otcfm"``, ``"fashion_mnist/icfm"``; see :func:`resolve`).
+    ``run.sample(n, nfe=4)`` draws samples where the kind allows it."""
+    p = resolve(path_or_name)
     kind = run_kind_of(p)
     model, config = get_kind(kind).load(p)
+    attach_sigma(model, config)
     return Run(p, kind, model, config, SamplingConfig.from_run(config))
 
 
-def train_run(config: dict[str, Any], out: str | Path, train: Any, progress: bool = True,
-              device: str | torch.device = "cpu", resume: bool = False,
-              init_from: str | Path | None = None) -> nn.Module:
-    """Train a run of a kind that registered a ``stream``; returns the EMA model.
+def _lookup(config: dict[str, Any], dotted: str) -> bool:
+    cur: Any = config
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return False
+        cur = cur[part]
+    return True
 
-    ``config`` holds ``kind``, ``method``, ``objective``, ``model`` and whatever the kind's
-    stream reads; ``train`` is a :class:`~idff.training.TrainConfig`. ``out`` must hold no
-    run, unless ``resume=True`` continues the one saved there; ``init_from`` starts from
-    the weights of another run of the same network (fine-tuning into ``out``).
+
+def train_settings(kind: RunKind, config: dict[str, Any], train: Any) -> dict[str, Any]:
+    """The training settings of a run: the kind's defaults, the config's ``"train"``
+    section, then ``train`` (a :class:`~idff.training.TrainConfig` replaces them all; a
+    dict changes them).
 
     Raises:
+        ConfigError: an unknown key (naming the closest valid one).
+    """
+    from dataclasses import asdict, fields, is_dataclass
+
+    from idff.errors import unknown_key_message
+    from idff.training import TrainConfig
+
+    if is_dataclass(train) and not isinstance(train, type):
+        return asdict(train)
+    if train is not None and not isinstance(train, dict):
+        raise ConfigError(f"train must be a TrainConfig, a dict of its settings or None, got "
+                          f"{type(train).__name__}.")
+    given = {**(config.get("train") or {}), **(train or {})}
+    valid = {f.name for f in fields(TrainConfig)} | {"batch_size"}
+    for k in given:
+        if k not in valid:
+            raise ConfigError(unknown_key_message(k, "train", valid))
+    return {**(kind.train_defaults or {}), **given}
+
+
+def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progress: bool = True,
+              device: str | torch.device = "cpu", resume: bool = False,
+              init_from: str | Path | None = None,
+              on_log: Callable[[int, dict[str, float]], None] | None = None) -> Run:
+    """Train a run and return it (its EMA network, config and sampling settings).
+
+    ``config`` comes from a builder (:func:`idff.toy_config`, :func:`idff.image_config`) or
+    holds ``kind``, ``method``, ``objective``, ``model`` and whatever the kind's stream
+    reads. Training settings are the kind's defaults (toys: a 200-step warm-up and EMA
+    0.999; images: their preset's), then the config's ``"train"`` section, then ``train``:
+    a dict of changes (``{"steps": 2000}``) or a whole :class:`~idff.training.TrainConfig`.
+
+    Args:
+        resume: ``out`` must hold no run, unless ``resume=True`` continues the one saved
+            there.
+        init_from: start from the weights of another run of the same network (fine-tuning
+            into ``out``).
+        on_log: called as ``on_log(step, metrics)`` at every logging step (``loss``,
+            ``flow``, ``score``, ``grad_norm``, ``lr``, ...): hook W&B or another logger here.
+
+    Raises:
+        ConfigError: a missing or unknown config section or key, or σ that disagree.
         UserError: ``out`` holds another run (or nothing to resume), the device is not on
             this machine, or the ``sampling`` section is invalid; nothing is written.
     """
     from idff.errors import check_device
-    from idff.methods import make_objective
+    from idff.methods import check_sigma, make_objective
     from idff.models import build_model
-    from idff.training import Trainer
+    from idff.training import TrainConfig, Trainer
     from idff.training.checkpoint import claim_run_dir, init_from_run
 
+    if not isinstance(config, dict):
+        raise ConfigError(f"config must be a dict (see idff.toy_config), got "
+                          f"{type(config).__name__}.")
     spec = get_kind(config.get("kind", "toy"))
-    if spec.stream is None:
+    if spec.stream is None and spec.train is None:
         raise UserError(f"runs of kind {spec.name!r} train with their own command "
                         f"(idff train {spec.name}).")
     if init_from is not None and resume:
         raise UserError("init_from starts a new run from another run's weights; resume=True "
                         "continues the run in out. Give one of them.")
+    missing = [k for k in ("method", "model", "objective", "objective.name", "objective.sigma",
+                           *spec.requires) if not _lookup(config, k)]
+    if missing:
+        raise ConfigError(f"the run config lacks {', '.join(missing)}; build it with "
+                          "idff.toy_config(method, dataset) or idff.image_config(preset), or "
+                          "add them.")
+    check_sigma(config)
+    settings = train_settings(spec, config, train)
+    config = {**config, "train": settings}
     check_device(str(device), "device")
-    claim_run_dir(out, resume)
     if "sampling" in config:  # invalid sampling settings fail now, not after training
         SamplingConfig.from_run(config)
-    torch.manual_seed(train.seed)
-    model = build_model(config["model"])
-    if init_from is not None:
-        init_from_run(model, config, init_from)
-    objective = make_objective(config["objective"])
-    trainer = Trainer(model, objective, spec.stream(config), train, out, config,
-                      progress=progress, device=device, resume=resume)
-    return trainer.fit()
+    if spec.train is not None:
+        model = spec.train(config, out, progress=progress, device=device, on_log=on_log,
+                           resume=resume, init_from=init_from)
+    else:
+        tc = TrainConfig(**{k: v for k, v in settings.items() if k != "batch_size"})
+        claim_run_dir(out, resume)
+        torch.manual_seed(tc.seed)
+        model = build_model(config["model"])
+        if init_from is not None:
+            init_from_run(model, config, init_from)
+        objective = make_objective(config["objective"])
+        trainer = Trainer(model, objective, spec.stream(config), tc, out, config,
+                          progress=progress, device=device, on_log=on_log, resume=resume)
+        model = trainer.fit()
+        config = trainer.run_config
+    model = attach_sigma(model.eval(), config)
+    return Run(Path(out), spec.name, model, config, SamplingConfig.from_run(config),
+               device=torch.device(device))

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from idff.errors import ConfigError, unknown_key_message
 from idff.fields import CFMField, Field, IDFFField
+from idff.network import resolve_sigma
 from idff.sampler import (
     ADAPTIVE,
     SOLVERS,
@@ -62,7 +63,9 @@ class SamplingConfig:
         method: the method that trained the network: ``"idff"`` (two heads, an IDFF field)
             or ``"otcfm"``/``"icfm"`` (a velocity network, sampled with its velocity).
         field: IDFF only: ``"pf"`` or ``"published"``.
-        sigma: the training path noise σ (the ``pf`` diffusion is ``γσ``).
+        sigma: the training path noise σ (the ``pf`` diffusion is ``γσ``); ``None``: the σ
+            the network carries (a run's config always sets it). Sampling a network with
+            another σ than its own is refused, naming both.
         gamma: ``pf`` diffusion multiplier ``γ ≥ 0``.
         s: ``published`` sampling noise, ``0 ≤ s ≤ 2``.
         sde: ``published`` diffusion on/off.
@@ -76,7 +79,7 @@ class SamplingConfig:
     """
 
     method: str = "idff"
-    sigma: float = 0.2
+    sigma: float | None = None
     nfe: int | None = _opt(10, "Network evaluations per sample (per frame or lead for time "
                            "series).")
     solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only).", SOLVERS)
@@ -103,6 +106,8 @@ class SamplingConfig:
                               f"{', '.join(SOLVERS)}.")
         for name in ("sigma", "gamma", "s"):
             v = getattr(self, name)
+            if name == "sigma" and v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                 raise ConfigError(f"sampling {name} must be a number >= 0, got {v!r}.")
         if self.field == "published" and self.s > 2:
@@ -266,7 +271,8 @@ class SamplingConfig:
     def field_for(self, net: nn.Module, cond: Tensor | None = None) -> Field:
         """The field that samples ``net`` (docs/METHOD.md, "Fields")."""
         if self.method == "idff":
-            return IDFFField(net, kind=self.field, sigma=self.sigma, gamma=self.gamma, s=self.s,
+            sigma = resolve_sigma(self.sigma, net, "the sampling config (sigma=...)")
+            return IDFFField(net, kind=self.field, sigma=sigma, gamma=self.gamma, s=self.s,
                              sde=self.sde, cond=cond)
         return CFMField(net, cond=cond)
 

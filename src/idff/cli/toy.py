@@ -224,7 +224,8 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
         raise UserError(f"{run} is a {kind.name!r} run, which samples from observed states, "
                         f"not from noise. {kind.note}")
     r = load(run)
-    x, nfe = r.sample(n, seed=seed, device=device, **overrides)
+    res = r.sample(n, seed=seed, device=device, **overrides)
+    x, nfe = res.x, res.nfe
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
         np.save(out, x.numpy())

@@ -446,8 +446,9 @@ def run_sampler(run: Run, noise: dict[str, Any] | None = None,
         if solver is None and (base.get("gamma", 0) > 0 or base.get("sde")):
             solver = "euler"
         with torch.no_grad():
-            x, used = run.sample(n, seed=seed, nfe=nfe, solver=solver, device=device, **base)
-        return SampleResult(x=x, nfe=used)
+            res = run.sample(n, seed=seed, nfe=nfe, solver=solver, device=device, clamp=False,
+                             **base)
+        return SampleResult(x=res.x, nfe=res.nfe)
 
     return sampler
 

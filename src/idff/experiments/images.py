@@ -17,10 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from idff.errors import ConfigError, UserError, load_error_reason
-from idff.methods import make_objective
+from idff.methods import check_sigma, make_objective
 from idff.models import GuidedNet, build_model
 from idff.presets import apply_overrides, get_preset
 from idff.runs import load_weights, register_kind
+from idff.sampler import SampleResult
 from idff.sampling import SamplingConfig
 from idff.training.checkpoint import RunError, load_state_dict_checked
 
@@ -39,6 +40,7 @@ __all__ = [
     "sample_seed",
     "source_noise",
     "sample_images",
+    "image_samples",
     "save_grid",
     "generate_images",
     "dump_real_images",
@@ -72,6 +74,7 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
             model["sigma"] = cfg["objective"]["sigma"]  # the heads use the path's σ
     elif not any(o.strip().startswith("objective.sigma=") for o in overrides or []):
         cfg["objective"]["sigma"] = 0.0  # CFM baselines: the noiseless path unless asked
+    check_sigma(cfg)
     if model.get("in_channels") != data.get("channels") or model.get("image_size") != data.get(
         "image_size"
     ):
@@ -171,12 +174,14 @@ def grid_callback(trainer, cfg: dict[str, Any], every: int, n: int = 64) -> Call
 
 def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = "cpu",
                  progress: bool = True, resume: bool | str = False,
-                 init_from: str | os.PathLike | None = None, compile: bool = False):
+                 init_from: str | os.PathLike | None = None, compile: bool = False,
+                 on_log: Callable[[int, dict], None] | None = None):
     """Train an image run (single process or one rank of ``torchrun``); return the trainer.
 
     ``resume``: continue the run saved in ``run_dir`` (see :class:`~idff.training.Trainer`);
     ``init_from``: start from the EMA weights of another run of the same network;
-    ``compile``: ``torch.compile`` the network (see :class:`~idff.training.Trainer`).
+    ``compile``: ``torch.compile`` the network (see :class:`~idff.training.Trainer`);
+    ``on_log(step, metrics)`` is called at every logging step (after the sample grid).
     """
     from idff.training import Trainer
     from idff.training.checkpoint import claim_run_dir, init_from_run
@@ -191,7 +196,14 @@ def train_images(cfg: dict[str, Any], run_dir: str | os.PathLike, device: str = 
     trainer = Trainer(model, objective, data, train_config_from(cfg), run_dir,
                       run_config=cfg, device=ctx.device, progress=progress and ctx.is_main,
                       dist=ctx, resume=resume, compile=compile)
-    trainer.on_log = grid_callback(trainer, cfg, int(cfg["train"].get("sample_every", 0)))
+    grid = grid_callback(trainer, cfg, int(cfg["train"].get("sample_every", 0)))
+
+    def log(step: int, metrics: dict) -> None:
+        grid(step, metrics)
+        if on_log is not None:
+            on_log(step, metrics)
+
+    trainer.on_log = log
     trainer.fit()
     return trainer
 
@@ -301,8 +313,11 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
 
 def load_image_model(path: str | os.PathLike, which: str = "ema_model",
                      image_size: int = 32) -> tuple[nn.Module, dict[str, Any]]:
-    """Load an image run directory (EMA snapshot) or a published ``.pt`` checkpoint."""
-    p = Path(path)
+    """Load an image run directory (EMA snapshot), a published ``.pt`` checkpoint or a
+    shipped run by name (:func:`idff.runs.resolve`)."""
+    from idff.runs import resolve
+
+    p = resolve(path)
     if p.is_file():
         return load_published(p, which=which, image_size=image_size)
     return load_weights(p, "image")
@@ -353,11 +368,49 @@ def sample_images(
     Sample ``i`` (``start ≤ i < start + n``, or each of ``indices``) starts from its own
     seeded ``x0``, so results do not depend on ``batch_size``. ``sampling`` defaults to the
     run's (:meth:`SamplingConfig.from_run`); ``overrides`` (``nfe=``, ``solver=``, ...;
-    ``None`` keeps the value) change it.
+    ``None`` keeps the value) change it. :func:`image_samples` does the same and also takes
+    a ``generator`` or ``x0`` and returns trajectories.
 
     Returns:
         ``(images, nfe)`` where ``nfe`` is the counted network calls per sample.
     """
+    res = image_samples(model, cfg, n, sampling, seed=seed, start=start, batch_size=batch_size,
+                        indices=indices, labels=labels, guidance=guidance, device=device,
+                        **overrides)
+    return res.x, res.nfe
+
+
+@torch.no_grad()
+def image_samples(
+    model: nn.Module,
+    cfg: dict[str, Any],
+    n: int,
+    sampling: SamplingConfig | None = None,
+    *,
+    seed: int = 0,
+    start: int = 0,
+    batch_size: int = 64,
+    indices: list[int] | None = None,
+    labels: Tensor | None = None,
+    guidance: float = 1.0,
+    device: str | torch.device = "cpu",
+    generator: torch.Generator | None = None,
+    x0: Tensor | None = None,
+    return_trajectory: bool = False,
+    **overrides: Any,
+) -> SampleResult:
+    """:func:`sample_images` as a :class:`~idff.sampler.SampleResult` (images unclamped).
+
+    ``generator`` draws all sources (and the solver's noise) from one generator instead of
+    per-sample seeds; ``x0`` gives the sources ``(n, C, H, W)``; ``return_trajectory``
+    keeps the states along the way (``(K, n, C, H, W)``, on the CPU).
+
+    Raises:
+        ConfigError: labels for an unconditional model, or counts that do not match.
+    """
+    from idff.errors import ConfigError
+    from idff.runs import draw_source
+
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
     model = model.to(device).eval()
     net: nn.Module = model
@@ -371,26 +424,38 @@ def sample_images(
                             + ("." if not num_classes else ", or pass --label."))
     if labels is not None:
         if not num_classes:
-            raise ValueError("labels were given but the model is not class-conditional.")
+            raise ConfigError("labels were given but the model is not class-conditional "
+                              "(it has no model.num_classes); sample it without labels.")
         labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
         if len(labels) != n:
-            raise ValueError(f"need one label per sample: {len(labels)} labels for n={n}.")
+            raise ConfigError(f"need one label per sample: {len(labels)} labels for n={n}.")
         if guidance != 1.0:
             net = GuidedNet(model, guidance, num_classes)
     shape = (int(cfg["model"]["in_channels"]), *_hw(cfg["model"]["image_size"]))
     all_idx = list(range(start, start + n)) if indices is None else [int(i) for i in indices]
     if len(all_idx) != n:
-        raise ValueError(f"got {len(all_idx)} indices for n={n}.")
-    outs, used = [], 0
+        raise ConfigError(f"got {len(all_idx)} indices for n={n}.")
+    g = None
+    if generator is not None or x0 is not None:
+        source, g = draw_source(n, shape, seed=seed, generator=generator, x0=x0, device=device)
+    outs, trajs, used, times = [], [], 0, None
     for lo in range(0, n, batch_size):
         idx = all_idx[lo : lo + batch_size]
-        x0 = source_noise(shape, seed, idx).to(device)
+        if g is None:
+            x0_b = source_noise(shape, seed, idx).to(device)
+            g_b = torch.Generator(device=device).manual_seed(sample_seed(seed, idx[0]))
+        else:
+            x0_b, g_b = source[lo : lo + len(idx)], g
         cond = None if labels is None else labels[lo : lo + len(idx)].to(device)
-        g = torch.Generator(device=device).manual_seed(sample_seed(seed, idx[0]))
-        res = sampling.integrate(net, x0, cond=cond, generator=g)
+        res = sampling.integrate(net, x0_b, cond=cond, generator=g_b,
+                                 return_trajectory=return_trajectory)
         outs.append(res.x.float().cpu())
+        if res.trajectory is not None:
+            trajs.append(res.trajectory.float().cpu())
+            times = res.times.cpu() if res.times is not None else None
         used = res.nfe
-    return torch.cat(outs), used
+    traj = torch.cat(trajs, dim=1) if trajs else None
+    return SampleResult(x=torch.cat(outs), nfe=used, trajectory=traj, times=times)
 
 
 def _hw(size) -> tuple[int, int]:
@@ -567,8 +632,17 @@ def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None 
     return total
 
 
-def _sample(model, cfg, n, sampling, seed=0, device="cpu"):
-    return sample_images(model, cfg, n, sampling, seed=seed, device=device, batch_size=250)
+def _sample(model, cfg, n, sampling, seed=0, device="cpu", generator=None, x0=None, labels=None,
+            guidance=1.0, return_trajectory=False):
+    return image_samples(model, cfg, n, sampling, seed=seed, device=device, batch_size=250,
+                         generator=generator, x0=x0, labels=labels, guidance=guidance,
+                         return_trajectory=return_trajectory)
 
 
-register_kind("image", load=load_image_model, sample=_sample)
+def _train(cfg, out, progress=True, device="cpu", on_log=None, resume=False, init_from=None):
+    return train_images(cfg, out, device=str(device), progress=progress, on_log=on_log,
+                        resume=resume, init_from=init_from).ema.module
+
+
+register_kind("image", load=load_image_model, sample=_sample, data_range=(-1.0, 1.0),
+              train=_train, train_defaults={}, requires=("data", "train.batch_size"))

@@ -20,7 +20,7 @@ from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
 from idff.progress import ProgressField, progress_bar
-from idff.runs import load_weights, register_kind
+from idff.runs import draw_source, load_weights, register_kind
 from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer
 from idff.training.checkpoint import init_from_run
@@ -76,6 +76,7 @@ def toy_run_config(
     IDFF's heads default to ``"velocity"`` (bounded outputs), the best measured on the 2D
     toys (``benchmarks/results/toy_velocity.md``); ``"skip"`` and ``"x1"`` stay available.
     """
+    network_kind(method)  # an unknown method is a ConfigError, not a KeyError
     obj = dict(METHOD_DEFAULTS[method])
     obj.update(objective or {})
     model = {
@@ -113,6 +114,9 @@ def train_toy(
     ``resume``: continue the run saved in ``out`` (see :class:`~idff.training.Trainer`);
     ``init_from``: start from the weights of another run of the same network (fine-tuning).
     """
+    from idff.methods import check_sigma
+
+    check_sigma(run_config)
     torch.manual_seed(train.seed)
     model = build_model(run_config["model"])
     if init_from is not None:
@@ -143,6 +147,8 @@ def sample_model(
     return_trajectory: bool = False,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    generator: torch.Generator | None = None,
+    x0: Tensor | None = None,
     **overrides: Any,
 ):
     """Sample ``n`` points of a toy run.
@@ -150,15 +156,14 @@ def sample_model(
     ``sampling`` defaults to the run's (:meth:`SamplingConfig.from_run`); ``overrides``
     (``nfe=``, ``solver=``, ``gamma=``, ...; ``None`` keeps the value) change it. The noise
     is drawn on the CPU from ``seed``, so samples do not depend on ``device`` beyond
-    floating-point round-off; results come back on the CPU. ``progress`` shows a bar of
+    floating-point round-off; results come back on the CPU. ``generator`` or ``x0`` replace
+    the seeded source (:func:`idff.runs.draw_source`). ``progress`` shows a bar of
     network evaluations when sampling takes more than two seconds.
     """
     sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
-    g = torch.Generator().manual_seed(seed)
-    x0 = torch.randn(n, config["model"]["dim"], generator=g)
-    if torch.device(device).type != "cpu":
-        model, x0 = model.to(device), x0.to(device)
-        g = torch.Generator(device=device).manual_seed(seed)
+    x0, g = draw_source(n, (config["model"]["dim"],), seed=seed, generator=generator, x0=x0,
+                        device=device)
+    model = model.to(device)
     bar = progress_bar(sampling.nfe, f"sampling ({sampling.effective_solver()})",
                        enable=progress)
     try:
@@ -250,13 +255,15 @@ def true_floor(dataset: str, n_eval: int = 2000, seed: int = 0) -> tuple[float, 
     return mmd(a, b), wasserstein(a, b, 2)
 
 
-def _sample(model, config, n, sampling, seed=0, device="cpu"):
-    res = sample_model(model, config, n, sampling, seed=seed, device=device)
-    return res.x, res.nfe
+def _sample(model, config, n, sampling, seed=0, device="cpu", generator=None, x0=None,
+            return_trajectory=False):
+    return sample_model(model, config, n, sampling, seed=seed, device=device,
+                        generator=generator, x0=x0, return_trajectory=return_trajectory)
 
 
 def _stream(config: dict[str, Any]) -> ToyStream:
     return ToyStream(config["data"]["dataset"], config["data"]["batch_size"])
 
 
-register_kind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True)
+register_kind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True,
+              requires=("data.dataset", "data.batch_size"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from idff.network import check_call_order
 from idff.path import expand_t
 
 PARAMETRIZATIONS = ("x1", "skip", "velocity")
@@ -32,7 +33,10 @@ class TwoHead(nn.Module):
             head is a CFM velocity and the score head an ε-prediction, so neither has to
             output the ``1/√(1 - t)`` growth of the exact heads near ``t = 1``; the score
             loss becomes ``‖ε - √t·G‖²`` (see docs/METHOD.md).
-        sigma: the path's ``σ``; required by ``"velocity"`` only.
+        sigma: the path's ``σ``; required by ``"velocity"``. The network carries it, so
+            :class:`~idff.objective.IDFFObjective`, :class:`~idff.fields.IDFFField` and
+            :class:`~idff.sampling.SamplingConfig` use it when given no σ and refuse
+            another (:func:`idff.network.resolve_sigma`).
         split_dim: the channel dimension to split (1 for ``(B, D)`` and ``(B, C, H, W)``).
         duplicate_input: feed ``cat(x, x)`` along ``split_dim`` (the published image
             checkpoints' 2C-input layout, docs/METHOD.md, "Published
@@ -48,6 +52,7 @@ class TwoHead(nn.Module):
         sigma: float | None = None,
     ):
         super().__init__()
+        check_call_order(backbone, "TwoHead")
         if parametrization not in PARAMETRIZATIONS:
             raise ValueError(
                 f"unknown parametrization {parametrization!r}; choose one of "

@@ -55,7 +55,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 @dataclass
 class TrainConfig:
     """Optimisation settings (defaults: the published image recipe; docs/METHOD.md,
-    "Optimisation").
+    "Optimisation"). For a toy or another small network, give :func:`idff.train_run` a dict
+    of changes instead: it starts from the kind's settings (toys: a 200-step warm-up and
+    EMA 0.999, :data:`idff.runs.SMALL_TRAIN`).
 
     ``grad_accum`` micro-batches make one optimizer step; ``precision`` is ``"fp32"``,
     ``"bf16"`` or ``"fp16"`` (autocast, GPU only; fp16 adds loss scaling);
