@@ -218,8 +218,8 @@ def test_tune_schedule_command_stores_a_grid_the_sampler_uses(toy_run):
     run = load(toy_run)
     assert run.sampling.grid == "custom" and run.sampling.solver == "ab2"
     assert len(run.sampling.times) == 4
-    x, nfe = run.sample(16, seed=0)
-    assert nfe == 3 and x.shape == (16, 2)
+    res = run.sample(16, seed=0)
+    assert res.nfe == 3 and res.x.shape == (16, 2)
     bad = CliRunner().invoke(cli, ["tune-schedule", str(toy_run), "--nfe", "3", "--solver",
                                    "dopri5"])
     assert bad.exit_code == 2 and "cannot be tuned" in bad.output

@@ -69,7 +69,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     if s.field_for(r.model).diffusion(0.5) > 0:
         raise ConfigError("the run samples with diffusion; tune the grid of its ODE (--gamma 0 "
                           "or --ode) instead.")
-    shape = r.sample(1, nfe=1, solver="euler", grid="uniform", device=device)[0].shape[1:]
+    shape = r.sample(1, nfe=1, solver="euler", grid="uniform", device=device).x.shape[1:]
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n_train + n_held, *shape, generator=g).to(device)
     model = r.model.to(device)
