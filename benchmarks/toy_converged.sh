@@ -34,7 +34,7 @@ BENCH_OPTS=(--n-eval 2000 --n-val 1000 --gammas 0,0.5,1 --solvers midpoint,euler
             --threads 1)
 
 step_of() {  # the step of a run's snapshot, 0 when it has none
-    if [[ -f "$1/snapshot.pt" ]]; then
+    if [[ -f "$1/snapshot.pt" || -f "$1/snapshot.safetensors" ]]; then
         $PY -c "import sys; from idff.training.checkpoint import load_run; print(load_run(sys.argv[1])[2])" "$1"
     else
         echo 0
@@ -63,7 +63,7 @@ curve() {
         local runs=() labels=()
         for m in $METHODS; do
             local live=$dir/checkerboard-$m-s0 frozen=$dir/checkerboard-$m-s0-n$steps
-            if [[ ! -f "$frozen/snapshot.pt" ]]; then
+            if [[ ! -f "$frozen/snapshot.pt" && ! -f "$frozen/snapshot.safetensors" ]]; then
                 train "$m" checkerboard 0 "$steps" "$live"
                 [[ $(step_of "$live") == "$steps" ]] || {
                     echo "$live is past $steps steps; cannot freeze it at $steps" >&2; exit 1; }
@@ -89,7 +89,7 @@ seeds() {
             for m in $METHODS; do
                 local run=$dir/$ds-$m-s$seed-n$STEPS
                 local lc=runs/toy_lc/$ds-$m-s$seed-n$STEPS  # same command, frozen at STEPS
-                if [[ ! -e "$run" && -f "$lc/snapshot.pt" ]]; then
+                if [[ ! -e "$run" && ( -f "$lc/snapshot.pt" || -f "$lc/snapshot.safetensors" ) ]]; then
                     echo "[reuse] $lc (learning-curve run) as $run"
                     cp -r "$lc" "$run.tmp" && mv "$run.tmp" "$run"
                 fi
@@ -122,7 +122,8 @@ check() {  # is STEPS converged? every seed trained on to CHECK_STEPS, paired wi
                 local from=runs/toy_converged/$ds-$m-s$seed-n$STEPS
                 local to=runs/toy_converged/$ds-$m-s$seed-n$CHECK_STEPS
                 local lc=runs/toy_lc/$ds-$m-s$seed-n$CHECK_STEPS
-                if [[ ! -e "$to" && -f "$from/snapshot.pt" && ! -f "$lc/snapshot.pt" ]]; then
+                if [[ ! -e "$to" && ( -f "$from/snapshot.pt" || -f "$from/snapshot.safetensors" ) \
+                      && ! -f "$lc/snapshot.pt" && ! -f "$lc/snapshot.safetensors" ]]; then
                     cp -r "$from" "$to.tmp" && mv "$to.tmp" "$to"
                 fi
             done

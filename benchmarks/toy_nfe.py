@@ -22,6 +22,7 @@ import torch
 
 from idff.experiments.toy import evaluate_nfe, load_toy_model, toy_run_config, train_toy, true_floor
 from idff.training import TrainConfig
+from idff.training.checkpoint import snapshot_file
 
 NFES = [1, 2, 3, 5, 10, 20, 50, 100, "adaptive"]
 
@@ -115,7 +116,7 @@ def main() -> None:
                 )
                 rd = run_dir(cache, method, VARIANTS[name][1], dataset, seed, args.steps)
                 if (
-                    not (rd / "snapshot.pt").exists()
+                    not snapshot_file(rd).exists()
                     or json.loads((rd / "config.json").read_text())["train"]["steps"] != args.steps
                 ):
                     train_toy(

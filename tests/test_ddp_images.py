@@ -51,9 +51,11 @@ def test_two_gloo_processes_keep_identical_replicas(tmp_path):
 
     init = build_model(cfg["model"]).state_dict()
     assert any(not torch.equal(init[k], r0["model"][k]) for k in init)
-    snap = torch.load(run_dir / "snapshot.pt", weights_only=True)
-    assert snap["step"] == 3 and (run_dir / "log.jsonl").is_file()
-    for name, value in snap["model"].items():
+    from idff.training.checkpoint import load_run
+
+    _, weights, step = load_run(run_dir)
+    assert step == 3 and (run_dir / "log.jsonl").is_file()
+    for name, value in weights.items():
         torch.testing.assert_close(value, r0["ema"][name], rtol=0, atol=0)
 
 

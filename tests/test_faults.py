@@ -431,7 +431,8 @@ def test_resume_with_other_settings_is_refused(tmp_path, extra, changed):
     data = _save(tmp_path / "d.npy", np.random.default_rng(0).normal(size=(64, 2)))
     out = tmp_path / "run"
     assert _train(out, steps=10).exit_code == 0
-    before = {p: (out / p).read_bytes() for p in ("config.json", "snapshot.pt", "state.pt")}
+    before = {p: (out / p).read_bytes()
+              for p in ("config.json", "snapshot.safetensors", "state.pt")}
     extra = [str(data) if a == "{data}" else a for a in extra]
     res = _train(out, "--resume", *extra, steps=30)
     _one_line_error(res, str(out), "other settings", changed)

@@ -102,9 +102,11 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(FloatingPointError, match=msg):
         trainer.fit()
     assert load_state(tmp_path / "run")["step"] == 2
-    snap = torch.load(tmp_path / "run" / "snapshot.pt", weights_only=True)
-    assert snap["step"] == 2
-    assert all(torch.isfinite(v).all() for v in snap["model"].values() if v.is_floating_point())
+    from idff.training.checkpoint import load_run
+
+    _, weights, step = load_run(tmp_path / "run")
+    assert step == 2
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
 
 
 def test_grad_accumulation_matches_one_big_batch(tmp_path):

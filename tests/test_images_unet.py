@@ -147,7 +147,7 @@ def test_published_mismatch_truncation_and_missing_entry(tmp_path):
     cfg = {"kind": "image", "model": {**SMALL, "in_channels": 3, "image_size": 8}}
     other = build_model({**SMALL, "in_channels": 3, "image_size": 8, "num_channels": 64})
     save_snapshot(tmp_path / "run", other.state_dict(), cfg, step=1)
-    with pytest.raises(RunError, match=r"snapshot.pt does not fit.*shape mismatches"):
+    with pytest.raises(RunError, match=r"snapshot.safetensors does not fit.*shape mismatches"):
         load_image_model(tmp_path / "run")
     data = path.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])

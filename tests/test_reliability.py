@@ -123,16 +123,11 @@ def test_weights_only_image_run_is_never_overwritten(tmp_path, image_run):
 
 def test_training_into_an_exported_run_is_refused(tmp_path, toy_run):
     pytest.importorskip("safetensors")
-    from idff.training.checkpoint import RunError, save_snapshot
-
     exported = tmp_path / "exported"
     assert _run(["export", toy_run, "--out", exported]).exit_code == 0
     before = _files(exported)
     _one_line_error(_run([*TOY, "--steps", 2, "--out", exported]), "snapshot.safetensors")
     assert _files(exported) == before and not (exported / "snapshot.pt").exists()
-    with pytest.raises(RunError, match="shadow"):  # the last line of defence
-        save_snapshot(exported, {}, {}, 0)
-    assert not (exported / "snapshot.pt").exists()
 
 
 def test_md_and_sst_training_respect_the_run_folder(tmp_path, toy_run):
@@ -409,7 +404,7 @@ def test_disk_full_during_training_is_one_line_and_keeps_the_checkpoint(tmp_path
     assert "Errno" not in msg
     monkeypatch.undo()
     assert load_state(out)["step"] == 3 and load_run(out)[2] == 3
-    assert (out / "snapshot.pt").read_bytes() == good["snapshot.pt"]
+    assert (out / "snapshot.safetensors").read_bytes() == good["snapshot.safetensors"]
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     _ = idff.io
 
@@ -529,3 +524,25 @@ def test_interrupt_messages_name_the_command_that_resumes():
     assert "resume=True" in str(e) and "--resume" not in str(e)
     err = to_cli_error(e)
     assert err.exit_code == 130 and "Rerun the same command with --resume" in err.message
+
+
+def test_snapshots_are_safetensors_and_an_old_run_keeps_its_format(tmp_path):
+    """New runs write snapshot.safetensors; a run that has a snapshot.pt (started before
+    safetensors was the default) goes on writing it: never two weight formats in a folder."""
+    import torch
+
+    from idff.training.checkpoint import load_run, save_snapshot
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.ones(2)}
+    new, old = tmp_path / "new", tmp_path / "old"
+    new.mkdir(), old.mkdir()
+    save_snapshot(new, state, {"kind": "toy"}, step=5)
+    assert sorted(p.name for p in new.iterdir()) == ["config.json", "snapshot.safetensors"]
+    torch.save({"model": state, "step": 1}, old / "snapshot.pt")
+    save_snapshot(old, {k: v + 1 for k, v in state.items()}, {"kind": "toy"}, step=7)
+    assert sorted(p.name for p in old.iterdir()) == ["config.json", "snapshot.pt"]
+    for folder, step, shift in ((new, 5, 0), (old, 7, 1)):
+        _, weights, got = load_run(folder)
+        assert got == step
+        for k, v in state.items():
+            assert torch.equal(weights[k], v + shift)

@@ -55,7 +55,7 @@ def test_demo(tmp_path):
         assert re.fullmatch(r"\S+ \(\d+\)", cells[-1])  # adaptive: its counted NFE in brackets
     assert "true-vs-true floor" in table
     for m in ("idff", "otcfm", "icfm"):
-        assert (out / m / "snapshot.pt").is_file()
+        assert (out / m / "snapshot.safetensors").is_file()
         assert json.loads((out / m / "config.json").read_text())["train"]["steps"] == 3
     _png(out / "trajectories.png")
     _png(out / "mmd_vs_nfe.png")
@@ -76,7 +76,7 @@ def test_sst_demo(tmp_path):
     for name in ("idff", "otcfm"):
         assert metrics[name]["members"] == 2
         assert metrics[name]["extra"]["nfe_per_lead"] == 2
-        assert (runs / name / "snapshot.pt").is_file()
+        assert (runs / name / "snapshot.safetensors").is_file()
     # Euler–Maruyama adds noise on every step but the last: two steps give distinct members
     assert metrics["idff"]["ssr"] > 0 and metrics["otcfm"]["ssr"] > 0
     assert metrics["persistence"]["members"] == 1

@@ -210,6 +210,6 @@ def test_cli_errors_are_clear(tmp_path):
         cli, ["sample", str(tmp_path / "ok"), "--nfe", "0", "--out", str(tmp_path / "x.npy")]
     )
     assert res.exit_code == 2 and "'--nfe': 0 is not in the range 1<=x<=" in res.output
-    (tmp_path / "ok" / "snapshot.pt").write_bytes(b"truncated")
+    (tmp_path / "ok" / "snapshot.safetensors").write_bytes(b"truncated")
     res = r.invoke(cli, ["sample", str(tmp_path / "ok"), "--out", str(tmp_path / "x.npy")])
     assert res.exit_code != 0 and "truncated" in res.output

@@ -165,7 +165,12 @@ def load_weights(path: str | Path, kind: str | None = None,
         RunError: not a run directory, a run of another ``kind``, or weights that do not fit.
     """
     from idff.models import build_model
-    from idff.training.checkpoint import RunError, load_run, load_state_dict_checked
+    from idff.training.checkpoint import (
+        RunError,
+        load_run,
+        load_state_dict_checked,
+        snapshot_file,
+    )
 
     path = resolve(path)
     config, state, step = load_run(path)
@@ -174,9 +179,7 @@ def load_weights(path: str | Path, kind: str | None = None,
         raise RunError(f"{path} is a {found!r} run, not a {kind} run (idff train {kind}); this "
                        f"command takes {kind} runs.")
     model = build(config) if build is not None else build_model(config["model"])
-    snap = Path(path) / "snapshot.pt"
-    load_state_dict_checked(model, state, str(snap if snap.is_file() else
-                                              Path(path) / "snapshot.safetensors"))
+    load_state_dict_checked(model, state, str(snapshot_file(path)))
     config["step"] = step
     return model.eval(), config
 

@@ -21,6 +21,7 @@ from idff.experiments.toy import (
     true_floor,
 )
 from idff.training import TrainConfig
+from idff.training.checkpoint import snapshot_file
 
 METHODS = ("idff", "otcfm", "icfm")
 NFES = (1, 2, 5, 10, 20, 100, "adaptive")
@@ -73,7 +74,7 @@ def run_demo(
     for m in METHODS:
         rd = out / m
         cfg = toy_run_config(m, dataset)
-        fresh = not (rd / "snapshot.pt").exists()
+        fresh = not snapshot_file(rd).exists()
         if not fresh:  # a cached run is reused only if it is the run asked for
             old = json.loads((rd / "config.json").read_text())
             fresh = old["train"]["steps"] != steps or any(
@@ -81,7 +82,8 @@ def run_demo(
             )
         if fresh:
             echo(f"training {LABELS[m]} on {dataset} for {steps} steps ...")
-            for name in ("state.pt", "snapshot.pt", "config.json", "log.jsonl"):
+            for name in ("state.pt", "snapshot.pt", "snapshot.safetensors", "config.json",
+                         "log.jsonl"):
                 (rd / name).unlink(missing_ok=True)  # a stale run of other settings
             train_toy(cfg, rd, train)
         models[m] = load_toy_model(rd)

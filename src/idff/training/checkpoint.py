@@ -1,11 +1,12 @@
 """Run directories and checkpoints.
 
 A run directory holds ``config.json`` (everything needed to rebuild the model and data),
-``snapshot.pt`` (EMA weights for inference, a plain ``state_dict``) and ``state.pt`` (the
-full resume state: model, EMA, optimizer, scheduler, step, RNG). Files are written to a
-temporary name and renamed, so a killed run never leaves a half-written checkpoint.
-Everything is loaded with ``weights_only=True``: no pickled code. :func:`export_run`
-writes a copy for sharing, ``config.json`` + ``snapshot.safetensors``, with no pickle at all.
+``snapshot.safetensors`` (EMA weights for inference, no pickle at all; runs started before
+this format was the default keep writing ``snapshot.pt``) and ``state.pt`` (the full resume
+state: model, EMA, optimizer, scheduler, step, RNG). Files are written to a temporary name
+and renamed, so a killed run never leaves a half-written checkpoint. Torch files are loaded
+with ``weights_only=True``: no pickled code. :func:`export_run` writes a copy for sharing,
+``config.json`` + ``snapshot.safetensors``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "atomic_save",
     "atomic_write_text",
     "save_snapshot",
+    "snapshot_file",
     "load_run",
     "export_run",
     "load_state",
@@ -60,7 +62,7 @@ def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
     ``.log.jsonl.*.tmp``) are touched.
     """
     run_dir = Path(run_dir)
-    stale = [p for name in (STATE, SNAPSHOT, CONFIG, LOG)
+    stale = [p for name in (STATE, SNAPSHOT, SAFE_SNAPSHOT, CONFIG, LOG)
              for p in run_dir.glob(f".{name}.*.tmp")]
     for p in stale:
         p.unlink(missing_ok=True)
@@ -185,19 +187,40 @@ def init_from_run(model: torch.nn.Module, run_config: dict[str, Any],
     """
     _, state, step = load_run(source)
     src = Path(source)
-    where = src / SNAPSHOT if (src / SNAPSHOT).is_file() else src / SAFE_SNAPSHOT
+    where = snapshot_file(src)
     load_state_dict_checked(model, state, f"the starting weights {where}")
     run_config["init_from"] = {"run": str(src.resolve()), "step": step}
 
 
-def save_snapshot(run_dir: str | os.PathLike, ema_state: dict, config: dict, step: int) -> None:
-    """Write the inference snapshot (EMA weights) and the config of a run."""
+def snapshot_file(run_dir: str | os.PathLike) -> Path:
+    """The weights file of a run: ``snapshot.pt`` where one exists (runs started before
+    safetensors was the default, and the shipped checkpoints), else ``snapshot.safetensors``
+    (which need not exist yet)."""
     run_dir = Path(run_dir)
-    if (run_dir / SAFE_SNAPSHOT).is_file():  # loaders would prefer the new .pt: never shadow
-        raise RunError(f"{run_dir} holds {SAFE_SNAPSHOT}; a {SNAPSHOT} beside it would shadow "
-                       "those weights. Train into another folder.")
+    return run_dir / SNAPSHOT if (run_dir / SNAPSHOT).is_file() else run_dir / SAFE_SNAPSHOT
+
+
+def _safetensors_blob(state: dict, step: int) -> bytes:
+    from safetensors.torch import save
+
+    # safetensors refuses tensors that share memory; clones are independent and equal
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+    return save(tensors, metadata={"step": str(step), "format": "idff-snapshot"})
+
+
+def save_snapshot(run_dir: str | os.PathLike, ema_state: dict, config: dict, step: int) -> None:
+    """Write the inference snapshot (EMA weights) and the config of a run.
+
+    New runs write ``snapshot.safetensors``; a run that already has a ``snapshot.pt`` goes
+    on writing that file, so a folder never holds two weight formats."""
+    run_dir = Path(run_dir)
+    path = snapshot_file(run_dir)
     atomic_write_json(config, run_dir / CONFIG, indent=2, sort_keys=True)
-    atomic_save({"model": ema_state, "step": step}, run_dir / SNAPSHOT)
+    if path.name == SNAPSHOT:
+        atomic_save({"model": ema_state, "step": step}, path)
+    else:
+        blob = _safetensors_blob(ema_state, step)
+        atomic_write(path, lambda f: f.write(blob))
 
 
 def _load(path: Path) -> dict:
@@ -213,13 +236,11 @@ def _load(path: Path) -> dict:
 def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict, int]:
     """Return ``(config, ema_state_dict, step)`` of a run directory.
 
-    The weights are ``snapshot.pt`` (read with ``weights_only=True``) or, in a folder
-    written by :func:`export_run`, ``snapshot.safetensors`` (no pickle at all).
+    The weights are ``snapshot.safetensors`` (no pickle at all) or, in runs started before
+    that was the default, ``snapshot.pt`` (read with ``weights_only=True``).
     """
     run_dir = Path(run_dir)
-    snapshot = run_dir / SNAPSHOT
-    if not snapshot.is_file() and (run_dir / SAFE_SNAPSHOT).is_file():
-        snapshot = run_dir / SAFE_SNAPSHOT
+    snapshot = snapshot_file(run_dir)
     if not (run_dir / CONFIG).is_file() or not snapshot.is_file():
         raise RunError(
             f"{run_dir} is not an idff run directory (it needs {CONFIG} and {SNAPSHOT} or "
@@ -262,15 +283,11 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     Raises:
         RunError: ``run_dir`` is not a run, or ``out`` already holds one.
     """
-    from safetensors.torch import save
-
     out = Path(out)
     if (out / CONFIG).exists() or (out / SNAPSHOT).exists() or (out / SAFE_SNAPSHOT).exists():
         raise RunError(f"{out} already holds a run; choose an empty --out.")
     config, state, step = load_run(run_dir)
-    # safetensors refuses tensors that share memory; clones are independent and equal
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-    blob = save(tensors, metadata={"step": str(step), "format": "idff-snapshot"})
+    blob = _safetensors_blob(state, step)
     atomic_write(out / SAFE_SNAPSHOT, lambda f: f.write(blob))
     atomic_write_json(config, out / CONFIG, indent=2, sort_keys=True)
     return out

@@ -137,7 +137,8 @@ class Trainer:
             ``state_dict``/``load_state_dict`` (position in the epoch), resuming continues
             from the same batch.
         config: optimisation settings.
-        run_dir: output folder (``config.json``, ``snapshot.pt``, ``state.pt``, ``log.jsonl``).
+        run_dir: output folder (``config.json``, ``snapshot.safetensors``, ``state.pt``,
+            ``log.jsonl``).
         run_config: the JSON-able description of the run (model, method, data), saved as
             ``config.json`` beside the weights.
         device: where to train (ignored when ``dist`` is given).
