@@ -23,9 +23,12 @@ __all__ = [
     "IDFFField",
     "CFMField",
     "idff_drift",
+    "IDFF_KINDS",
 ]
 
-FIELDS = ("pf", "published", "cfm")
+FIELDS = ("pf", "published", "x1", "velocity", "cfm")
+#: IDFF field kinds (docs/METHOD.md, "Fields"); ``x1`` and ``velocity`` drop the score term
+IDFF_KINDS = ("pf", "published", "x1", "velocity")
 
 
 class NFECounter(nn.Module):
@@ -61,6 +64,11 @@ def idff_drift(
 
         drift = √(1 - s² t(1-t))·(x̂1 - x)/(1 - t) + s √(t(1-t))·ŝ
 
+    Two score-free uses of the same heads, for comparison (docs/METHOD.md, "Fields"):
+    ``kind="x1"`` takes the trained ``x̂1`` as the data prediction, ``drift = (x̂1 - x)/(1 - t)``
+    (the pf drift without its score term); ``kind="velocity"`` is the CFM-trained velocity
+    ``E[x1 - x0 | x] = (x̂1 - x)/(1 - t) - 2t·ŝ`` (``D`` of the bounded heads).
+
     Args:
         x1_hat, score: the heads, shape ``(B, ...)``.
         x: current state ``(B, ...)``.
@@ -73,7 +81,11 @@ def idff_drift(
     if kind == "published":
         var = tt * (1 - tt)
         return torch.sqrt(1 - s**2 * var) * flow + s * torch.sqrt(var) * score
-    raise ValueError(f"unknown IDFF field {kind!r}; choose 'pf' or 'published'.")
+    if kind == "x1":
+        return flow
+    if kind == "velocity":
+        return flow - 2 * tt * score
+    raise ValueError(f"unknown IDFF field {kind!r}; choose one of {', '.join(IDFF_KINDS)}.")
 
 
 class Field:
@@ -114,8 +126,9 @@ class IDFFField(Field):
 
     Args:
         net: a two-head network ``net(t, x[, cond]) -> (x̂1, ŝ)``.
-        kind: ``"pf"`` (default; exact probability flow / marginal-preserving SDE) or
-            ``"published"`` (the published field, for reproduction).
+        kind: ``"pf"`` (default; exact probability flow / marginal-preserving SDE),
+            ``"published"`` (the published field, for reproduction), or the score-free
+            ``"x1"`` / ``"velocity"`` (see :func:`idff_drift`; ODEs, no noise).
         sigma: the training noise ``σ`` (sets the diffusion ``γσ`` of the ``pf`` family);
             ``None`` (default): the σ the network carries (``TwoHead(..., sigma=σ)``), or 0.2
             for one that carries none. A σ other than the network's is refused.
@@ -139,10 +152,14 @@ class IDFFField(Field):
     ):
         super().__init__(net, cond)
         sigma = resolve_sigma(sigma, self.net, "IDFFField(sigma=...)")
-        if kind not in ("pf", "published"):
-            raise ValueError(f"unknown IDFF field {kind!r}; choose 'pf' or 'published'.")
+        if kind not in IDFF_KINDS:
+            raise ValueError(f"unknown IDFF field {kind!r}; choose one of "
+                             f"{', '.join(IDFF_KINDS)}.")
         if gamma < 0 or s < 0:
             raise ValueError(f"noise scales must be >= 0 (gamma={gamma}, s={s}).")
+        if kind in ("x1", "velocity") and (gamma > 0 or s > 0 or sde):
+            raise ValueError(f"the {kind!r} field is an ODE without noise; use kind='pf' for "
+                             "gamma > 0.")
         if kind == "published" and s**2 / 4 > 1:
             raise ValueError(
                 f"sampling noise s={s} makes 1 - s²·t(1-t) negative near t = 0.5, so the "
@@ -161,7 +178,9 @@ class IDFFField(Field):
     def diffusion(self, t: float) -> float:
         if self.kind == "pf":
             return self.gamma * self.sigma
-        return self.s**2 * math.sqrt(max(t * (1 - t), 0.0)) if self.sde else 0.0
+        if self.kind == "published" and self.sde:
+            return self.s**2 * math.sqrt(max(t * (1 - t), 0.0))
+        return 0.0
 
     def endpoint(self, t: Tensor, x: Tensor) -> Tensor:
         return self.heads(t, x)[0]

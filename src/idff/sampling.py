@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.errors import ConfigError, unknown_key_message
-from idff.fields import CFMField, Field, IDFFField
+from idff.fields import IDFF_KINDS, CFMField, Field, IDFFField
 from idff.network import resolve_sigma
 from idff.sampler import (
     ADAPTIVE,
@@ -43,7 +43,7 @@ __all__ = [
 #: methods whose networks a field can sample: ``idff`` (two heads), ``otcfm``/``icfm`` (velocity)
 METHOD_NAMES = ("idff", "otcfm", "icfm")
 #: IDFF fields (docs/METHOD.md, "Fields"); CFM methods always use their velocity
-FIELD_KINDS = ("pf", "published")
+FIELD_KINDS = IDFF_KINDS
 
 
 
@@ -62,7 +62,8 @@ class SamplingConfig:
     Attributes:
         method: the method that trained the network: ``"idff"`` (two heads, an IDFF field)
             or ``"otcfm"``/``"icfm"`` (a velocity network, sampled with its velocity).
-        field: IDFF only: ``"pf"`` or ``"published"``.
+        field: IDFF only: ``"pf"``, ``"published"``, or the score-free ``"x1"`` (trained
+            ``x̂1`` as the data prediction) / ``"velocity"`` (the CFM-trained velocity).
         sigma: the training path noise σ (the ``pf`` diffusion is ``γσ``); ``None``: the σ
             the network carries (a run's config always sets it). Sampling a network with
             another σ than its own is refused, naming both.
@@ -83,8 +84,9 @@ class SamplingConfig:
     nfe: int | None = _opt(10, "Network evaluations per sample (per frame or lead for time "
                            "series).")
     solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only).", SOLVERS)
-    field: str = _opt("pf", "IDFF field: 'pf' (exact probability flow and its SDE family) or "
-                      "'published'.", FIELD_KINDS)
+    field: str = _opt("pf", "IDFF field: 'pf' (exact probability flow and its SDE family), "
+                      "'published', or the score-free 'x1' / 'velocity' (for comparison).",
+                      FIELD_KINDS)
     gamma: float = _opt(0.0, "pf field: diffusion γσ (0 = ODE).")
     s: float = _opt(0.0, "published field: sampling noise s (0 <= s <= 2).")
     sde: bool = _opt(False, "published field: add the diffusion g(t) = s²√(t(1-t)).",
@@ -116,6 +118,9 @@ class SamplingConfig:
                               "published runs use s = σ or 2σ).")
         if not isinstance(self.sde, bool):
             raise ConfigError(f"sampling sde must be true or false, got {self.sde!r}.")
+        if self.field in ("x1", "velocity") and (self.gamma > 0 or self.s > 0 or self.sde):
+            raise ConfigError(f"the {self.field} field is an ODE without noise, so gamma, s and "
+                              "sde must stay 0/false; use field 'pf' for gamma > 0.")
         if self.solver in ADAPTIVE:
             if self.nfe is not None:
                 raise ConfigError(f"solver {self.solver!r} is adaptive and chooses its own "
@@ -240,10 +245,14 @@ class SamplingConfig:
             unused = [k for k in ("s", "sde") if k in given and given[k] != defaults[k]]
             why, fix = "s and sde belong to the published field", "add field='published'"
             cli_fix = "add --field published"
-        else:
+        elif self.field == "published":
             unused = ["gamma"] if given.get("gamma", 0.0) != 0.0 else []
             why, fix, cli_fix = ("gamma belongs to the pf field", "add field='pf'",
                                  "add --field pf")
+        else:
+            unused = [k for k in ("gamma", "s", "sde") if k in given and given[k] != defaults[k]]
+            why = f"the {self.field} field is an ODE without noise"
+            fix, cli_fix = "use field='pf' for gamma", "use --field pf for --gamma"
         if not unused:
             return
 
