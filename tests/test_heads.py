@@ -89,3 +89,29 @@ def test_toy_config_passes_sigma_to_the_velocity_heads():
 
     cfg = toy_run_config("idff", "moons", parametrization="velocity", objective={"sigma": 0.4})
     assert cfg["model"]["sigma"] == 0.4 == cfg["objective"]["sigma"]
+
+
+def test_score_free_fields_match_the_gaussian_closed_forms():
+    # 'velocity' is E[x1 - x0 | x] (x̂1 minus E[x0 | x] from the exact ε posterior), which
+    # the bounded heads output as D; 'x1' is the trained x̂1 as the data prediction
+    oracle = GaussianHeads(MEAN, COV, SIGMA)
+    inv = Inverted(oracle, "velocity")
+    net = TwoHead(inv, parametrization="velocity", sigma=SIGMA)
+    path = IDFFPath(SIGMA)
+    torch.manual_seed(0)
+    t, x = torch.rand(64) * 0.98 + 0.01, torch.randn(64, 2) * 2
+    x1_hat, s = oracle(t, x)
+    tt = t[:, None]
+    x0_hat = (x - tt * x1_hat - path.sigma_t(tt) * oracle.eps_posterior_mean(t, x)) / (1 - tt)
+    v = IDFFField(net, kind="velocity", sigma=SIGMA).drift(t, x)
+    assert torch.allclose(v, x1_hat - x0_hat, atol=1e-4)
+    assert torch.allclose(v, inv.calls[-1][0], atol=1e-4)  # the network's D output
+    flow = IDFFField(oracle, kind="x1", sigma=SIGMA).drift(t, x)
+    assert torch.allclose(flow, (x1_hat - x) / (1 - tt), atol=1e-5)
+    pf = IDFFField(oracle, sigma=SIGMA).drift(t, x)
+    assert torch.allclose(pf, flow - s, atol=1e-5)  # x1 is pf without its score term
+    half = torch.full((4,), 0.5)
+    assert torch.allclose(IDFFField(oracle, kind="velocity", sigma=SIGMA).drift(half, x[:4]),
+                          IDFFField(oracle, sigma=SIGMA).drift(half, x[:4]), atol=1e-5)
+    with pytest.raises(ValueError, match="ODE without noise"):
+        IDFFField(oracle, kind="x1", sigma=SIGMA, gamma=1.0)

@@ -32,6 +32,8 @@ def test_defaults_round_trip_and_knobs():
     ({"nfe": 2.5}, "nfe must be an integer >= 1"),
     ({"method": "cfm"}, "unknown sampling method 'cfm'"),
     ({"field": "published", "s": 2.5}, "published field is undefined"),
+    ({"field": "x1", "gamma": 1.0}, "x1 field is an ODE without noise"),
+    ({"field": "velocity", "sde": True}, "velocity field is an ODE without noise"),
 ])
 def test_bad_values_are_refused_with_the_key(bad, match):
     with pytest.raises(ConfigError, match=match):
