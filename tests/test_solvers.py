@@ -78,6 +78,37 @@ def test_agrees_with_dopri5_at_high_nfe(oracle, solver):
     assert torch.allclose(ref, _exact(x0), atol=1e-5)
 
 
+@pytest.mark.parametrize("solver", ["dpm2m", "dpm3m"])
+@pytest.mark.parametrize("grid", ["uniform", "power"])
+def test_dpm_final_step_is_exact_for_a_prediction_flat_at_one(solver, grid):
+    # with a data prediction D(t) = A + B·(1 − t)² (dD/dt = 0 at t = 1, as along every
+    # solution), the field (D − x)/(1 − t) takes every state to x(1) = A; the final dpm step
+    # extrapolates D from the last two predictions and lands there from any state
+    a, b = torch.tensor([[1.5, -2.0]]), torch.tensor([[3.0, 0.5]])
+
+    def velocity(t, x):
+        return (a + b * (1 - t[:, None]) ** 2 - x) / (1 - t[:, None])
+
+    for nfe in (2, 3, 5):
+        x = integrate(CFMField(velocity), _x0(8).float(), solver=solver, nfe=nfe, grid=grid).x
+        assert torch.allclose(x, a.expand(8, 2), atol=1e-5)
+
+
+def test_dpm2m_final_step_beats_the_first_order_jump_at_two_calls(oracle):
+    # NFE 2 on the power grid (0, 1/4, 1): the first-order final step would land on the data
+    # prediction D(1/4); the extrapolated one is several times closer to the exact flow
+    x0, f = _x0(), IDFFField(oracle, sigma=0.2)
+
+    def prediction(t, x):
+        tt = torch.full((len(x),), t, dtype=x.dtype)
+        return x + (1 - t) * f.drift(tt, x)
+
+    first_order = prediction(0.25, x0 + 0.25 * (prediction(0.0, x0) - x0))
+    jump = float((first_order - _exact(x0)).abs().max())
+    assert _error(oracle, "dpm2m", 2, "power") < jump / 2
+    assert _error(oracle, "dpm2m", 64, "power") < 0.02  # and it still converges
+
+
 @pytest.mark.parametrize("solver", [s for s in GRID_SOLVERS if not s.startswith("ddim")])
 @pytest.mark.parametrize("singular", [True, False])
 def test_nfe_budget_is_exact(oracle, solver, singular):

@@ -206,7 +206,12 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
             d = x + (1 - tk).to(dtype) * field.drift(t, x)
             history.append((tk, d))
             nodes = [(s, dj) for s, dj in history[-order:] if s > 0]
-            if tk == 0 or tn == 1 or len(nodes) == 1:
+            if tn == 1 and len(history) > 1:
+                # the data prediction at t = 1 from the last two, with dD/dt = 0 there:
+                # D(t) ≈ D(1) + a·(1 − t)²
+                (tp, dp), r = history[-2], (1 - tk) ** 2
+                x_new = d + (r / ((1 - tp) ** 2 - r)).to(dtype) * (d - dp)
+            elif tk == 0 or tn == 1 or len(nodes) == 1:
                 x_new = x + (h / (1 - tk)).to(dtype) * (d - x)
             else:
                 lam = _logit(tk)
