@@ -11,7 +11,8 @@ Multistep solvers spend one network call per step:
   variable steps and a lower-order start;
 - ``dpm2m``, ``dpm3m``: DPM-Solver++ multistep in data-prediction form for the flow path,
   with the data prediction ``x̂1 = x + (1 − t)·drift`` (IDFF's ``x̂1 − (1 − t)·ŝ``, a CFM
-  velocity's implied endpoint).
+  velocity's implied endpoint); the final step to ``t = 1`` extrapolates the last two
+  predictions (``dD/dt = 0`` at ``t = 1``).
 """
 
 from __future__ import annotations
