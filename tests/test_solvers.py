@@ -278,3 +278,16 @@ def test_bench_crosses_solvers_with_grids(toy_run):
     a = e.samplers["ab2 power:1.5 gamma=0"](8, 4, None, 0)
     b = e.samplers["ab2 uniform gamma=0"](8, 4, None, 0)
     assert a.nfe == b.nfe == 4 and not torch.equal(a.x, b.x)
+
+
+def test_bench_offers_the_score_free_fields_as_one_noise_free_candidate(toy_run):
+    from idff.cli.main import cli
+    from idff.eval.bench import entry_from_run
+
+    e = entry_from_run(toy_run, gammas=(0.0, 0.5), field="x1", solvers=["ab2", "euler"])
+    assert set(e.samplers) == {"ab2 field=x1", "euler field=x1"}
+    res = e.samplers["ab2 field=x1"](8, 4, None, 0)
+    assert res.nfe == 4 and res.x.shape == (8, 2)
+    bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--field", "velocity",
+                                   "--gammas", "0,0.5", "--nfe", "2", "--out", "unused"])
+    assert bad.exit_code == 2 and "ODE without noise" in bad.output

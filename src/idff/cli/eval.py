@@ -21,6 +21,7 @@ from idff.cli.common import (
 from idff.cli.common import fail as _fail
 from idff.errors import UserError, check_output_path
 from idff.sampler import SOLVERS
+from idff.sampling import FIELD_KINDS
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -353,8 +354,9 @@ def bench() -> None:
               help="Comma-separated time-grid candidates crossed with --solvers: uniform, "
                    "power (ρ = 2), power:RHO, logsnr, custom (the run's tuned grid). Put "
                    "uniform first: that candidate also runs 'adaptive'. Default: each run's own.")
-@click.option("--field", "field_kind", type=click.Choice(["pf", "published"]), default="pf",
-              help="IDFF sampling field.")
+@click.option("--field", "field_kind", type=click.Choice(list(FIELD_KINDS)), default="pf",
+              help="IDFF sampling field (x1, velocity: score-free ODEs, one noise-free "
+                   "candidate).")
 @click.option("--select-metric", default=None,
               help="Validation metric that picks each budget's candidate (default: the primary "
                    "metric; e.g. mmd_fine or in_support for toys, maximised where higher is "
@@ -404,6 +406,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                            lambda b: b == "adaptive" or 1 <= b <= MAX_NFE)
         gam = _parse_list(gammas, "--gammas", "finite numbers >= 0, e.g. 0,0.5,1", float,
                           lambda g: math.isfinite(g) and g >= 0)
+        if field_kind in ("x1", "velocity") and any(g > 0 for g in gam) and \
+                click.get_current_context().get_parameter_source("gammas").name != "DEFAULT":
+            raise ValueError(f"--gammas {gammas} would change nothing: the {field_kind} field "
+                             "is an ODE without noise; drop --gammas or use --field pf.")
         if labels and len(labels) != len(runs):
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None

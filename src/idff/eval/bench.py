@@ -520,7 +520,8 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                    grids: Sequence[str] | None = None) -> BenchEntry:
     """Adapt a run directory into a benchmark entry with its sampling candidates.
 
-    IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``); with
+    IDFF runs get one candidate per ``γ`` (or ``s`` for ``field="published"``; one
+    noise-free candidate for the score-free ``field="x1"`` or ``"velocity"``); with
     ``solvers``, one per (solver, noise) pair that the solver can integrate (``γ > 0``
     only with ``euler``, ``ddim``, ``ddim2``; ``ddim*`` only for ``pf``). CFM runs get one
     candidate per ODE solver in ``solvers``. ``grids`` (specs of :func:`parse_grid`) crosses
@@ -552,10 +553,11 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
 
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
+        noiseless = field in ("x1", "velocity")  # score-free ODEs: one candidate, no noise
         samplers = {}
         for solver in solvers or [None]:
             for spec in grid_specs:
-                for g in gammas:
+                for g in [0.0] if noiseless else gammas:
                     # γ > 0 is diffusion (solvers that take noise only); the published image
                     # field's s acts in the drift alone
                     if field == "pf" and g > 0 and solver not in (None, "euler", "ddim",
@@ -565,11 +567,13 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                                                                                     spec):
                         continue
                     grid = parsed.get(spec, {})
-                    base = run_sampler(run, {"field": field, key: float(g), **grid}, device)
+                    noise = {} if noiseless else {key: float(g)}
+                    base = run_sampler(run, {"field": field, **noise, **grid}, device)
+                    tag = f"field={field}" if noiseless else f"{key}={g:g}"
                     if solver is None:
-                        samplers[f"{key}={g:g}"] = base
+                        samplers[tag] = base
                     else:
-                        samplers[name(solver, spec, f"{key}={g:g}")] = with_solver(
+                        samplers[name(solver, spec, tag)] = with_solver(
                             base, solver, adaptive=not samplers, grid=grid)
     else:
         from idff.solvers import MULTISTEP
