@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--cells", default="heads,gamma,dpm",
                     help=f"comma-separated groups of cells: {', '.join(CELLS)}")
+    ap.add_argument("--table-only", action="store_true",
+                    help="write the table of the journalled cells, sample nothing")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cells = [c for g in args.cells.split(",") for c in CELLS[g.strip()]]
@@ -73,7 +75,7 @@ def main() -> None:
             row = json.loads(line)
             done[row["key"]] = row
     for cell in cells:
-        if key(cell) in done:
+        if key(cell) in done or args.table_only:
             continue
         nfe, solver, field, gamma, grid = cell
         t0 = time.perf_counter()
