@@ -284,9 +284,10 @@ def test_bench_offers_the_score_free_fields_as_one_noise_free_candidate(toy_run)
     from idff.cli.main import cli
     from idff.eval.bench import entry_from_run
 
-    e = entry_from_run(toy_run, gammas=(0.0, 0.5), field="x1", solvers=["ab2", "euler"])
-    assert set(e.samplers) == {"ab2 field=x1", "euler field=x1"}
-    res = e.samplers["ab2 field=x1"](8, 4, None, 0)
+    e = entry_from_run(toy_run, gammas=(0.0, 0.5), field="x1", solvers=["ab2", "euler"],
+                       grids=["uniform"])
+    assert set(e.samplers) == {"ab2 uniform field=x1", "euler uniform field=x1"}
+    res = e.samplers["ab2 uniform field=x1"](8, 4, None, 0)
     assert res.nfe == 4 and res.x.shape == (8, 2)
     bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--field", "velocity",
                                    "--gammas", "0,0.5", "--nfe", "2", "--out", "unused"])
