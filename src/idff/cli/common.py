@@ -141,6 +141,20 @@ def device_option(f=None, *, help: str = "Where the network runs: cpu, cuda, cud
     return decorate(f) if f is not None else decorate
 
 
+def run_dir_options(fn):
+    """``--out``, ``--resume`` and ``--init-from`` of every training command: a run folder is
+    owned by its run (``idff.training.checkpoint.claim_run_dir``)."""
+    fn = click.option("--init-from", type=click.Path(), default=None,
+                      help="Start from the weights of this run (same network), e.g. a shipped "
+                           "or exported run, training into a new --out.")(fn)
+    fn = click.option("--resume", is_flag=True,
+                      help="Continue the run in --out where it stopped (its settings must be "
+                           "the same).")(fn)
+    return click.option("--out", type=click.Path(file_okay=False), required=True,
+                        help="Run directory (a new one, or the run to continue with "
+                             "--resume).")(fn)
+
+
 def check_init_from(init_from: str | None, resume: bool) -> None:
     """``--init-from`` starts a new run; it cannot be combined with ``--resume``."""
     if init_from is not None and resume:

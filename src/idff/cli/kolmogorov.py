@@ -12,6 +12,7 @@ from idff.cli.common import (
     POSITIVE_INT,
     check_init_from,
     device_option,
+    run_dir_options,
     warmup_for,
 )
 from idff.errors import UserError, check_output_path
@@ -99,12 +100,7 @@ def _mult(text: str) -> list[int]:
                    "(default: 3; the deterministic UNet always uses 1).")
 @click.option("--ckpt-every", type=POSITIVE_INT, default=250)
 @device_option
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out where it stopped (its settings must be the same).")
-@click.option("--init-from", type=click.Path(), default=None,
-              help="Start from the weights of this run (same network), training into a new "
-                   "--out.")
+@run_dir_options
 def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult, steps,
                          batch_size, lr, horizon, seed, context, nfe, ckpt_every, device, out,
                          resume, init_from):

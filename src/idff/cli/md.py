@@ -20,6 +20,7 @@ from idff.cli.common import (
     check_init_from,
     device_option,
     pop_sampling,
+    run_dir_options,
     sampling_options,
     warmup_for,
 )
@@ -134,12 +135,7 @@ def md_simulate(**kw):
 @click.option("--ckpt-every", type=POSITIVE_INT, default=1000,
               help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out where it stopped (its settings must be the same).")
-@click.option("--init-from", type=click.Path(), default=None,
-              help="Start from the weights of this run (same network), training into a new "
-                   "--out.")
+@run_dir_options
 @_errors
 def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag, history, cond,
                  nfe, sigma, steps, batch_size, lr, hidden, depth, seed, ckpt_every, device, out,

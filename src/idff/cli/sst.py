@@ -16,6 +16,7 @@ from idff.cli.common import (
     check_init_from,
     device_option,
     pop_sampling,
+    run_dir_options,
     sampling_options,
     warmup_for,
 )
@@ -110,12 +111,7 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--sigma", type=NONNEG_FLOAT, default=None,
               help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM).")
 @device_option
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out where it stopped (its settings must be the same).")
-@click.option("--init-from", type=click.Path(), default=None,
-              help="Start from the weights of this run (same network), training into a new "
-                   "--out.")
+@run_dir_options
 def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
                   val_years, test_years, method, horizon, context, steps, batch_size, lr,
                   num_channels, channel_mult, nfe, seed, ckpt_every, sigma, device, out, resume,

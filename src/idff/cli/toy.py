@@ -15,6 +15,7 @@ from idff.cli.common import (
     check_memory,
     device_option,
     pop_sampling,
+    run_dir_options,
     sampling_options,
     warmup_for,
     warn,
@@ -69,13 +70,7 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--ckpt-every", type=POSITIVE_INT, default=1000,
               help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Run directory (a new one, or the run to continue with --resume).")
-@click.option("--resume", is_flag=True,
-              help="Continue the run in --out where it stopped (its settings must be the same).")
-@click.option("--init-from", type=click.Path(), default=None,
-              help="Start from the weights of this run (same network), e.g. a shipped or "
-                   "exported run, training into a new --out.")
+@run_dir_options
 def train_toy_cmd(
     method,
     dataset,
