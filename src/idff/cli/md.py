@@ -47,8 +47,12 @@ def _sim_options(f):
         click.option("--friction", type=NONNEG_FLOAT, default=1.0,
                      help="Langevin friction (1/ps)."),
         click.option("--sim-seed", type=NONNEG_INT, default=0, help="Seed of trajectory 0."),
+        click.option("--system", type=click.Choice(["dipeptide", "tetrapeptide"]),
+                     default="dipeptide",
+                     help="Shipped structure: alanine dipeptide (ACE-ALA-NME, φ/ψ) or "
+                          "tetrapeptide (ACE-ALA3-NME, 6 backbone torsions)."),
         click.option("--pdb", type=click.Path(dir_okay=False), default=None,
-                     help="Input structure (default: the shipped alanine dipeptide)."),
+                     help="Input structure (overrides --system)."),
         click.option("--platform", default="Reference", help="OpenMM platform."),
         click.option("--cache", type=click.Path(file_okay=False), default="cache/md",
                      help="Simulation cache folder."),
@@ -61,7 +65,11 @@ def _sim_options(f):
 def _settings(kw: dict):
     from idff.md.simulate import SimulationSettings
 
-    pdb = kw.pop("pdb")
+    from idff.md.simulate import shipped_pdb
+
+    pdb, system = kw.pop("pdb"), kw.pop("system")
+    if pdb is None and system != "dipeptide":
+        pdb = shipped_pdb(system)
     return SimulationSettings(
         n_traj=kw.pop("n_traj"), length_ns=kw.pop("length_ns"), frame_ps=kw.pop("frame_ps"),
         timestep_fs=kw.pop("timestep_fs"), temperature_k=kw.pop("temperature"),

@@ -22,15 +22,27 @@ import numpy as np
 from idff.errors import DataError
 from idff.io import atomic_write
 
-__all__ = ["SimulationSettings", "SimulationResult", "default_pdb", "make_system",
-           "run_trajectory", "simulate"]
+__all__ = ["SimulationSettings", "SimulationResult", "SYSTEMS", "default_pdb", "shipped_pdb",
+           "make_system", "run_trajectory", "simulate"]
 
 FORCEFIELD = ("amber99sbildn.xml", "amber99_obc.xml")
 
 
 def default_pdb() -> Path:
     """The alanine-dipeptide PDB shipped with the package (see :mod:`idff.md.build`)."""
-    return Path(str(resources.files("idff.md") / "data" / "alanine-dipeptide.pdb"))
+    return shipped_pdb("dipeptide")
+
+
+#: structures shipped in ``idff/md/data`` (written by :mod:`idff.md.build`).
+SYSTEMS = {"dipeptide": "alanine-dipeptide.pdb", "tetrapeptide": "alanine-tetrapeptide.pdb"}
+
+
+def shipped_pdb(system: str) -> Path:
+    """The shipped PDB of ``system``: ``"dipeptide"`` (ACE-ALA-NME) or ``"tetrapeptide"``
+    (ACE-ALA-ALA-ALA-NME)."""
+    if system not in SYSTEMS:
+        raise ValueError(f"unknown MD system {system!r}; choose one of {sorted(SYSTEMS)}.")
+    return Path(str(resources.files("idff.md") / "data" / SYSTEMS[system]))
 
 
 @dataclass
