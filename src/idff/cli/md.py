@@ -63,9 +63,7 @@ def _sim_options(f):
 
 
 def _settings(kw: dict):
-    from idff.md.simulate import SimulationSettings
-
-    from idff.md.simulate import shipped_pdb
+    from idff.md.simulate import SimulationSettings, shipped_pdb
 
     pdb, system = kw.pop("pdb"), kw.pop("system")
     if pdb is None and system != "dipeptide":
