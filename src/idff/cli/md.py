@@ -212,6 +212,7 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
         KINETIC_COLUMNS,
         LORENZ_COLUMNS,
         MD_COLUMNS,
+        PEPTIDE_COLUMNS,
         evaluate_lorenz,
         evaluate_md,
         load_md_model,
@@ -240,6 +241,10 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
     text = []
     if md_rows:
         text += [metric_table(md_rows, MD_COLUMNS), "", metric_table(md_rows, KINETIC_COLUMNS)]
+        if any("js_torsion" in r for r in md_rows):
+            text += ["", "Several residues (JS: divergence in bits; factors: geometric mean "
+                     "of max(a/b, b/a) against the reference):", "",
+                     metric_table(md_rows, PEPTIDE_COLUMNS)]
     if lz_rows:
         text += ["", metric_table(lz_rows, LORENZ_COLUMNS)]
     click.echo("\n".join(text))

@@ -22,6 +22,7 @@ from torch import nn
 from idff.io import atomic_write_json, atomic_write_text
 from idff.md.data import TransitionStream, cond_dim, load_published_pickle, make_transitions
 from idff.md.dihedrals import from_features, load_torsions, to_features
+from idff.md.kinetics import fit_tica, peptide_compare
 from idff.md.metrics import compare
 from idff.md.rollout import project_circle, rollout
 from idff.md.simulate import SimulationSettings, simulate
@@ -271,6 +272,11 @@ def evaluate_md(
                           progress, device)
     dt = series["dt"] * lag
     per = [compare(g, ref, dt) for g in gen]
+    tica = None
+    if ref.shape[1] >= 4:  # several residues: MDGen's metrics too (idff.md.kinetics)
+        tica = fit_tica([to_features(s[::lag]) for s in series["train"]], 1)
+        for p, g in zip(per, gen):
+            p.update(peptide_compare(g, ref, dt, tica=tica))
     label = f"{LABELS[cfg['method']]} σ={sampling.sigma:g} (NFE {used}/frame)"
     if d["cond"] == "index":
         label += " [frame-index cond]"
@@ -281,7 +287,10 @@ def evaluate_md(
     if series.get("floor") is not None:
         floor = series["floor"][:len(ref_full)][first::lag][: len(ref)]
         if len(floor) == len(ref):
-            rows.append(_summarise("MD, second run (noise floor)", [compare(floor, ref, dt)]))
+            fl = compare(floor, ref, dt)
+            if tica is not None:
+                fl.update(peptide_compare(floor, ref, dt, tica=tica))
+            rows.append(_summarise("MD, second run (noise floor)", [fl]))
     self_row = _summarise("MD, held-out reference", [compare(ref, ref, dt)])
     for k in ("cc", "rmse", "mae", "js_rama", "js_phi", "js_psi", "pop_abs_err"):
         self_row.pop(k, None)
@@ -382,6 +391,13 @@ KINETIC_COLUMNS = [
     ("k_C7eq_aR", "k C7eq→αR (1/ns)", ".1f"), ("k_aR_C7eq", "k αR→C7eq (1/ns)", ".1f"),
     ("k_to_aL", "k →αL (1/ns)", ".2f"), ("act_phi", "τ_φ (ps)", ".1f"),
     ("act_psi", "τ_ψ (ps)", ".1f"),
+]
+#: several residues (idff.md.kinetics); JS are divergences in bits
+PEPTIDE_COLUMNS = [
+    ("js_torsion", "JS torsion ↓", ".3f"), ("js_rama_res", "JS Rama/residue ↓", ".3f"),
+    ("js_tica", "JS TICA 1-2 ↓", ".3f"), ("msm_pop_err", "Σ|Δpop| MSM ↓", ".3f"),
+    ("mfpt_factor", "MFPT factor ↓", ".2f"), ("mfpt_worst", "worst MFPT factor", ".1f"),
+    ("decorr_factor", "decorrelation factor ↓", ".2f"),
 ]
 LORENZ_COLUMNS = [
     ("err_1lt", "error @1 LT ↓", ".3f"), ("err_2lt", "error @2 LT ↓", ".3f"),
