@@ -94,7 +94,8 @@ def _errors(f):
 @_sim_options
 @_errors
 def md_simulate(**kw):
-    """Simulate alanine dipeptide with OpenMM (cached by settings); print φ/ψ statistics."""
+    """Simulate alanine dipeptide (or --system tetrapeptide) with OpenMM (cached by
+    settings); print φ/ψ statistics per residue."""
     from idff.md.metrics import BASINS, basin_populations
     from idff.md.simulate import simulate
 
@@ -102,10 +103,13 @@ def md_simulate(**kw):
     settings = _settings(kw)
     res = simulate(settings, cache)
     a = res.angles.reshape(-1, res.angles.shape[-1])
-    pops = basin_populations(a[:, 0], a[:, 1])
     n, t = res.angles.shape[:2]
     click.echo(f"{n} trajectories × {t} frames in {res.directory}")
-    click.echo("populations: " + ", ".join(f"{b} {p:.3f}" for b, p in zip(BASINS, pops)))
+    for r in range(a.shape[1] // 2):
+        pops = basin_populations(a[:, 2 * r], a[:, 2 * r + 1])
+        where = f" ({res.names[2 * r][4:]})" if a.shape[1] > 2 else ""
+        click.echo(f"populations{where}: "
+                   + ", ".join(f"{b} {p:.3f}" for b, p in zip(BASINS, pops)))
     click.echo(f"mean potential energy {res.energies.mean():.1f} kJ/mol")
 
 
