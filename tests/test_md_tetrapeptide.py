@@ -82,6 +82,7 @@ def test_cli_system_option(tmp_path):
                                  "--length-ns", "0.001", "--frame-ps", "0.5",
                                  "--cache", str(tmp_path)])
     assert r.exit_code == 0, r.output
+    assert "populations (residue 4)" in r.output
     (d,) = tmp_path.glob("alanine-*")
     with np.load(d / "torsions.npz") as z:
         assert z["angles"].shape == (1, 2, 6)

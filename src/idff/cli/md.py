@@ -107,7 +107,7 @@ def md_simulate(**kw):
     click.echo(f"{n} trajectories × {t} frames in {res.directory}")
     for r in range(a.shape[1] // 2):
         pops = basin_populations(a[:, 2 * r], a[:, 2 * r + 1])
-        where = f" ({res.names[2 * r][4:]})" if a.shape[1] > 2 else ""
+        where = f" (residue {res.names[2 * r][4:]})" if a.shape[1] > 2 else ""
         click.echo(f"populations{where}: "
                    + ", ".join(f"{b} {p:.3f}" for b, p in zip(BASINS, pops)))
     click.echo(f"mean potential energy {res.energies.mean():.1f} kJ/mol")
