@@ -45,6 +45,16 @@ def test_mfpt_closed_forms():
     np.testing.assert_allclose(m3[0, 2], 4.0)
     absorbing = mean_first_passage_times(np.eye(2))
     assert np.isinf(absorbing[0, 1]) and np.isinf(absorbing[1, 0])
+    # a never-visited state (identity row) leaves the MFPTs between the others unchanged
+    padded = np.eye(3)
+    padded[:2, :2] = [[1 - p, p], [q, 1 - q]]
+    mp = mean_first_passage_times(padded, lag_time=2.0)
+    np.testing.assert_allclose(mp[:2, :2], [[0, 2 / p], [2 / q, 0]])
+    assert np.isinf(mp[0, 2]) and np.isinf(mp[2, 0])
+    # 0 may fall into the trap 2 and never reach 1: infinite MFPT 0 → 1, finite 0 → 2
+    trap = np.array([[0.5, 0.25, 0.25], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    mt = mean_first_passage_times(trap)
+    assert np.isinf(mt[0, 1]) and np.isfinite(mt[0, 2]) and np.isfinite(mt[1, 0])
 
 
 def test_msm_rejects_out_of_range_states():

@@ -180,22 +180,36 @@ def fit_msm(dtrajs: list[np.ndarray] | np.ndarray, n_states: int, lag: int = 1,
 def mean_first_passage_times(transition: np.ndarray, lag_time: float = 1.0) -> np.ndarray:
     """MFPT ``m[i, j]`` from ``i`` to ``j`` (units of ``lag_time``), diagonal 0.
 
-    Solves ``m_i = lag_time + Σ_{k≠j} T_ik m_k`` for each target ``j``; pairs from which
-    ``j`` cannot be reached are ``inf``.
+    Solves ``m_i = lag_time + Σ_{k≠j} T_ik m_k`` for each target ``j`` over the states
+    that reach ``j`` with probability one; from every other state (``j`` unreachable, or
+    a path to a state that never returns) the MFPT is ``inf``.
     """
     t = np.asarray(transition, float)
     n = len(t)
-    m = np.zeros((n, n))
+    m = np.full((n, n), np.inf)
+    np.fill_diagonal(m, 0.0)
+    edges = t > 0
     for j in range(n):
-        others = [i for i in range(n) if i != j]
-        a = np.eye(n - 1) - t[np.ix_(others, others)]
-        try:
-            sol = np.linalg.solve(a, np.full(n - 1, lag_time))
-        except np.linalg.LinAlgError:
-            sol = np.linalg.lstsq(a, np.full(n - 1, lag_time), rcond=None)[0]
-            sol[:] = np.inf
-        sol[~np.isfinite(sol) | (sol < 0)] = np.inf
-        m[others, j] = sol
+        # states that reach j at all (backward search over the transition graph)
+        reach = np.zeros(n, bool)
+        reach[j] = True
+        while True:
+            new = reach | edges[:, reach].any(1)
+            if (new == reach).all():
+                break
+            reach = new
+        # ... and surely: drop states that can step to a state that does not reach j
+        sure = reach.copy()
+        while True:
+            new = sure & ~(edges[:, ~sure].any(1))
+            new[j] = True
+            if (new == sure).all():
+                break
+            sure = new
+        idx = [i for i in range(n) if sure[i] and i != j]
+        if idx:
+            a = np.eye(len(idx)) - t[np.ix_(idx, idx)]
+            m[idx, j] = np.linalg.solve(a, np.full(len(idx), lag_time))
     return m
 
 
