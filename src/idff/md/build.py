@@ -62,20 +62,12 @@ def dipeptide_heavy_atoms(
             ("ALA", "O", o1), ("NME", "N", n2), ("NME", "C", cm)]
 
 
-def build_alanine_dipeptide(minimize: bool = True):
-    """Return ``(topology, positions)`` of alanine dipeptide with hydrogens (OpenMM objects)."""
+def _hydrogens_and_minimum(top, positions, minimize: bool):
+    """Bonds and hydrogens (OpenMM's ``Modeller``) for a heavy-atom topology with positions
+    in nm, then (optionally) an energy minimisation in the simulation force field."""
     from openmm import LangevinMiddleIntegrator, Platform, unit
-    from openmm.app import Element, ForceField, Modeller, Simulation, Topology
+    from openmm.app import ForceField, Modeller, Simulation
 
-    top = Topology()
-    chain = top.addChain()
-    residues: dict[str, object] = {}
-    positions = []
-    for res, name, xyz in dipeptide_heavy_atoms():
-        if res not in residues:
-            residues[res] = top.addResidue(res, chain)
-        top.addAtom(name, Element.getBySymbol(name[0]), residues[res])
-        positions.append(xyz * 0.1)
     top.createStandardBonds()
     ff = ForceField("amber99sbildn.xml", "amber99_obc.xml")
     modeller = Modeller(top, unit.Quantity(positions, unit.nanometer))
@@ -92,6 +84,22 @@ def build_alanine_dipeptide(minimize: bool = True):
     sim.minimizeEnergy(maxIterations=500)
     pos = sim.context.getState(getPositions=True).getPositions()
     return modeller.topology, pos
+
+
+def build_alanine_dipeptide(minimize: bool = True):
+    """Return ``(topology, positions)`` of alanine dipeptide with hydrogens (OpenMM objects)."""
+    from openmm.app import Element, Topology
+
+    top = Topology()
+    chain = top.addChain()
+    residues: dict[str, object] = {}
+    positions = []
+    for res, name, xyz in dipeptide_heavy_atoms():
+        if res not in residues:
+            residues[res] = top.addResidue(res, chain)
+        top.addAtom(name, Element.getBySymbol(name[0]), residues[res])
+        positions.append(xyz * 0.1)
+    return _hydrogens_and_minimum(top, positions, minimize)
 
 
 def write_alanine_dipeptide_pdb(path: str | Path) -> Path:
@@ -148,8 +156,7 @@ def build_alanine_peptide(n_ala: int, minimize: bool = True):
     Heavy atoms from :func:`peptide_heavy_atoms`, hydrogens from OpenMM's ``Modeller``,
     then (optionally) an energy minimisation in the simulation force field.
     """
-    from openmm import LangevinMiddleIntegrator, Platform, unit
-    from openmm.app import Element, ForceField, Modeller, Simulation, Topology
+    from openmm.app import Element, Topology
 
     top = Topology()
     chain = top.addChain()
@@ -160,22 +167,7 @@ def build_alanine_peptide(n_ala: int, minimize: bool = True):
             residues[seq] = top.addResidue(res, chain, id=str(seq))
         top.addAtom(name, Element.getBySymbol(name[0]), residues[seq])
         positions.append(xyz * 0.1)
-    top.createStandardBonds()
-    ff = ForceField("amber99sbildn.xml", "amber99_obc.xml")
-    modeller = Modeller(top, unit.Quantity(positions, unit.nanometer))
-    modeller.addHydrogens(ff)
-    if not minimize:
-        return modeller.topology, modeller.positions
-    from idff.md.simulate import make_system
-
-    system = make_system(modeller.topology)
-    integ = LangevinMiddleIntegrator(300 * unit.kelvin, 1 / unit.picosecond,
-                                     0.002 * unit.picoseconds)
-    sim = Simulation(modeller.topology, system, integ, Platform.getPlatformByName("Reference"))
-    sim.context.setPositions(modeller.positions)
-    sim.minimizeEnergy(maxIterations=500)
-    pos = sim.context.getState(getPositions=True).getPositions()
-    return modeller.topology, pos
+    return _hydrogens_and_minimum(top, positions, minimize)
 
 
 def write_alanine_peptide_pdb(path: str | Path, n_ala: int = 3) -> Path:
