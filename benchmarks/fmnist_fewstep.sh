@@ -29,3 +29,8 @@ for name in $RUNS; do
     --out "results/eval/fmnist_fewstep_$name" &
 done
 wait
+# one table and figure for both runs (rewritten from the parts; nothing is sampled again)
+if [[ "$RUNS" == "idff otcfm" ]]; then
+  "$IDFF" bench merge results/eval/fmnist_fewstep_idff results/eval/fmnist_fewstep_otcfm \
+    --out results/eval/fmnist_fewstep --title "Few-step samplers (solver x grid chosen per budget)"
+fi

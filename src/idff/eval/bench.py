@@ -709,7 +709,8 @@ def write_markdown(rows: Sequence[BenchRow], path: str | Path, quality: Quality,
 
 def plot_quality_vs_nfe(rows: Sequence[BenchRow], path: str | Path, title: str = "",
                         floor: float | None = None) -> None:
-    """Quality (log-log) and seconds per 1k samples against counted NFE, one line per run."""
+    """Quality (log-log) and seconds per 1k samples against counted NFE, one line per run
+    (where several budgets spend the same counted NFE, the best of them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -720,7 +721,10 @@ def plot_quality_vs_nfe(rows: Sequence[BenchRow], path: str | Path, title: str =
     for lab in dict.fromkeys(r.label for r in rows):
         fixed = [r for r in rows if r.label == lab and r.nfe_budget != "adaptive"
                  and np.isfinite(r.value)]
-        fixed.sort(key=lambda r: r.nfe)
+        fixed.sort(key=lambda r: (r.nfe, r.value))
+        # budgets that spend the same counted NFE (e.g. 3 → one midpoint step, 2 calls):
+        # the curve shows the best of them, the quality that many calls buy
+        fixed = [r for i, r in enumerate(fixed) if i == 0 or r.nfe != fixed[i - 1].nfe]
         line = ax.plot([r.nfe for r in fixed], [r.value for r in fixed], marker="o", ms=3,
                        label=lab)[0]
         ax_t.plot([r.nfe for r in fixed], [r.seconds_per_1k for r in fixed], marker="o", ms=3,
