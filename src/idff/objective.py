@@ -214,6 +214,7 @@ class CFMObjective:
     def __init__(self, sigma: float = 0.0, coupling: str = "independent"):
         self.path = CFMPath(sigma)
         self.coupling = coupling
+        self._checked: int | None = None
 
     def __call__(
         self,
@@ -223,7 +224,9 @@ class CFMObjective:
         x0: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> LossOutput:
-        check_call_order(model, "CFMObjective")
+        if self._checked != id(model):  # once per model, not on every step
+            check_call_order(model, "CFMObjective")
+            self._checked = id(model)
         x0, x1, t, eps = _draw(x1, x0, self.coupling, generator)
         ps = self.path.sample(x0, x1, t, eps)
         v = as_velocity(model(t, ps.xt, cond) if cond is not None else model(t, ps.xt),
