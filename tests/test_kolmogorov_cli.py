@@ -40,10 +40,14 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     assert res.exit_code == 0 and res.output.count("reusing it") == 2, res.output
     m = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert list(m["scores"]) == ["idff", "mse", "persistence", "climatology", "physics"]
-    for f in ("table.md", "per_lead.csv", "scores.png", "forecast.png"):
+    for f in ("table.md", "per_lead.csv", "scores.png", "calibration.png", "forecast.png"):
         assert (tmp_path / "results" / f).is_file()
     res = r.invoke(cli, ["kolmogorov-benchmark", "--size", "tiny", "--data-root",
                          str(tmp_path / "none"), "--forecasters", "idff"])
     assert res.exit_code == 2 and "idff kolmogorov-data" in res.output
+    res = r.invoke(cli, ["train", "kolmogorov", "--forecaster", "otcfm", "--sigma", "0.5",
+                         "--out", str(tmp_path / "never")])
+    assert res.exit_code == 2 and "has none" in res.output
+    assert not (tmp_path / "never").exists()
     res = r.invoke(cli, ["kolmogorov-benchmark", "--forecasters", "unet"])
     assert res.exit_code == 2 and "unknown forecaster 'unet'" in res.output

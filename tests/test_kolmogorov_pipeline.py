@@ -98,8 +98,34 @@ def test_score_closed_forms():
     assert s["corr_time"] == 0.0
 
 
+def test_score_rank_histograms_and_spectra():
+    from idff.timeseries.kolmogorov import energy_spectrum
+
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(2, 3, 1, 8, 8, generator=g)
+    below = y[:, None] - 1.0 - torch.rand(2, 4, 3, 1, 8, 8, generator=g)  # 4 members under y
+    s = kx.score(kx.Forecast(below, y, 0, 0.0), 0.5)
+    row = s["per_lead"][0]
+    assert row["ranks"] == [0.0, 0.0, 0.0, 0.0, 1.0] and row["outside"] == 1.0
+    spec = s["spectra"]["1"]  # lead 1 is one of SPECTRUM_LEADS; lead 2 is not kept
+    assert set(s["spectra"]) == {"1"}
+    assert spec["truth"] == pytest.approx(energy_spectrum(y[0].flatten(0, 1)).tolist())
+    assert spec["members"] == pytest.approx(energy_spectrum(below[0].flatten(0, 2)).tolist())
+    # exchangeable members: the truth is outside the ensemble about 2/(M + 1) of the time
+    ens = torch.randn(2, 9, 3, 1, 8, 8, generator=g)
+    s = kx.score(kx.Forecast(ens, torch.randn(2, 3, 1, 8, 8, generator=g), 0, 0.0), 0.5)
+    assert s["per_lead"][0]["outside"] == pytest.approx(0.2, abs=0.08)
+
+
 def test_bad_inputs():
     with pytest.raises(ConfigError, match="unknown forecaster"):
         kx.kolmogorov_run_config("unet")
+    with pytest.raises(ConfigError, match="the mse forecaster has none"):
+        kx.kolmogorov_run_config("mse", sigma=0.5)
+    cfg = kx.kolmogorov_run_config("idff", sigma=0.5)
+    assert cfg["objective"]["sigma"] == 0.5
+    from idff.sampling import SamplingConfig
+
+    assert SamplingConfig.from_run(cfg).sigma == 0.5  # the sampler uses the run's σ
     with pytest.raises(ConfigError, match="shorter --horizon"):
         kx.forecast_starts(10, 10)

@@ -52,6 +52,8 @@ def _error(oracle, solver, steps, grid="uniform"):
     ("ab4", "power", 3.5),     # small first steps make the start error negligible
     ("dpm2m", "uniform", 1.6),
     ("dpm3m", "uniform", 1.8),
+    ("unipc2", "logsnr", 2.7),   # the corrector adds an order to dpm2m's 2
+    ("unipc3", "logsnr", 3.0),
 ])
 def test_observed_order_of_convergence(oracle, solver, grid, order):
     e1, e2 = _error(oracle, solver, 32, grid), _error(oracle, solver, 64, grid)
@@ -64,7 +66,31 @@ def test_higher_order_multistep_wins_on_a_power_grid(oracle):
     assert errs[0] > errs[1] > errs[2]
 
 
-@pytest.mark.parametrize("solver", ["midpoint", "ab3", "dpm2m", "dpm3m"])
+@pytest.mark.parametrize("solver, predictor", [("unipc2", "dpm2m"), ("unipc3", "dpm3m")])
+def test_unipc_corrector_beats_its_predictor_at_every_budget(oracle, solver, predictor):
+    # the same calls, the same final step: only the corrector differs
+    for nfe in (16, 32, 64):
+        assert _error(oracle, solver, nfe, "logsnr") < 0.85 * _error(oracle, predictor, nfe,
+                                                                      "logsnr")
+
+
+def test_unipc_first_corrector_is_exact_for_a_linear_prediction():
+    # D(t) = A + B·t is integrated exactly by the first step's corrector (linear in t), so
+    # the state after one corrected step is the exact solution of dx/dt = (D − x)/(1 − t):
+    # x(t) = (1 − t)·[x0 + ∫_0^t D(s)/(1 − s)² ds]
+    from idff.solvers import _unipc_step
+
+    a, b = torch.tensor([[1.0, -2.0]], dtype=torch.float64), torch.tensor([[0.5, 3.0]],
+                                                                           dtype=torch.float64)
+    x0, t1 = _x0(4), torch.tensor(0.3, dtype=torch.float64)
+    d0, d1 = a.expand(4, 2), (a + b * t1).expand(4, 2)
+    x = _unipc_step(x0, torch.tensor(0.0, dtype=torch.float64), t1, [(torch.tensor(0.0), d0)],
+                    d1)
+    integral = a * t1 / (1 - t1) + b * (1 / (1 - t1) + math.log(1 - t1) - 1)
+    assert torch.allclose(x, (1 - t1) * (x0 + integral), atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["midpoint", "ab3", "dpm2m", "dpm3m", "unipc2", "unipc3"])
 def test_agrees_with_dopri5_at_high_nfe(oracle, solver):
     # a CFM field (no singularity at t = 1) built from the exact probability flow
     def velocity(t, x):
@@ -78,7 +104,7 @@ def test_agrees_with_dopri5_at_high_nfe(oracle, solver):
     assert torch.allclose(ref, _exact(x0), atol=1e-5)
 
 
-@pytest.mark.parametrize("solver", ["dpm2m", "dpm3m"])
+@pytest.mark.parametrize("solver", ["dpm2m", "dpm3m", "unipc2", "unipc3"])
 @pytest.mark.parametrize("grid", ["uniform", "power"])
 def test_dpm_final_step_is_exact_for_a_prediction_flat_at_one(solver, grid):
     # with a data prediction D(t) = A + B·(1 − t)² (dD/dt = 0 at t = 1, as along every

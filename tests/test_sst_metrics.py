@@ -13,6 +13,7 @@ from idff.metrics_probabilistic import (  # noqa: E402
     crps_gaussian,
     ensemble_mean_mse,
     masked_mean,
+    rank_histogram,
     spread_skill_ratio,
 )
 from idff.timeseries.forecast import score_forecast  # noqa: E402
@@ -96,3 +97,24 @@ def test_score_forecast_per_lead_and_average():
     assert s.members == m
     with pytest.raises(ValueError, match=r"expected ensemble \(K, M, B, ...\)"):
         score_forecast(ens[:, :, :1], truth)
+
+
+def test_rank_histogram_is_flat_for_exchangeable_and_u_shaped_for_narrow_ensembles():
+    rng = np.random.default_rng(0)
+    ens, obs = rng.normal(size=(7, 20000)), rng.normal(size=20000)
+    flat = rank_histogram(ens, obs)
+    assert flat.shape == (8,) and flat.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(flat, 1 / 8, atol=0.01)
+    narrow = rank_histogram(0.3 * ens, obs)
+    assert narrow[0] + narrow[-1] > 0.6  # the observation falls outside a narrow ensemble
+    wide = rank_histogram(3 * ens, obs)
+    assert wide[0] + wide[-1] < 0.05
+
+
+def test_rank_histogram_breaks_ties_at_random_and_respects_the_mask():
+    ens = np.zeros((3, 4000))
+    h = rank_histogram(ens, np.zeros(4000))  # every member ties with the observation
+    np.testing.assert_allclose(h, 0.25, atol=0.03)
+    ens = np.array([[0.0, 0.0], [1.0, 1.0]])
+    h = rank_histogram(ens, np.array([2.0, -1.0]), mask=np.array([True, False]))
+    np.testing.assert_array_equal(h, [0.0, 0.0, 1.0])

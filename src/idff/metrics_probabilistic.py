@@ -18,6 +18,7 @@ __all__ = [
     "crps_gaussian",
     "ensemble_mean_mse",
     "spread_skill_ratio",
+    "rank_histogram",
     "masked_mean",
 ]
 
@@ -109,3 +110,23 @@ def spread_skill_ratio(ens: ArrayLike, obs: ArrayLike, mask: ArrayLike | None = 
     if rmse == 0:
         raise ValueError("the ensemble mean equals the observation everywhere; SSR is undefined.")
     return math.sqrt((m + 1) / m) * spread / rmse
+
+
+def rank_histogram(ens: ArrayLike, obs: ArrayLike, mask: ArrayLike | None = None,
+                   seed: int = 0) -> np.ndarray:
+    """Talagrand rank histogram: the frequency of each rank ``0..M`` of the observation
+    among the ``M`` members, over the (masked) cells; ties are broken at random.
+
+    A calibrated ensemble (observation exchangeable with the members) gives a flat histogram,
+    ``1/(M+1)`` per rank; an under-dispersed one piles up in the outer ranks (U shape), an
+    over-dispersed one in the middle.
+    """
+    e, o = _np(ens, "ensemble"), _np(obs, "observation")
+    _check(e, o)
+    below = (e < o).sum(0)
+    ties = (e == o).sum(0)
+    rng = np.random.default_rng(seed)
+    rank = below + np.floor(rng.random(o.shape) * (ties + 1)).astype(int)
+    if mask is not None:
+        rank = rank[np.broadcast_to(np.asarray(mask, dtype=bool), o.shape)]
+    return np.bincount(rank.ravel(), minlength=e.shape[0] + 1) / rank.size

@@ -12,7 +12,10 @@ Multistep solvers spend one network call per step:
 - ``dpm2m``, ``dpm3m``: DPM-Solver++ multistep in data-prediction form for the flow path,
   with the data prediction ``x̂1 = x + (1 − t)·drift`` (IDFF's ``x̂1 − (1 − t)·ŝ``, a CFM
   velocity's implied endpoint); the final step to ``t = 1`` extrapolates the last two
-  predictions (``dD/dt = 0`` at ``t = 1``).
+  predictions (``dD/dt = 0`` at ``t = 1``);
+- ``unipc2``, ``unipc3``: UniPC (B(h) = e^h − 1) on the same data prediction: the
+  ``dpm``-style predictor of order 2 or 3 and a corrector that reuses the call at the new
+  point, so each interior step gains an order without spending a call; the same final step.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ __all__ = [
 
 GRIDS = ("uniform", "power", "logsnr", "custom")
 #: multistep solvers (one call per step) and their orders
-MULTISTEP = {"ab2": 2, "ab3": 3, "ab4": 4, "dpm2m": 2, "dpm3m": 3}
+MULTISTEP = {"ab2": 2, "ab3": 3, "ab4": 4, "dpm2m": 2, "dpm3m": 3, "unipc2": 2, "unipc3": 3}
 #: every solver :func:`solve_on_grid` runs
 GRID_SOLVERS = ("euler", "heun", "midpoint", "ddim", "ddim2", *MULTISTEP)
 #: the ``logsnr`` grid is uniform in λ = log(t/(1 − t)) on [−L, L], rescaled to [0, 1]
@@ -134,6 +137,69 @@ def _logit(t: Tensor) -> Tensor:
     return torch.log(t) - torch.log1p(-t)
 
 
+def _unipc_rhos(lams: list[Tensor], lam_new: Tensor, corrector: bool) -> tuple[Tensor, Tensor]:
+    """UniPC's coefficients (B(h) = e^h − 1) for a step from ``lams[-1]`` to ``lam_new``
+    in data-prediction form, docs/METHOD.md, "Few-step solvers": the ratios
+    ``r_m = (λ_m − λ_n)/h`` of the older nodes and the weights ``ρ`` of the scaled
+    differences ``(D_m − D_n)/r_m`` (and, for the corrector, of ``D_new − D_n`` last).
+    Returns ``(r, ρ)``; ``B(h)`` is ``-expm1(-h)`` (the factor of the first-order step)."""
+    h = lam_new - lams[-1]
+    r = torch.stack([(lm - lams[-1]) / h for lm in lams[-2::-1]]) if len(lams) > 1 else None
+    p = len(lams) + (1 if corrector else 0) - 1  # unknown weights
+    if p == 0:
+        return r, h.new_zeros(0)
+    if p == 1 and not corrector:
+        return r, h.new_tensor([0.5])  # UniP-2 (as the reference solver)
+    if p == 1:
+        return r, h.new_tensor([0.5])  # UniC-1
+    hh = -h
+    b_h = torch.expm1(hh)
+    phi = torch.expm1(hh) / hh - 1
+    fact, b = 1.0, []
+    for i in range(1, p + 1):
+        b.append(phi * fact / b_h)
+        fact *= i + 1
+        phi = phi / hh - 1 / fact
+    nodes = torch.cat([r, h.new_ones(1)]) if corrector else r
+    mat = torch.stack([nodes**i for i in range(p)])
+    return r, torch.linalg.solve(mat, torch.stack(b))
+
+
+def _unipc_step(x: Tensor, tk: Tensor, tn: Tensor, hist: list[tuple[Tensor, Tensor]],
+                d_new: Tensor | None) -> Tensor:
+    """One UniPC step from the corrected state ``x`` at ``tk`` (the last node of ``hist``)
+    to ``tn < 1``: the predictor when ``d_new`` is None, else the corrector that also uses
+    the prediction ``d_new`` made at ``tn`` (docs/METHOD.md, "Few-step solvers")."""
+    dtype = x.dtype
+    d_n = hist[-1][1]
+    if tk == 0:  # λ = −∞: exact integral in t of D, constant (predictor) or linear (corrector)
+        x_new = (1 - tn).to(dtype) * x + tn.to(dtype) * d_n
+        if d_new is not None:
+            w = (1 / (1 - tn) + torch.log1p(-tn) - 1) / tn * (1 - tn)
+            x_new = x_new + w.to(dtype) * (d_new - d_n)
+        return x_new
+    lam_k, lam_n = _logit(tk), _logit(tn)
+    nodes = [(s, dj) for s, dj in hist if s > 0]
+    r, rho = _unipc_rhos([_logit(s) for s, _ in nodes], lam_n, d_new is not None)
+    h = lam_n - lam_k
+    base = ((1 - tn) / (1 - tk)).to(dtype) * x - (tn * torch.expm1(-h)).to(dtype) * d_n
+    diffs = [(dj - d_n) / r[i].to(dtype) for i, (_, dj) in enumerate(nodes[-2::-1])]
+    if d_new is not None:
+        diffs.append(d_new - d_n)
+    res = sum((rho[i].to(dtype) * dv for i, dv in enumerate(diffs)), torch.zeros_like(x))
+    return base + (tn * torch.expm1(-h)).neg().to(dtype) * res
+
+
+def _final_jump(history: list[tuple[Tensor, Tensor]], dtype: torch.dtype) -> Tensor:
+    """``x_1 = D(1)`` from the last two data predictions, with ``dD/dt = 0`` at ``t = 1``:
+    ``D(t) ≈ D(1) + a·(1 − t)²`` (the last prediction itself when there is only one)."""
+    tk, d = history[-1]
+    if len(history) == 1:
+        return d
+    (tp, dp), r = history[-2], (1 - tk) ** 2
+    return d + (r / ((1 - tp) ** 2 - r)).to(dtype) * (d - dp)
+
+
 def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
                   generator: torch.Generator | None = None,
                   trajectory: list[Tensor] | None = None) -> Tensor:
@@ -170,6 +236,7 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
     order = MULTISTEP.get(solver, 0)
     history: list[tuple[Tensor, Tensor]] = []  # (time, drift or data prediction)
     x = x0
+    corrected = x0  # unipc: the corrected state at the last node (x is the predicted one)
     for k in range(n):
         tk, tn = times[k], times[k + 1]
         h = tn - tk
@@ -203,15 +270,21 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
             nodes = history[-order:]
             w = _lagrange_integrals([s - tk for s, _ in nodes], h, exp_kernel=False)
             x_new = x + sum(wj.to(dtype) * dj for wj, (_, dj) in zip(w, nodes))
+        elif solver.startswith("unipc"):  # docs/METHOD.md, "Few-step solvers"
+            d = x + (1 - tk).to(dtype) * field.drift(t, x)
+            if history:  # correct the state at tk with the call just made there
+                corrected = _unipc_step(corrected, history[-1][0], tk, history[-order:], d)
+            history.append((tk, d))
+            if tn == 1:
+                x_new = _final_jump(history, dtype)
+            else:
+                x_new = _unipc_step(corrected, tk, tn, history[-order:], None)
         else:  # dpm2m, dpm3m: docs/METHOD.md, "Few-step solvers"
             d = x + (1 - tk).to(dtype) * field.drift(t, x)
             history.append((tk, d))
             nodes = [(s, dj) for s, dj in history[-order:] if s > 0]
             if tn == 1 and len(history) > 1:
-                # the data prediction at t = 1 from the last two, with dD/dt = 0 there:
-                # D(t) ≈ D(1) + a·(1 − t)²
-                (tp, dp), r = history[-2], (1 - tk) ** 2
-                x_new = d + (r / ((1 - tp) ** 2 - r)).to(dtype) * (d - dp)
+                x_new = _final_jump(history, dtype)
             elif tk == 0 or tn == 1 or len(nodes) == 1:
                 x_new = x + (h / (1 - tk)).to(dtype) * (d - x)
             else:

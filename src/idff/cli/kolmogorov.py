@@ -79,6 +79,12 @@ def _model_options(f):
     return f
 
 
+def _sigma_option(f):
+    return click.option("--sigma", type=POSITIVE_FLOAT, default=None,
+                        help="IDFF's path noise σ (default 0.2); it sets how far the bridge "
+                             "spreads the ensemble. Only for the idff forecaster.")(f)
+
+
 def _mult(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",")]
@@ -99,11 +105,12 @@ def _mult(text: str) -> list[int]:
               help="Network evaluations per lead stored as the run's sampling default "
                    "(default: 3; the deterministic UNet always uses 1).")
 @click.option("--ckpt-every", type=POSITIVE_INT, default=250)
+@_sigma_option
 @device_option
 @run_dir_options
 def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult, steps,
-                         batch_size, lr, horizon, seed, context, nfe, ckpt_every, device, out,
-                         resume, init_from):
+                         batch_size, lr, horizon, seed, context, nfe, ckpt_every, sigma, device,
+                         out, resume, init_from):
     """Train a Kolmogorov-flow forecaster on a data set made by `idff kolmogorov-data`."""
     from idff.experiments.kolmogorov import kolmogorov_run_config, train_kolmogorov
     from idff.training import TrainConfig
@@ -111,11 +118,11 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
-    claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     sampling = {"nfe": nfe} if nfe and forecaster != "mse" else None
     cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
                                 {"num_channels": num_channels,
-                                 "channel_mult": _mult(channel_mult)}, sampling)
+                                 "channel_mult": _mult(channel_mult)}, sampling, sigma)
+    claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     train_kolmogorov(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps),
                                            ema_decay=0.999, seed=seed, log_every=100,
                                            ckpt_every=ckpt_every), device=device,
@@ -151,11 +158,12 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     atomic_write_json(scores, Path(out) / "metrics.json", indent=1)
     (Path(out) / "table.md").write_text(kx.tables(scores, dt))
     kx.plot_scores(scores, Path(out) / "scores.png")
+    kx.plot_calibration(scores, dt, Path(out) / "calibration.png")
     fields = {"truth": fcs[cfg["forecaster"]].truth[:, 0, 0].numpy()}
     fields.update({k: f.ens[:, :, 0, 0].mean(1).numpy() for k, f in fcs.items()})
     kx.plot_fields(fields, dt, Path(out) / "forecast.png")
     click.echo(kx.tables(scores, dt))
-    click.echo(f"wrote {out}/metrics.json, table.md, scores.png, forecast.png")
+    click.echo(f"wrote {out}/metrics.json, table.md, scores.png, calibration.png, forecast.png")
 
 
 @click.command("kolmogorov-benchmark")
@@ -173,13 +181,14 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
               help="Network evaluations per lead for IDFF and OT-CFM.")
 @click.option("--gamma", type=NONNEG_FLOAT, default=1.0,
               help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")
+@_sigma_option
 @device_option
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/kolmogorov",
               help="Folder of the trained runs and cached scores (resumable).")
 @click.option("--out", type=click.Path(file_okay=False), default="results/kolmogorov")
 def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, batch_size, lr,
                          horizon, seed, forecasters, members, starts, max_trajectories, nfe,
-                         gamma, device, runs, out):
+                         gamma, sigma, device, runs, out):
     """Train IDFF, OT-CFM and a deterministic UNet with the same network and budget and score
     them against persistence, climatology and a physics ensemble, per lead."""
     import sys
@@ -197,4 +206,4 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
                   starts, max_trajectories, seed,
                   {"num_channels": num_channels, "channel_mult": _mult(channel_mult)},
                   {"idff": {"nfe": nfe, "gamma": gamma}, "otcfm": {"nfe": nfe}},
-                  device, "idff " + " ".join(sys.argv[1:]), echo=click.echo)
+                  device, "idff " + " ".join(sys.argv[1:]), echo=click.echo, sigma=sigma)

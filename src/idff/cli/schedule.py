@@ -16,7 +16,7 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--nfe", type=POSITIVE_INT, required=True, help="The budget the grid is for.")
 @click.option("--solver", default=None,
               help="An ODE solver that runs on a grid (euler, midpoint, heun, ab2-ab4, dpm2m, "
-                   "dpm3m). Default: the run's.")
+                   "dpm3m, unipc2, unipc3). Default: the run's.")
 @click.option("--teacher-nfe", type=POSITIVE_INT, default=100,
               help="Budget of the teacher solve: the run's solver (midpoint unless it is a "
                    "higher-order ODE solver) on the uniform grid.")
@@ -52,7 +52,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     from idff.runs import load
     from idff.sampler import integrate
     from idff.schedule import tune_grid
-    from idff.solvers import GRID_SOLVERS
+    from idff.solvers import GRID_SOLVERS, MULTISTEP
 
     torch.set_num_threads(threads)
     cfg_path = Path(run) / "config.json"
@@ -64,7 +64,8 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     solver = solver or base.solver
     if solver not in GRID_SOLVERS or solver.startswith("ddim"):
         raise ConfigError(f"--solver {solver!r} cannot be tuned; choose an ODE solver that "
-                          "runs on a grid: euler, midpoint, heun, ab2, ab3, ab4, dpm2m, dpm3m.")
+                          "runs on a grid: euler, midpoint, heun, ab2, ab3, ab4, dpm2m, dpm3m, unipc2, "
+                          "unipc3.")
     s = base.replace(solver=solver, nfe=nfe, gamma=0.0 if base.method == "idff" else None)
     if s.field_for(r.model).diffusion(0.5) > 0:
         raise ConfigError("the run samples with diffusion; tune the grid of its ODE (--gamma 0 "
@@ -73,8 +74,8 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n_train + n_held, *shape, generator=g).to(device)
     model = r.model.to(device)
-    teacher_solver = base.solver if base.solver in ("midpoint", "heun", "ab2", "ab3", "ab4",
-                                                    "dpm2m", "dpm3m") else "midpoint"
+    teacher_solver = base.solver if base.solver in ("midpoint", "heun", *MULTISTEP) \
+        else "midpoint"
     teacher_cfg = s.replace(solver=teacher_solver, nfe=teacher_nfe)
     click.echo(f"teacher: {teacher_cfg.solver}, NFE {teacher_nfe}, {len(x0)} noises ...")
     parts = [teacher_cfg.integrate(model, xb).x for xb in x0.split(256)]

@@ -36,7 +36,12 @@ from idff.data.kolmogorov import KolmogorovWindows, default_root, load_manifest,
 from idff.data.sst import make_cond_channels
 from idff.errors import ConfigError
 from idff.experiments.sst import UNET_DEFAULTS, SSTObjective
-from idff.metrics_probabilistic import crps_ensemble, ensemble_mean_mse, spread_skill_ratio
+from idff.metrics_probabilistic import (
+    crps_ensemble,
+    ensemble_mean_mse,
+    rank_histogram,
+    spread_skill_ratio,
+)
 from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import LossOutput
 from idff.progress import progress_bar
@@ -46,6 +51,7 @@ from idff.timeseries.kolmogorov import (
     KolmogorovFlow,
     KolmogorovParams,
     block_average,
+    energy_spectrum,
     fine_perturbation,
     upsample_consistent,
 )
@@ -113,16 +119,26 @@ def kolmogorov_run_config(
     batch_size: int = 32,
     model: dict[str, Any] | None = None,
     sampling: dict[str, Any] | None = None,
+    sigma: float | None = None,
 ) -> dict[str, Any]:
-    """The JSON-able description of a Kolmogorov run.
+    """The JSON-able description of a Kolmogorov run (``sigma``: the IDFF path noise,
+    default 0.2; only IDFF has one).
 
     Raises:
-        ConfigError: an unknown forecaster.
+        ConfigError: an unknown forecaster, or ``sigma`` for a forecaster without one.
     """
     if forecaster not in FORECASTERS:
         raise ConfigError(f"unknown forecaster {forecaster!r}; choose one of "
                           f"{', '.join(FORECASTERS)}.")
     method, objective = FORECASTERS[forecaster]
+    if sigma is not None:
+        if forecaster != "idff":
+            raise ConfigError(f"--sigma sets IDFF's path noise; the {forecaster} forecaster "
+                              "has none. Leave it out.")
+        if sigma <= 0:
+            raise ConfigError(f"--sigma must be > 0 for IDFF (its score head is scaled by it), "
+                              f"got {sigma}.")
+        objective = {**objective, "sigma": float(sigma)}
     net = {**UNET_DEFAULTS, **(model or {})}
     net["method"] = "idff" if method == "idff" else "cfm"
     if method == "idff":
@@ -354,14 +370,22 @@ def anomaly_correlation(ens_mean: Tensor, truth: Tensor) -> Tensor:
     return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-12)
 
 
+#: leads whose energy spectra are kept (T = 0.2, 1.0, 3.2 for frames every 0.2)
+SPECTRUM_LEADS = (1, 5, 16)
+
+
 def score(fc: Forecast, frame_dt: float, threshold: float = 0.8) -> dict[str, Any]:
-    """Per lead: CRPS, ensemble-mean RMSE, spread-skill ratio (0 for one member) and mean
-    correlation; plus the time the mean correlation stays ≥ ``threshold`` (the whole
-    horizon when it never falls below)."""
-    rows = []
+    """Per lead: CRPS, ensemble-mean RMSE, spread-skill ratio (0 for one member), mean
+    correlation, the rank histogram of the truth among the members and the fraction of
+    cells where the truth falls outside the ensemble (``2/(M+1)`` when calibrated); the
+    time the mean correlation stays ≥ ``threshold`` (the whole horizon when it never falls
+    below); and, at :data:`SPECTRUM_LEADS`, the energy spectra of the members and the truth
+    (docs/METHOD.md, "Kolmogorov flow")."""
+    rows, spectra = [], {}
     for k in range(fc.ens.shape[0]):
         e, y = fc.ens[k], fc.truth[k]
         corr = anomaly_correlation(e.mean(0), y)
+        ranks = rank_histogram(e, y, seed=k) if e.shape[0] > 1 else None
         rows.append({
             "lead": k + 1,
             "time": round((k + 1) * frame_dt, 6),
@@ -369,13 +393,21 @@ def score(fc: Forecast, frame_dt: float, threshold: float = 0.8) -> dict[str, An
             "rmse": float(np.sqrt(ensemble_mean_mse(e, y))),
             "ssr": spread_skill_ratio(e, y),
             "corr": float(corr.mean()),
+            "outside": float(ranks[0] + ranks[-1]) if ranks is not None else 1.0,
+            "ranks": ranks.round(5).tolist() if ranks is not None else [],
         })
+        if k + 1 in SPECTRUM_LEADS:
+            spectra[str(k + 1)] = {
+                "members": energy_spectrum(e.flatten(0, 2)).tolist(),
+                "truth": energy_spectrum(y.flatten(0, 1)).tolist(),
+            }
     below = [r["time"] for r in rows if r["corr"] < threshold]
     above_time = round(below[0] - frame_dt, 6) if below else rows[-1]["time"]
     return {"members": int(fc.ens.shape[1]), "forecasts": int(fc.ens.shape[2]),
             "nfe_per_lead": fc.nfe_per_lead,
             "seconds_per_forecast": fc.seconds / max(fc.ens.shape[2], 1),
-            "corr_time": above_time, "corr_never_below": not below, "per_lead": rows}
+            "corr_time": above_time, "corr_never_below": not below, "per_lead": rows,
+            "spectra": spectra}
 
 
 register_kind("kolmogorov", load=load_kolmogorov_model,
@@ -444,13 +476,17 @@ def tables(scores: dict[str, dict[str, Any]], frame_dt: float,
     head = "| forecaster | " + " | ".join(f"T = {k * frame_dt:.1f}" for k in leads) + " |"
     sep = "|---|" + "---:|" * len(leads)
     out = []
+    members = max(s["members"] for s in scores.values())
     for key, title, fmt in (("crps", "CRPS (data sd units)", "{:.3f}"),
                             ("rmse", "ensemble-mean RMSE (data sd units)", "{:.3f}"),
-                            ("ssr", "spread-skill ratio", "{:.2f}")):
+                            ("ssr", "spread-skill ratio", "{:.2f}"),
+                            ("outside", "truth outside the ensemble (fraction of cells; "
+                                        f"calibrated {members} members: "
+                                        f"{2 / (members + 1):.2f})", "{:.2f}")):
         out += [f"**{title}**", "", head, sep]
         for name, s in scores.items():
-            vals = [s["per_lead"][k - 1][key] for k in leads]
-            if key == "ssr" and s["members"] == 1:
+            vals = [s["per_lead"][k - 1].get(key, float("nan")) for k in leads]
+            if key in ("ssr", "outside") and s["members"] == 1:
                 cells = ["–"] * len(leads)
             else:
                 cells = [fmt.format(v) for v in vals]
@@ -486,6 +522,49 @@ def plot_scores(scores: dict[str, dict[str, Any]], path: str | Path) -> None:
         ax.set_xlabel("lead time")
     axes[2].axhline(1.0, color="k", lw=0.6, ls="--")
     axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_calibration(scores: dict[str, dict[str, Any]], frame_dt: float,
+                     path: str | Path) -> None:
+    """Top: rank histograms (frequency × (M + 1): 1 is flat, calibrated) of every ensemble
+    forecaster; bottom: energy spectra of its members against the truth's, at
+    :data:`SPECTRUM_LEADS`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    leads = [k for k in SPECTRUM_LEADS
+             if any(str(k) in s.get("spectra", {}) for s in scores.values())]
+    if not leads:
+        return
+    fig, axes = plt.subplots(2, len(leads), figsize=(3.6 * len(leads), 6.2), squeeze=False)
+    for j, k in enumerate(leads):
+        top, bottom = axes[0, j], axes[1, j]
+        truth_drawn = False
+        for i, (name, s) in enumerate(scores.items()):
+            row = s["per_lead"][k - 1] if len(s["per_lead"]) >= k else {}
+            if row.get("ranks"):
+                h = np.asarray(row["ranks"]) * len(row["ranks"])
+                top.plot(np.linspace(0, 1, len(h)), h, marker=".", color=f"C{i}", label=name)
+            spec = s.get("spectra", {}).get(str(k))
+            if spec:
+                kk = np.arange(1, len(spec["members"]))
+                if not truth_drawn:
+                    bottom.loglog(kk, spec["truth"][1:], color="k", lw=2, label="truth")
+                    truth_drawn = True
+                bottom.loglog(kk, spec["members"][1:], color=f"C{i}", label=name)
+        top.axhline(1.0, color="k", lw=0.6, ls="--")
+        top.set_title(f"rank histogram, T = {k * frame_dt:.1f}", fontsize=9)
+        top.set_xlabel("rank of the truth / M")
+        bottom.set_title(f"energy spectrum, T = {k * frame_dt:.1f}", fontsize=9)
+        bottom.set_xlabel("wavenumber k")
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=7)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -545,10 +624,11 @@ def run_benchmark(
     device: str | torch.device = "cpu",
     command: str = "",
     echo=print,
+    sigma: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Train (or resume) every forecaster into ``runs/<name>``, forecast the test set,
-    score every forecaster and baseline, and write ``metrics.json``, ``per_lead.csv``,
-    ``table.md``, ``scores.png`` and ``forecast.png`` into ``results``. Scores are cached
+    score every forecaster and baseline (``sigma``: IDFF's path noise), and write ``metrics.json``, ``per_lead.csv``,
+    ``table.md``, ``scores.png``, ``calibration.png`` and ``forecast.png`` into ``results``. Scores are cached
     per forecaster and settings under ``runs/scores``, so a rerun only computes what
     changed."""
     from idff.io import atomic_write_json, atomic_write_text
@@ -576,7 +656,8 @@ def run_benchmark(
     for name in forecasters:
         run = runs / name
         cfg = kolmogorov_run_config(name, size, root, horizon, 1, batch_size, model,
-                                    (sampling or {}).get(name))
+                                    (sampling or {}).get(name),
+                                    sigma if name == "idff" else None)
         t0 = time.perf_counter()
         if _finished(run, cfg, steps):
             echo(f"{run} is trained to {steps} steps with these settings; reusing it")
@@ -633,6 +714,7 @@ def run_benchmark(
     table = tables(scores, frame_dt)
     atomic_write_text(table, results / "table.md")
     plot_scores(scores, results / "scores.png")
+    plot_calibration(scores, frame_dt, results / "calibration.png")
     plot_fields(fields, frame_dt, results / "forecast.png")
     echo(table)
     return scores
