@@ -108,8 +108,8 @@ def integrate(
             ``"srk"`` (``torchsde.sdeint``'s default Itô scheme, the integrator of the
             published image scripts: 10 drift evaluations per step plus one shape check,
             counted), a multistep solver (``"ab2"``–``"ab4"``, ``"dpm2m"``, ``"dpm3m"``,
-            ``"unipc2"``, ``"unipc3"``: one evaluation per step, see :mod:`idff.solvers`), or an adaptive torchdiffeq
-            method (``"dopri5"``, ...; ODE only).
+            ``"unipc2"``, ``"unipc3"``: one evaluation per step, see :mod:`idff.solvers`),
+            or an adaptive torchdiffeq method (``"dopri5"``, ...; ODE only).
         nfe: the budget of a fixed-step solver: the most steps that spend at most ``nfe``
             counted evaluations (one evaluation turns ``midpoint``/``heun`` into Euler and
             ``ddim2`` into ``ddim``). Refused for adaptive solvers.

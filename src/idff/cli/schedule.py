@@ -64,8 +64,8 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     solver = solver or base.solver
     if solver not in GRID_SOLVERS or solver.startswith("ddim"):
         raise ConfigError(f"--solver {solver!r} cannot be tuned; choose an ODE solver that "
-                          "runs on a grid: euler, midpoint, heun, ab2, ab3, ab4, dpm2m, dpm3m, unipc2, "
-                          "unipc3.")
+                          "runs on a grid: euler, midpoint, heun, ab2, ab3, ab4, dpm2m, dpm3m, "
+                          "unipc2, unipc3.")
     s = base.replace(solver=solver, nfe=nfe, gamma=0.0 if base.method == "idff" else None)
     if s.field_for(r.model).diffusion(0.5) > 0:
         raise ConfigError("the run samples with diffusion; tune the grid of its ODE (--gamma 0 "

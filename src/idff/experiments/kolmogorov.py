@@ -627,10 +627,10 @@ def run_benchmark(
     sigma: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Train (or resume) every forecaster into ``runs/<name>``, forecast the test set,
-    score every forecaster and baseline (``sigma``: IDFF's path noise), and write ``metrics.json``, ``per_lead.csv``,
-    ``table.md``, ``scores.png``, ``calibration.png`` and ``forecast.png`` into ``results``. Scores are cached
-    per forecaster and settings under ``runs/scores``, so a rerun only computes what
-    changed."""
+    score every forecaster and baseline (``sigma``: IDFF's path noise), and write
+    ``metrics.json``, ``per_lead.csv``, ``table.md``, ``scores.png``, ``calibration.png`` and
+    ``forecast.png`` into ``results``. Scores are cached per forecaster and settings under
+    ``runs/scores``, so a rerun only computes what changed."""
     from idff.io import atomic_write_json, atomic_write_text
 
     runs, results = Path(runs), Path(results)
