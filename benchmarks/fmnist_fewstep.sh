@@ -6,16 +6,16 @@
 # The candidate "midpoint uniform" is the sampler of the earlier tables.
 #
 #   bash benchmarks/fmnist_fewstep.sh                        # both checkpoints; resumable
-#   RUNS=idff NFES=2,3,4,6,10 N_VAL=250 bash benchmarks/fmnist_fewstep.sh
+#   RUNS=idff NFES=2,4 SOLVERS=midpoint,dpm2m N_VAL=150 bash benchmarks/fmnist_fewstep.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N_EVAL=${N_EVAL:-2000}
-N_VAL=${N_VAL:-150}
-NFES=${NFES:-2,4,10}
+N_VAL=${N_VAL:-500}
+NFES=${NFES:-2,3,4,6,10}
 RUNS=${RUNS:-"idff otcfm"}
-SOLVERS=${SOLVERS:-midpoint,ab3,dpm2m}
-GRIDS=${GRIDS:-uniform,power}
+SOLVERS=${SOLVERS:-midpoint,ab3,unipc3}
+GRIDS=${GRIDS:-uniform,power,power:1.5}
 CLS=${CLS:-checkpoints/fashion_mnist/classifier/fmnist_cnn.pt}
 CLS_SHA=461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5
 IDFF=${IDFF:-.venv/bin/idff}

@@ -5,7 +5,7 @@ head can and cannot change at sampling time"): the same network sampled with
 - ``x1``: the trained ``x̂1`` as the data prediction, ``(x̂1 - x)/(1 - t)`` (score dropped),
 - ``velocity``: the CFM-trained velocity ``E[x1 - x0 | x] = (x̂1 - x)/(1 - t) - 2t·ŝ``,
 
-for the few-step solvers (midpoint, ab3, dpm2m on the ρ = 2 power grid), and the pf SDE
+for the few-step solvers (midpoint, ab3, dpm2m, unipc3 on the ρ = 2 power grid), and the pf SDE
 family (``γ > 0``: Euler–Maruyama, ``ddim`` with fresh noise) against ``γ = 0``. Every cell
 uses the same noises (one seed: paired) and scores FD-FMNIST-CNN against the validation
 reference (10k training images) and the evaluation reference (10k test images, with a
@@ -41,6 +41,8 @@ CELLS = {
     "gamma": [(nfe, solver, "pf", gamma, "power") for nfe in (4, 10)
               for solver in ("euler", "ddim") for gamma in (0.0, 1.0, 3.0)],
     "dpm": [(nfe, "dpm2m", field, 0.0, "power") for nfe in (2, 4) for field in ("pf", "x1")],
+    "unipc": [(nfe, "unipc3", field, 0.0, "power") for nfe in (4, 6, 10)
+              for field in ("pf", "x1", "velocity")],
 }
 
 
