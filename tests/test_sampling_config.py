@@ -18,7 +18,7 @@ def test_defaults_round_trip_and_knobs():
     s = SamplingConfig(method="otcfm", sigma=0.0, nfe=4, solver="heun")
     assert SamplingConfig.from_dict(s.to_dict()) == s
     assert set(s.knobs()) == {"nfe", "solver", "field", "gamma", "s", "sde", "grid", "rho",
-                              "times"}
+                              "times", "alpha"}
     assert SamplingConfig.from_run({"method": "otcfm", "objective": {"sigma": 0.0},
                                     "sampling": s.knobs()}) == s
 

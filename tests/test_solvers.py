@@ -145,8 +145,39 @@ def test_nfe_budget_is_exact(oracle, solver, singular):
             assert res.nfe <= nfe
             if solver in MULTISTEP or solver == "euler":
                 assert res.nfe == nfe
-            s = "euler" if nfe == 1 and solver in ("midpoint", "heun") else solver
+            s = "euler" if nfe == 1 and solver in ("midpoint", "heun", "rk2") else solver
             assert res.nfe == nfe_for_steps(steps_for_nfe(nfe, s, singular), s, singular)
+
+
+def test_rk2_family_is_second_order_and_contains_midpoint_and_heun(oracle):
+    # α = 1/2 is the midpoint rule and α = 1 Heun's method, step for step (a CFM field: no
+    # singularity at t = 1, so Heun's last step is not shortened)
+    f = CFMField(lambda t, x: torch.sin(3 * t[:, None]) - x**3 / 4)
+    x0 = _x0(20)
+    for alpha, twin in ((0.5, "midpoint"), (1.0, "heun")):
+        a = integrate(f, x0, solver="rk2", nfe=8, grid="power", alpha=alpha).x
+        b = integrate(f, x0, solver=twin, nfe=8, grid="power").x
+        assert torch.allclose(a, b, atol=1e-12)
+    for alpha in (0.2, 2 / 3):
+        e1 = float((integrate(IDFFField(oracle, sigma=0.2), x0, solver="rk2", nfe=64,
+                              grid="power", alpha=alpha).x - _exact(x0)).abs().max())
+        e2 = float((integrate(IDFFField(oracle, sigma=0.2), x0, solver="rk2", nfe=128,
+                              grid="power", alpha=alpha).x - _exact(x0)).abs().max())
+        assert math.log2(e1 / e2) > 1.75
+
+
+@pytest.mark.parametrize("alpha", [0.0, -0.1, 1.5, float("nan"), True])
+def test_rk2_refuses_a_second_call_outside_the_step(oracle, alpha):
+    with pytest.raises(ValueError, match="alpha"):
+        integrate(IDFFField(oracle, sigma=0.2), _x0(4), solver="rk2", nfe=4, alpha=alpha)
+    with pytest.raises(ConfigError, match="alpha"):
+        SamplingConfig(solver="rk2", alpha=alpha)
+
+
+def test_alpha_without_rk2_is_refused_not_ignored():
+    with pytest.raises(ConfigError, match="only the rk2 solver"):
+        SamplingConfig().replace(alpha=0.25)
+    assert SamplingConfig().replace(solver="rk2", alpha=0.25).alpha == 0.25
 
 
 def test_uniform_grid_on_the_grid_path_matches_the_original_loop(oracle):
@@ -304,6 +335,24 @@ def test_bench_crosses_solvers_with_grids(toy_run):
     a = e.samplers["ab2 power:1.5 gamma=0"](8, 4, None, 0)
     b = e.samplers["ab2 uniform gamma=0"](8, 4, None, 0)
     assert a.nfe == b.nfe == 4 and not torch.equal(a.x, b.x)
+
+
+def test_bench_places_rk2_calls_from_the_candidate_name(toy_run):
+    from idff.eval.bench import entry_from_run, parse_solver
+
+    assert parse_solver("rk2:0.25") == ("rk2", {"alpha": 0.25})
+    assert parse_solver("unipc3") == ("unipc3", {})
+    for bad, match in (("rk2:0", "in \\(0, 1\\]"), ("rk2:x", "in \\(0, 1\\]"),
+                       ("midpoint:0.3", "only rk2")):
+        with pytest.raises(ValueError, match=match):
+            parse_solver(bad)
+    e = entry_from_run(toy_run, gammas=(0.0,), solvers=["rk2:0.25", "rk2:0.5", "midpoint"],
+                       grids=["power"])
+    x = {k: e.samplers[f"{k} power gamma=0"](8, 4, None, 0) for k in ("rk2:0.25", "rk2:0.5",
+                                                                       "midpoint")}
+    assert all(r.nfe == 4 for r in x.values())
+    assert torch.equal(x["rk2:0.5"].x, x["midpoint"].x)  # α = 1/2 is the midpoint rule
+    assert not torch.equal(x["rk2:0.25"].x, x["midpoint"].x)
 
 
 def test_bench_offers_the_score_free_fields_as_one_noise_free_candidate(toy_run):

@@ -21,7 +21,7 @@ from idff.solvers import GRIDS, MULTISTEP, solve_on_grid, time_grid
 __all__ = ["SOLVERS", "ADAPTIVE", "SampleResult", "integrate", "steps_for_nfe",
            "effective_solver"]
 
-FIXED = ("euler", "heun", "midpoint", "ddim", "ddim2", "srk", *MULTISTEP)
+FIXED = ("euler", "heun", "midpoint", "rk2", "ddim", "ddim2", "srk", *MULTISTEP)
 ADAPTIVE = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
 SOLVERS = FIXED + ADAPTIVE
 
@@ -49,7 +49,7 @@ def steps_for_nfe(nfe: int, solver: str, singular_at_one: bool = True) -> int:
         raise ValueError(f"nfe must be >= 1, got {nfe}.")
     if solver in ("euler", "ddim") or solver in MULTISTEP:
         return nfe
-    if solver in ("midpoint", "ddim2"):
+    if solver in ("midpoint", "rk2", "ddim2"):
         return max(nfe // 2, 1)
     if solver == "srk":  # one shape check, 10 drift calls per step, the final jump
         return max((nfe - 1 - int(singular_at_one)) // SRK_CALLS_PER_STEP, 1)
@@ -62,7 +62,7 @@ def steps_for_nfe(nfe: int, solver: str, singular_at_one: bool = True) -> int:
 
 def effective_solver(solver: str, nfe: int | None) -> str:
     """The solver actually run: one evaluation allows only a first-order step."""
-    if nfe == 1 and solver in ("midpoint", "heun"):
+    if nfe == 1 and solver in ("midpoint", "heun", "rk2"):
         return "euler"
     if nfe == 1 and solver == "ddim2":
         return "ddim"
@@ -94,6 +94,7 @@ def integrate(
     rtol: float = 1e-5,
     t_end: float = 1e-3,
     trajectory_points: int = 50,
+    alpha: float = 0.5,
 ) -> SampleResult:
     """Solve the ODE (or SDE, when ``field.diffusion`` is non-zero) from ``x0`` at t = 0.
 
@@ -105,6 +106,7 @@ def integrate(
         solver: ``"euler"`` (Euler–Maruyama with diffusion), ``"heun"``, ``"midpoint"``,
             ``"ddim"`` (IDFF ``pf`` field only, see :meth:`IDFFField.ddim_step`),
             ``"ddim2"`` (its second-order midpoint form, two evaluations per step),
+            ``"rk2"`` (the two-stage second-order family, second call at ``t + α·h``),
             ``"srk"`` (``torchsde.sdeint``'s default Itô scheme, the integrator of the
             published image scripts: 10 drift evaluations per step plus one shape check,
             counted), a multistep solver (``"ab2"``–``"ab4"``, ``"dpm2m"``, ``"dpm3m"``,
@@ -120,6 +122,7 @@ def integrate(
         generator: random generator for SDE noise.
         atol, rtol: tolerances of adaptive solvers.
         t_end: adaptive solvers stop at ``1 - t_end`` for singular fields.
+        alpha: ``rk2`` only: where its second call sits in each step, ``0 < α <= 1``.
 
     Returns:
         A :class:`SampleResult` with the exact NFE.
@@ -130,6 +133,9 @@ def integrate(
         raise ValueError(f"unknown grid {grid!r}; choose one of {', '.join(GRIDS)}.")
     if not torch.isfinite(x0).all():
         raise ValueError("x0 contains NaN or inf values; check the source samples.")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
+        raise ValueError(f"alpha (where rk2's second call sits in a step) must be in (0, 1], "
+                         f"got {alpha!r}; 0.5 is the midpoint rule.")
     if solver in ADAPTIVE:
         if nfe is not None or steps is not None or grid != "uniform":
             raise ValueError(f"solver {solver!r} is adaptive and chooses its own steps, so it "
@@ -154,10 +160,10 @@ def integrate(
         if grid != "uniform":
             raise ValueError("solver 'srk' runs on the uniform grid only; use grid='uniform'.")
         return _srk(field, x0, steps, generator, t_end)
-    if grid != "uniform" or solver in MULTISTEP:
+    if grid != "uniform" or solver in MULTISTEP or solver == "rk2":
         grid_t = time_grid(steps, grid, rho, times)
         traj = [x0] if return_trajectory else None
-        x = solve_on_grid(field, x0, grid_t, solver, generator, traj)
+        x = solve_on_grid(field, x0, grid_t, solver, generator, traj, alpha)
         return SampleResult(x=x, nfe=field.nfe,
                             trajectory=torch.stack(traj) if traj else None,
                             times=grid_t.float() if return_trajectory else None)

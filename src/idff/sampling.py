@@ -75,6 +75,7 @@ class SamplingConfig:
             solvers, which choose their own steps (an explicit NFE with one is refused).
         grid: the time grid of fixed-step solvers (:func:`idff.solvers.time_grid`).
         rho: the exponent of the ``power`` grid.
+        alpha: ``rk2`` only: where its second call sits in each step (``0 < α ≤ 1``).
         times: the ``custom`` grid ``0 = t_0 < … < t_N = 1`` (``idff tune-schedule``), with
             as many steps as ``nfe`` gives ``solver``.
     """
@@ -94,6 +95,8 @@ class SamplingConfig:
     grid: str = _opt("uniform", "Time grid of fixed-step solvers: uniform k/N, power (k/N)^rho, "
                      "logsnr, or custom (times fitted by 'idff tune-schedule').", GRIDS)
     rho: float = _opt(2.0, "Exponent of the power grid (> 1: small steps near the noise).")
+    alpha: float = _opt(0.5, "rk2 solver: its second call sits at t + alpha·h (0 < alpha <= 1; "
+                        "0.5 is the midpoint rule, small values a second-order Taylor step).")
     times: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -138,6 +141,10 @@ class SamplingConfig:
                 not 0 < self.rho < float("inf"):
             raise ConfigError(f"sampling rho (the power grid's exponent) must be a number > 0, "
                               f"got {self.rho!r}.")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or \
+                not 0 < self.alpha <= 1:
+            raise ConfigError(f"sampling alpha (where rk2's second call sits in a step) must be "
+                              f"in (0, 1], got {self.alpha!r}; 0.5 is the midpoint rule.")
         if self.times is not None:
             if self.grid != "custom":
                 raise ConfigError(f"sampling times are a custom grid but grid is {self.grid!r}; "
@@ -226,6 +233,12 @@ class SamplingConfig:
             kept.setdefault("times", None)
         out = dataclasses.replace(self, **kept)
         out._refuse_unused(kept)
+        if "alpha" in kept and out.solver != "rk2" and out.alpha != 0.5:
+            raise ConfigError(f"alpha={out.alpha!r} would change nothing: only the rk2 solver "
+                              f"has a movable second call, and the solver is {out.solver!r}; "
+                              "add solver='rk2'.",
+                              cli=f"--alpha {out.alpha:g} would change nothing: only the rk2 "
+                                  f"solver has a movable second call; add --solver rk2.")
         return out
 
     def _refuse_unused(self, given: Mapping[str, Any]) -> None:
@@ -310,14 +323,14 @@ class SamplingConfig:
             return integrate(g, x0, solver=self.solver, return_trajectory=return_trajectory)
         return integrate(g, x0, steps=steps, solver=self.effective_solver(), generator=generator,
                          return_trajectory=return_trajectory, grid=self.grid, rho=self.rho,
-                         times=self.times)
+                         times=self.times, alpha=self.alpha)
 
 
 def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
     """Network evaluations of ``steps`` fixed solver steps (the inverse of ``steps_for_nfe``)."""
     if solver in ("euler", "ddim") or solver in MULTISTEP:
         return steps
-    if solver in ("midpoint", "ddim2"):
+    if solver in ("midpoint", "rk2", "ddim2"):
         return 2 * steps
     if solver == "heun":
         return 2 * steps - int(singular_at_one)

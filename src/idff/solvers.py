@@ -5,6 +5,10 @@ A grid is ``0 = t_0 < t_1 < … < t_N = 1``. :func:`time_grid` builds the named 
 solver. Its arithmetic is in torch, so the grid may carry gradients (the learned grids of
 :mod:`idff.schedule` are fitted through it).
 
+``rk2`` is the two-stage second-order Runge–Kutta family: its second call at ``t + α·h``
+(``α = 1/2``: midpoint, ``α = 1``: Heun, ``α = 2/3``: Ralston; small ``α``: a finite-difference
+second-order Taylor step).
+
 Multistep solvers spend one network call per step:
 
 - ``ab2``, ``ab3``, ``ab4``: Adams–Bashforth on the drift (iPNDM on a uniform grid), with
@@ -43,7 +47,7 @@ GRIDS = ("uniform", "power", "logsnr", "custom")
 #: multistep solvers (one call per step) and their orders
 MULTISTEP = {"ab2": 2, "ab3": 3, "ab4": 4, "dpm2m": 2, "dpm3m": 3, "unipc2": 2, "unipc3": 3}
 #: every solver :func:`solve_on_grid` runs
-GRID_SOLVERS = ("euler", "heun", "midpoint", "ddim", "ddim2", *MULTISTEP)
+GRID_SOLVERS = ("euler", "heun", "midpoint", "rk2", "ddim", "ddim2", *MULTISTEP)
 #: the ``logsnr`` grid is uniform in λ = log(t/(1 − t)) on [−L, L], rescaled to [0, 1]
 LOGSNR_SPAN = 4.0
 
@@ -202,7 +206,7 @@ def _final_jump(history: list[tuple[Tensor, Tensor]], dtype: torch.dtype) -> Ten
 
 def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
                   generator: torch.Generator | None = None,
-                  trajectory: list[Tensor] | None = None) -> Tensor:
+                  trajectory: list[Tensor] | None = None, alpha: float = 0.5) -> Tensor:
     """Integrate ``field`` from ``x0`` at ``times[0] = 0`` to ``times[-1] = 1``.
 
     Every solver evaluates the field at ``t < 1`` only. ``euler`` (Euler–Maruyama with
@@ -216,6 +220,8 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
         solver: one of :data:`GRID_SOLVERS`.
         generator: random generator of the SDE noise.
         trajectory: if a list, the state after each step is appended to it.
+        alpha: ``rk2`` only: its second call sits at ``t + α·h`` (docs/METHOD.md,
+            "Few-step solvers").
 
     Returns:
         The states at ``t = 1``.
@@ -258,6 +264,11 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str,
         elif solver == "midpoint":
             xm = x + 0.5 * hx * field.drift(t, x)
             x_new = x + hx * field.drift((tk + 0.5 * h).to(dtype).expand(b), xm)
+        elif solver == "rk2":  # the two-stage second-order family, docs/METHOD.md
+            d = field.drift(t, x)
+            xa = x + (alpha * hx) * d
+            da = field.drift((tk + alpha * h).to(dtype).expand(b), xa)
+            x_new = x + hx * ((1 - 0.5 / alpha) * d + (0.5 / alpha) * da)
         elif solver == "heun":
             d = field.drift(t, x)
             x_pred = x + hx * d

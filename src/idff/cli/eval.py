@@ -347,7 +347,8 @@ def bench() -> None:
 @click.option("--gammas", default="0,0.5,1",
               help="IDFF sampling-noise candidates: γ for --field pf, s for published.")
 @click.option("--solvers", default="",
-              help="Comma-separated solver candidates (e.g. midpoint,euler,ddim,ddim2,heun,srk), "
+              help="Comma-separated solver candidates (e.g. midpoint,euler,ddim,ddim2,heun,srk, "
+                   "unipc3, rk2:0.25 for rk2 with its second call at t + 0.25·h), "
                    "crossed with the noise candidates and chosen per budget on the validation "
                    "reference; CFM runs use the ODE ones. Default: each run's own solver.")
 @click.option("--grids", default="",
@@ -414,9 +415,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
-            if x not in SOLVERS:
+            if B.parse_solver(x)[0] not in SOLVERS:
                 raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
-                                 f"{', '.join(SOLVERS)}.")
+                                 f"{', '.join(SOLVERS)} (rk2:ALPHA to place rk2's second "
+                                 "call).")
         grid_list = [x.strip() for x in grids.split(",") if x.strip()] or None
         if grid_list and not solver_list:
             raise ValueError("--grids needs --solvers (the grids are crossed with them).")

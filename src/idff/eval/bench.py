@@ -457,7 +457,7 @@ def run_sampler(run: Run, noise: dict[str, Any] | None = None,
 HIGHER_IS_BETTER = frozenset({"in_support", "precision", "recall"})
 
 #: fewest counted evaluations of one fixed step, per solver (below it a budget is skipped)
-MIN_NFE = {"euler": 1, "ddim": 1, "midpoint": 2, "heun": 2, "ddim2": 2, "srk": 12}
+MIN_NFE = {"euler": 1, "ddim": 1, "midpoint": 2, "heun": 2, "rk2": 2, "ddim2": 2, "srk": 12}
 
 
 def parse_grid(spec: str) -> dict[str, Any]:
@@ -485,6 +485,27 @@ def parse_grid(spec: str) -> dict[str, Any]:
         raise ValueError(f"grid {spec!r}: the power exponent must be a number > 0 "
                          "(e.g. power:2).")
     return {"grid": "power", "rho": rho}
+
+
+def parse_solver(spec: str) -> tuple[str, dict[str, Any]]:
+    """A solver candidate: a solver name, or ``rk2:α`` for the two-stage family with its
+    second call at ``t + α·h`` -> ``(name, sampling overrides)``.
+
+    Raises:
+        ValueError: a parameter on another solver, or a bad ``α``.
+    """
+    name, _, arg = spec.strip().partition(":")
+    if not arg:
+        return name, {}
+    if name != "rk2":
+        raise ValueError(f"solver candidate {spec!r}: only rk2 takes a parameter (rk2:ALPHA).")
+    try:
+        alpha = float(arg)
+    except ValueError:
+        alpha = float("nan")
+    if not 0 < alpha <= 1:
+        raise ValueError(f"solver candidate {spec!r}: alpha must be in (0, 1], e.g. rk2:0.25.")
+    return name, {"alpha": alpha}
 
 
 def with_solver(base: Sampler, solver: str, adaptive: bool = False,
@@ -555,7 +576,8 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
         key = "gamma" if field == "pf" else "s"
         noiseless = field in ("x1", "velocity")  # score-free ODEs: one candidate, no noise
         samplers = {}
-        for solver in solvers or [None]:
+        for solver_spec in solvers or [None]:
+            solver, solver_kw = parse_solver(solver_spec) if solver_spec else (None, {})
             for spec in grid_specs:
                 for g in [0.0] if noiseless else gammas:
                     # γ > 0 is diffusion (solvers that take noise only); the published image
@@ -568,23 +590,27 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                         continue
                     grid = parsed.get(spec, {})
                     noise = {} if noiseless else {key: float(g)}
-                    base = run_sampler(run, {"field": field, **noise, **grid}, device)
+                    base = run_sampler(run, {"field": field, **noise, **grid, **solver_kw},
+                                       device)
                     tag = f"field={field}" if noiseless else f"{key}={g:g}"
                     if solver is None:
                         samplers[tag] = base
                     else:
-                        samplers[name(solver, spec, tag)] = with_solver(
+                        samplers[name(solver_spec, spec, tag)] = with_solver(
                             base, solver, adaptive=not samplers, grid=grid)
     else:
         from idff.solvers import MULTISTEP
 
-        ode = [x for x in (solvers or []) if x in ("euler", "midpoint", "heun", *MULTISTEP)]
+        ode = [x for x in (solvers or [])
+               if parse_solver(x)[0] in ("euler", "midpoint", "heun", "rk2", *MULTISTEP)]
         samplers = {}
         for x in ode:
+            solver, solver_kw = parse_solver(x)
             for spec in grid_specs:
                 grid = parsed.get(spec, {})
-                samplers[name(x, spec)] = with_solver(run_sampler(run, grid, device), x,
-                                                      adaptive=not samplers, grid=grid)
+                samplers[name(x, spec)] = with_solver(
+                    run_sampler(run, {**grid, **solver_kw}, device), solver,
+                    adaptive=not samplers, grid=grid)
         samplers = samplers or {"-": run_sampler(run, device=device)}
     try:  # the snapshot's step, not the planned one: runs may still be training
         steps = load_run(run_dir)[2]
