@@ -146,16 +146,14 @@ def _unipc_rhos(lams: list[Tensor], lam_new: Tensor, corrector: bool) -> tuple[T
     in data-prediction form, docs/METHOD.md, "Few-step solvers": the ratios
     ``r_m = (λ_m − λ_n)/h`` of the older nodes and the weights ``ρ`` of the scaled
     differences ``(D_m − D_n)/r_m`` (and, for the corrector, of ``D_new − D_n`` last).
-    Returns ``(r, ρ)``; ``B(h)`` is ``-expm1(-h)`` (the factor of the first-order step)."""
+    Returns ``(r, ρ)``."""
     h = lam_new - lams[-1]
     r = torch.stack([(lm - lams[-1]) / h for lm in lams[-2::-1]]) if len(lams) > 1 else None
     p = len(lams) + (1 if corrector else 0) - 1  # unknown weights
     if p == 0:
         return r, h.new_zeros(0)
-    if p == 1 and not corrector:
-        return r, h.new_tensor([0.5])  # UniP-2 (as the reference solver)
-    if p == 1:
-        return r, h.new_tensor([0.5])  # UniC-1
+    if p == 1:  # UniP-2 and UniC-1 take ρ = 1/2, as the reference solver does
+        return r, h.new_tensor([0.5])
     hh = -h
     b_h = torch.expm1(hh)
     phi = torch.expm1(hh) / hh - 1
