@@ -5,8 +5,9 @@ head can and cannot change at sampling time"): the same network sampled with
 - ``x1``: the trained ``x̂1`` as the data prediction, ``(x̂1 - x)/(1 - t)`` (score dropped),
 - ``velocity``: the CFM-trained velocity ``E[x1 - x0 | x] = (x̂1 - x)/(1 - t) - 2t·ŝ``,
 
-for the few-step solvers (midpoint, ab3, dpm2m, unipc3 on the ρ = 2 power grid), and the pf SDE
-family (``γ > 0``: Euler–Maruyama, ``ddim`` with fresh noise) against ``γ = 0``. Every cell
+for the few-step solvers (midpoint, ab3, dpm2m, unipc3, rk2 with α = 0.25 on the ρ = 2 power
+grid), and the pf SDE family (``γ > 0``: Euler–Maruyama, ``ddim`` with fresh noise) against
+``γ = 0``. Every cell
 uses the same noises (one seed: paired) and scores FD-FMNIST-CNN against the validation
 reference (10k training images) and the evaluation reference (10k test images, with a
 95 % bootstrap interval). Cells are journalled to ``OUT.jsonl`` (rerun to resume).
@@ -43,6 +44,8 @@ CELLS = {
     "dpm": [(nfe, "dpm2m", field, 0.0, "power") for nfe in (2, 4) for field in ("pf", "x1")],
     "unipc": [(nfe, "unipc3", field, 0.0, "power") for nfe in (4, 6, 10)
               for field in ("pf", "x1", "velocity")],
+    "rk2": [(nfe, "rk2:0.25", field, 0.0, "power") for nfe in (2, 4)
+            for field in ("pf", "x1", "velocity")],
 }
 
 
@@ -80,10 +83,12 @@ def main() -> None:
         if key(cell) in done or args.table_only:
             continue
         nfe, solver, field, gamma, grid = cell
+        name, _, alpha = solver.partition(":")  # rk2:α places rk2's second call
+        extra = {"alpha": float(alpha)} if alpha else {}
         t0 = time.perf_counter()
         with torch.no_grad():
-            res = run.sample(args.n, seed=args.seed, nfe=nfe, solver=solver, field=field,
-                             gamma=gamma, grid=grid, rho=2.0, clamp=False)
+            res = run.sample(args.n, seed=args.seed, nfe=nfe, solver=name, field=field,
+                             gamma=gamma, grid=grid, rho=2.0, clamp=False, **extra)
         x, used = res.x, res.nfe
         seconds = time.perf_counter() - t0
         feats = quality.features(x)
