@@ -88,3 +88,16 @@ def test_cli_system_option(tmp_path):
         assert z["angles"].shape == (1, 2, 6)
     with pytest.raises(ValueError, match="unknown MD system"):
         shipped_pdb("hexapeptide")
+
+
+def test_benchmark_tables_add_the_kinetics_for_several_residues():
+    from idff.experiments.md import benchmark_tables
+
+    dipeptide = [{"label": "IDFF", "cc": 0.9, "pop_C7eq": 0.5}]
+    tetra = [{"label": "IDFF", "cc": 0.9, "pop_C7eq": 0.5, "js_torsion": 0.0123,
+              "mfpt_factor": 2.5}]
+    assert len(benchmark_tables(dipeptide)) == 2
+    tables = benchmark_tables(tetra, [{"label": "IDFF", "err_1lt": 0.1}])
+    assert len(tables) == 4
+    assert "JS torsion" in tables[2] and "0.012" in tables[2] and "2.50" in tables[2]
+    assert "error @1 LT" in tables[3]

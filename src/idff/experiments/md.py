@@ -406,6 +406,19 @@ LORENZ_COLUMNS = [
 ]
 
 
+def benchmark_tables(rows: list[dict[str, Any]],
+                     lorenz_rows: list[dict[str, Any]] | None = None) -> list[str]:
+    """The benchmark's tables, as ``md-eval`` prints them: structure, states and rates (of the
+    first residue), and, when the rows carry them (systems with several residues), the
+    kinetics of :mod:`idff.md.kinetics`; then Lorenz-63."""
+    tables = [metric_table(rows, MD_COLUMNS), metric_table(rows, KINETIC_COLUMNS)]
+    if any("js_torsion" in r for r in rows):
+        tables.append(metric_table(rows, PEPTIDE_COLUMNS))
+    if lorenz_rows:
+        tables.append(metric_table(lorenz_rows, LORENZ_COLUMNS))
+    return tables
+
+
 def run_md_benchmark(
     out: str | Path,
     settings: SimulationSettings,
@@ -492,12 +505,10 @@ def run_md_benchmark(
                "train_trajectories": len(series["train"]),
                "reference_frames": len(series["reference"]), "command": command},
               out / "metrics.json")
-    tables = [metric_table(rows, MD_COLUMNS), metric_table(rows, KINETIC_COLUMNS)]
-    if lz:
-        tables.append(metric_table(lz["rows"], LORENZ_COLUMNS))
+    tables = benchmark_tables(rows, lz["rows"] if lz else None)
     atomic_write_text("\n\n".join(tables) + "\n", out / "table.md")
-    echo(tables[0])
-    echo(tables[1])
+    for table in tables[:-1] if lz else tables:  # the Lorenz table was printed with its run
+        echo(table)
     return {"rows": rows, "timings": timings, "tables": tables}
 
 
