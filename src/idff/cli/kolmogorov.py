@@ -81,7 +81,7 @@ def _model_options(f):
 
 def _sigma_option(f):
     return click.option("--sigma", type=POSITIVE_FLOAT, default=None,
-                        help="IDFF's path noise σ (default 0.2); it sets how far the bridge "
+                        help="IDFF's path noise σ (default 1); it sets how far the bridge "
                              "spreads the ensemble. Only for the idff forecaster.")(f)
 
 

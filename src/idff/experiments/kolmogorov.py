@@ -76,7 +76,7 @@ __all__ = [
 
 #: forecaster -> (sampling method of its network, objective settings)
 FORECASTERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "idff": ("idff", {"name": "idff", "sigma": 0.2, "flow_weight": 2.0,
+    "idff": ("idff", {"name": "idff", "sigma": 1.0, "flow_weight": 2.0,
                       "coupling": "independent"}),
     "otcfm": ("otcfm", {"name": "otcfm", "sigma": 0.0, "coupling": "ot"}),
     "mse": ("icfm", {"name": "mse", "sigma": 0.0}),
@@ -122,7 +122,8 @@ def kolmogorov_run_config(
     sigma: float | None = None,
 ) -> dict[str, Any]:
     """The JSON-able description of a Kolmogorov run (``sigma``: the IDFF path noise,
-    default 0.2; only IDFF has one).
+    default 1, as large as a frame's uncertainty so that the SDE can spread an ensemble;
+    only IDFF has one).
 
     Raises:
         ConfigError: an unknown forecaster, or ``sigma`` for a forecaster without one.
