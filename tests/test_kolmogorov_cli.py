@@ -30,6 +30,15 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     scores = json.loads((out / "metrics.json").read_text())
     assert set(scores) == {"idff", "persistence", "climatology"}
     assert scores["idff"]["nfe_per_lead"] == 1 and len(scores["idff"]["per_lead"]) == 3
+    res = r.invoke(cli, ["forecast", run, "--horizon", "3", "--members", "2", "--nfe", "1",
+                         "--split", "val", "--no-baselines", "--out", str(tmp_path / "fc_val")])
+    assert res.exit_code == 0, res.output
+    val = json.loads((tmp_path / "fc_val" / "metrics.json").read_text())
+    from idff.data.kolmogorov import load_split
+
+    n_val = load_split(tmp_path / "data" / "tiny", "val").shape[0]
+    n_test = load_split(tmp_path / "data" / "tiny", "test").shape[0]
+    assert val["idff"]["forecasts"] * n_test == scores["idff"]["forecasts"] * n_val
     bench = ["kolmogorov-benchmark", "--size", "tiny", "--data-root", root, "--steps", "2",
              "--horizon", "3", "--batch-size", "4", "--channel-mult", "1,2", "--members", "2",
              "--starts", "1", "--forecasters", "idff,mse", "--runs", str(tmp_path / "runs"),

@@ -131,17 +131,17 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
 
 
 def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, device, out,
-                        overrides) -> None:
+                        overrides, split: str = "test") -> None:
     """``idff forecast RUN`` for Kolmogorov runs: the run's ensembles (and persistence and
-    climatology) from two starts per test trajectory, scored per lead."""
+    climatology) from two starts per trajectory of ``split`` (test or val), scored per lead."""
     from pathlib import Path
 
     from idff.experiments import kolmogorov as kx
     from idff.io import atomic_write_json
 
     model, cfg = kx.load_kolmogorov_model(run)
-    data = kx.load_data(cfg["data"])
-    test = data.splits["test"]
+    data = kx.load_data(cfg["data"], ("train", split))
+    test = data.splits[split]
     starts = kx.forecast_starts(test.shape[1], horizon, cfg["context"])
     if max_forecasts:
         test = test[: max(1, max_forecasts // len(starts))]

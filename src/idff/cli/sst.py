@@ -162,11 +162,14 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 @click.option("--baselines/--no-baselines", default=True,
               help="Also score persistence and climatology.")
 @click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--split", type=click.Choice(["test", "val"]), default="test",
+              help="Kolmogorov runs: forecast the test or the validation trajectories (choose "
+                   "sampling settings on val, report on test).")
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for metrics.json, per_lead.csv and forecast.png.")
-def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, device, out,
-             **kw):
+def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, split, device,
+             out, **kw):
     """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
     spread-skill per lead, and a figure of predicted vs true fields."""
     from idff.experiments.sst import (
@@ -190,7 +193,10 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, d
         from idff.cli.kolmogorov import forecast_kolmogorov
 
         return forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed,
-                                   device, out, overrides)
+                                   device, out, overrides, split)
+    if split != "test":
+        raise UserError(f"--split {split} applies to Kolmogorov runs; SST forecasts cover the "
+                        "run's test years. Drop --split.")
     try:
         model, cfg = load_sst_model(run)
         if data_path is not None:
