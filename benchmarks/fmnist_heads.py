@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idff.eval.bench import fashion_mnist_quality
+from idff.eval.bench import fashion_mnist_quality, parse_solver
 from idff.eval.distribution import frechet_bootstrap
 from idff.eval.fid import classifier_extractor, frechet_distance
 from idff.io import atomic_write
@@ -83,8 +83,7 @@ def main() -> None:
         if key(cell) in done or args.table_only:
             continue
         nfe, solver, field, gamma, grid = cell
-        name, _, alpha = solver.partition(":")  # rk2:α places rk2's second call
-        extra = {"alpha": float(alpha)} if alpha else {}
+        name, extra = parse_solver(solver)  # rk2:α places rk2's second call
         t0 = time.perf_counter()
         with torch.no_grad():
             res = run.sample(args.n, seed=args.seed, nfe=nfe, solver=name, field=field,

@@ -91,18 +91,6 @@ def test_fid_command_errors(tmp_path, clf, monkeypatch):
     assert res.exit_code != 0 and F.INCEPTION_FILE in res.output and F.INCEPTION_ENV in res.output
 
 
-@pytest.fixture(scope="module")
-def toy_run(tmp_path_factory):
-    from idff.experiments.toy import toy_run_config, train_toy
-    from idff.training import TrainConfig
-
-    run = tmp_path_factory.mktemp("toy") / "idff"
-    cfg = toy_run_config("idff", "moons", hidden=32, depth=2, batch_size=64)
-    train_toy(cfg, run, TrainConfig(steps=20, lr=1e-3, warmup=5, ema_decay=0.9, ckpt_every=20),
-              progress=False)
-    return run
-
-
 def test_nll_command(toy_run):
     res = CliRunner().invoke(cli, ["nll", str(toy_run), "--n", "50"])
     assert res.exit_code == 0, res.output

@@ -279,18 +279,6 @@ def test_tuned_grid_beats_its_start_on_the_gaussian(oracle):
     assert all(a < b for a, b in zip(res.times, res.times[1:]))
 
 
-@pytest.fixture(scope="module")
-def toy_run(tmp_path_factory):
-    from idff.experiments.toy import toy_run_config, train_toy
-    from idff.training import TrainConfig
-
-    run = tmp_path_factory.mktemp("toy") / "idff"
-    cfg = toy_run_config("idff", "moons", hidden=32, depth=2, batch_size=64)
-    train_toy(cfg, run, TrainConfig(steps=20, lr=1e-3, warmup=5, ema_decay=0.9, ckpt_every=20),
-              progress=False)
-    return run
-
-
 def test_tune_schedule_command_stores_a_grid_the_sampler_uses(toy_run):
     from idff.cli.main import cli
     from idff.runs import load

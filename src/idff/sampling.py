@@ -233,23 +233,22 @@ class SamplingConfig:
             kept.setdefault("times", None)
         out = dataclasses.replace(self, **kept)
         out._refuse_unused(kept)
-        if "alpha" in kept and out.solver != "rk2" and out.alpha != 0.5:
-            raise ConfigError(f"alpha={out.alpha!r} would change nothing: only the rk2 solver "
-                              f"has a movable second call, and the solver is {out.solver!r}; "
-                              "add solver='rk2'.",
-                              cli=f"--alpha {out.alpha:g} would change nothing: only the rk2 "
-                                  f"solver has a movable second call; add --solver rk2.")
         return out
 
     def _refuse_unused(self, given: Mapping[str, Any]) -> None:
-        """Refuse options given explicitly that this method/field would ignore.
+        """Refuse options given explicitly that this method/field/solver would ignore.
 
         Raises:
             ConfigError: naming the options, why they do nothing, and the fix (in Python
                 words, with the command-line words as its ``cli`` message).
         """
         defaults = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
-        if self.method != "idff":
+        if self.solver != "rk2" and given.get("alpha", 0.5) != 0.5:
+            unused = ["alpha"]
+            why = (f"only the rk2 solver has a movable second call, and the solver is "
+                   f"{self.solver!r}")
+            fix, cli_fix = "add solver='rk2'", "add --solver rk2"
+        elif self.method != "idff":
             unused = [k for k in defaults if k in given and given[k] != defaults[k]]
             why = (f"a {self.method} run is sampled with its velocity, which has no IDFF field "
                    "or noise")
