@@ -12,6 +12,9 @@
 #   TAG=-x3 STEPS=13863 RUNS="otcfm idff" NFES=2,4,10 IDFF_SOLVERS=midpoint,ddim2 \
 #     IDFF_GAMMAS=0 CFM_SOLVERS=midpoint,heun bash benchmarks/fmnist_nfe.sh
 #                                                   # the 3x-budget confirmation (runs/fmnist-NAME-x3)
+#   TAG=-b128-s1 BATCH=128 SEED=1 STEPS=4561 RUNS="otcfm idff-s005" NFES=2,4,10 \
+#     CFM_SOLVERS=midpoint bash benchmarks/fmnist_nfe.sh
+#                                                   # batch 128, training seed 1 (the GPU recipe)
 #
 # Every stage resumes: training from the runs' checkpoints, the benchmark from its per-cell
 # journals (results/eval/fmnist_*.jsonl). One torch thread per process; on a 2-core machine
@@ -27,6 +30,8 @@ N_VAL=${N_VAL:-500}
 JOBS=${JOBS:-2}
 RUNS=${RUNS:-"otcfm icfm idff idff-s005 idff-published"}
 STAGE=${STAGE:-all}
+BATCH=${BATCH:-}                   # empty: the preset's batch (32)
+SEED=${SEED:-0}                    # training seed (train.seed)
 TAG=${TAG:-}                       # run folders runs/fmnist-NAME$TAG, outputs ..._NAME$TAG
 OUT=${OUT:-results/eval/fmnist${TAG//-/_}}
 NFES=${NFES:-1,2,4,10,20}
@@ -51,9 +56,10 @@ declare -A TRAIN=(
 train() {  # train NAME: start, or resume a stopped run
   local name=$1 resume=()
   [[ -f runs/fmnist-$name$TAG/state.pt ]] && resume=(--resume)
+  [[ -n $BATCH ]] && resume+=(--batch-size "$BATCH")
   # shellcheck disable=SC2086
   "$IDFF" train fashion_mnist --out "runs/fmnist-$name$TAG" "${resume[@]}" --threads 1 \
-    --steps "$STEPS" ${TRAIN[$name]} >> "runs/fmnist-$name$TAG.log" 2>&1
+    --steps "$STEPS" --set "train.seed=$SEED" ${TRAIN[$name]} >> "runs/fmnist-$name$TAG.log" 2>&1
 }
 
 bench() {  # bench NAME LABEL SUFFIX [idff bench nfe options]
