@@ -49,6 +49,15 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     assert res.exit_code == 0 and res.output.count("reusing it") == 2, res.output
     m = json.loads((tmp_path / "results" / "metrics.json").read_text())
     assert list(m["scores"]) == ["idff", "mse", "persistence", "climatology", "physics"]
+    # IDFF's grid was chosen on the validation trajectories among the default candidates,
+    # and the test forecast used it; the one-member UNet has nothing to choose
+    sel = m["scores"]["idff"]["selection"]
+    assert list(sel["candidates"]) == ["uniform", "power:0.7", "power:1.5"]
+    grid = m["scores"]["idff"]["sampling"]["grid"]
+    assert grid == sel["chosen"].partition(":")[0]
+    assert "selection" not in m["scores"]["mse"]
+    assert "chosen on the validation" in (tmp_path / "results" / "table.md").read_text()
+    assert (tmp_path / "runs" / "scores" / "idff.val.power_0.7.json").is_file()
     for f in ("table.md", "per_lead.csv", "scores.png", "calibration.png", "forecast.png"):
         assert (tmp_path / "results" / f).is_file()
     res = r.invoke(cli, ["kolmogorov-benchmark", "--size", "tiny", "--data-root",
@@ -60,3 +69,15 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     assert not (tmp_path / "never").exists()
     res = r.invoke(cli, ["kolmogorov-benchmark", "--forecasters", "unet"])
     assert res.exit_code == 2 and "unknown forecaster 'unet'" in res.output
+    res = r.invoke(cli, bench + ["--grids", "uniform,power:-1"])
+    assert res.exit_code == 2 and "power exponent" in res.output
+    res = r.invoke(cli, bench + ["--grids", ","])
+    assert res.exit_code == 2 and "--grids needs" in res.output
+
+
+def test_default_grid_candidates_match_the_library():
+    from idff.cli.kolmogorov import kolmogorov_benchmark
+    from idff.experiments.kolmogorov import SELECT_GRIDS
+
+    opt = next(p for p in kolmogorov_benchmark.params if p.name == "grids")
+    assert tuple(opt.default.split(",")) == SELECT_GRIDS

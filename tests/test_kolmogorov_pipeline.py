@@ -117,6 +117,44 @@ def test_score_rank_histograms_and_spectra():
     assert s["per_lead"][0]["outside"] == pytest.approx(0.2, abs=0.08)
 
 
+def _val_scores(ssr: list[float], crps: list[float]) -> dict:
+    return {"per_lead": [{"ssr": a, "crps": b} for a, b in zip(ssr, crps, strict=True)]}
+
+
+def test_select_sampling_prefers_the_sharpest_calibrated_candidate():
+    cands = {
+        "uniform": _val_scores([0.9, 0.6], [0.10, 0.30]),  # sharper, under-dispersed late
+        "power:0.7": _val_scores([1.2, 0.8], [0.12, 0.30]),
+        "power:0.5": _val_scores([1.3, 1.0], [0.14, 0.31]),
+    }
+    chosen, summary = kx.select_sampling(cands)
+    assert chosen == "power:0.7"
+    assert summary["uniform"] == {"ssr_min": 0.6, "ssr_max": 0.9,
+                                  "crps_mean": pytest.approx(0.2), "calibrated": False}
+    assert summary["power:0.5"]["calibrated"]  # the band's edges count as inside
+    # nothing calibrated: the lowest mean CRPS
+    chosen, _ = kx.select_sampling({k: v for k, v in cands.items() if k == "uniform"}
+                                   | {"x": _val_scores([0.5, 0.5], [0.3, 0.3])})
+    assert chosen == "uniform"
+    assert kx.select_sampling(cands, band=(0.5, 2.0))[0] == "uniform"
+    with pytest.raises(ConfigError, match="at least one candidate"):
+        kx.select_sampling({})
+
+
+def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
+    runs = tmp_path / "runs"
+    kw = dict(size="tiny", data_root=tiny, forecasters=("idff", "mse"), steps=2,
+              batch_size=4, horizon=2, members=2, starts_per_trajectory=1,
+              model={"channel_mult": [1, 2]}, echo=lambda *_: None)
+    scores = kx.run_benchmark(runs, tmp_path / "res", grids=("uniform",), jobs=2, **kw)
+    for name in ("idff", "mse"):
+        assert kx.load_kolmogorov_model(runs / name)[1]["step"] == 2
+        assert scores[name]["train"]["minutes"] > 0
+    assert "selection" not in scores["idff"]  # one candidate: nothing to choose
+    with pytest.raises(ConfigError, match="grid candidates"):
+        kx.run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
+
+
 def test_bad_inputs():
     with pytest.raises(ConfigError, match="unknown forecaster"):
         kx.kolmogorov_run_config("unet")

@@ -72,6 +72,8 @@ __all__ = [
     "climatology_forecast",
     "physics_forecast",
     "score",
+    "select_sampling",
+    "run_benchmark",
 ]
 
 #: forecaster -> (sampling method of its network, objective settings)
@@ -420,6 +422,58 @@ register_kind("kolmogorov", load=load_kolmogorov_model,
 #: leads shown in the README tables (T = 0.2, 0.4, 1.0, 2.0, 3.2 for frames every 0.2)
 TABLE_LEADS = (1, 2, 5, 10, 16)
 
+#: time grids the benchmark tries for its ensemble forecasters on the validation trajectories
+SELECT_GRIDS = ("uniform", "power:0.7", "power:1.5")
+
+#: forecasters whose ensembles have spread (the others are one deterministic member)
+ENSEMBLE_FORECASTERS = ("idff", "otcfm")
+
+#: the spread-skill band a forecaster must hold at every lead to count as calibrated
+SSR_BAND = (0.7, 1.3)
+
+
+def select_sampling(candidates: dict[str, dict[str, Any]],
+                    band: tuple[float, float] = SSR_BAND) -> tuple[str, dict[str, Any]]:
+    """Choose among validation scores ``{label: score(...)}``: the sharpest calibrated one,
+    i.e. among the candidates whose spread-skill ratio is inside ``band`` at every lead,
+    the lowest CRPS averaged over leads; when none is calibrated, the lowest mean CRPS
+    (docs/METHOD.md, "Kolmogorov flow"). Returns the label and a summary per candidate
+    (``ssr_min``, ``ssr_max``, ``crps_mean``, ``calibrated``).
+
+    Raises:
+        ConfigError: no candidates.
+    """
+    if not candidates:
+        raise ConfigError("select_sampling needs at least one candidate.")
+    lo, hi = band
+    summary = {}
+    for label, s in candidates.items():
+        ssr = [r["ssr"] for r in s["per_lead"]]
+        summary[label] = {"ssr_min": float(min(ssr)), "ssr_max": float(max(ssr)),
+                          "crps_mean": float(np.mean([r["crps"] for r in s["per_lead"]])),
+                          "calibrated": bool(all(lo <= v <= hi for v in ssr))}
+    pool = [k for k, v in summary.items() if v["calibrated"]] or list(summary)
+    best = min(pool, key=lambda k: summary[k]["crps_mean"])
+    return best, summary
+
+
+def selection_table(scores: dict[str, dict[str, Any]]) -> str:
+    """Markdown: the validation candidates of every forecaster that chose its sampling."""
+    rows = [(name, s["selection"]) for name, s in scores.items() if "selection" in s]
+    if not rows:
+        return ""
+    lo, hi = rows[0][1]["band"]
+    out = [f"**sampler chosen on the validation trajectories** (calibrated: spread-skill in "
+           f"[{lo}, {hi}] at every lead; then the lowest mean CRPS)", "",
+           "| forecaster | grid | spread-skill (min–max) | mean CRPS | calibrated | chosen |",
+           "|---|---|---:|---:|:---:|:---:|"]
+    for name, sel in rows:
+        for label, c in sel["candidates"].items():
+            out.append(f"| {name} | {label} | {c['ssr_min']:.2f}–{c['ssr_max']:.2f} | "
+                       f"{c['crps_mean']:.3f} | {'yes' if c['calibrated'] else 'no'} | "
+                       f"{'**yes**' if label == sel['chosen'] else ''} |")
+    return "\n".join(out) + "\n"
+
 
 def _cached(path: Path, settings: dict[str, Any], compute) -> dict[str, Any]:
     """``compute()`` once per ``settings``: the result is kept in ``path`` (JSON)."""
@@ -606,6 +660,44 @@ def plot_fields(fields: dict[str, np.ndarray], frame_dt: float, path: str | Path
     plt.close(fig)
 
 
+def _train_job(config: dict[str, Any], run: Path, train: TrainConfig, device: str,
+               progress: bool, threads: int | None) -> float:
+    """Train (or resume) one forecaster; return the wall seconds (a worker of
+    :func:`run_benchmark`'s parallel training)."""
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    train_kolmogorov(config, run, train, progress=progress, device=device, resume="auto")
+    return time.perf_counter() - t0
+
+
+def _train_all(todo: list[tuple[str, dict[str, Any], Path]], train: TrainConfig, device: str,
+               jobs: int, echo) -> dict[str, float]:
+    """Train every ``(name, config, run)`` of ``todo``, ``jobs`` at a time (separate
+    processes, one CPU thread each when on the CPU); return the wall seconds of each."""
+    if jobs <= 1 or len(todo) <= 1:
+        seconds = {}
+        for name, cfg, run in todo:
+            echo(f"training {name} for {train.steps} steps -> {run}")
+            seconds[name] = _train_job(cfg, run, train, str(device), True, None)
+        return seconds
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = 1 if str(device) == "cpu" else None
+    echo(f"training {', '.join(n for n, _, _ in todo)} for {train.steps} steps, {jobs} at a "
+         f"time (progress of {todo[0][0]} shown; each run logs to its folder)")
+    with ProcessPoolExecutor(min(jobs, len(todo)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {name: pool.submit(_train_job, cfg, run, train, str(device), i == 0, threads)
+                   for i, (name, cfg, run) in enumerate(todo)}
+        seconds = {}
+        for name, fut in futures.items():
+            seconds[name] = fut.result()
+            echo(f"{name} trained ({seconds[name] / 60:.1f} min)")
+    return seconds
+
+
 def run_benchmark(
     runs: str | Path,
     results: str | Path,
@@ -626,24 +718,43 @@ def run_benchmark(
     command: str = "",
     echo=print,
     sigma: float | None = None,
+    grids: tuple[str, ...] = SELECT_GRIDS,
+    jobs: int = 1,
 ) -> dict[str, dict[str, Any]]:
-    """Train (or resume) every forecaster into ``runs/<name>``, forecast the test set,
-    score every forecaster and baseline (``sigma``: IDFF's path noise), and write
-    ``metrics.json``, ``per_lead.csv``, ``table.md``, ``scores.png``, ``calibration.png`` and
-    ``forecast.png`` into ``results``. Scores are cached per forecaster and settings under
-    ``runs/scores``, so a rerun only computes what changed."""
+    """Train (or resume) every forecaster into ``runs/<name>`` (``jobs`` at a time), choose
+    the time grid of each ensemble forecaster on the validation trajectories (``grids``:
+    candidates such as ``"power:0.7"``; :func:`select_sampling`; skipped for one candidate or
+    when ``sampling`` names a grid), forecast the test set, score every forecaster and
+    baseline (``sigma``: IDFF's path noise), and write ``metrics.json``, ``per_lead.csv``,
+    ``table.md``, ``scores.png``, ``calibration.png`` and ``forecast.png`` into ``results``.
+    Scores are cached per forecaster, split and settings under ``runs/scores``, so a rerun
+    only computes what changed.
+
+    Raises:
+        ConfigError: a bad grid candidate.
+    """
+    from idff.eval.bench import parse_grid
     from idff.io import atomic_write_json, atomic_write_text
 
+    try:
+        grid_overrides = {g: parse_grid(g) for g in grids}
+    except ValueError as e:
+        raise ConfigError(f"{e} (in the benchmark's grid candidates)") from None
     runs, results = Path(runs), Path(results)
     root = str(data_root or default_root())
-    data = load_data({"root": root, "size": size})
+    data = load_data({"root": root, "size": size}, ("train", "val", "test"))
     man = data.manifest
     frame_dt = man["spec"]["frame_dt"]
     test = data.splits["test"][:max_trajectories]
+    val = data.splits["val"][:max_trajectories]
     raw_test = test * data.std + data.mean
     starts = forecast_starts(test.shape[1], horizon, 1, starts_per_trajectory)
+    val_starts = forecast_starts(val.shape[1], horizon, 1, starts_per_trajectory)
     common = {"size": size, "sha256": man["sha256"]["test.npy"], "horizon": horizon,
               "starts": starts.tolist(), "trajectories": int(test.shape[0]), "seed": seed}
+    common_val = {"size": size, "sha256": man["sha256"]["val.npy"], "horizon": horizon,
+                  "starts": val_starts.tolist(), "trajectories": int(val.shape[0]),
+                  "seed": seed + 1}
     scores: dict[str, dict[str, Any]] = {}
 
     def keep(fc: Forecast) -> dict[str, Any]:
@@ -654,24 +765,48 @@ def run_benchmark(
         return {**score(fc, frame_dt), **ex}
 
     (runs / "scores").mkdir(parents=True, exist_ok=True)
+    configs = {name: kolmogorov_run_config(name, size, root, horizon, 1, batch_size, model,
+                                           (sampling or {}).get(name),
+                                           sigma if name == "idff" else None)
+               for name in forecasters}
+    train_cfg = TrainConfig(steps=steps, lr=lr, warmup=min(200, steps), ema_decay=0.999,
+                            seed=seed, log_every=100, ckpt_every=250)
+    todo = []
+    for name in forecasters:
+        if _finished(runs / name, configs[name], steps):
+            echo(f"{runs / name} is trained to {steps} steps with these settings; reusing it")
+        else:
+            todo.append((name, configs[name], runs / name))
+    seconds = _train_all(todo, train_cfg, device, jobs, echo)
     for name in forecasters:
         run = runs / name
-        cfg = kolmogorov_run_config(name, size, root, horizon, 1, batch_size, model,
-                                    (sampling or {}).get(name),
-                                    sigma if name == "idff" else None)
-        t0 = time.perf_counter()
-        if _finished(run, cfg, steps):
-            echo(f"{run} is trained to {steps} steps with these settings; reusing it")
-        else:
-            echo(f"training {name} for {steps} steps -> {run}")
-            train_kolmogorov(cfg, run, TrainConfig(steps=steps, lr=lr, warmup=min(200, steps),
-                                                   ema_decay=0.999, seed=seed, log_every=100,
-                                                   ckpt_every=250), device=device,
-                             resume="auto")
-        minutes = _train_clock(run, time.perf_counter() - t0) / 60
+        minutes = _train_clock(run, seconds.get(name, 0.0)) / 60
         net, cfg = load_kolmogorov_model(run)
-        # sampling settings the run does not record take their current defaults
-        s_cfg = SamplingConfig.from_run(cfg, **(sampling or {}).get(name, {}))
+        base = dict((sampling or {}).get(name, {}))
+        selection = None
+        if (name in ENSEMBLE_FORECASTERS and members > 1 and len(grids) > 1
+                and "grid" not in base):
+            candidates = {}
+            for label, over in grid_overrides.items():
+                # sampling settings the run does not record take their current defaults
+                c_cfg = SamplingConfig.from_run(cfg, **{**base, **over})
+                settings = {**common_val, "members": members, "step": cfg["step"],
+                            "sampling": c_cfg.to_dict()}
+                echo(f"forecasting {name} on the validation trajectories, grid {label}")
+
+                def val_forecast(net=net, cfg=cfg, c_cfg=c_cfg):
+                    fc = learned_forecast(net, cfg, val, val_starts, horizon, members, c_cfg,
+                                          seed=seed + 1, device=device, progress=True)
+                    return score(fc, frame_dt)
+
+                safe = label.replace(":", "_")
+                candidates[label] = _cached(runs / "scores" / f"{name}.val.{safe}.json",
+                                            settings, val_forecast)
+            chosen, summary = select_sampling(candidates)
+            selection = {"chosen": chosen, "band": list(SSR_BAND), "candidates": summary}
+            base.update(grid_overrides[chosen])
+            echo(f"{name}: grid {chosen} chosen on the validation trajectories")
+        s_cfg = SamplingConfig.from_run(cfg, **base)
         settings = {**common, "members": members, "step": cfg["step"],
                     "sampling": s_cfg.to_dict()}
         echo(f"forecasting {name}")
@@ -682,6 +817,9 @@ def run_benchmark(
 
         scores[name] = _cached(runs / "scores" / f"{name}.json", settings, run_forecast)
         scores[name]["train"] = {"steps": cfg["step"], "minutes": minutes}
+        scores[name]["sampling"] = s_cfg.to_dict()
+        if selection:
+            scores[name]["selection"] = selection
     scores["persistence"] = _cached(runs / "scores" / "persistence.json", common,
                                     lambda: keep(persistence_forecast(test, starts, horizon)))
     scores["climatology"] = _cached(
@@ -705,7 +843,8 @@ def run_benchmark(
     setup = {"command": command, "data": {k: man[k] for k in ("spec", "physics", "sha256",
                                                                "simulation_seconds")},
              **{k: v for k, v in common.items() if k != "sha256"}, "members": members,
-             "frame_dt": frame_dt}
+             "frame_dt": frame_dt, "grid_candidates": list(grids),
+             "validation_trajectories": int(val.shape[0])}
     atomic_write_json({"setup": setup, "scores": scores}, results / "metrics.json", indent=1)
     lines = ["forecaster,lead,time,crps,rmse,ssr,corr"]
     for name, s in scores.items():
@@ -713,6 +852,9 @@ def run_benchmark(
                   f"{r['ssr']:.4f},{r['corr']:.4f}" for r in s["per_lead"]]
     atomic_write_text("\n".join(lines) + "\n", results / "per_lead.csv")
     table = tables(scores, frame_dt)
+    chosen = selection_table(scores)
+    if chosen:
+        table += "\n" + chosen
     atomic_write_text(table, results / "table.md")
     plot_scores(scores, results / "scores.png")
     plot_calibration(scores, frame_dt, results / "calibration.png")
