@@ -41,7 +41,8 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     assert val["idff"]["forecasts"] * n_test == scores["idff"]["forecasts"] * n_val
     bench = ["kolmogorov-benchmark", "--size", "tiny", "--data-root", root, "--steps", "2",
              "--horizon", "3", "--batch-size", "4", "--channel-mult", "1,2", "--members", "2",
-             "--starts", "1", "--forecasters", "idff,mse", "--runs", str(tmp_path / "runs"),
+             "--starts", "1", "--forecasters", "idff,mse", "--long-frames", "5",
+             "--runs", str(tmp_path / "runs"),
              "--out", str(tmp_path / "results")]
     res = r.invoke(cli, bench)
     assert res.exit_code == 0, res.output
@@ -58,7 +59,12 @@ def test_data_train_forecast_and_benchmark(tmp_path):
     assert "selection" not in m["scores"]["mse"]
     assert "chosen on the validation" in (tmp_path / "results" / "table.md").read_text()
     assert (tmp_path / "runs" / "scores" / "idff.val.power_0.7.json").is_file()
-    for f in ("table.md", "per_lead.csv", "scores.png", "calibration.png", "forecast.png"):
+    # long free rollouts of both learned forecasters, and the truth's own floor
+    assert list(m["long_rollouts"]) == ["idff", "mse", "truth"]
+    assert m["long_rollouts"]["idff"]["windows"][0]["frames"] == [1, 5]
+    assert len(m["long_rollouts"]["mse"]["enstrophy"]) == 5
+    for f in ("table.md", "per_lead.csv", "scores.png", "calibration.png", "forecast.png",
+              "long_rollout.png"):
         assert (tmp_path / "results" / f).is_file()
     res = r.invoke(cli, ["kolmogorov-benchmark", "--size", "tiny", "--data-root",
                          str(tmp_path / "none"), "--forecasters", "idff"])

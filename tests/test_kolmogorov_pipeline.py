@@ -1,6 +1,7 @@
 """The Kolmogorov data set, forecasters, baselines and scores on a tiny simulated set."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -64,6 +65,15 @@ def test_train_forecast_and_score(tiny, tmp_path, forecaster):
     assert (s["per_lead"][0]["ssr"] == 0) == (forecaster == "mse")
     with pytest.raises(ConfigError, match="trained for leads up to 4"):
         kx.learned_forecast(model, cfg, data.splits["test"], starts, 5)
+    # a free rollout's first block is the forecast from frame 0 with the same noise; the
+    # next block goes on from the last generated frame
+    test = data.splits["test"]
+    traj = kx.free_rollout(model, cfg, test, 6, members=3, trajectories=2, seed=7)
+    assert traj.shape == (6, m * 2, 16, 16) and torch.isfinite(traj).all()
+    fc0 = kx.learned_forecast(model, cfg, test, np.array([0]), 4, members=3, seed=7)
+    torch.testing.assert_close(traj[:4], fc0.ens.flatten(1, 2)[:, :, 0])
+    torch.testing.assert_close(kx.free_rollout(model, cfg, test, 6, members=3,
+                                               trajectories=2, seed=7), traj)
 
 
 def test_baselines_and_physics_ensemble(tiny):
@@ -153,6 +163,28 @@ def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
     assert "selection" not in scores["idff"]  # one candidate: nothing to choose
     with pytest.raises(ConfigError, match="grid candidates"):
         kx.run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
+
+
+def test_long_run_statistics_closed_forms():
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(40, 16, 16, generator=g)
+    same = torch.randn(30, 4, 16, 16, generator=g)
+    rows = kx.long_run_statistics(same, ref, 0.2, windows=((1, 10), (11, 30), (31, 60)))
+    assert [r["frames"] for r in rows] == [[1, 10], [11, 30]]  # past 30 frames: left out
+    assert rows[1]["time"] == [2.0, 6.0]
+    for r in rows:  # the same law: ratio 1, small spectrum error and W1
+        assert r["enstrophy_ratio"] == pytest.approx(1.0, abs=0.05)
+        assert r["spectrum_log_error"] < 0.1 and r["w1"] < 0.05
+    # twice the field: 4× the enstrophy and the spectrum at every k; W1 = E|x| = √(2/π)
+    r = kx.long_run_statistics(2 * same, ref, 0.2, windows=((1, 30),))[0]
+    assert r["enstrophy_ratio"] == pytest.approx(4.0, rel=0.05)
+    assert r["spectrum_log_error"] == pytest.approx(math.log(4.0), rel=0.05)
+    assert r["w1"] == pytest.approx(math.sqrt(2 / math.pi), rel=0.05)
+    # too short for every window: one window over all frames
+    assert kx.long_run_statistics(same[:5], ref, 0.2)[0]["frames"] == [1, 5]
+    table = kx.long_table({"idff": kx.long_rollout_score(same, ref, 0.2),
+                           "mse": {"diverged": "the rollout diverged at lead 3"}})
+    assert "| mse | – | diverged |" in table and "| idff | 0–5 |" in table
 
 
 def test_bad_inputs():

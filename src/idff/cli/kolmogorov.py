@@ -192,13 +192,17 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
 @click.option("--jobs", type=POSITIVE_INT, default=1, show_default=True,
               help="Forecasters trained at a time (separate processes, one CPU thread each "
                    "on the CPU); 2 on a two-core machine.")
+@click.option("--long-frames", type=NONNEG_INT, default=150, show_default=True,
+              help="Frames of the long free rollouts (2 members from each of 8 test "
+                   "trajectories per learned forecaster), compared with the test set's "
+                   "statistics; 0 skips them.")
 @device_option
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/kolmogorov",
               help="Folder of the trained runs and cached scores (resumable).")
 @click.option("--out", type=click.Path(file_okay=False), default="results/kolmogorov")
 def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, batch_size, lr,
                          horizon, seed, forecasters, members, starts, max_trajectories, nfe,
-                         gamma, sigma, grids, jobs, device, runs, out):
+                         gamma, sigma, grids, jobs, long_frames, device, runs, out):
     """Train IDFF, OT-CFM and a deterministic UNet with the same network and budget and score
     them against persistence, climatology and a physics ensemble, per lead."""
     import sys
@@ -220,4 +224,4 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
                   {"num_channels": num_channels, "channel_mult": _mult(channel_mult)},
                   {"idff": {"nfe": nfe, "gamma": gamma}, "otcfm": {"nfe": nfe}},
                   device, "idff " + " ".join(sys.argv[1:]), echo=click.echo, sigma=sigma,
-                  grids=candidates, jobs=jobs)
+                  grids=candidates, jobs=jobs, long_frames=long_frames)

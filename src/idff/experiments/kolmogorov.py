@@ -73,6 +73,8 @@ __all__ = [
     "physics_forecast",
     "score",
     "select_sampling",
+    "free_rollout",
+    "long_run_statistics",
     "run_benchmark",
 ]
 
@@ -301,6 +303,112 @@ def learned_forecast(model: nn.Module, config: dict[str, Any], test: np.ndarray,
         bar.update(len(p))
     bar.close()
     return Forecast(torch.cat(parts, 2), _truth(test, starts, horizon), nfe, seconds)
+
+
+#: frames of the long free rollouts (every 0.2 time units: T = 30)
+LONG_FRAMES = 150
+
+#: windows (first, last frame, 1-based) over which long rollouts are compared with the
+#: test set's statistics: T in (0, 5], (5, 10] and (10, 30]
+LONG_WINDOWS = ((1, 25), (26, 50), (51, 150))
+
+
+def free_rollout(model: nn.Module, config: dict[str, Any], test: np.ndarray, frames: int,
+                 members: int = 1, sampling: SamplingConfig | None = None, *,
+                 trajectories: int = 8, seed: int = 0, device: str | torch.device = "cpu",
+                 progress: bool = False, **overrides: Any) -> Tensor:
+    """Free-running rollouts of ``frames`` frames from the first frames of the first
+    ``trajectories`` test trajectories, ``members`` each: blocks of the model's horizon,
+    every block conditioned on the last generated frame as its observed one (nothing
+    observed after the start). Returns ``(frames, members·B, H, W)`` in normalised units.
+
+    Raises:
+        FloatingPointError: the rollout diverged (NaN/inf states).
+    """
+    sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
+    if config["forecaster"] == "mse":
+        members = 1
+    context, k_train = config["context"], config["horizon"]
+    source = None
+    if config["forecaster"] == "otcfm":
+        source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype,  # noqa: E731
+                                            device=x.device)
+    model = model.to(device)
+    g = torch.Generator(device=device).manual_seed(seed)
+    start = torch.from_numpy(np.ascontiguousarray(test[:trajectories, :context])).to(device)
+    seq = [start[:, c][:, None].repeat(members, 1, 1, 1) for c in range(context)]
+    out: list[Tensor] = []
+    bar = progress_bar(frames, "free rollout", unit="frame", enable=progress)
+    while len(out) < frames:
+        block = min(k_train, frames - len(out))
+        obs, older = seq[-1], seq[len(seq) - context:-1]
+
+        def make_cond(lead: int, history, obs=obs, older=older):
+            s = older + list(history)
+            return make_cond_channels([s[-1 - c] for c in range(context)], obs, lead, k_train)
+
+        with torch.no_grad():
+            res = rollout(model, obs, block, make_cond, sampling=sampling, members=1,
+                          generator=g, source=source)
+        new = list(res.trajectory[1:])
+        seq = (seq + new)[-context:]
+        out += [f[:, 0].cpu() for f in new]
+        bar.update(block)
+    bar.close()
+    return torch.stack(out)
+
+
+def _fit_windows(windows: tuple[tuple[int, int], ...], frames: int) -> tuple[tuple[int, int], ...]:
+    return tuple(w for w in windows if w[1] <= frames) or ((1, frames),)
+
+
+def _w1(a: Tensor, b: Tensor, levels: int = 1000, seed: int = 0) -> float:
+    """Wasserstein-1 distance between the value distributions of ``a`` and ``b`` (the mean
+    gap between their quantiles at ``levels`` evenly spaced levels; at most 10⁶ values of
+    each, drawn at random)."""
+    g = torch.Generator().manual_seed(seed)
+    x, y = a.flatten().double(), b.flatten().double()
+    x = x[torch.randperm(x.numel(), generator=g)[:1_000_000]]
+    y = y[torch.randperm(y.numel(), generator=g)[:1_000_000]]
+    q = (torch.arange(levels, dtype=torch.float64) + 0.5) / levels
+    return float((torch.quantile(x, q) - torch.quantile(y, q)).abs().mean())
+
+
+def long_run_statistics(traj: Tensor, reference: Tensor, frame_dt: float,
+                        windows: tuple[tuple[int, int], ...] = LONG_WINDOWS,
+                        kmax: int = 10) -> list[dict[str, Any]]:
+    """Statistics of rollout frames ``traj`` ``(F, N, H, W)`` per window of frames against
+    ``reference`` frames ``(..., H, W)`` (the test set, same units): the ratio of mean
+    squared vorticity (enstrophy), the mean ``|log E(k)/E_ref(k)|`` over ``1 ≤ k ≤ kmax``
+    and the Wasserstein-1 distance between the distributions of cell values
+    (docs/METHOD.md, "Kolmogorov flow"). Windows past ``F`` are left out (all ``F`` frames
+    make one window when none fits)."""
+    ref = reference.reshape(-1, *reference.shape[-2:])
+    windows = _fit_windows(windows, traj.shape[0])
+    e_ref = energy_spectrum(ref)[1:kmax + 1]
+    z_ref = float(ref.double().pow(2).mean())
+    rows = []
+    for a, b in windows:
+        x = traj[a - 1:b].reshape(-1, *traj.shape[-2:])
+        e = energy_spectrum(x)[1:kmax + 1]
+        rows.append({"frames": [a, b], "time": [round((a - 1) * frame_dt, 6),
+                                                round(b * frame_dt, 6)],
+                     "enstrophy_ratio": float(x.double().pow(2).mean()) / z_ref,
+                     "spectrum_log_error": float((e / e_ref).log().abs().mean()),
+                     "w1": _w1(x, ref)})
+    return rows
+
+
+def long_rollout_score(traj: Tensor, reference: Tensor, frame_dt: float) -> dict[str, Any]:
+    """:func:`long_run_statistics` per window, plus what the figure draws: the enstrophy
+    ratio of every frame and the energy spectra of the last window and of ``reference``."""
+    ref = reference.reshape(-1, *reference.shape[-2:])
+    a, b = _fit_windows(LONG_WINDOWS, traj.shape[0])[-1]
+    z_ref = float(ref.double().pow(2).mean())
+    return {"windows": long_run_statistics(traj, ref, frame_dt),
+            "enstrophy": (traj.double().pow(2).mean((1, 2, 3)) / z_ref).tolist(),
+            "spectrum": energy_spectrum(traj[a - 1:b].reshape(-1, *traj.shape[-2:])).tolist(),
+            "spectrum_reference": energy_spectrum(ref).tolist()}
 
 
 def persistence_forecast(test: np.ndarray, starts: np.ndarray, horizon: int) -> Forecast:
@@ -558,6 +666,55 @@ def tables(scores: dict[str, dict[str, Any]], frame_dt: float,
     return "\n".join(out) + "\n"
 
 
+def long_table(long: dict[str, dict[str, Any]]) -> str:
+    """Markdown: the long free rollouts' statistics against the test set, per window."""
+    out = ["**long free rollouts against the test set's statistics** (enstrophy ratio: 1 is "
+           "right; spectrum: mean |log E(k)/E_test(k)|, k ≤ 10; W1: of the cell values, "
+           "data sd units; `truth`: the true continuations, the sampling floor)", "",
+           "| forecaster | T | enstrophy ratio | spectrum log-error | W1 |",
+           "|---|---|---:|---:|---:|"]
+    for name, s in long.items():
+        if "diverged" in s:
+            out.append(f"| {name} | – | diverged | – | – |")
+            continue
+        for w in s["windows"]:
+            t0, t1 = w["time"]
+            out.append(f"| {name} | {t0:g}–{t1:g} | {w['enstrophy_ratio']:.2f} | "
+                       f"{w['spectrum_log_error']:.2f} | {w['w1']:.3f} |")
+    return "\n".join(out) + "\n"
+
+
+def plot_long(long: dict[str, dict[str, Any]], frame_dt: float, path: str | Path) -> None:
+    """Enstrophy ratio against time and the last window's energy spectra, per forecaster."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ref = None
+    for name, s in long.items():
+        if "diverged" in s:
+            continue
+        z = np.asarray(s["enstrophy"])
+        style = {"color": "k", "lw": 2} if name == "truth" else {}
+        a1.plot(frame_dt * np.arange(1, len(z) + 1), z, label=name, **style)
+        e = np.asarray(s["spectrum"])
+        a2.loglog(np.arange(1, len(e)), e[1:], label=name, **style)
+        ref = np.asarray(s["spectrum_reference"])
+    if ref is not None:
+        a2.loglog(np.arange(1, len(ref)), ref[1:], "k--", lw=1, label="test set")
+    a1.axhline(1.0, color="k", lw=0.5)
+    a1.set(xlabel="time", ylabel="enstrophy / test set's", title="free rollouts")
+    a2.set(xlabel="wavenumber k", ylabel="E(k)", title="energy spectrum, last window")
+    a1.legend(fontsize=7)
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_scores(scores: dict[str, dict[str, Any]], path: str | Path) -> None:
     """CRPS, RMSE and spread-skill ratio against lead time, one line per forecaster."""
     import matplotlib
@@ -720,13 +877,19 @@ def run_benchmark(
     sigma: float | None = None,
     grids: tuple[str, ...] = SELECT_GRIDS,
     jobs: int = 1,
+    long_frames: int = LONG_FRAMES,
+    long_trajectories: int = 8,
+    long_members: int = 2,
 ) -> dict[str, dict[str, Any]]:
     """Train (or resume) every forecaster into ``runs/<name>`` (``jobs`` at a time), choose
     the time grid of each ensemble forecaster on the validation trajectories (``grids``:
     candidates such as ``"power:0.7"``; :func:`select_sampling`; skipped for one candidate or
     when ``sampling`` names a grid), forecast the test set, score every forecaster and
-    baseline (``sigma``: IDFF's path noise), and write ``metrics.json``, ``per_lead.csv``,
-    ``table.md``, ``scores.png``, ``calibration.png`` and ``forecast.png`` into ``results``.
+    baseline (``sigma``: IDFF's path noise), run ``long_members`` free rollouts of
+    ``long_frames`` frames from each of ``long_trajectories`` test trajectories per learned
+    forecaster (:func:`free_rollout`, compared with the test set's statistics; 0 frames: none),
+    and write ``metrics.json``, ``per_lead.csv``, ``table.md``, ``scores.png``,
+    ``calibration.png``, ``forecast.png`` and ``long_rollout.png`` into ``results``.
     Scores are cached per forecaster, split and settings under ``runs/scores``, so a rerun
     only computes what changed.
 
@@ -756,6 +919,12 @@ def run_benchmark(
                   "starts": val_starts.tolist(), "trajectories": int(val.shape[0]),
                   "seed": seed + 1}
     scores: dict[str, dict[str, Any]] = {}
+    full_test = data.splits["test"]
+    reference = torch.from_numpy(full_test)
+    common_long = {"size": size, "sha256": man["sha256"]["test.npy"], "frames": long_frames,
+                   "trajectories": min(long_trajectories, full_test.shape[0]),
+                   "seed": seed + 2}
+    long: dict[str, dict[str, Any]] = {}
 
     def keep(fc: Forecast) -> dict[str, Any]:
         # the first forecast's ensemble mean and first member, for the figure
@@ -820,6 +989,25 @@ def run_benchmark(
         scores[name]["sampling"] = s_cfg.to_dict()
         if selection:
             scores[name]["selection"] = selection
+        if long_frames:
+            echo(f"free rollouts of {name} ({long_frames} frames)")
+
+            def run_long(net=net, cfg=cfg, s_cfg=s_cfg):
+                try:
+                    traj = free_rollout(net, cfg, full_test, long_frames, long_members, s_cfg,
+                                        trajectories=long_trajectories, seed=seed + 2,
+                                        device=device, progress=True)
+                except FloatingPointError as e:
+                    return {"diverged": str(e)}
+                return long_rollout_score(traj, reference, frame_dt)
+
+            long[name] = _cached(runs / "scores" / f"{name}.long.json",
+                                 {**common_long, "members": long_members, "step": cfg["step"],
+                                  "sampling": s_cfg.to_dict()}, run_long)
+    if long:
+        n = common_long["trajectories"]
+        truth = reference[:n, 1:long_frames + 1].transpose(0, 1)  # the true continuations
+        long["truth"] = long_rollout_score(truth, reference, frame_dt)
     scores["persistence"] = _cached(runs / "scores" / "persistence.json", common,
                                     lambda: keep(persistence_forecast(test, starts, horizon)))
     scores["climatology"] = _cached(
@@ -845,7 +1033,9 @@ def run_benchmark(
              **{k: v for k, v in common.items() if k != "sha256"}, "members": members,
              "frame_dt": frame_dt, "grid_candidates": list(grids),
              "validation_trajectories": int(val.shape[0])}
-    atomic_write_json({"setup": setup, "scores": scores}, results / "metrics.json", indent=1)
+    long = {k: {kk: vv for kk, vv in v.items() if kk != "settings"} for k, v in long.items()}
+    atomic_write_json({"setup": setup, "scores": scores, "long_rollouts": long},
+                      results / "metrics.json", indent=1)
     lines = ["forecaster,lead,time,crps,rmse,ssr,corr"]
     for name, s in scores.items():
         lines += [f"{name},{r['lead']},{r['time']},{r['crps']:.5f},{r['rmse']:.5f},"
@@ -855,6 +1045,9 @@ def run_benchmark(
     chosen = selection_table(scores)
     if chosen:
         table += "\n" + chosen
+    if long:
+        table += "\n" + long_table(long)
+        plot_long(long, frame_dt, results / "long_rollout.png")
     atomic_write_text(table, results / "table.md")
     plot_scores(scores, results / "scores.png")
     plot_calibration(scores, frame_dt, results / "calibration.png")
