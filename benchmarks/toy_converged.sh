@@ -5,6 +5,10 @@
 #   bash benchmarks/toy_converged.sh seeds   # 3 seeds x {checkerboard, 8gaussians} at STEPS
 #   bash benchmarks/toy_converged.sh check   # the same runs trained on to CHECK_STEPS, paired
 #   bash benchmarks/toy_converged.sh         # all three
+#   BENCH_TAG=-fewstep SOLVERS=midpoint,euler,ddim,ab3,unipc3,rk2:0.25 \
+#     GRIDS=uniform,power,power:1.5 NFE=1,2,3,4,6,10,100 \
+#     RESULTS=benchmarks/results/toy_fewstep bash benchmarks/toy_converged.sh seeds
+#                                            # the few-step solvers and grids, same runs
 #
 # Rerunnable and resumable: a run that already holds its target step is not trained again
 # (a shorter one is resumed and extended), and every benchmark cell is journalled, so an
@@ -13,7 +17,9 @@
 #
 # Environment: STEPS (budget of the seed study, chosen from the learning curve), CHECK_STEPS,
 # CURVE_STEPS, SEEDS, DATASETS, METHODS (add icfm for I-CFM), NFE, RESULTS (output prefix
-# of the seed study), NICE (prefix for every compute command).
+# of the seed study), SOLVERS, GRIDS and GAMMAS (the sampler candidates chosen per budget on
+# the validation reference), BENCH_TAG (suffix of the seed study's benchmark folder, so that
+# another sampler set keeps its own journals), NICE (prefix for every compute command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +32,16 @@ NFE=${NFE:-1,2,4,10,100,adaptive}
 NICE=${NICE:-"nice -n 10"}
 CHECK_STEPS=${CHECK_STEPS:-40000}
 RESULTS=${RESULTS:-benchmarks/results/toy_converged}  # output prefix of the seed study
+SOLVERS=${SOLVERS:-midpoint,euler,ddim}
+GRIDS=${GRIDS:-}
+GAMMAS=${GAMMAS:-0,0.5,1}
+BENCH_TAG=${BENCH_TAG:-}
 export OMP_NUM_THREADS=1
 
 IDFF=.venv/bin/idff
 PY=.venv/bin/python
-BENCH_OPTS=(--n-eval 2000 --n-val 1000 --gammas 0,0.5,1 --solvers midpoint,euler,ddim
-            --threads 1)
+BENCH_OPTS=(--n-eval 2000 --n-val 1000 --gammas "$GAMMAS" --solvers "$SOLVERS" --threads 1)
+[[ -n $GRIDS ]] && BENCH_OPTS+=(--grids "$GRIDS")
 
 step_of() {  # the step of a run's snapshot, 0 when it has none
     if [[ -f "$1/snapshot.pt" || -f "$1/snapshot.safetensors" ]]; then
@@ -81,8 +91,8 @@ curve() {
 }
 
 seeds() {
-    local dir=runs/toy_converged prefixes=() ds seed m
-    mkdir -p "$dir/bench"
+    local dir=runs/toy_converged prefixes=() ds seed m bench=runs/toy_converged/bench$BENCH_TAG
+    mkdir -p "$bench"
     for ds in $DATASETS; do
         for seed in $SEEDS; do
             local runs=() labels=()
@@ -96,7 +106,7 @@ seeds() {
                 train "$m" "$ds" "$seed" "$STEPS" "$run"
                 runs+=("$run") labels+=(--label "$m")
             done
-            local out=$dir/bench/$ds-s$seed-n$STEPS
+            local out=$bench/$ds-s$seed-n$STEPS
             echo "[bench] $ds seed $seed ($(date -u +%H:%M:%S))"
             local t0=$SECONDS
             $NICE $IDFF bench nfe "${runs[@]}" "${labels[@]}" --nfe "$NFE" "${BENCH_OPTS[@]}" \
@@ -105,7 +115,7 @@ seeds() {
         done
     done
     # every (dataset, seed) benchmarked at STEPS so far, checkerboard first
-    for f in "$dir"/bench/checkerboard-s*-n"$STEPS".csv "$dir"/bench/*-s*-n"$STEPS".csv; do
+    for f in "$bench"/checkerboard-s*-n"$STEPS".csv "$bench"/*-s*-n"$STEPS".csv; do
         if [[ -f $f && " ${prefixes[*]} " != *" ${f%.csv} "* ]]; then
             prefixes+=("${f%.csv}")
         fi
