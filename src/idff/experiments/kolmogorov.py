@@ -258,6 +258,15 @@ def _truth(test: np.ndarray, starts: np.ndarray, horizon: int) -> Tensor:
     return torch.from_numpy(np.stack([test[p, k + j] for j in range(1, horizon + 1)]))[:, :, None]
 
 
+def _noise_source(x: Tensor, gen: torch.Generator | None) -> Tensor:
+    return torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
+
+
+def _source(config: dict[str, Any]):
+    """OT-CFM starts every lead from Gaussian noise; the others from the current frame."""
+    return _noise_source if config["forecaster"] == "otcfm" else None
+
+
 def learned_forecast(model: nn.Module, config: dict[str, Any], test: np.ndarray,
                      starts: np.ndarray, horizon: int, members: int = 16,
                      sampling: SamplingConfig | None = None, *, seed: int = 0,
@@ -272,10 +281,7 @@ def learned_forecast(model: nn.Module, config: dict[str, Any], test: np.ndarray,
     if config["forecaster"] == "mse":
         members = 1
     context, k_train = config["context"], config["horizon"]
-    source = None
-    if config["forecaster"] == "otcfm":
-        source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype,  # noqa: E731
-                                            device=x.device)
+    source = _source(config)
     model = model.to(device)
     g = torch.Generator(device=device).manual_seed(seed)
     p_all, k_all = _pairs(test, starts)
@@ -329,10 +335,7 @@ def free_rollout(model: nn.Module, config: dict[str, Any], test: np.ndarray, fra
     if config["forecaster"] == "mse":
         members = 1
     context, k_train = config["context"], config["horizon"]
-    source = None
-    if config["forecaster"] == "otcfm":
-        source = lambda x, gen: torch.randn(x.shape, generator=gen, dtype=x.dtype,  # noqa: E731
-                                            device=x.device)
+    source = _source(config)
     model = model.to(device)
     g = torch.Generator(device=device).manual_seed(seed)
     start = torch.from_numpy(np.ascontiguousarray(test[:trajectories, :context])).to(device)
