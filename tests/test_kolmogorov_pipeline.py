@@ -155,7 +155,7 @@ def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
     runs = tmp_path / "runs"
     kw = dict(size="tiny", data_root=tiny, forecasters=("idff", "mse"), steps=2,
               batch_size=4, horizon=2, members=2, starts_per_trajectory=1,
-              model={"channel_mult": [1, 2]}, echo=lambda *_: None)
+              model={"channel_mult": [1, 2]}, long_frames=4, echo=lambda *_: None)
     scores = kx.run_benchmark(runs, tmp_path / "res", grids=("uniform",), jobs=2, **kw)
     for name in ("idff", "mse"):
         assert kx.load_kolmogorov_model(runs / name)[1]["step"] == 2
@@ -163,6 +163,10 @@ def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
     assert "selection" not in scores["idff"]  # one candidate: nothing to choose
     with pytest.raises(ConfigError, match="grid candidates"):
         kx.run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
+    with pytest.raises(ConfigError, match="long_frames must be an integer >= 0"):
+        kx.run_benchmark(runs, tmp_path / "res", **{**kw, "long_frames": -1})
+    with pytest.raises(ConfigError, match="jobs must be"):
+        kx.run_benchmark(runs, tmp_path / "res", jobs=0, **kw)
 
 
 def test_long_run_statistics_closed_forms():

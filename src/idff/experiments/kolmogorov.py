@@ -897,11 +897,16 @@ def run_benchmark(
     only computes what changed.
 
     Raises:
-        ConfigError: a bad grid candidate.
+        ConfigError: a bad grid candidate, or a bad count (``jobs``, ``long_*``).
     """
     from idff.eval.bench import parse_grid
     from idff.io import atomic_write_json, atomic_write_text
 
+    for key, v, lo in (("jobs", jobs, 1), ("long_frames", long_frames, 0),
+                       ("long_trajectories", long_trajectories, 1),
+                       ("long_members", long_members, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ConfigError(f"{key} must be an integer >= {lo}, got {v!r}.")
     try:
         grid_overrides = {g: parse_grid(g) for g in grids}
     except ValueError as e:
