@@ -83,7 +83,7 @@ def test_data_train_forecast_and_benchmark(tmp_path):
 
 def test_default_grid_candidates_match_the_library():
     from idff.cli.kolmogorov import kolmogorov_benchmark
-    from idff.experiments.kolmogorov import SELECT_GRIDS
+    from idff.experiments.kolmogorov_benchmark import SELECT_GRIDS
 
     opt = next(p for p in kolmogorov_benchmark.params if p.name == "grids")
     assert tuple(opt.default.split(",")) == SELECT_GRIDS

@@ -10,6 +10,8 @@ import torch
 from idff.data.kolmogorov import SIZES, KolmogorovWindows, generate, load_manifest, load_split
 from idff.errors import ConfigError, DataError
 from idff.experiments import kolmogorov as kx
+from idff.experiments import kolmogorov_benchmark as kb
+from idff.experiments import kolmogorov_report as kr
 from idff.training import TrainConfig
 
 
@@ -137,18 +139,18 @@ def test_select_sampling_prefers_the_sharpest_calibrated_candidate():
         "power:0.7": _val_scores([1.2, 0.8], [0.12, 0.30]),
         "power:0.5": _val_scores([1.3, 1.0], [0.14, 0.31]),
     }
-    chosen, summary = kx.select_sampling(cands)
+    chosen, summary = kb.select_sampling(cands)
     assert chosen == "power:0.7"
     assert summary["uniform"] == {"ssr_min": 0.6, "ssr_max": 0.9,
                                   "crps_mean": pytest.approx(0.2), "calibrated": False}
     assert summary["power:0.5"]["calibrated"]  # the band's edges count as inside
     # nothing calibrated: the lowest mean CRPS
-    chosen, _ = kx.select_sampling({k: v for k, v in cands.items() if k == "uniform"}
+    chosen, _ = kb.select_sampling({k: v for k, v in cands.items() if k == "uniform"}
                                    | {"x": _val_scores([0.5, 0.5], [0.3, 0.3])})
     assert chosen == "uniform"
-    assert kx.select_sampling(cands, band=(0.5, 2.0))[0] == "uniform"
+    assert kb.select_sampling(cands, band=(0.5, 2.0))[0] == "uniform"
     with pytest.raises(ConfigError, match="at least one candidate"):
-        kx.select_sampling({})
+        kb.select_sampling({})
 
 
 def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
@@ -156,17 +158,17 @@ def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
     kw = dict(size="tiny", data_root=tiny, forecasters=("idff", "mse"), steps=2,
               batch_size=4, horizon=2, members=2, starts_per_trajectory=1,
               model={"channel_mult": [1, 2]}, long_frames=4, echo=lambda *_: None)
-    scores = kx.run_benchmark(runs, tmp_path / "res", grids=("uniform",), jobs=2, **kw)
+    scores = kb.run_benchmark(runs, tmp_path / "res", grids=("uniform",), jobs=2, **kw)
     for name in ("idff", "mse"):
         assert kx.load_kolmogorov_model(runs / name)[1]["step"] == 2
         assert scores[name]["train"]["minutes"] > 0
     assert "selection" not in scores["idff"]  # one candidate: nothing to choose
     with pytest.raises(ConfigError, match="grid candidates"):
-        kx.run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
+        kb.run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
     with pytest.raises(ConfigError, match="long_frames must be an integer >= 0"):
-        kx.run_benchmark(runs, tmp_path / "res", **{**kw, "long_frames": -1})
+        kb.run_benchmark(runs, tmp_path / "res", **{**kw, "long_frames": -1})
     with pytest.raises(ConfigError, match="jobs must be"):
-        kx.run_benchmark(runs, tmp_path / "res", jobs=0, **kw)
+        kb.run_benchmark(runs, tmp_path / "res", jobs=0, **kw)
 
 
 def test_long_run_statistics_closed_forms():
@@ -186,7 +188,7 @@ def test_long_run_statistics_closed_forms():
     assert r["w1"] == pytest.approx(math.sqrt(2 / math.pi), rel=0.05)
     # too short for every window: one window over all frames
     assert kx.long_run_statistics(same[:5], ref, 0.2)[0]["frames"] == [1, 5]
-    table = kx.long_table({"idff": kx.long_rollout_score(same, ref, 0.2),
+    table = kr.long_table({"idff": kx.long_rollout_score(same, ref, 0.2),
                            "mse": {"diverged": "the rollout diverged at lead 3"}})
     assert "| mse | – | diverged |" in table and "| idff | 0–5 |" in table
 

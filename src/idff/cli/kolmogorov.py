@@ -137,6 +137,7 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     from pathlib import Path
 
     from idff.experiments import kolmogorov as kx
+    from idff.experiments import kolmogorov_report as kr
     from idff.io import atomic_write_json
 
     model, cfg = kx.load_kolmogorov_model(run)
@@ -156,13 +157,13 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     scores = {k: kx.score(f, dt) for k, f in fcs.items()}
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_json(scores, Path(out) / "metrics.json", indent=1)
-    (Path(out) / "table.md").write_text(kx.tables(scores, dt))
-    kx.plot_scores(scores, Path(out) / "scores.png")
-    kx.plot_calibration(scores, dt, Path(out) / "calibration.png")
+    (Path(out) / "table.md").write_text(kr.tables(scores, dt))
+    kr.plot_scores(scores, Path(out) / "scores.png")
+    kr.plot_calibration(scores, dt, Path(out) / "calibration.png")
     fields = {"truth": fcs[cfg["forecaster"]].truth[:, 0, 0].numpy()}
     fields.update({k: f.ens[:, :, 0, 0].mean(1).numpy() for k, f in fcs.items()})
-    kx.plot_fields(fields, dt, Path(out) / "forecast.png")
-    click.echo(kx.tables(scores, dt))
+    kr.plot_fields(fields, dt, Path(out) / "forecast.png")
+    click.echo(kr.tables(scores, dt))
     click.echo(f"wrote {out}/metrics.json, table.md, scores.png, calibration.png, forecast.png")
 
 
@@ -182,8 +183,8 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
 @click.option("--gamma", type=NONNEG_FLOAT, default=1.0,
               help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")
 @_sigma_option
-# the default is idff.experiments.kolmogorov.SELECT_GRIDS (kept literal: the CLI imports torch
-# only when a command runs)
+# the default is idff.experiments.kolmogorov_benchmark.SELECT_GRIDS (kept literal: the CLI
+# imports torch only when a command runs)
 @click.option("--grids", default="uniform,power:0.7,power:1.5", show_default=True,
               help="Time grids tried for IDFF and OT-CFM on the validation trajectories "
                    "(uniform, power:RHO, logsnr); each keeps the sharpest calibrated one "
@@ -207,7 +208,8 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
     them against persistence, climatology and a physics ensemble, per lead."""
     import sys
 
-    from idff.experiments.kolmogorov import FORECASTERS, run_benchmark
+    from idff.experiments.kolmogorov import FORECASTERS
+    from idff.experiments.kolmogorov_benchmark import run_benchmark
 
     names = tuple(n.strip() for n in forecasters.split(",") if n.strip())
     candidates = tuple(g.strip() for g in grids.split(",") if g.strip())
