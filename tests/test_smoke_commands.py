@@ -123,3 +123,20 @@ def test_md_benchmark(tmp_path):
     assert "Lorenz-63" not in readme
     _png(out / "ramachandran.png")
     _png(out / "torsions.png")
+
+
+def test_md_benchmark_tetrapeptide(tmp_path):
+    """Six torsions: the networks take 12 inputs and the multi-residue metrics appear."""
+    pytest.importorskip("openmm")
+    pytest.importorskip("mdtraj")
+    out = tmp_path / "out"
+    _invoke(["md-benchmark", "--system", "tetrapeptide", "--n-traj", "3", "--length-ns",
+             "0.01", "--frame-ps", "0.5", "--cache", str(tmp_path / "cache"), "--runs",
+             str(tmp_path / "runs"), "--steps", "2", "--nfe", "2", "--sigma", "0.3",
+             "--members", "1", "--no-lorenz", "--out", str(out)])
+    metrics = json.loads((out / "metrics.json").read_text())
+    idff_row = metrics["rows"][0]
+    assert idff_row["label"] == "IDFF σ=0.3 (NFE 2/frame)"
+    assert "mfpt_factor" in idff_row and "js_tica" in idff_row
+    for run in (tmp_path / "runs").iterdir():
+        assert json.loads((run / "config.json").read_text())["model"]["dim"] == 12

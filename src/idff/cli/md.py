@@ -179,10 +179,10 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
     else:
         data = {"source": "lorenz", "system": "lorenz", "dt": 0.02, "dim": 3}
     if source != "lorenz":
-        from idff.experiments.md import load_series
+        from idff.experiments.md import input_dim, load_series
 
         series = load_series(data)
-        data["dim"] = 2 * series["train"][0].shape[1]
+        data["dim"] = input_dim(series)
     else:
         series = None
     cfg = md_run_config(method, data, lag, history, cond, hidden, depth, batch_size,

@@ -129,6 +129,11 @@ def md_run_config(
     }
 
 
+def input_dim(series: dict[str, Any]) -> int:
+    """The network's state width for a loaded torsion series: (sin, cos) of every torsion."""
+    return 2 * series["train"][0].shape[1]
+
+
 def load_series(data: dict[str, Any], progress: bool = True) -> dict[str, Any]:
     """Load a data source: ``{"train": [...], "reference": arr, "floor": arr | None, ...}``.
 
@@ -455,6 +460,7 @@ def run_md_benchmark(
             "cache": str(cache), "dim": 4}
     echo(f"simulating (cached in {cache}) ...")
     series = load_series(data, progress)
+    data["dim"] = input_dim(series)  # 4 for the dipeptide, 12 for the tetrapeptide
     t_sim = time.perf_counter() - t_start
     train_cfg = TrainConfig(steps=steps, lr=1e-3, warmup=min(200, steps), ema_decay=0.999,
                             seed=seed, log_every=200, ckpt_every=max(steps, 1))
