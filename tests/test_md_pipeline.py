@@ -104,3 +104,47 @@ def test_cli_errors(tmp_path):
     assert res.exit_code != 0 and "needs --trajectory" in res.output
     res = runner.invoke(cli, ["md-eval", str(tmp_path)])
     assert res.exit_code != 0 and "not an idff run directory" in res.output
+
+
+def test_select_md_sampling_ranks_the_targets():
+    from idff.experiments.md import select_md_sampling
+
+    rows = {
+        "uniform": {"js_rama_res": 0.2, "msm_pop_err": 0.3, "mfpt_factor": 6.0},
+        "power:0.7": {"js_rama_res": 0.1, "msm_pop_err": 0.3, "mfpt_factor": 1.4},
+        "power:0.5": {"js_rama_res": 0.09, "msm_pop_err": 0.4, "mfpt_factor": 1.5},
+    }
+    chosen, info = select_md_sampling(rows)
+    assert chosen == "power:0.7" and info["metrics"] == ["js_rama_res", "msm_pop_err",
+                                                         "mfpt_factor"]
+    # ranks 0..2 per metric, ties to the earlier candidate: (2+0+2)/3, (1+1+0)/3, (0+2+1)/3
+    assert info["ranks"] == pytest.approx({"uniform": 4 / 3, "power:0.7": 2 / 3,
+                                           "power:0.5": 1.0})
+    # one residue (no MSM metrics): the dipeptide's distribution and populations
+    di = {"a": {"js_rama": 0.3, "pop_abs_err": 0.1}, "b": {"js_rama": 0.2, "pop_abs_err": 0.2}}
+    assert select_md_sampling(di) == ("a", {"metrics": ["js_rama", "pop_abs_err"],
+                                            "ranks": {"a": 0.5, "b": 0.5}})
+    with pytest.raises(ValueError, match="at least one candidate"):
+        select_md_sampling({})
+    # a metric that could not be computed ranks last
+    nan = {"a": {"js_rama": float("nan"), "pop_abs_err": 0.3},
+           "b": {"js_rama": 0.5, "pop_abs_err": 0.2}}
+    assert select_md_sampling(nan)[0] == "b"
+    with pytest.raises(ValueError, match="lack the selection metrics"):
+        select_md_sampling({"a": {"cc": 1.0}})
+
+
+def test_validation_split_and_its_errors(pickle_run):
+    from idff.experiments.md import load_series
+
+    d, p = pickle_run
+    data = {"source": "pickle", "system": "alanine", "path": str(p), "frame_ps": 1.0, "dim": 4}
+    cfg = md_run_config("idff", data, lag=2, history=1, hidden=32, depth=2, batch_size=32)
+    train_md(cfg, d / "run_noval", TrainConfig(steps=2, lr=1e-3, warmup=1), progress=False)
+    with pytest.raises(ValueError, match="without a validation trajectory"):
+        evaluate_md(d / "run_noval", 1, split="validation", progress=False)
+    with pytest.raises(ValueError, match="split must be"):
+        evaluate_md(d / "run_noval", 1, split="test", progress=False)
+    # the pickle holds one trajectory, cut in two: too few to hold one out for validation
+    with pytest.raises(ValueError, match="at least 4 trajectories"):
+        load_series({**data, "validation": True})

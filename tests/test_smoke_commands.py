@@ -140,3 +140,18 @@ def test_md_benchmark_tetrapeptide(tmp_path):
     assert "mfpt_factor" in idff_row and "js_tica" in idff_row
     for run in (tmp_path / "runs").iterdir():
         assert json.loads((run / "config.json").read_text())["model"]["dim"] == 12
+    # several grids: a validation trajectory is held out and each model's grid chosen there
+    out2 = tmp_path / "out2"
+    _invoke(["md-benchmark", "--system", "tetrapeptide", "--n-traj", "4", "--length-ns",
+             "0.01", "--frame-ps", "0.5", "--cache", str(tmp_path / "cache"), "--runs",
+             str(tmp_path / "runs"), "--steps", "2", "--nfe", "2", "--sigma", "0.3",
+             "--members", "1", "--no-lorenz", "--grids", "uniform,power:0.7",
+             "--out", str(out2)])
+    m2 = json.loads((out2 / "metrics.json").read_text())
+    assert m2["train_trajectories"] == 1 and len(m2["selection"]) == 2  # IDFF and I-CFM
+    sel = m2["selection"][0]
+    assert sel["metrics"] == ["js_rama_res", "msm_pop_err", "mfpt_factor"]
+    assert set(sel["rows"]) == {"uniform", "power:0.7"} and sel["chosen"] in sel["rows"]
+    assert "chosen on the validation" in (out2 / "table.md").read_text()
+    assert sorted("-val-" in p.name for p in (tmp_path / "runs").iterdir()) == [
+        False, False, True, True]

@@ -146,6 +146,9 @@ def load_series(data: dict[str, Any], progress: bool = True) -> dict[str, Any]:
         ``"lorenz"``: ``n_train``, ``n_test``, ``dt``, ``seed``.
 
     Series are angles in degrees ``(T, K)`` (periodic) or standardised states (Lorenz).
+    The last two trajectories are the held-out reference and noise floor; with
+    ``data["validation"]`` the one before them is held out too, as ``"validation"`` (to
+    choose sampling settings on; :func:`run_md_benchmark`).
     """
     src = data.get("source")
     if src == "simulation":
@@ -175,11 +178,18 @@ def load_series(data: dict[str, Any], progress: bool = True) -> dict[str, Any]:
         raise ValueError(
             f"unknown data source {src!r}; use 'simulation', 'files', 'pickle' or 'lorenz'."
         )
+    val = None
+    if data.get("validation"):
+        if len(series) < 4:
+            raise ValueError(f"a validation trajectory needs at least 4 trajectories (train, "
+                             f"validation, reference, floor); got {len(series)}.")
+        val, series = series[-3], series[:-3] + series[-2:]
     if len(series) >= 3:
         train, ref, floor = series[:-2], series[-2], series[-1]
     else:
         train, ref, floor = series[:-1], series[-1], None
-    return {"train": train, "reference": ref, "floor": floor, "dt": dt, "periodic": True}
+    return {"train": train, "reference": ref, "floor": floor, "validation": val, "dt": dt,
+            "periodic": True}
 
 
 def _transitions(cfg: dict[str, Any], series: dict[str, Any]):
@@ -241,9 +251,11 @@ def evaluate_md(
     max_frames: int | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
+    split: str = "reference",
     **overrides: Any,
 ) -> dict[str, Any]:
-    """Roll a trained run out from the held-out reference's start and score it.
+    """Roll a trained run out from the held-out reference's start and score it
+    (``split="validation"``: against the validation trajectory instead, without a floor).
 
     ``n_rollouts`` independent rollouts, each as long as the reference (at stride
     ``lag``), are scored one by one against the reference and averaged; the second
@@ -262,7 +274,12 @@ def evaluate_md(
         raise ValueError(f"{run_dir} is a Lorenz-63 run; evaluate it with evaluate_lorenz.")
     lag, h = d["lag"], d["history"]
     sampling = SamplingConfig.from_run(cfg, **overrides)
-    ref_full = series["reference"]
+    if split not in ("reference", "validation"):
+        raise ValueError(f"split must be 'reference' or 'validation', got {split!r}.")
+    if split == "validation" and series.get("validation") is None:
+        raise ValueError(f"{run_dir} was trained without a validation trajectory; train it "
+                         "with a validation split (md-benchmark --grids with several grids).")
+    ref_full = series[split]
     if max_frames:
         ref_full = ref_full[:max_frames]
     first = lag * h
@@ -282,14 +299,16 @@ def evaluate_md(
         tica = fit_tica([to_features(s[::lag]) for s in series["train"]], 1)
         for p, g in zip(per, gen):
             p.update(peptide_compare(g, ref, dt, tica=tica))
-    label = f"{LABELS[cfg['method']]} σ={sampling.sigma:g} (NFE {used}/frame)"
+    grid = "" if sampling.grid == "uniform" else (
+        f", power ρ={sampling.rho:g}" if sampling.grid == "power" else f", {sampling.grid} grid")
+    label = f"{LABELS[cfg['method']]} σ={sampling.sigma:g} (NFE {used}/frame{grid})"
     if d["cond"] == "index":
         label += " [frame-index cond]"
     elif h != 1:
         label += f" [history {h}]"
     rows = [_summarise(label, per)]
     floor = None
-    if series.get("floor") is not None:
+    if split == "reference" and series.get("floor") is not None:
         floor = series["floor"][:len(ref_full)][first::lag][: len(ref)]
         if len(floor) == len(ref):
             fl = compare(floor, ref, dt)
@@ -424,6 +443,38 @@ def benchmark_tables(rows: list[dict[str, Any]],
     return tables
 
 
+#: what the validation choice of sampler ranks (lower is better): the multi-residue targets
+#: when the system has them, else the dipeptide's distribution and populations
+SELECT_METRICS = (("js_rama_res", "msm_pop_err", "mfpt_factor"), ("js_rama", "pop_abs_err"))
+
+
+def select_md_sampling(rows: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """Choose among validation rows ``{candidate: row}``: the lowest mean rank over
+    :data:`SELECT_METRICS` (the first set every row has; NaN ranks last); ties go to the
+    earlier candidate.
+    Returns the candidate and ``{"metrics": [...], "ranks": {candidate: mean rank}}``.
+
+    Raises:
+        ValueError: no candidates, or rows without the metrics.
+    """
+    if not rows:
+        raise ValueError("select_md_sampling needs at least one candidate.")
+    metrics = next((m for m in SELECT_METRICS if all(k in r for r in rows.values() for k in m)),
+                   None)
+    if metrics is None:
+        raise ValueError("the validation rows lack the selection metrics "
+                         f"({' or '.join(', '.join(m) for m in SELECT_METRICS)}).")
+    names = list(rows)
+    ranks = np.zeros(len(names))
+    for k in metrics:  # a metric that could not be computed (NaN) ranks last
+        v = np.array([rows[n][k] for n in names], float)
+        v = np.where(np.isfinite(v), v, np.inf)
+        ranks += v.argsort(kind="stable").argsort(kind="stable")
+    ranks /= len(metrics)
+    best = names[int(np.argmin(ranks))]
+    return best, {"metrics": list(metrics), "ranks": dict(zip(names, ranks.tolist()))}
+
+
 def run_md_benchmark(
     out: str | Path,
     settings: SimulationSettings,
@@ -440,14 +491,25 @@ def run_md_benchmark(
     command: str = "",
     echo=print,
     progress: bool = True,
+    grids: tuple[str, ...] = ("uniform",),
 ) -> dict[str, Any]:
     """Simulate (cached), train IDFF and the CFM baseline, evaluate; write ``metrics.json``
     (every number and setting, and ``command``), ``table.md`` and the figures into ``out``.
 
     Every ``σ`` in ``sigmas`` trains one IDFF and one CFM model (same network, data and
-    steps); every model is rolled out at every NFE in ``nfes``. ``benchmarks/md_readme.py``
-    turns ``metrics.json`` into the results README.
+    steps); every model is rolled out at every NFE in ``nfes``. With several ``grids``
+    (``"uniform"``, ``"power:0.7"``, ...) one more trajectory is held out for validation
+    (before the reference and floor), and each model and NFE samples on the grid
+    :func:`select_md_sampling` picks there. ``benchmarks/md_readme.py`` turns
+    ``metrics.json`` into the results README.
+
+    Raises:
+        ValueError: a bad grid, or too few trajectories for a validation split.
     """
+    from idff.eval.bench import parse_grid
+
+    grid_overrides = {g: parse_grid(g) for g in grids}
+    select = len(grid_overrides) > 1
     import time
 
     from idff.md.plots import plot_ramachandran, plot_torsion_series
@@ -457,7 +519,7 @@ def run_md_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     data = {"source": "simulation", "system": "alanine", "settings": asdict(settings),
-            "cache": str(cache), "dim": 4}
+            "cache": str(cache), "dim": 4, **({"validation": True} if select else {})}
     echo(f"simulating (cached in {cache}) ...")
     series = load_series(data, progress)
     data["dim"] = input_dim(series)  # 4 for the dipeptide, 12 for the tetrapeptide
@@ -466,10 +528,12 @@ def run_md_benchmark(
                             seed=seed, log_every=200, ckpt_every=max(steps, 1))
     timings = {"simulation_s": t_sim}
     rows, floor_rows, first = [], [], {}
+    selection: list[dict[str, Any]] = []
     for sigma in sigmas:
         for method in ("idff", "icfm"):
             cfg = md_run_config(method, data, lag=lag, history=history, sigma=sigma)
             name = f"alanine-{method}-sigma{sigma:g}-{settings.key()}-lag{lag}-h{history}"
+            name += "-val" if select else ""  # trained without the validation trajectory
             run_dir = runs / f"{name}-s{seed}-n{steps}"
             t0 = time.perf_counter()
             echo(f"training {method} σ={sigma:g} -> {run_dir}")
@@ -477,8 +541,22 @@ def run_md_benchmark(
             timings[f"train_{method}_{sigma:g}_s"] = time.perf_counter() - t0
             for nfe in nfes:
                 t0 = time.perf_counter()
+                over: dict[str, Any] = {}
+                if select:
+                    val = {g: evaluate_md(run_dir, n_rollouts, seed + 1, series=series,
+                                          progress=progress, split="validation", nfe=nfe,
+                                          **o)["rows"][0]
+                           for g, o in grid_overrides.items()}
+                    chosen, info = select_md_sampling(val)
+                    over = grid_overrides[chosen]
+                    selection.append({"method": method, "sigma": sigma, "nfe": nfe,
+                                      "chosen": chosen, **info,
+                                      "rows": {g: {k: r[k] for k in info["metrics"]}
+                                               for g, r in val.items()}})
+                    echo(f"{LABELS[method]} σ={sigma:g} NFE {nfe}: grid {chosen} chosen on "
+                         "the validation trajectory")
                 r = evaluate_md(run_dir, n_rollouts, seed, series=series, progress=progress,
-                                nfe=nfe)
+                                nfe=nfe, **over)
                 timings[f"eval_{method}_{sigma:g}_nfe{nfe}_s"] = time.perf_counter() - t0
                 rows.append(r["rows"][0])
                 floor_rows = r["rows"][1:]
@@ -509,13 +587,32 @@ def run_md_benchmark(
                "settings": asdict(settings), "lag": lag, "history": history, "steps": steps,
                "nfes": list(nfes), "sigmas": list(sigmas), "rollouts": n_rollouts,
                "train_trajectories": len(series["train"]),
-               "reference_frames": len(series["reference"]), "command": command},
+               "reference_frames": len(series["reference"]), "command": command,
+               "grids": list(grids), "selection": selection},
               out / "metrics.json")
     tables = benchmark_tables(rows, lz["rows"] if lz else None)
+    if selection:  # before the Lorenz table, which stays last
+        tables.insert(len(tables) - 1 if lz else len(tables), selection_table(selection))
     atomic_write_text("\n\n".join(tables) + "\n", out / "table.md")
     for table in tables[:-1] if lz else tables:  # the Lorenz table was printed with its run
         echo(table)
     return {"rows": rows, "timings": timings, "tables": tables}
+
+
+def selection_table(selection: list[dict[str, Any]]) -> str:
+    """Markdown: every model's validation candidates, their metrics and the choice."""
+    metrics = selection[0]["metrics"]
+    out = ["**grid chosen on the validation trajectory** (lowest mean rank over "
+           + ", ".join(metrics) + ")", "",
+           "| model | NFE | grid | " + " | ".join(metrics) + " | mean rank | chosen |",
+           "|---|---|---|" + "---:|" * len(metrics) + "---:|:---:|"]
+    for sel in selection:
+        for g, r in sel["rows"].items():
+            out.append(f"| {LABELS[sel['method']]} σ={sel['sigma']:g} | {sel['nfe']} | {g} | "
+                       + " | ".join(f"{r[k]:.3f}" for k in metrics)
+                       + f" | {sel['ranks'][g]:.2f} | "
+                       + ("**yes**" if g == sel["chosen"] else "") + " |")
+    return "\n".join(out)
 
 
 def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: int = 4000,
