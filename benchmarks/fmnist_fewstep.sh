@@ -7,6 +7,9 @@
 #
 #   bash benchmarks/fmnist_fewstep.sh                        # both checkpoints; resumable
 #   RUNS=idff NFES=2,4 SOLVERS=midpoint,dpm2m N_VAL=150 bash benchmarks/fmnist_fewstep.sh
+#   SRC=runs TAG=-b128-s0 RUNS="idff otcfm" bash benchmarks/fmnist_fewstep.sh
+#       # other trained runs: SRC/fmnist-idff-s005$TAG and SRC/fmnist-otcfm$TAG (the
+#       # benchmarks/fmnist_nfe.sh folders), outputs results/eval/fmnist_fewstep$TAG_*
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,18 +22,25 @@ GRIDS=${GRIDS:-uniform,power,power:1.5}
 CLS=${CLS:-checkpoints/fashion_mnist/classifier/fmnist_cnn.pt}
 CLS_SHA=461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5
 IDFF=${IDFF:-.venv/bin/idff}
+SRC=${SRC:-checkpoints/fashion_mnist}  # or runs: the folders of benchmarks/fmnist_nfe.sh
+TAG=${TAG:-}
+OUT=results/eval/fmnist_fewstep${TAG//-/_}
 export OMP_NUM_THREADS=1
 
 declare -A LABEL=([idff]=IDFF [otcfm]=OT-CFM [icfm]=I-CFM)
+declare -A FOLDER=([idff]=fmnist-idff-s005 [otcfm]=fmnist-otcfm [icfm]=fmnist-icfm)
+run_dir() {  # the checkpoint folder of run NAME
+  if [[ $SRC == checkpoints/fashion_mnist ]]; then echo "$SRC/$1"; else echo "$SRC/${FOLDER[$1]}$TAG"; fi
+}
 for name in $RUNS; do
-  "$IDFF" bench nfe "checkpoints/fashion_mnist/$name" --label "${LABEL[$name]}" --nfe "$NFES" \
+  "$IDFF" bench nfe "$(run_dir "$name")" --label "${LABEL[$name]}" --nfe "$NFES" \
     --n-eval "$N_EVAL" --n-val "$N_VAL" --solvers "$SOLVERS" --grids "$GRIDS" --gammas 0 \
     --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
-    --out "results/eval/fmnist_fewstep_$name" &
+    --out "${OUT}_$name" &
 done
 wait
 # one table and figure for both runs (rewritten from the parts; nothing is sampled again)
 if [[ "$RUNS" == "idff otcfm" ]]; then
-  "$IDFF" bench merge results/eval/fmnist_fewstep_idff results/eval/fmnist_fewstep_otcfm \
-    --out results/eval/fmnist_fewstep --title "Few-step samplers (solver x grid chosen per budget)"
+  "$IDFF" bench merge "${OUT}_idff" "${OUT}_otcfm" \
+    --out "$OUT" --title "Few-step samplers (solver x grid chosen per budget)"
 fi
