@@ -452,7 +452,8 @@ def select_md_sampling(rows: dict[str, dict[str, Any]]) -> tuple[str, dict[str, 
     """Choose among validation rows ``{candidate: row}``: the lowest mean rank over
     :data:`SELECT_METRICS` (the first set every row has; NaN ranks last); ties go to the
     earlier candidate (docs/METHOD.md, "Molecular dynamics: the time grid chosen on a
-    validation trajectory"). Returns the candidate and ``{"metrics": [...], "ranks": {candidate: mean rank}}``.
+    validation trajectory"). Returns the candidate and
+    ``{"metrics": [...], "ranks": {candidate: mean rank}}``.
 
     Raises:
         ValueError: no candidates, or rows without the metrics.
