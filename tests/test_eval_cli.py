@@ -113,3 +113,16 @@ def test_bench_nfe_command(tmp_path, toy_run):
     bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--label", "a", "--label", "b",
                                    "--out", str(out)])
     assert bad.exit_code != 0 and "one --label per run" in bad.output
+
+
+def test_grid_lists_are_checked_alike_by_every_command(tmp_path):
+    from idff.cli.common import grid_list
+
+    assert grid_list(" uniform, power:1.5 ,") == ("uniform", "power:1.5")
+    assert grid_list("") == ()
+    r = CliRunner()
+    res = r.invoke(cli, ["bench", "nfe", str(tmp_path), "--grids", "power:-1", "--solvers",
+                         "midpoint", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--grids: grid 'power:-1'" in res.output
+    res = r.invoke(cli, ["md-benchmark", "--grids", ",", "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2 and "--grids needs at least one grid" in res.output

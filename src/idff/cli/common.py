@@ -105,6 +105,22 @@ def check_nfe_solver(nfe: int | None, solver: str | None, option: str = "--nfe")
                         f"{option} or pick a fixed-step solver (euler, midpoint, heun).")
 
 
+def grid_list(text: str, option: str = "--grids", required: bool = False) -> tuple[str, ...]:
+    """Comma-separated time grids (``uniform``, ``power:RHO``, ``logsnr``, ``custom``), each
+    checked by :func:`idff.eval.bench.parse_grid`; ``required``: refuse an empty list."""
+    from idff.eval.bench import parse_grid
+
+    grids = tuple(g.strip() for g in text.split(",") if g.strip())
+    if required and not grids:
+        raise UserError(f"{option} needs at least one grid, e.g. {option} uniform.")
+    for g in grids:
+        try:
+            parse_grid(g)
+        except ValueError as e:
+            raise UserError(f"{option}: {e}") from None
+    return grids
+
+
 def warmup_for(out: str, steps: int, default: int = 200) -> int:
     """Warm-up steps: ``min(default, steps)`` for a new run; the recorded value on resume.
 

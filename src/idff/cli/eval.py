@@ -16,6 +16,7 @@ from idff.cli.common import (
     UNIT_INTERVAL,
     check_nfe_solver,
     device_option,
+    grid_list,
     warn,
 )
 from idff.cli.common import fail as _fail
@@ -419,13 +420,11 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                 raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
                                  f"{', '.join(SOLVERS)} (rk2:ALPHA to place rk2's second "
                                  "call).")
-        grid_list = [x.strip() for x in grids.split(",") if x.strip()] or None
-        if grid_list and not solver_list:
+        grid_specs = list(grid_list(grids)) or None
+        if grid_specs and not solver_list:
             raise ValueError("--grids needs --solvers (the grids are crossed with them).")
-        for x in grid_list or []:
-            B.parse_grid(x)
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
-                                    solver_list, device, compile_, grid_list)
+                                    solver_list, device, compile_, grid_specs)
                    for i, r in enumerate(runs)]
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:

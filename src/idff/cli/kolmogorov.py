@@ -12,6 +12,7 @@ from idff.cli.common import (
     POSITIVE_INT,
     check_init_from,
     device_option,
+    grid_list,
     run_dir_options,
     warmup_for,
 )
@@ -212,9 +213,7 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
     from idff.experiments.kolmogorov_benchmark import run_benchmark
 
     names = tuple(n.strip() for n in forecasters.split(",") if n.strip())
-    candidates = tuple(g.strip() for g in grids.split(",") if g.strip())
-    if not candidates:
-        raise UserError("--grids needs at least one grid, e.g. --grids uniform.")
+    candidates = grid_list(grids, required=True)
     for n in names:
         if n not in FORECASTERS:
             raise UserError(f"unknown forecaster {n!r} in --forecasters; choose from "

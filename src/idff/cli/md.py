@@ -19,13 +19,14 @@ from idff.cli.common import (
     CommaList,
     check_init_from,
     device_option,
+    grid_list,
     pop_sampling,
     run_dir_options,
     sampling_options,
     warmup_for,
 )
 from idff.cli.common import fail as _fail
-from idff.errors import UserError, check_output_path
+from idff.errors import check_output_path
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -268,20 +269,6 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
         click.echo(f"wrote {out}/metrics.json and table.md")
 
 
-def _grid_list(text: str) -> tuple[str, ...]:
-    from idff.eval.bench import parse_grid
-
-    grids = tuple(g.strip() for g in text.split(",") if g.strip())
-    if not grids:
-        raise UserError("--grids needs at least one grid, e.g. --grids uniform.")
-    for g in grids:
-        try:
-            parse_grid(g)
-        except ValueError as e:
-            raise UserError(f"--grids: {e}") from None
-    return grids
-
-
 @click.command("md-benchmark")
 @_sim_options
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
@@ -317,5 +304,5 @@ def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz,
     command = "idff " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_md_benchmark(out, settings, runs, cache, steps, tuple(nfes), members, lag, history,
                      tuple(sigmas), seed, lorenz, command=command, echo=click.echo,
-                     grids=_grid_list(grids))
+                     grids=grid_list(grids, required=True))
     click.echo(f"wrote {out}/metrics.json, table.md and figures")

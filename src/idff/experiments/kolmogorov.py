@@ -266,6 +266,36 @@ def _source(config: dict[str, Any]):
     return _noise_source if config["forecaster"] == "otcfm" else None
 
 
+def _prepare(model: nn.Module, config: dict[str, Any], sampling: SamplingConfig | None,
+             overrides: dict[str, Any], members: int, seed: int,
+             device: str | torch.device) -> tuple[nn.Module, SamplingConfig, int,
+                                                  torch.Generator]:
+    """What forecasts and free rollouts share: the model on ``device``, the run's sampling
+    settings with ``overrides``, the ensemble size (one member for the deterministic UNet)
+    and a seeded generator."""
+    sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
+    members = 1 if config["forecaster"] == "mse" else members
+    return (model.to(device), sampling, members,
+            torch.Generator(device=device).manual_seed(seed))
+
+
+def _roll(model: nn.Module, config: dict[str, Any], sampling: SamplingConfig, x0: Tensor,
+          obs: Tensor, older: list[Tensor], horizon: int, members: int,
+          generator: torch.Generator):
+    """``horizon`` leads from ``x0`` (``members`` per state), conditioned on the observed
+    frame ``obs`` and the ``older`` context frames (oldest first), each already repeated
+    per member, and on the lead."""
+    context, k_train = config["context"], config["horizon"]
+
+    def make_cond(lead: int, history):
+        seq = older + list(history)
+        return make_cond_channels([seq[-1 - c] for c in range(context)], obs, lead, k_train)
+
+    with torch.no_grad():
+        return rollout(model, x0, horizon, make_cond, sampling=sampling, members=members,
+                       generator=generator, source=_source(config))
+
+
 def learned_forecast(model: nn.Module, config: dict[str, Any], test: np.ndarray,
                      starts: np.ndarray, horizon: int, members: int = 16,
                      sampling: SamplingConfig | None = None, *, seed: int = 0,
@@ -276,13 +306,9 @@ def learned_forecast(model: nn.Module, config: dict[str, Any], test: np.ndarray,
     if horizon > config["horizon"]:
         raise ConfigError(f"the model was trained for leads up to {config['horizon']}; use "
                           f"--horizon <= {config['horizon']} or retrain with a longer one.")
-    sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
-    if config["forecaster"] == "mse":
-        members = 1
-    context, k_train = config["context"], config["horizon"]
-    source = _source(config)
-    model = model.to(device)
-    g = torch.Generator(device=device).manual_seed(seed)
+    model, sampling, members, g = _prepare(model, config, sampling, overrides, members, seed,
+                                           device)
+    context = config["context"]
     p_all, k_all = _pairs(test, starts)
     data = torch.from_numpy(np.ascontiguousarray(test))
     per_chunk = max(1, max_rows // members)
@@ -292,16 +318,9 @@ def learned_forecast(model: nn.Module, config: dict[str, Any], test: np.ndarray,
         p, k = p_all[c0:c0 + per_chunk], k_all[c0:c0 + per_chunk]
         frames = [data[p, k - c][:, None].to(device).repeat(members, 1, 1, 1)
                   for c in range(context)]
-        obs, older = frames[0], frames[1:][::-1]
-
-        def make_cond(lead: int, history, obs=obs, older=older):
-            seq = older + list(history)
-            return make_cond_channels([seq[-1 - c] for c in range(context)], obs, lead, k_train)
-
         t0 = time.perf_counter()
-        with torch.no_grad():
-            res = rollout(model, data[p, k][:, None].to(device), horizon, make_cond,
-                          sampling=sampling, members=members, generator=g, source=source)
+        res = _roll(model, config, sampling, data[p, k][:, None].to(device), frames[0],
+                    frames[1:][::-1], horizon, members, g)
         seconds += time.perf_counter() - t0
         nfe = res.nfe_per_step[0]
         parts.append(split_members(res.trajectory[1:].cpu(), members, dim=1))
@@ -330,13 +349,9 @@ def free_rollout(model: nn.Module, config: dict[str, Any], test: np.ndarray, fra
     Raises:
         FloatingPointError: the rollout diverged (NaN/inf states).
     """
-    sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
-    if config["forecaster"] == "mse":
-        members = 1
+    model, sampling, members, g = _prepare(model, config, sampling, overrides, members, seed,
+                                           device)
     context, k_train = config["context"], config["horizon"]
-    source = _source(config)
-    model = model.to(device)
-    g = torch.Generator(device=device).manual_seed(seed)
     start = torch.from_numpy(np.ascontiguousarray(test[:trajectories, :context])).to(device)
     seq = [start[:, c][:, None].repeat(members, 1, 1, 1) for c in range(context)]
     out: list[Tensor] = []
@@ -344,14 +359,7 @@ def free_rollout(model: nn.Module, config: dict[str, Any], test: np.ndarray, fra
     while len(out) < frames:
         block = min(k_train, frames - len(out))
         obs, older = seq[-1], seq[len(seq) - context:-1]
-
-        def make_cond(lead: int, history, obs=obs, older=older):
-            s = older + list(history)
-            return make_cond_channels([s[-1 - c] for c in range(context)], obs, lead, k_train)
-
-        with torch.no_grad():
-            res = rollout(model, obs, block, make_cond, sampling=sampling, members=1,
-                          generator=g, source=source)
+        res = _roll(model, config, sampling, obs, obs, older, block, 1, g)
         new = list(res.trajectory[1:])
         seq = (seq + new)[-context:]
         out += [f[:, 0].cpu() for f in new]

@@ -507,20 +507,19 @@ def run_md_benchmark(
     Raises:
         ValueError: a bad grid, or too few trajectories for a validation split.
     """
-    from idff.eval.bench import parse_grid
-
-    grid_overrides = {g: parse_grid(g) for g in grids}
-    select = len(grid_overrides) > 1
     import time
 
+    from idff.eval.bench import parse_grid
     from idff.md.plots import plot_ramachandran, plot_torsion_series
     from idff.timeseries.lorenz import plot_lorenz
 
+    grid_overrides = {g: parse_grid(g) for g in grids}
+    select = len(grid_overrides) > 1
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     data = {"source": "simulation", "system": "alanine", "settings": asdict(settings),
-            "cache": str(cache), "dim": 4, **({"validation": True} if select else {})}
+            "cache": str(cache), **({"validation": True} if select else {})}
     echo(f"simulating (cached in {cache}) ...")
     series = load_series(data, progress)
     data["dim"] = input_dim(series)  # 4 for the dipeptide, 12 for the tetrapeptide
