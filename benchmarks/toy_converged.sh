@@ -9,6 +9,8 @@
 #     GRIDS=uniform,power,power:1.5 NFE=1,2,3,4,6,10,100 \
 #     RESULTS=benchmarks/results/toy_fewstep bash benchmarks/toy_converged.sh seeds
 #                                            # the few-step solvers and grids, same runs
+#   SELECT=mmd_fine BENCH_TAG=-fewstep-fine RESULTS=benchmarks/results/toy_fewstep_fine ...
+#                                            # the same, the sampler chosen on mmd_fine
 #
 # Rerunnable and resumable: a run that already holds its target step is not trained again
 # (a shorter one is resumed and extended), and every benchmark cell is journalled, so an
@@ -19,7 +21,8 @@
 # CURVE_STEPS, SEEDS, DATASETS, METHODS (add icfm for I-CFM), NFE, RESULTS (output prefix
 # of the seed study), SOLVERS, GRIDS and GAMMAS (the sampler candidates chosen per budget on
 # the validation reference), BENCH_TAG (suffix of the seed study's benchmark folder, so that
-# another sampler set keeps its own journals), NICE (prefix for every compute command).
+# another sampler set keeps its own journals), SELECT (the validation metric that picks the
+# sampler; default MMD², e.g. mmd_fine), NICE (prefix for every compute command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,12 +39,14 @@ SOLVERS=${SOLVERS:-midpoint,euler,ddim}
 GRIDS=${GRIDS:-}
 GAMMAS=${GAMMAS:-0,0.5,1}
 BENCH_TAG=${BENCH_TAG:-}
+SELECT=${SELECT:-}
 export OMP_NUM_THREADS=1
 
 IDFF=.venv/bin/idff
 PY=.venv/bin/python
 BENCH_OPTS=(--n-eval 2000 --n-val 1000 --gammas "$GAMMAS" --solvers "$SOLVERS" --threads 1)
 [[ -n $GRIDS ]] && BENCH_OPTS+=(--grids "$GRIDS")
+[[ -n $SELECT ]] && BENCH_OPTS+=(--select-metric "$SELECT")
 
 step_of() {  # the step of a run's snapshot, 0 when it has none
     if [[ -f "$1/snapshot.pt" || -f "$1/snapshot.safetensors" ]]; then

@@ -1,0 +1,103 @@
+"""IDFF vs OT-CFM over training seeds: the batch-128 Fashion-MNIST runs of
+``benchmarks/fmnist_nfe.sh`` (``TAG=-b128-sS``), paired seed by seed.
+
+For every training seed and NFE budget it lists both methods' FD-FMNIST-CNN (95 % bootstrap
+interval) with the earlier samplers (``benchmarks/fmnist_nfe.sh``: midpoint or ddim2 on the
+uniform grid) and with the few-step sampler chosen on the validation reference by
+``benchmarks/fmnist_fewstep.sh``, and the paired difference
+OT-CFM − IDFF (positive: IDFF ahead). The last table gives the mean difference over seeds and
+on how many seeds IDFF is ahead. Seeds whose benchmarks are missing are reported and skipped.
+
+    python benchmarks/fmnist_seeds.py --seeds 0,1 > results/eval/fmnist_b128_seeds.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from idff.eval.bench import read_csv
+
+#: (sampler family, method) -> benchmark part, ``{seed}`` filled in
+PARTS = {
+    ("earlier", "IDFF"): ["{mid}_idff_s005"],
+    ("earlier", "OT-CFM"): ["{mid}_otcfm", "{mid}_otcfm_100"],
+    ("few-step", "IDFF"): ["{few}_idff"],
+    ("few-step", "OT-CFM"): ["{few}_otcfm"],
+}
+
+
+def load(mid: str, few: str, seed: int) -> dict[tuple[str, str], dict[int, object]]:
+    """``{(family, method): {budget: row}}`` of one training seed (missing parts left out)."""
+    out: dict[tuple[str, str], dict[int, object]] = {}
+    for key, parts in PARTS.items():
+        for part in parts:
+            path = Path(part.format(mid=mid, few=few).format(seed=seed) + ".csv")
+            if not path.is_file():
+                continue
+            for r in read_csv(path):
+                if r.nfe_budget.isdigit() and math.isfinite(r.value):
+                    out.setdefault(key, {})[int(r.nfe_budget)] = r
+    return out
+
+
+def fd(r) -> str:
+    if r is None:
+        return ""
+    lo, hi = r.extra.get(f"{r.metric}_lo"), r.extra.get(f"{r.metric}_hi")
+    ci = f" [{lo:.1f}, {hi:.1f}]" if lo is not None else ""
+    called = f" ({r.nfe} calls)" if r.nfe != int(r.nfe_budget) else ""
+    sampler = f" `{r.noise.replace(' gamma=0', '')}`" if r.noise else ""
+    return f"{r.value:.1f}{ci}{called}{sampler}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="0,1", help="training seeds, comma-separated")
+    ap.add_argument("--mid", default="results/eval/fmnist_b128_s{seed}",
+                    help="prefix of benchmarks/fmnist_nfe.sh's outputs ({seed} filled in)")
+    ap.add_argument("--few", default="results/eval/fmnist_fewstep_b128_s{seed}",
+                    help="prefix of benchmarks/fmnist_fewstep.sh's outputs")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+
+    data = {s: load(args.mid, args.few, s) for s in seeds}
+    missing = [s for s in seeds if not data[s]]
+    seeds = [s for s in seeds if data[s]]
+    if not seeds:
+        raise SystemExit(f"no benchmark outputs for seeds {args.seeds} under {args.mid!r} / "
+                         f"{args.few!r}; run benchmarks/fmnist_nfe.sh and fmnist_fewstep.sh.")
+    budgets = sorted({b for s in seeds for rows in data[s].values() for b in rows})
+
+    lines = ["**FD-FMNIST-CNN per training seed** (2000 samples, 95 % bootstrap interval; "
+             "difference = OT-CFM − IDFF, positive: IDFF ahead)", ""]
+    lines += ["| seed | sampler | NFE | IDFF | OT-CFM | difference |",
+              "|---|---|---:|---|---|---:|"]
+    diffs: dict[tuple[str, int], list[float]] = {}
+    for s in seeds:
+        for family in ("earlier", "few-step"):
+            idff, cfm = data[s].get((family, "IDFF"), {}), data[s].get((family, "OT-CFM"), {})
+            for b in budgets:
+                a, c = idff.get(b), cfm.get(b)
+                if a is None and c is None:
+                    continue
+                d = c.value - a.value if a is not None and c is not None else None
+                if d is not None:
+                    diffs.setdefault((family, b), []).append(d)
+                lines.append(f"| {s} | {family} | {b} | {fd(a)} | {fd(c)} | "
+                             f"{'' if d is None else f'{d:+.1f}'} |")
+    lines += ["", f"**Over seeds** ({', '.join(map(str, seeds))})", "",
+              "| sampler | NFE | mean difference | IDFF ahead on |", "|---|---:|---:|---:|"]
+    for (family, b), ds in sorted(diffs.items(), key=lambda kv: (kv[0][0] != "earlier",
+                                                                 kv[0][1])):
+        ahead = sum(d > 0 for d in ds)
+        lines.append(f"| {family} | {b} | {sum(ds) / len(ds):+.1f} | {ahead} of {len(ds)} |")
+    if missing:
+        lines += ["", f"No outputs yet for seed(s) {', '.join(map(str, missing))}."]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
