@@ -180,6 +180,30 @@ def test_alpha_without_rk2_is_refused_not_ignored():
     assert SamplingConfig().replace(solver="rk2", alpha=0.25).alpha == 0.25
 
 
+def test_rho_without_the_power_grid_is_refused_not_ignored():
+    with pytest.raises(ConfigError, match="only the power grid has an exponent") as e:
+        SamplingConfig().replace(rho=1.5)
+    assert "grid='power'" in str(e.value) and "--grid power" in e.value.cli
+    with pytest.raises(ConfigError, match="adaptive and uses no time grid"):
+        SamplingConfig().replace(solver="dopri5", rho=1.5)
+    assert SamplingConfig().replace(grid="power", rho=1.5).rho == 1.5
+    assert SamplingConfig(grid="power", rho=1.5).replace(rho=3.0).rho == 3.0
+    assert SamplingConfig().replace(rho=2.0).grid == "uniform"  # the default changes nothing
+
+
+def test_integrate_refuses_grid_and_solver_options_it_would_ignore(oracle):
+    f = IDFFField(oracle, sigma=0.2)
+    with pytest.raises(ValueError, match="rho=1.5 would change nothing"):
+        integrate(f, _x0(4), solver="midpoint", nfe=4, rho=1.5)
+    with pytest.raises(ValueError, match="alpha=0.25 would change nothing"):
+        integrate(f, _x0(4), solver="midpoint", nfe=4, grid="power", alpha=0.25)
+    with pytest.raises(ValueError, match="times would change nothing"):
+        integrate(f, _x0(4), solver="euler", nfe=2, times=[0.0, 0.3, 1.0])
+    assert integrate(f, _x0(4), solver="rk2", nfe=4, grid="power", rho=1.5, alpha=0.25).nfe == 4
+    # a config whose rk2 falls back to Euler at one call still samples
+    assert SamplingConfig(solver="rk2", alpha=0.25, nfe=1).integrate(oracle, _x0(4)).nfe == 1
+
+
 def test_uniform_grid_on_the_grid_path_matches_the_original_loop(oracle):
     x0 = _x0(50)
     for solver in ("euler", "midpoint", "heun", "ddim", "ddim2"):

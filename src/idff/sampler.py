@@ -116,13 +116,16 @@ def integrate(
             counted evaluations (one evaluation turns ``midpoint``/``heun`` into Euler and
             ``ddim2`` into ``ddim``). Refused for adaptive solvers.
         grid, rho, times: the time grid (:func:`idff.solvers.time_grid`): ``"uniform"``,
-            ``"power"`` (exponent ``rho``), ``"logsnr"`` or ``"custom"`` (``times``).
+            ``"power"`` (exponent ``rho``), ``"logsnr"`` or ``"custom"`` (``times``). A
+            ``rho`` other than 2 without the power grid, or ``times`` without the custom
+            grid, is refused (it would change nothing).
         return_trajectory: also return the states at each step (adaptive: at
             ``trajectory_points`` times).
         generator: random generator for SDE noise.
         atol, rtol: tolerances of adaptive solvers.
         t_end: adaptive solvers stop at ``1 - t_end`` for singular fields.
-        alpha: ``rk2`` only: where its second call sits in each step, ``0 < α <= 1``.
+        alpha: ``rk2`` only: where its second call sits in each step, ``0 < α <= 1``
+            (another value with another solver is refused).
 
     Returns:
         A :class:`SampleResult` with the exact NFE.
@@ -136,6 +139,16 @@ def integrate(
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
         raise ValueError(f"alpha (where rk2's second call sits in a step) must be in (0, 1], "
                          f"got {alpha!r}; 0.5 is the midpoint rule.")
+    # options that this solver or grid would ignore are refused, not dropped
+    if alpha != 0.5 and solver != "rk2":
+        raise ValueError(f"alpha={alpha!r} would change nothing: only the rk2 solver has a "
+                         f"movable second call, and the solver is {solver!r}; use solver='rk2'.")
+    if rho != 2.0 and grid != "power":
+        raise ValueError(f"rho={rho!r} would change nothing: only the power grid has an "
+                         f"exponent, and the grid is {grid!r}; use grid='power'.")
+    if times is not None and grid != "custom":
+        raise ValueError(f"times would change nothing: they are a custom grid, and the grid "
+                         f"is {grid!r}; use grid='custom'.")
     if solver in ADAPTIVE:
         if nfe is not None or steps is not None or grid != "uniform":
             raise ValueError(f"solver {solver!r} is adaptive and chooses its own steps, so it "

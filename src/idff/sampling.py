@@ -243,7 +243,15 @@ class SamplingConfig:
                 words, with the command-line words as its ``cli`` message).
         """
         defaults = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
-        if self.solver != "rk2" and given.get("alpha", 0.5) != 0.5:
+        if self.grid != "power" and given.get("rho", 2.0) != 2.0:
+            unused = ["rho"]
+            if self.adaptive:
+                why = f"the solver {self.solver!r} is adaptive and uses no time grid"
+                fix, cli_fix = "drop it", "drop it"
+            else:
+                why = f"only the power grid has an exponent, and the grid is {self.grid!r}"
+                fix, cli_fix = "add grid='power'", "add --grid power"
+        elif self.solver != "rk2" and given.get("alpha", 0.5) != 0.5:
             unused = ["alpha"]
             why = (f"only the rk2 solver has a movable second call, and the solver is "
                    f"{self.solver!r}")
@@ -320,9 +328,13 @@ class SamplingConfig:
         g = wrap(f) if wrap is not None else f
         if steps is None:
             return integrate(g, x0, solver=self.solver, return_trajectory=return_trajectory)
-        return integrate(g, x0, steps=steps, solver=self.effective_solver(), generator=generator,
-                         return_trajectory=return_trajectory, grid=self.grid, rho=self.rho,
-                         times=self.times, alpha=self.alpha)
+        solver = self.effective_solver()
+        # only what this solver and grid use (one evaluation turns rk2 into Euler)
+        used = {**({"rho": self.rho} if self.grid == "power" else {}),
+                **({"times": self.times} if self.grid == "custom" else {}),
+                **({"alpha": self.alpha} if solver == "rk2" else {})}
+        return integrate(g, x0, steps=steps, solver=solver, generator=generator,
+                         return_trajectory=return_trajectory, grid=self.grid, **used)
 
 
 def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
