@@ -8,7 +8,11 @@ uniform grid) and with the few-step sampler chosen on the validation reference b
 OT-CFM − IDFF (positive: IDFF ahead). The last table gives the mean difference over seeds and
 on how many seeds IDFF is ahead. Seeds whose benchmarks are missing are reported and skipped.
 
-    python benchmarks/fmnist_seeds.py --seeds 0,1 > results/eval/fmnist_b128_seeds.md
+    python benchmarks/fmnist_seeds.py --seeds 0,1 --png results/eval/fmnist_b128_seeds.png \
+        > results/eval/fmnist_b128_seeds.md
+
+``--png`` also draws FD against NFE, one line per method and seed, solid for the few-step
+samplers and dashed for the earlier ones, with the bootstrap intervals as bars (log axes).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def main() -> None:
                     help="prefix of benchmarks/fmnist_nfe.sh's outputs ({seed} filled in)")
     ap.add_argument("--few", default="results/eval/fmnist_fewstep_b128_s{seed}",
                     help="prefix of benchmarks/fmnist_fewstep.sh's outputs")
+    ap.add_argument("--png", type=Path, default=None, help="also write this figure")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
 
@@ -97,6 +102,41 @@ def main() -> None:
     if missing:
         lines += ["", f"No outputs yet for seed(s) {', '.join(map(str, missing))}."]
     print("\n".join(lines))
+    if args.png:
+        plot(data, seeds, args.png)
+
+
+def plot(data: dict, seeds: list[int], path: Path) -> None:
+    """FD against NFE per method and seed (few-step solid, earlier dashed), log-x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colours = {"IDFF": "tab:blue", "OT-CFM": "tab:orange"}
+    markers = "os^D"
+    for i, s in enumerate(seeds):
+        for (family, method), rows in sorted(data[s].items()):
+            b = sorted(rows)
+            v = [rows[k].value for k in b]
+            lo = [rows[k].value - rows[k].extra.get(f"{rows[k].metric}_lo", rows[k].value)
+                  for k in b]
+            hi = [rows[k].extra.get(f"{rows[k].metric}_hi", rows[k].value) - rows[k].value
+                  for k in b]
+            ax.errorbar(b, v, yerr=[lo, hi], color=colours.get(method, "k"),
+                        ls="-" if family == "few-step" else "--", marker=markers[i % 4],
+                        ms=4, capsize=2, label=f"{method}, {family}, seed {s}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("NFE (network calls per sample)")
+    ax.set_ylabel("FD-FMNIST-CNN (lower is better)")
+    ax.set_title("Fashion-MNIST, batch 128, paired training seeds")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
