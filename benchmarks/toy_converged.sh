@@ -32,7 +32,7 @@ SEEDS=${SEEDS:-"0 1 2"}
 DATASETS=${DATASETS:-"checkerboard 8gaussians"}
 METHODS=${METHODS:-"idff otcfm"}
 NFE=${NFE:-1,2,4,10,100,adaptive}
-NICE=${NICE:-"nice -n 10"}
+NICE=${NICE-"nice -n 10"}  # NICE="" runs at normal priority
 CHECK_STEPS=${CHECK_STEPS:-40000}
 RESULTS=${RESULTS:-benchmarks/results/toy_converged}  # output prefix of the seed study
 SOLVERS=${SOLVERS:-midpoint,euler,ddim}
