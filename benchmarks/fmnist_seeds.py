@@ -107,7 +107,7 @@ def main() -> None:
 
 
 def plot(data: dict, seeds: list[int], path: Path) -> None:
-    """FD against NFE per method and seed (few-step solid, earlier dashed), log-x."""
+    """FD against NFE per method and seed (few-step solid, earlier dashed), log axes."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -7,6 +7,8 @@ starts from the same noises and is scored by FD-FMNIST-CNN against the validatio
         --solvers rk2:0.1,rk2:0.15,rk2:0.2,rk2:0.25,rk2:0.3,ab3 --grids uniform,power
     python benchmarks/fmnist_solver_sweep.py checkpoints/fashion_mnist/idff --nfe 4 \\
         --solvers rk2:0.2,rk2:0.3,rk2:0.4,midpoint --grids power,power:1.5
+    python benchmarks/fmnist_solver_sweep.py checkpoints/fashion_mnist/idff --nfe 4 \\
+        --solvers rk2:0.15 --grids power:1.25,power:1.5,power:1.75,power
 
 Prints one line per candidate (run, NFE, solver, grid, validation FD).
 """
