@@ -354,3 +354,21 @@ def test_commands_take_shipped_names(tmp_path, monkeypatch):
     import numpy as np
 
     assert np.load(tmp_path / "x.npy").shape[0] == 2
+
+
+def test_shipped_runs_store_the_samplers_the_fewstep_table_chose():
+    """``idff sample checkpoints/fashion_mnist/idff --nfe 4`` samples with the solver and
+    grid that results/eval/fmnist_fewstep_*.csv chose on the validation reference."""
+    from idff.eval.bench import parse_grid, parse_solver, read_csv
+
+    for name in ("idff", "otcfm"):
+        run = idff.load(f"fashion_mnist/{name}")
+        rows = read_csv(ROOT / "results" / "eval" / f"fmnist_fewstep_{name}.csv")
+        assert sorted(int(r.nfe_budget) for r in rows) == sorted(run.sampling.budgets)
+        for row in rows:
+            solver_spec, grid_spec = row.noise.split()[:2]
+            solver, kw = parse_solver(solver_spec)
+            grid = parse_grid(grid_spec)
+            s = run.sampling.replace(nfe=int(row.nfe_budget))
+            assert (s.solver, s.grid, s.rho, s.alpha) == (
+                solver, grid["grid"], grid.get("rho", 2.0), kw.get("alpha", 0.5)), row

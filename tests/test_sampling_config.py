@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from idff.cli.main import cli
@@ -91,9 +93,10 @@ def test_legacy_configs_upgrade_to_the_same_settings():
 
 def test_every_sampling_command_offers_every_option():
     names = [n for n, _, _ in cli_options()]
-    # method and σ belong to the trained run; a custom grid's times come from tune-schedule
+    # method and σ belong to the trained run; a custom grid's times come from tune-schedule,
+    # the per-budget table from bench nfe --store and tune-schedule
     assert set(names) == {f.name for f in dataclasses.fields(SamplingConfig)} - {
-        "method", "sigma", "times"}
+        "method", "sigma", "times", "budgets", "home"}
     for cmd in (["sample"], ["generate"], ["forecast"], ["md-eval"]):
         text = CliRunner().invoke(cli, [*cmd, "--help"], terminal_width=200).output
         for n in names:
@@ -112,3 +115,101 @@ def test_number_lists_are_comma_separated_and_checked():
             t.convert(bad, None, None)
     res = CliRunner().invoke(cli, ["md-benchmark", "--nfe", "2,0", "--out", "x"])
     assert res.exit_code == 2 and "--nfe" in res.output
+
+
+# -- samplers stored per NFE budget ---------------------------------------------------------
+
+_BUDGETS = {"4": {"solver": "rk2", "alpha": 0.25, "grid": "power", "rho": 1.5},
+            "10": {"solver": "unipc3", "grid": "power"}}
+_RUN = {"method": "idff", "objective": {"sigma": 0.05},
+        "sampling": {"nfe": 10, "solver": "midpoint", "budgets": _BUDGETS}}
+
+
+def _plain(**kw):
+    """The settings without the table, for comparing what a config samples with."""
+    return {k: v for k, v in SamplingConfig(method="idff", sigma=0.05, **kw).to_dict().items()}
+
+
+def test_a_budget_entry_is_the_sampler_at_its_nfe_unless_a_knob_is_named():
+    cfg = SamplingConfig.from_run(_RUN)
+    assert cfg.budgets == {4: _BUDGETS["4"], 10: _BUDGETS["10"]}
+    # the stored NFE has an entry: it is the run's default sampler
+    assert cfg.to_dict() == _plain(nfe=10, solver="unipc3", grid="power")
+    four = _plain(nfe=4, solver="rk2", alpha=0.25, grid="power", rho=1.5)
+    assert cfg.replace(nfe=4).to_dict() == four
+    assert SamplingConfig.from_run(_RUN, nfe=4).to_dict() == four
+    # a budget without an entry samples with the stored settings, not with another entry
+    stored6 = _plain(nfe=6, solver="midpoint")
+    assert cfg.replace(nfe=6).to_dict() == stored6
+    assert cfg.replace(nfe=4).replace(nfe=6).to_dict() == stored6
+    # naming any sampler knob bypasses the table and starts from the stored settings
+    assert cfg.replace(nfe=4, grid="uniform").to_dict() == _plain(nfe=4, solver="midpoint")
+    assert cfg.replace(solver="euler").to_dict() == _plain(nfe=10, solver="euler")
+    assert cfg.replace(nfe=4).replace(solver="heun").to_dict() == _plain(nfe=4, solver="heun")
+    # what a run stores: the table apart from the settings in use; JSON keys are strings
+    assert "budgets" not in cfg.knobs()
+    again = SamplingConfig.from_run(json.loads(json.dumps(
+        {**_RUN, "sampling": {**_RUN["sampling"], "budgets": cfg.budgets}})))
+    assert again == cfg
+
+
+@pytest.mark.parametrize("budgets, match", [
+    ([4], "must map an NFE to sampler settings"),
+    ({"0": {"solver": "euler"}}, r"budgets\['0'\]: a budget is an NFE, an integer >= 1"),
+    ({"x": {"solver": "euler"}}, "an integer >= 1"),
+    ({"4": {}}, "must hold sampler settings"),
+    ({"4": {"solvr": "euler"}}, "solver"),
+    ({"4": {"nfe": 4}}, "nfe"),
+    ({"4": {"solver": "dopri5"}}, "adaptive and spends no fixed budget"),
+    ({"4": {"solver": "midpoint", "alpha": 0.3}}, "alpha=0.3 would change nothing"),
+    ({"4": {"grid": "custom"}}, "none are stored for NFE 4"),
+    ({"4": {"solver": "srk", "grid": "power"}}, r"budgets\['4'\]: solver 'srk' runs on the "
+                                                "uniform grid only"),
+])
+def test_bad_budget_tables_are_refused_naming_the_entry(budgets, match):
+    with pytest.raises(ConfigError, match=match):
+        SamplingConfig.from_run({**_RUN, "sampling": {"nfe": 10, "budgets": budgets}})
+
+
+def test_bench_store_writes_the_chosen_sampler_and_sampling_uses_it(tmp_path, toy_run):
+    import shutil
+
+    from idff.eval.bench import read_csv
+    from idff.runs import load
+
+    run = tmp_path / "run"
+    shutil.copytree(toy_run, run)
+    out = tmp_path / "bench"
+    args = ["bench", "nfe", str(run), "--nfe", "2,4", "--n-eval", "100", "--n-val", "50",
+            "--gammas", "0", "--solvers", "euler,rk2:0.25", "--grids", "uniform,power:1.5",
+            "--out", str(out)]
+    bad = CliRunner().invoke(cli, [*args[:11], "--store", "--out", str(out)])
+    assert bad.exit_code != 0 and "--store writes the sampler chosen among --solvers" in bad.output
+    res = CliRunner().invoke(cli, [*args, "--store"])
+    assert res.exit_code == 0, res.output
+    assert "stored in" in res.output and "sampling.budgets" in res.output
+    stored = json.loads((run / "config.json").read_text())["sampling"]["budgets"]
+    assert set(stored) == {"2", "4"}
+    names = {"euler": "euler", "rk2": "rk2:0.25"}
+    for row in read_csv(out.with_suffix(".csv")):
+        entry = stored[row.nfe_budget]
+        # the stored entry is the candidate the table reports as chosen
+        grid = "uniform" if entry.get("grid", "uniform") == "uniform" else "power:1.5"
+        assert row.noise == f"{names[entry['solver']]} {grid} gamma=0"
+    r = load(run)
+    for nfe, entry in stored.items():
+        a = r.sample(64, nfe=int(nfe), seed=3)
+        b = r.sample(64, nfe=int(nfe), seed=3, **entry)
+        assert torch.equal(a.x, b.x) and a.nfe == int(nfe)
+    # the stored default of the run is untouched
+    assert r.sampling.to_dict() == load(toy_run).sampling.to_dict()
+
+
+def test_budget_entries_beside_an_adaptive_default():
+    run = {**_RUN, "sampling": {"solver": "dopri5", "budgets": {"4": {"solver": "midpoint"}}}}
+    cfg = SamplingConfig.from_run(run)
+    assert cfg.solver == "dopri5" and cfg.nfe is None
+    assert cfg.replace(nfe=4).to_dict() == _plain(nfe=4, solver="midpoint")
+    # back on the adaptive default, another fixed budget is refused as before
+    with pytest.raises(ConfigError, match="adaptive and chooses its own steps"):
+        cfg.replace(nfe=4).replace(nfe=6)

@@ -316,16 +316,23 @@ def test_tune_schedule_command_stores_a_grid_the_sampler_uses(toy_run):
                                                   line)[0])
     assert after <= before
     run = load(toy_run)
-    assert run.sampling.grid == "custom" and run.sampling.solver == "ab2"
-    assert len(run.sampling.times) == 4
-    res = run.sample(16, seed=0)
+    default = run.sampling
+    assert default.grid != "custom" and default.nfe != 3  # the run's default is kept
+    tuned = default.replace(nfe=3)  # the stored sampler of NFE 3
+    assert tuned.grid == "custom" and tuned.solver == "ab2" and len(tuned.times) == 4
+    res = run.sample(16, nfe=3, seed=0)
     assert res.nfe == 3 and res.x.shape == (16, 2)
+    same = run.sample(16, nfe=3, seed=0, solver="ab2", grid="custom", times=tuned.times)
+    assert torch.equal(res.x, same.x)
+    # 'custom' at NFE 3 means the tuned times; other budgets have no tuned grid
+    assert torch.equal(run.sample(16, nfe=3, seed=0, solver="ab2", grid="custom").x, res.x)
+    assert run.sample(4, nfe=6).nfe == 6  # other budgets keep the run's sampler
+    with pytest.raises(ConfigError, match="none are stored for NFE 6; run 'idff tune-schedule "
+                       "RUN --nfe 6'"):
+        run.sample(4, nfe=6, solver="ab2", grid="custom")
     bad = CliRunner().invoke(cli, ["tune-schedule", str(toy_run), "--nfe", "3", "--solver",
                                    "dopri5"])
     assert bad.exit_code == 2 and "cannot be tuned" in bad.output
-    # another budget with the stored grid is refused with the fix
-    with pytest.raises(ConfigError, match="tune-schedule RUN --nfe N"):
-        run.sample(4, nfe=6)
 
 
 def test_bench_crosses_solvers_with_grids(toy_run):

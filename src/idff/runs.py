@@ -352,7 +352,8 @@ class Run:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed must be an integer >= 0 or None, got {seed!r}.")
         base = sampling or self.sampling
-        if nfe is not None and (solver or base.solver) in ADAPTIVE:
+        stored = solver is None and not overrides and nfe in (base.budgets or {})
+        if nfe is not None and (solver or base.solver) in ADAPTIVE and not stored:
             raise ConfigError(f"nfe={nfe} cannot bound the adaptive solver "
                               f"{solver or base.solver!r}, which chooses its own steps (the "
                               "result's .nfe reports the count); drop nfe, or choose a fixed-step "

@@ -36,6 +36,7 @@ __all__ = [
     "SamplingConfig",
     "METHOD_NAMES",
     "FIELD_KINDS",
+    "SAMPLER_KNOBS",
     "cli_options",
     "nfe_for_steps",
 ]
@@ -44,6 +45,8 @@ __all__ = [
 METHOD_NAMES = ("idff", "otcfm", "icfm")
 #: IDFF fields (docs/METHOD.md, "Fields"); CFM methods always use their velocity
 FIELD_KINDS = IDFF_KINDS
+#: the settings that make a sampler (what a per-budget entry may hold; the NFE is its key)
+SAMPLER_KNOBS = ("solver", "field", "gamma", "s", "sde", "grid", "rho", "alpha", "times")
 
 
 
@@ -78,12 +81,19 @@ class SamplingConfig:
         alpha: ``rk2`` only: where its second call sits in each step (``0 < α ≤ 1``).
         times: the ``custom`` grid ``0 = t_0 < … < t_N = 1`` (``idff tune-schedule``), with
             as many steps as ``nfe`` gives ``solver``.
+        budgets: the sampler chosen for each NFE budget, ``{nfe: {knob: value}}`` with the
+            knobs of :data:`SAMPLER_KNOBS` (written by ``idff bench nfe --store`` and ``idff
+            tune-schedule``; docs/METHOD.md, "Samplers stored per budget"). Asking for an
+            NFE that has an entry, and naming no sampler knob, samples with that entry on top
+            of the stored settings; naming any knob bypasses the table.
     """
 
     method: str = "idff"
     sigma: float | None = None
     nfe: int | None = _opt(10, "Network evaluations per sample (per frame or lead for time "
-                           "series).")
+                           "series). An NFE with a stored sampler ('idff bench nfe --store', "
+                           "'idff tune-schedule') samples with it unless a solver, grid or "
+                           "noise option is given.")
     solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only).", SOLVERS)
     field: str = _opt("pf", "IDFF field: 'pf' (exact probability flow and its SDE family), "
                       "'published', or the score-free 'x1' / 'velocity' (for comparison).",
@@ -98,6 +108,11 @@ class SamplingConfig:
     alpha: float = _opt(0.5, "rk2 solver: its second call sits at t + alpha·h (0 < alpha <= 1; "
                         "0.5 is the midpoint rule, small values a second-order Taylor step).")
     times: tuple[float, ...] | None = None
+    budgets: Mapping[int, Mapping[str, Any]] | None = dataclasses.field(default=None,
+                                                                        hash=False)
+    #: the stored settings a budget entry was applied on (None: no entry applied)
+    home: Mapping[str, Any] | None = dataclasses.field(default=None, repr=False,
+                                                       compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -133,6 +148,48 @@ class SamplingConfig:
             raise ConfigError(f"sampling nfe must be an integer >= 1 for solver "
                               f"{self.solver!r}, got {self.nfe!r}.")
         self._check_grid()
+        self._check_budgets()
+
+    def _check_budgets(self) -> None:
+        if self.budgets is None:
+            return
+        if not isinstance(self.budgets, Mapping):
+            raise ConfigError(f"sampling budgets must map an NFE to sampler settings, e.g. "
+                              f'{{"4": {{"solver": "rk2", "alpha": 0.25}}}}, got '
+                              f"{self.budgets!r}.")
+        table: dict[int, dict[str, Any]] = {}
+        for key, entry in self.budgets.items():
+            where = f"sampling.budgets[{key!r}]"
+            nfe = int(key) if isinstance(key, int) and not isinstance(key, bool) or \
+                isinstance(key, str) and key.isdigit() else 0
+            if nfe < 1:
+                raise ConfigError(f"{where}: a budget is an NFE, an integer >= 1, got {key!r}.")
+            if not isinstance(entry, Mapping) or not entry:
+                raise ConfigError(f"{where} must hold sampler settings (e.g. {{\"solver\": "
+                                  f"\"midpoint\", \"grid\": \"power\"}}), got {entry!r}.")
+            for k in entry:
+                if k not in SAMPLER_KNOBS:
+                    raise ConfigError(unknown_key_message(k, where, SAMPLER_KNOBS))
+            entry = dict(entry)
+            if entry.get("times") is not None:
+                entry["times"] = [float(v) for v in entry["times"]]
+            if entry.get("solver") in ADAPTIVE:
+                raise ConfigError(f"{where}: solver {entry['solver']!r} is adaptive and spends "
+                                  "no fixed budget; store a fixed-step solver (e.g. midpoint).")
+            try:
+                applied = dataclasses.replace(self, budgets=None, home=None,
+                                              **{**self._stored(), **entry, "nfe": nfe})
+                applied._refuse_unused(entry)
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            table[nfe] = entry
+        object.__setattr__(self, "budgets", dict(sorted(table.items())) or None)
+
+    def _stored(self) -> dict[str, Any]:
+        """The sampler knobs a budget entry applies on: the stored settings."""
+        if self.home is not None:
+            return dict(self.home)
+        return {k: getattr(self, k) for k in SAMPLER_KNOBS}
 
     def _check_grid(self) -> None:
         if self.grid not in GRIDS:
@@ -161,6 +218,10 @@ class SamplingConfig:
         if self.solver == "srk" and self.grid != "uniform":
             raise ConfigError("solver 'srk' runs on the uniform grid only; use grid 'uniform'.")
         if self.grid == "custom":
+            if self.times is None:
+                raise ConfigError(f"grid 'custom' needs its times, and none are stored for NFE "
+                                  f"{self.nfe}; run 'idff tune-schedule RUN --nfe {self.nfe}' or "
+                                  "choose grid 'uniform' or 'power'.")
             try:
                 time_grid(self.steps(), "custom", self.rho, self.times)
             except ValueError as e:
@@ -175,7 +236,7 @@ class SamplingConfig:
         Raises:
             ConfigError: an unknown key (naming the closest valid one) or a bad value.
         """
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "home"]
         for k in d:
             if k not in names:
                 raise ConfigError(unknown_key_message(k, where, names))
@@ -199,14 +260,20 @@ class SamplingConfig:
                               "noise); add it, e.g. \"sigma\": 0.2 for IDFF, 0.0 for OT-CFM.")
         stored = dict(config.get("sampling") or {})
         base = cls.from_dict({**stored, "method": method, "sigma": float(obj["sigma"])})
+        if base.budgets and base.nfe in base.budgets:  # the stored NFE has a chosen sampler
+            base = base.replace(nfe=base.nfe)
         return base.replace(**overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything; :meth:`knobs` is what a run config stores."""
-        return dataclasses.asdict(self)
+        """The settings in use, with method and σ (not the per-budget table)."""
+        d = dataclasses.asdict(self)
+        d.pop("budgets")
+        d.pop("home")
+        return d
 
     def knobs(self) -> dict[str, Any]:
-        """The settings a run stores under ``"sampling"`` (method and σ are the run's own)."""
+        """The settings in use, as a run stores them under ``"sampling"`` (method and σ are
+        the run's own; the per-budget table is kept apart, under ``"budgets"``)."""
         d = self.to_dict()
         d.pop("method")
         d.pop("sigma")
@@ -218,11 +285,25 @@ class SamplingConfig:
         Raises:
             ConfigError: an unknown option name or a bad value.
         """
-        names = {f.name for f in dataclasses.fields(self)}
+        names = {f.name for f in dataclasses.fields(self)} - {"home"}
         for k in changes:
             if k not in names:
                 raise ConfigError(unknown_key_message(k, "sampling", names))
-        kept = {k: v for k, v in changes.items() if v is not None}
+        given = {k: v for k, v in changes.items() if v is not None}
+        kept = dict(given)
+        table = kept.get("budgets", self.budgets) or {}
+        if "budgets" in kept:  # a new table: the settings it applies on are the current ones
+            kept.setdefault("home", None)
+        elif self.home is not None and ("nfe" in kept or kept.keys() & set(SAMPLER_KNOBS)):
+            # leave the applied entry: start again from the stored settings
+            kept = {**self.home, **kept, "home": None}
+        if "nfe" in given and not given.keys() & set(SAMPLER_KNOBS) and \
+                given["nfe"] in table:  # the sampler chosen for this budget
+            kept = {**kept, **table[given["nfe"]], "home": self._stored()}
+        if kept.get("grid") == "custom" and "times" not in kept and "times" not in given:
+            entry = table.get(kept.get("nfe", self.nfe), {})  # the grid tuned for this NFE
+            if entry.get("grid") == "custom" and entry.get("times") is not None:
+                kept["times"] = entry["times"]
         if kept.get("solver") in ADAPTIVE:
             kept.setdefault("nfe", None)
             if "grid" not in kept and self.grid != "uniform":
@@ -232,7 +313,7 @@ class SamplingConfig:
         if kept.get("grid") not in (None, "custom"):
             kept.setdefault("times", None)
         out = dataclasses.replace(self, **kept)
-        out._refuse_unused(kept)
+        out._refuse_unused(given)
         return out
 
     def _refuse_unused(self, given: Mapping[str, Any]) -> None:

@@ -23,11 +23,12 @@ def image_cases():
 
     out = {}
     for name, kw in {
-        "fmnist_idff_pf_midpoint_4": ("idff", {"nfe": 4}),
+        # the solver is named: NFE 4 of the shipped runs has a stored sampler (rk2)
+        "fmnist_idff_pf_midpoint_4": ("idff", {"nfe": 4, "solver": "midpoint"}),
         "fmnist_idff_published_4": ("idff", {"nfe": 4, "field": "published", "s": 0.2}),
         "fmnist_idff_ddim_2": ("idff", {"nfe": 2, "solver": "ddim"}),
         "fmnist_idff_euler_gamma_3": ("idff", {"nfe": 3, "solver": "euler", "gamma": 0.5}),
-        "fmnist_otcfm_midpoint_4": ("otcfm", {"nfe": 4}),
+        "fmnist_otcfm_midpoint_4": ("otcfm", {"nfe": 4, "solver": "midpoint"}),
     }.items():
         run, opts = kw
         model, cfg = load_image_model(ROOT / "checkpoints" / "fashion_mnist" / run)

@@ -351,7 +351,10 @@ def bench() -> None:
               help="Comma-separated solver candidates (e.g. midpoint,euler,ddim,ddim2,heun,srk, "
                    "unipc3, rk2:0.25 for rk2 with its second call at t + 0.25·h), "
                    "crossed with the noise candidates and chosen per budget on the validation "
-                   "reference; CFM runs use the ODE ones. Default: each run's own solver.")
+                   "reference; CFM runs use the ODE ones. Default: each run's own solver (a "
+                   "CFM run then samples as 'idff sample --nfe N' does, its stored per-budget "
+                   "samplers included; IDFF noise candidates name their noise, so they use "
+                   "the stored settings without the table).")
 @click.option("--grids", default="",
               help="Comma-separated time-grid candidates crossed with --solvers: uniform, "
                    "power (ρ = 2), power:RHO, logsnr, custom (the run's tuned grid). Put "
@@ -377,12 +380,16 @@ def bench() -> None:
                    "and the journal OUT.jsonl.")
 @click.option("--fresh", is_flag=True,
               help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
+@click.option("--store", is_flag=True,
+              help="Write the sampler chosen at each NFE budget into each run's config "
+                   "(sampling.budgets): sampling the run at that NFE then uses it unless a "
+                   "solver, grid or noise is named. Needs --solvers.")
 @device_option
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the networks (the first cells' times include compiling).")
 def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, field_kind,
               select_metric, ref_val, ref_eval, data_root, features, inception, classifier,
-              classifier_sha256, seed, threads, out, fresh, device, compile_):
+              classifier_sha256, seed, threads, out, fresh, store, device, compile_):
     """Quality and sampling time vs NFE for IDFF / OT-CFM / I-CFM runs.
 
     Toy runs are scored by MMD/W2; image runs (Fashion-MNIST) by a Fréchet distance
@@ -423,6 +430,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
         grid_specs = list(grid_list(grids)) or None
         if grid_specs and not solver_list:
             raise ValueError("--grids needs --solvers (the grids are crossed with them).")
+        if store and not solver_list:
+            raise ValueError("--store writes the sampler chosen among --solvers (and "
+                             "--grids) into each run; give --solvers, e.g. --solvers "
+                             "midpoint,rk2:0.25,unipc3 --grids uniform,power.")
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
                                     solver_list, device, compile_, grid_specs)
                    for i, r in enumerate(runs)]
@@ -475,6 +486,13 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     outp.with_suffix(".meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     click.echo(text)
     click.echo(f"wrote {outp.with_suffix('.csv')}, .md, .png, .meta.json")
+    if store:
+        per = len(nfes)
+        for i, e in enumerate(entries):
+            chosen = B.store_choices(e, rows[i * per:(i + 1) * per])
+            what = "; ".join(f"NFE {k}: {' '.join(f'{a}={b}' for a, b in v.items())}"
+                             for k, v in chosen.items()) or "nothing (no budget was scored)"
+            click.echo(f"stored in {e.info['run']}/config.json (sampling.budgets): {what}")
 
 
 @bench.command("merge")

@@ -37,9 +37,10 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     """Fit the step times of an NFE budget to a many-call teacher and store them in RUN.
 
     The N-call solve from each noise is pulled towards the teacher's endpoint from the same
-    noise (docs/METHOD.md, "Few-step solvers"). The grid, the solver and the NFE are written
-    to the run's config.json ("sampling": grid custom), so 'idff sample', 'generate' and
-    'bench nfe' (--grids custom) use them.
+    noise (docs/METHOD.md, "Few-step solvers"). The grid and the solver are written to the
+    run's config.json as the sampler of that NFE ("sampling" -> "budgets" -> N), so 'idff
+    sample', 'generate' and 'bench nfe' (--grids custom) use them at that NFE; the run's
+    other budgets keep their samplers.
     """
     import json
     from pathlib import Path
@@ -51,6 +52,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     from idff.run_config import upgrade_config
     from idff.runs import load
     from idff.sampler import integrate
+    from idff.sampling import SamplingConfig
     from idff.schedule import tune_grid
     from idff.solvers import GRID_SOLVERS, MULTISTEP
 
@@ -94,7 +96,14 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     if dry_run:
         return
     raw = upgrade_config(json.loads(cfg_path.read_text()))
-    tuned = s.replace(grid="custom", times=tuple(res.times))
-    raw["sampling"] = tuned.knobs()
+    section = dict(raw.get("sampling") or {})
+    entry = {"solver": s.solver, "grid": "custom", "times": [float(t) for t in res.times],
+             **({"gamma": 0.0} if s.method == "idff" and s.field == "pf" else {})}
+    budgets = {int(k): v for k, v in (section.get("budgets") or {}).items()}
+    budgets[nfe] = entry
+    section["budgets"] = {str(k): v for k, v in sorted(budgets.items())}
+    SamplingConfig.from_run({**raw, "sampling": section})  # refuse what would not load
+    raw["sampling"] = section
     atomic_write_json(raw, cfg_path, indent=2)
-    click.echo(f"stored in {cfg_path} (sampling: solver {tuned.solver}, nfe {nfe}, grid custom)")
+    click.echo(f"stored in {cfg_path} as the sampler for NFE {nfe} (sampling.budgets: solver "
+               f"{s.solver}, grid custom): 'idff sample {run} --nfe {nfe}' uses it")

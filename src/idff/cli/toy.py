@@ -153,7 +153,8 @@ def sample(run, n, seed, device, out, **kw):
     """Sample a trained run; writes raw samples (.npy) or a figure (.png).
 
     Every sampling option defaults to the run's own setting (toy runs: pf field, midpoint,
-    NFE 10). Image runs and published image checkpoints (.pt) write a PNG grid instead.
+    NFE 10), and an NFE with a stored sampler (sampling.budgets) to that sampler. Image
+    runs and published image checkpoints (.pt) write a PNG grid instead.
     """
     import numpy as np
 

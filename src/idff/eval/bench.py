@@ -73,12 +73,16 @@ class BenchEntry:
         samplers: candidate name (e.g. ``"gamma=0.5"``) -> sampler; one entry when the
             method has no sampling noise.
         info: free-form facts reported with the run (training steps, run directory).
+        settings: candidate name -> the sampling settings it runs with (solver, grid,
+            noise; :data:`idff.sampling.SAMPLER_KNOBS`), for candidates bound to a solver:
+            what ``idff bench nfe --store`` writes into the run for the chosen one.
     """
 
     label: str
     method: str
     samplers: dict[str, Sampler]
     info: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.samplers:
@@ -426,6 +430,16 @@ def fashion_mnist_quality(
 # ------------------------------------------------------------------------- run adapters
 
 
+def sampler_settings(run: Run, noise: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sampling overrides a candidate with ``noise`` runs with: ``noise`` itself, plus
+    the diffusion switch of kinds whose published recipe is an SDE."""
+    base = dict(noise or {})
+    if base.get("field") == "published" and base.get("s", 0) > 0 and \
+            get_kind(run.kind).published_sde:
+        base["sde"] = True
+    return base
+
+
 def run_sampler(run: Run, noise: dict[str, Any] | None = None,
                 device: str | torch.device = "cpu") -> Sampler:
     """A benchmark sampler for a loaded run (any registered kind with a ``sample``).
@@ -435,10 +449,7 @@ def run_sampler(run: Run, noise: dict[str, Any] | None = None,
     (``γ > 0``, or the published field's ``s`` on kinds whose published recipe is an SDE)
     integrates with Euler–Maruyama; otherwise with the run's solver.
     """
-    spec = get_kind(run.kind)
-    base = dict(noise or {})
-    if base.get("field") == "published" and base.get("s", 0) > 0 and spec.published_sde:
-        base["sde"] = True
+    base = sampler_settings(run, noise)
 
     def sampler(n: int, nfe: int | None, solver: str | None, seed: int):
         from idff.sampler import SampleResult
@@ -572,6 +583,7 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
     def name(*parts: str | None) -> str:
         return " ".join(p for p in parts if p)
 
+    settings: dict[str, dict[str, Any]] = {}
     if method == "idff":
         key = "gamma" if field == "pf" else "s"
         noiseless = field in ("x1", "velocity")  # score-free ODEs: one candidate, no noise
@@ -590,14 +602,17 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                         continue
                     grid = parsed.get(spec, {})
                     noise = {} if noiseless else {key: float(g)}
-                    base = run_sampler(run, {"field": field, **noise, **grid, **solver_kw},
-                                       device)
+                    overrides = {"field": field, **noise, **grid, **solver_kw}
+                    base = run_sampler(run, overrides, device)
                     tag = f"field={field}" if noiseless else f"{key}={g:g}"
                     if solver is None:
                         samplers[tag] = base
                     else:
-                        samplers[name(solver_spec, spec, tag)] = with_solver(
-                            base, solver, adaptive=not samplers, grid=grid)
+                        cand = name(solver_spec, spec, tag)
+                        samplers[cand] = with_solver(base, solver, adaptive=not samplers,
+                                                     grid=grid)
+                        settings[cand] = {"solver": solver,
+                                          **sampler_settings(run, overrides)}
     else:
         from idff.solvers import MULTISTEP
 
@@ -611,6 +626,7 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                 samplers[name(x, spec)] = with_solver(
                     run_sampler(run, {**grid, **solver_kw}, device), solver,
                     adaptive=not samplers, grid=grid)
+                settings[name(x, spec)] = {"solver": solver, **grid, **solver_kw}
         samplers = samplers or {"-": run_sampler(run, device=device)}
     try:  # the snapshot's step, not the planned one: runs may still be training
         steps = load_run(run_dir)[2]
@@ -618,7 +634,44 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
         steps = config.get("train", {}).get("steps")
     return BenchEntry(label or method or run_dir.name, method or "?", samplers,
                       {"run": str(run_dir), "kind": kind, "train_steps": steps,
-                       "dataset": config.get("data", {}).get("dataset")})
+                       "dataset": config.get("data", {}).get("dataset")}, settings)
+
+
+def store_choices(entry: BenchEntry, rows: Sequence[BenchRow]) -> dict[int, dict[str, Any]]:
+    """Write the sampler chosen at each fixed budget of ``rows`` (this entry's, from
+    :func:`run_benchmark`) into the entry's run config (``sampling.budgets``, atomically,
+    kept beside the budgets stored before), so that sampling the run at that NFE uses it.
+
+    Returns:
+        ``{nfe: settings}`` of what was stored (budgets whose candidate is not bound to a
+        solver, failed or was not scored are left out).
+    """
+    import json
+
+    from idff.io import atomic_write_json
+    from idff.run_config import upgrade_config
+    from idff.sampling import SamplingConfig
+
+    chosen = {int(r.nfe_budget): entry.settings[r.noise] for r in rows
+              if r.nfe_budget.isdigit() and r.noise in entry.settings and
+              math.isfinite(r.value)}
+    if not chosen:
+        return {}
+    path = Path(entry.info["run"]) / "config.json"
+    raw = upgrade_config(json.loads(path.read_text()))
+    current = SamplingConfig.from_run(raw)
+    for k, v in chosen.items():  # a tuned grid is stored with its times
+        used = current.replace(nfe=k, **v)
+        if used.grid == "custom":
+            chosen[k] = {**v, "times": list(used.times)}
+    section = dict(raw.get("sampling") or {})
+    budgets = {int(k): v for k, v in (section.get("budgets") or {}).items()}
+    budgets.update(chosen)
+    section["budgets"] = {str(k): v for k, v in sorted(budgets.items())}
+    SamplingConfig.from_run({**raw, "sampling": section})  # refuse what would not load
+    raw["sampling"] = section
+    atomic_write_json(raw, path, indent=2)
+    return chosen
 
 
 # ------------------------------------------------------------------------------ outputs
