@@ -364,9 +364,14 @@ class SamplingConfig:
             v = given[k]
             return f"--{k}" if v is True else f"--{k} {v:g}" if k != "field" else f"--{k} {v}"
 
+        note = ""
+        if self.budgets and self.nfe in self.budgets:
+            entry = ", ".join(f"{k}={v!r}" for k, v in self.budgets[self.nfe].items())
+            note = (f" (naming a sampler option sets aside the sampler stored for NFE "
+                    f"{self.nfe}: {entry})")
         raise ConfigError(
-            f"{', '.join(map(py, unused))} would change nothing: {why}; {fix}.",
-            cli=f"{', '.join(map(cli, unused))} would change nothing: {why}; {cli_fix}.")
+            f"{', '.join(map(py, unused))} would change nothing: {why}; {fix}.{note}",
+            cli=f"{', '.join(map(cli, unused))} would change nothing: {why}; {cli_fix}.{note}")
 
     # -- what it builds -------------------------------------------------------------------
 
