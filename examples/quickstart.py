@@ -33,11 +33,15 @@ out = Path(args.out or tempfile.mkdtemp(prefix="idff-quickstart-"))
 # `idff.load` takes a run folder or the name of a shipped run. The network carries its σ
 # and heads; `run.sampling` holds the run's sampling settings. Images come back clamped
 # to the data range [-1, 1] (`clamp=False` returns the solver's output as is), and
-# `seed=None` (the default) draws fresh noise, like `torch.randn`.
+# `seed=None` (the default) draws fresh noise, like `torch.randn`. The run stores the
+# sampler chosen for each few-step budget (`run.sampling.budgets`): at 4 calls, two `rk2`
+# steps (second call a quarter into the step) on the `power:1.5` time grid.
 
 # %%
 run = idff.load("fashion_mnist/idff")
-print(run.kind, run.sampling)
+print(run.kind, run.sampling.nfe, run.sampling.solver, run.sampling.grid)
+s4 = run.sampling.replace(nfe=4)
+print(f"stored for NFE 4: {s4.solver} alpha={s4.alpha} {s4.grid} rho={s4.rho}")
 res = run.sample(16, nfe=4, seed=0)
 print(f"images {tuple(res.x.shape)}, NFE {res.nfe}, range [{res.x.min():.1f}, {res.x.max():.1f}]")
 try:

@@ -40,7 +40,8 @@ def test_quickstart_runs_as_a_script_and_prints_each_step(tmp_path, capsys, monk
     monkeypatch.setattr("sys.argv", ["quickstart.py", "--steps", "20", "--out", str(tmp_path)])
     runpy.run_path(str(EXAMPLES / "quickstart.py"), run_name="__main__")
     out = capsys.readouterr().out
-    assert "image SamplingConfig(method='idff', sigma=0.05" in out
+    assert "image 10 unipc3 power" in out
+    assert "stored for NFE 4: rk2 alpha=0.25 power rho=1.5" in out
     assert "images (16, 1, 28, 28), NFE 4, range [-1.0, 1.0]" in out
     assert "20 steps in" in out and "toy samples (1000, 2), NFE 4, sigma 0.2" in out
     assert "own network: loss" in out and "NFE 4" in out
