@@ -372,3 +372,22 @@ def test_shipped_runs_store_the_samplers_the_fewstep_table_chose():
             s = run.sampling.replace(nfe=int(row.nfe_budget))
             assert (s.solver, s.grid, s.rho, s.alpha) == (
                 solver, grid["grid"], grid.get("rho", 2.0), kw.get("alpha", 0.5)), row
+
+
+def test_ship_checkpoint_script_stores_a_fewstep_tables_choices(tmp_path, monkeypatch, capsys):
+    """benchmarks/ship_checkpoint.py rebuilds the table's candidates and stores each budget's
+    choice: on the shipped run's own table it reproduces the shipped table of samplers."""
+    import runpy
+
+    out = tmp_path / "ship"
+    monkeypatch.setattr("sys.argv", [
+        "ship_checkpoint.py", str(ROOT / "checkpoints" / "fashion_mnist" / "idff"), str(out),
+        "--bench", str(ROOT / "results" / "eval" / "fmnist_fewstep_idff.csv"), "--nfe", "4",
+        "--fewstep", str(ROOT / "results" / "eval" / "fmnist_fewstep_idff.csv")])
+    runpy.run_path(str(ROOT / "benchmarks" / "ship_checkpoint.py"), run_name="__main__")
+    assert "stored in" in capsys.readouterr().out
+    shipped = idff.load("fashion_mnist/idff").sampling
+    copy = idff.load(out).sampling
+    assert copy.budgets == shipped.budgets
+    # the default NFE is the one asked for, with the sampler the table chose there
+    assert copy.to_dict() == shipped.replace(nfe=4).to_dict()
