@@ -3,7 +3,9 @@
 # the solver × time grid is chosen per NFE budget on the validation reference (10k training
 # images, N_VAL samples per candidate), then scored once with N_EVAL fresh samples against
 # the 10k test images (FD-FMNIST-CNN with a bootstrap interval, k-NN precision/recall).
-# The candidate "midpoint uniform" is the sampler of the earlier tables.
+# The candidate "midpoint uniform" is the sampler of the earlier tables. Each run then stores
+# its choices (idff bench nfe --store: sampling.budgets), so `idff sample RUN --nfe 4` uses
+# them; STORE=0 leaves the runs as they are.
 #
 #   bash benchmarks/fmnist_fewstep.sh                        # both checkpoints; resumable
 #   RUNS=idff NFES=2,4 SOLVERS=midpoint,dpm2m N_VAL=150 bash benchmarks/fmnist_fewstep.sh
@@ -25,6 +27,9 @@ IDFF=${IDFF:-.venv/bin/idff}
 SRC=${SRC:-checkpoints/fashion_mnist}  # or runs: the folders of benchmarks/fmnist_nfe.sh
 TAG=${TAG:-}
 OUT=results/eval/fmnist_fewstep${TAG//-/_}
+STORE=${STORE:-1}
+STORE_ARG=()
+if [[ $STORE == 1 ]]; then STORE_ARG=(--store); fi
 export OMP_NUM_THREADS=1
 
 declare -A LABEL=([idff]=IDFF [otcfm]=OT-CFM [icfm]=I-CFM)
@@ -36,7 +41,7 @@ for name in $RUNS; do
   "$IDFF" bench nfe "$(run_dir "$name")" --label "${LABEL[$name]}" --nfe "$NFES" \
     --n-eval "$N_EVAL" --n-val "$N_VAL" --solvers "$SOLVERS" --grids "$GRIDS" --gammas 0 \
     --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
-    --out "${OUT}_$name" &
+    --out "${OUT}_$name" "${STORE_ARG[@]}" &
 done
 wait
 # one table and figure for both runs (rewritten from the parts; nothing is sampled again)
