@@ -11,7 +11,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 #: the runs of checkpoints/ that ship (idff.runs.SHIPPED): their config and EMA weights
-SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm")
+SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm",
+           "fashion_mnist/idff-b128", "fashion_mnist/otcfm-b128")
 FILES = ("config.json", "snapshot.pt", "snapshot.safetensors")
 
 

@@ -361,9 +361,11 @@ def test_shipped_runs_store_the_samplers_the_fewstep_table_chose():
     grid that results/eval/fmnist_fewstep_*.csv chose on the validation reference."""
     from idff.eval.bench import parse_grid, parse_solver, read_csv
 
-    for name in ("idff", "otcfm"):
+    for name, table in (("idff", "fmnist_fewstep_idff"), ("otcfm", "fmnist_fewstep_otcfm"),
+                        ("idff-b128", "fmnist_fewstep_b128_s0_idff"),
+                        ("otcfm-b128", "fmnist_fewstep_b128_s0_otcfm")):
         run = idff.load(f"fashion_mnist/{name}")
-        rows = read_csv(ROOT / "results" / "eval" / f"fmnist_fewstep_{name}.csv")
+        rows = read_csv(ROOT / "results" / "eval" / f"{table}.csv")
         assert sorted(int(r.nfe_budget) for r in rows) == sorted(run.sampling.budgets)
         for row in rows:
             solver_spec, grid_spec = row.noise.split()[:2]

@@ -65,7 +65,8 @@ TrainFn = Callable[..., nn.Module]
 SMALL_TRAIN: dict[str, Any] = {"steps": 5000, "lr": 1e-3, "warmup": 200, "ema_decay": 0.999}
 
 #: the runs shipped with idff, loadable by name
-SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm")
+SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm",
+           "fashion_mnist/idff-b128", "fashion_mnist/otcfm-b128")
 #: environment variable naming a folder of runs loadable by name (``NAME/config.json``)
 CACHE_ENV = "IDFF_CHECKPOINTS"
 

@@ -29,6 +29,9 @@ def image_cases():
         "fmnist_idff_ddim_2": ("idff", {"nfe": 2, "solver": "ddim"}),
         "fmnist_idff_euler_gamma_3": ("idff", {"nfe": 3, "solver": "euler", "gamma": 0.5}),
         "fmnist_otcfm_midpoint_4": ("otcfm", {"nfe": 4, "solver": "midpoint"}),
+        # the batch-128 runs with the samplers they store for NFE 4 and 2
+        "fmnist_b128_idff_stored_4": ("idff-b128", {"nfe": 4}),
+        "fmnist_b128_otcfm_stored_2": ("otcfm-b128", {"nfe": 2}),
     }.items():
         run, opts = kw
         model, cfg = load_image_model(ROOT / "checkpoints" / "fashion_mnist" / run)
