@@ -209,6 +209,30 @@ def test_bench_store_writes_the_chosen_sampler_and_sampling_uses_it(tmp_path, to
     assert r.sampling.to_dict() == load(toy_run).sampling.to_dict()
 
 
+def test_the_custom_grid_at_an_nfe_is_the_one_stored_for_it():
+    times = [0.0, 0.3, 1.0]
+    run = {**_RUN, "sampling": {"nfe": 4, "budgets": {
+        "2": {"solver": "euler", "grid": "custom", "times": times}, "4": _BUDGETS["4"]}}}
+    cfg = SamplingConfig.from_run(run)
+    assert cfg.solver == "rk2"  # the stored NFE's entry, applied
+    # asking for the custom grid at NFE 2 by name finds the times stored for NFE 2
+    named = cfg.replace(nfe=2, solver="euler", grid="custom")
+    assert named.times == tuple(times) and named.to_dict() == cfg.replace(nfe=2).to_dict()
+    # and leaving it for an entry on another grid drops its times
+    assert named.replace(nfe=4).to_dict() == cfg.to_dict()
+
+
+def test_an_entry_on_another_grid_beside_a_stored_custom_grid():
+    # a run tuned by an older tune-schedule keeps its custom grid as the default
+    times = (0.0, 0.2, 0.5, 1.0)
+    run = {**_RUN, "sampling": {"nfe": 3, "solver": "ab2", "grid": "custom", "times": times,
+                                "budgets": {"4": {"solver": "midpoint", "grid": "power"}}}}
+    cfg = SamplingConfig.from_run(run)
+    assert cfg.times == times
+    assert cfg.replace(nfe=4).to_dict() == _plain(nfe=4, solver="midpoint", grid="power")
+    assert cfg.replace(nfe=4).replace(nfe=3).to_dict() == cfg.to_dict()
+
+
 def test_budget_entries_beside_an_adaptive_default():
     run = {**_RUN, "sampling": {"solver": "dopri5", "budgets": {"4": {"solver": "midpoint"}}}}
     cfg = SamplingConfig.from_run(run)

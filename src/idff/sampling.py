@@ -176,9 +176,11 @@ class SamplingConfig:
             if entry.get("solver") in ADAPTIVE:
                 raise ConfigError(f"{where}: solver {entry['solver']!r} is adaptive and spends "
                                   "no fixed budget; store a fixed-step solver (e.g. midpoint).")
+            merged = {**self._stored(), **entry, "nfe": nfe}
+            if merged["grid"] != "custom" and "times" not in entry:
+                merged["times"] = None
             try:
-                applied = dataclasses.replace(self, budgets=None, home=None,
-                                              **{**self._stored(), **entry, "nfe": nfe})
+                applied = dataclasses.replace(self, budgets=None, home=None, **merged)
                 applied._refuse_unused(entry)
             except ConfigError as e:
                 raise ConfigError(f"{where}: {e}") from None
@@ -300,7 +302,7 @@ class SamplingConfig:
         if "nfe" in given and not given.keys() & set(SAMPLER_KNOBS) and \
                 given["nfe"] in table:  # the sampler chosen for this budget
             kept = {**kept, **table[given["nfe"]], "home": self._stored()}
-        if kept.get("grid") == "custom" and "times" not in kept and "times" not in given:
+        if kept.get("grid") == "custom" and kept.get("times") is None and "times" not in given:
             entry = table.get(kept.get("nfe", self.nfe), {})  # the grid tuned for this NFE
             if entry.get("grid") == "custom" and entry.get("times") is not None:
                 kept["times"] = entry["times"]
@@ -310,8 +312,8 @@ class SamplingConfig:
                 kept.update(grid="uniform", times=None)
         elif "solver" in kept and self.nfe is None and "nfe" not in kept:
             kept["nfe"] = 10
-        if kept.get("grid") not in (None, "custom"):
-            kept.setdefault("times", None)
+        if kept.get("grid") not in (None, "custom") and "times" not in given:
+            kept["times"] = None  # another grid drops the custom times
         out = dataclasses.replace(self, **kept)
         out._refuse_unused(given)
         return out
