@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -207,6 +208,16 @@ def test_bench_store_writes_the_chosen_sampler_and_sampling_uses_it(tmp_path, to
         assert torch.equal(a.x, b.x) and a.nfe == int(nfe)
     # the stored default of the run is untouched
     assert r.sampling.to_dict() == load(toy_run).sampling.to_dict()
+    # without --solvers the stored samplers compete with the noise candidates where they exist
+    plain = tmp_path / "plain"
+    res = CliRunner().invoke(cli, ["bench", "nfe", str(run), "--nfe", "1,4", "--n-eval", "100",
+                                   "--n-val", "50", "--gammas", "0", "--out", str(plain)])
+    assert res.exit_code == 0, res.output
+    with open(plain.with_suffix(".val.csv")) as f:
+        val = [(r["nfe_budget"], r["noise"], r.get("skipped", "")) for r in csv.DictReader(f)]
+    assert ("4", "stored", "") in val
+    assert any(b == "1" and n == "stored" and "no sampler stored for NFE 1" in why
+               for b, n, why in val)
 
 
 def test_the_custom_grid_at_an_nfe_is_the_one_stored_for_it():

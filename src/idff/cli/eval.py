@@ -351,10 +351,9 @@ def bench() -> None:
               help="Comma-separated solver candidates (e.g. midpoint,euler,ddim,ddim2,heun,srk, "
                    "unipc3, rk2:0.25 for rk2 with its second call at t + 0.25·h), "
                    "crossed with the noise candidates and chosen per budget on the validation "
-                   "reference; CFM runs use the ODE ones. Default: each run's own solver (a "
-                   "CFM run then samples as 'idff sample --nfe N' does, its stored per-budget "
-                   "samplers included; IDFF noise candidates name their noise, so they use "
-                   "the stored settings without the table).")
+                   "reference; CFM runs use the ODE ones. Default: each run's own sampler, as "
+                   "'idff sample --nfe N' gives it (an IDFF run's noise candidates, plus the "
+                   "candidate 'stored' at budgets where the run stores a sampler).")
 @click.option("--grids", default="",
               help="Comma-separated time-grid candidates crossed with --solvers: uniform, "
                    "power (ρ = 2), power:RHO, logsnr, custom (the run's tuned grid). Put "

@@ -53,6 +53,7 @@ __all__ = [
     "run_sampler",
     "sampler_settings",
     "entry_from_run",
+    "stored_sampler",
     "store_choices",
     "run_benchmark",
     "write_csv",
@@ -521,6 +522,28 @@ def parse_solver(spec: str) -> tuple[str, dict[str, Any]]:
     return name, {"alpha": alpha}
 
 
+def stored_sampler(run: Run, field: str = "pf",
+                   device: str | torch.device = "cpu") -> Sampler:
+    """A candidate that samples each budget with the sampler the run stores for it
+    (``sampling.budgets``), as ``idff sample RUN --nfe N`` does; budgets without an entry, or
+    whose entry uses another IDFF field than ``field``, are refused (the candidate skips
+    them)."""
+    table = run.sampling.budgets or {}
+
+    def sampler(n: int, nfe: int | None, asked: str | None, seed: int):
+        from idff.sampler import SampleResult
+
+        if asked is not None or nfe not in table:
+            raise ValueError(f"no sampler stored for NFE {nfe}.")
+        if run.sampling.replace(nfe=nfe).field != field:
+            raise ValueError(f"the sampler stored for NFE {nfe} uses another field.")
+        with torch.no_grad():
+            res = run.sample(n, seed=seed, nfe=nfe, device=device, clamp=False)
+        return SampleResult(x=res.x, nfe=res.nfe)
+
+    return sampler
+
+
 def with_solver(base: Sampler, solver: str, adaptive: bool = False,
                 grid: dict[str, Any] | None = None) -> Sampler:
     """``base`` with its fixed-budget solver set to ``solver``; adaptive budgets pass through
@@ -615,6 +638,8 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                                                      grid=grid)
                         settings[cand] = {"solver": solver,
                                           **sampler_settings(run, overrides)}
+        if not solvers and run.sampling.budgets:  # the run's own per-budget samplers compete
+            samplers["stored"] = stored_sampler(run, field, device)
     else:
         from idff.solvers import MULTISTEP
 
