@@ -316,6 +316,8 @@ class Run:
             n: how many (``>= 1``; defaults to ``len(x0)`` when ``x0`` is given).
             nfe: network evaluations per sample; refused with an adaptive solver
                 (``dopri5``, ...), which picks its own steps (the result reports the count).
+                Where the run stores a sampler for this NFE (``sampling.budgets``) and no
+                ``solver`` or other sampling option is given, that sampler is used.
             solver: a solver of :func:`idff.integrate`.
             seed: ``None`` (default): fresh noise from torch's global generator, as
                 ``torch.randn`` (so ``torch.manual_seed`` makes it repeatable); an ``int``:
