@@ -6,7 +6,8 @@ interval) with the earlier samplers (``benchmarks/fmnist_nfe.sh``: midpoint or d
 uniform grid) and with the few-step sampler chosen on the validation reference by
 ``benchmarks/fmnist_fewstep.sh``, and the paired difference
 OT-CFM − IDFF (positive: IDFF ahead). The last table gives the mean difference over seeds and
-on how many seeds IDFF is ahead. Seeds whose benchmarks are missing are reported and skipped.
+on how many seeds IDFF is ahead (by more than 0.05: the tables round to 0.1, so smaller
+differences count as ties). Seeds whose benchmarks are missing are reported and skipped.
 
     python benchmarks/fmnist_seeds.py --seeds 0,1 --png results/eval/fmnist_b128_seeds.png \
         > results/eval/fmnist_b128_seeds.md
@@ -22,6 +23,9 @@ import math
 from pathlib import Path
 
 from idff.eval.bench import read_csv
+
+#: differences at most this large are ties (the tables print one decimal)
+TIE = 0.05
 
 #: (sampler family, method) -> benchmark part, ``{seed}`` filled in
 PARTS = {
@@ -94,11 +98,14 @@ def main() -> None:
                 lines.append(f"| {s} | {family} | {b} | {fd(a)} | {fd(c)} | "
                              f"{'' if d is None else f'{d:+.1f}'} |")
     lines += ["", f"**Over seeds** ({', '.join(map(str, seeds))})", "",
-              "| sampler | NFE | mean difference | IDFF ahead on |", "|---|---:|---:|---:|"]
+              "| sampler | NFE | mean difference | IDFF ahead on | tied on |",
+              "|---|---:|---:|---:|---:|"]
     for (family, b), ds in sorted(diffs.items(), key=lambda kv: (kv[0][0] != "earlier",
                                                                  kv[0][1])):
-        ahead = sum(d > 0 for d in ds)
-        lines.append(f"| {family} | {b} | {sum(ds) / len(ds):+.1f} | {ahead} of {len(ds)} |")
+        ahead = sum(d > TIE for d in ds)
+        tied = sum(abs(d) <= TIE for d in ds)
+        lines.append(f"| {family} | {b} | {sum(ds) / len(ds):+.1f} | {ahead} of {len(ds)} | "
+                     f"{tied} |")
     if missing:
         lines += ["", f"No outputs yet for seed(s) {', '.join(map(str, missing))}."]
     print("\n".join(lines))
