@@ -208,6 +208,13 @@ def test_bench_store_writes_the_chosen_sampler_and_sampling_uses_it(tmp_path, to
         assert torch.equal(a.x, b.x) and a.nfe == int(nfe)
     # the stored default of the run is untouched
     assert r.sampling.to_dict() == load(toy_run).sampling.to_dict()
+    # the command says which sampler it used
+    npy = str(tmp_path / "x.npy")
+    said = CliRunner().invoke(cli, ["sample", str(run), "--nfe", "4", "--n", "8", "--out", npy])
+    assert said.exit_code == 0 and "stored for NFE 4" in said.output, said.output
+    said = CliRunner().invoke(cli, ["sample", str(run), "--nfe", "4", "--solver", "midpoint", "--n",
+                                    "8", "--out", npy])
+    assert said.exit_code == 0 and "(NFE 4; midpoint, uniform grid, pf field)" in said.output
     # without --solvers the stored samplers compete with the noise candidates where they exist
     plain = tmp_path / "plain"
     res = CliRunner().invoke(cli, ["bench", "nfe", str(run), "--nfe", "1,4", "--n-eval", "100",
@@ -242,6 +249,19 @@ def test_an_entry_on_another_grid_beside_a_stored_custom_grid():
     assert cfg.times == times
     assert cfg.replace(nfe=4).to_dict() == _plain(nfe=4, solver="midpoint", grid="power")
     assert cfg.replace(nfe=4).replace(nfe=3).to_dict() == cfg.to_dict()
+
+
+def test_describe_names_the_sampler_in_use():
+    cfg = SamplingConfig.from_run(_RUN)
+    assert cfg.describe() == "unipc3, power grid (rho 2), pf field, stored for NFE 10"
+    assert cfg.replace(nfe=4).describe() == ("rk2 (alpha 0.25), power grid (rho 1.5), pf field, "
+                                             "stored for NFE 4")
+    assert cfg.replace(nfe=1, solver="midpoint").describe() == "euler, uniform grid, pf field"
+    assert SamplingConfig(method="otcfm", solver="dopri5", nfe=None).describe() == "dopri5"
+    assert SamplingConfig(field="published", s=0.1, sde=True).describe() == (
+        "midpoint, uniform grid, published field, s 0.1, SDE")
+    assert SamplingConfig(gamma=0.5, solver="euler").describe() == (
+        "euler, uniform grid, pf field, gamma 0.5")
 
 
 def test_budget_entries_beside_an_adaptive_default():

@@ -375,6 +375,23 @@ class SamplingConfig:
             f"{', '.join(map(py, unused))} would change nothing: {why}; {fix}.{note}",
             cli=f"{', '.join(map(cli, unused))} would change nothing: {why}; {cli_fix}.{note}")
 
+    def describe(self) -> str:
+        """One line naming the sampler in use, e.g. ``"rk2 (alpha 0.25), power grid (rho 1.5),
+        stored for NFE 4"``: what a sampling command reports beside its output."""
+        solver = self.effective_solver() if not self.adaptive else self.solver
+        parts = [solver + (f" (alpha {self.alpha:g})" if solver == "rk2" else "")]
+        if not self.adaptive:
+            parts.append(f"{self.grid} grid" + (f" (rho {self.rho:g})" if self.grid == "power"
+                                                 else ""))
+        if self.method == "idff":
+            noise = (f", gamma {self.gamma:g}" if self.field == "pf" and self.gamma else
+                     f", s {self.s:g}" + (", SDE" if self.sde else "")
+                     if self.field == "published" else "")
+            parts.append(f"{self.field} field{noise}")
+        if self.home is not None:
+            parts.append(f"stored for NFE {self.nfe}")
+        return ", ".join(parts)
+
     # -- what it builds -------------------------------------------------------------------
 
     @property

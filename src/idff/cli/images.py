@@ -147,10 +147,12 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
     import numpy as np
 
     from idff.experiments.images import load_image_model, sample_images, save_grid
+    from idff.sampling import SamplingConfig
     from idff.training.checkpoint import RunError
 
     try:
         model, cfg = load_image_model(run)
+        sampler = SamplingConfig.from_run(cfg, **overrides).describe()
         x, used = sample_images(model, cfg, n, seed=seed, device=device, **overrides)
         if out.endswith(".npy"):
             Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +163,7 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
             raise ValueError(f"--out must end in .png (grid) or .npy (raw samples), got {out}.")
     except (RunError, ValueError, PermissionError) as e:
         _fail(e)
-    click.echo(f"wrote {n} samples (NFE {used}) to {out}")
+    click.echo(f"wrote {n} samples (NFE {used}; {sampler}) to {out}")
 
 
 @click.command()

@@ -181,7 +181,10 @@ def sample(run, n, seed, device, out, **kw):
     try:
         if kind != "toy":
             return _sample_registered(run, n, overrides, seed, out, device)
+        from idff.sampling import SamplingConfig
+
         model, cfg = load_toy_model(run)
+        sampler = SamplingConfig.from_run(cfg, **overrides).describe()
         res = sample_model(model, cfg, n, seed=seed, return_trajectory=out.endswith(".png"),
                            device=device, progress=True, **overrides)
     except (RunError, ValueError) as e:
@@ -193,7 +196,7 @@ def sample(run, n, seed, device, out, **kw):
         from idff.experiments.plots import plot_samples_and_trajectories
 
         plot_samples_and_trajectories({f"{cfg['method']} (NFE {res.nfe})": res}, out)
-    click.echo(f"wrote {n} samples (NFE {res.nfe}) to {out}")
+    click.echo(f"wrote {n} samples (NFE {res.nfe}; {sampler}) to {out}")
 
 
 def _sample_numel(run) -> int:
@@ -220,6 +223,7 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
         raise UserError(f"{run} is a {kind.name!r} run, which samples from observed states, "
                         f"not from noise. {kind.note}")
     r = load(run)
+    sampler = r.sampling.replace(**overrides).describe()
     res = r.sample(n, seed=seed, device=device, **overrides)
     x, nfe = res.x, res.nfe
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -235,7 +239,7 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
 
         plot_samples_and_trajectories({f"{r.config.get('method')} (NFE {nfe})":
                                        SampleResult(x=x.reshape(n, -1), nfe=nfe)}, out)
-    click.echo(f"wrote {n} samples (NFE {nfe}) to {out}")
+    click.echo(f"wrote {n} samples (NFE {nfe}; {sampler}) to {out}")
 
 
 @click.command()
