@@ -86,6 +86,8 @@ class SamplingConfig:
             tune-schedule``; docs/METHOD.md, "Samplers stored per budget"). Asking for an
             NFE that has an entry, and naming no sampler knob, samples with that entry on top
             of the stored settings; naming any knob bypasses the table.
+        home: set by :meth:`replace` when it applies an entry: the stored settings the entry
+            sits on, to return to at a budget without one (leave it ``None``).
     """
 
     method: str = "idff"
