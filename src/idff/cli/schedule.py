@@ -42,17 +42,14 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     sample', 'generate' and 'bench nfe' (--grids custom) use them at that NFE; the run's
     other budgets keep their samplers.
     """
-    import json
     from pathlib import Path
 
     import torch
 
     from idff.errors import ConfigError, UserError
-    from idff.io import atomic_write_json
-    from idff.run_config import upgrade_config
+    from idff.eval.bench import store_budgets
     from idff.runs import load
     from idff.sampler import integrate
-    from idff.sampling import SamplingConfig
     from idff.schedule import tune_grid
     from idff.solvers import GRID_SOLVERS, MULTISTEP
 
@@ -95,15 +92,8 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     click.echo("times: " + ", ".join(f"{t:.5f}" for t in res.times))
     if dry_run:
         return
-    raw = upgrade_config(json.loads(cfg_path.read_text()))
-    section = dict(raw.get("sampling") or {})
     entry = {"solver": s.solver, "grid": "custom", "times": [float(t) for t in res.times],
              **({"gamma": 0.0} if s.method == "idff" and s.field == "pf" else {})}
-    budgets = {int(k): v for k, v in (section.get("budgets") or {}).items()}
-    budgets[nfe] = entry
-    section["budgets"] = {str(k): v for k, v in sorted(budgets.items())}
-    SamplingConfig.from_run({**raw, "sampling": section})  # refuse what would not load
-    raw["sampling"] = section
-    atomic_write_json(raw, cfg_path, indent=2)
+    store_budgets(run, {nfe: entry})
     click.echo(f"stored in {cfg_path} as the sampler for NFE {nfe} (sampling.budgets: solver "
                f"{s.solver}, grid custom): 'idff sample {run} --nfe {nfe}' uses it")

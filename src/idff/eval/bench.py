@@ -54,6 +54,7 @@ __all__ = [
     "sampler_settings",
     "entry_from_run",
     "stored_sampler",
+    "store_budgets",
     "store_choices",
     "run_benchmark",
     "write_csv",
@@ -664,6 +665,26 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                        "dataset": config.get("data", {}).get("dataset")}, settings)
 
 
+def store_budgets(run_dir: str | Path, entries: dict[int, dict[str, Any]]) -> None:
+    """Merge ``{nfe: sampler settings}`` into the run's ``sampling.budgets`` (atomically;
+    the other budgets keep their entries). A table that would not load is refused first."""
+    import json
+
+    from idff.io import atomic_write_json
+    from idff.run_config import upgrade_config
+    from idff.sampling import SamplingConfig
+
+    path = Path(run_dir) / "config.json"
+    raw = upgrade_config(json.loads(path.read_text()))
+    section = dict(raw.get("sampling") or {})
+    budgets = {int(k): v for k, v in (section.get("budgets") or {}).items()}
+    budgets.update(entries)
+    section["budgets"] = {str(k): v for k, v in sorted(budgets.items())}
+    SamplingConfig.from_run({**raw, "sampling": section})
+    raw["sampling"] = section
+    atomic_write_json(raw, path, indent=2)
+
+
 def store_choices(entry: BenchEntry, rows: Sequence[BenchRow]) -> dict[int, dict[str, Any]]:
     """Write the sampler chosen at each fixed budget of ``rows`` (this entry's, from
     :func:`run_benchmark`) into the entry's run config (``sampling.budgets``, atomically,
@@ -675,7 +696,6 @@ def store_choices(entry: BenchEntry, rows: Sequence[BenchRow]) -> dict[int, dict
     """
     import json
 
-    from idff.io import atomic_write_json
     from idff.run_config import upgrade_config
     from idff.sampling import SamplingConfig
 
@@ -684,20 +704,13 @@ def store_choices(entry: BenchEntry, rows: Sequence[BenchRow]) -> dict[int, dict
               math.isfinite(r.value)}
     if not chosen:
         return {}
-    path = Path(entry.info["run"]) / "config.json"
-    raw = upgrade_config(json.loads(path.read_text()))
-    current = SamplingConfig.from_run(raw)
+    current = SamplingConfig.from_run(upgrade_config(json.loads(
+        (Path(entry.info["run"]) / "config.json").read_text())))
     for k, v in chosen.items():  # a tuned grid is stored with its times
         used = current.replace(nfe=k, **v)
         if used.grid == "custom":
             chosen[k] = {**v, "times": list(used.times)}
-    section = dict(raw.get("sampling") or {})
-    budgets = {int(k): v for k, v in (section.get("budgets") or {}).items()}
-    budgets.update(chosen)
-    section["budgets"] = {str(k): v for k, v in sorted(budgets.items())}
-    SamplingConfig.from_run({**raw, "sampling": section})  # refuse what would not load
-    raw["sampling"] = section
-    atomic_write_json(raw, path, indent=2)
+    store_budgets(entry.info["run"], chosen)
     return chosen
 
 
