@@ -371,6 +371,22 @@ def test_python_training_checks_the_device(tmp_path):
         train_run(cfg, tmp_path / "r", TrainConfig(steps=1), device="cuda")
 
 
+@pytest.mark.parametrize("device,needle", [("cuda", "no CUDA GPU"),
+                                            ("bogus", "'bogus' is not a device")])
+def test_python_sampling_checks_the_device(toy_run, device, needle):
+    if device.startswith("cuda"):
+        _no_gpu()
+    import idff
+
+    run = idff.load(toy_run)
+    with pytest.raises(UserError, match=needle):
+        run.sample(2, nfe=2, seed=0, device=device)
+    with pytest.raises(UserError, match=needle):
+        run.to(device)
+    assert str(run.device) == "cpu"  # a refused move leaves the run where it was
+    assert run.sample(2, nfe=2, seed=0).x.shape[0] == 2
+
+
 def _fail_with(errno_: int, text: str):
     def fail(*args, **kwargs):
         raise OSError(errno_, text, "somewhere")

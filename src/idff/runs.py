@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from idff.errors import ConfigError, UserError
+from idff.errors import ConfigError, UserError, check_device
 from idff.sampler import ADAPTIVE, SampleResult
 from idff.sampling import SamplingConfig
 
@@ -287,7 +287,12 @@ class Run:
         return self.config.get("train", {})
 
     def to(self, device: str | torch.device) -> Run:
-        """Move the network to ``device`` (where :meth:`sample` then runs); returns ``self``."""
+        """Move the network to ``device`` (where :meth:`sample` then runs); returns ``self``.
+
+        Raises:
+            UserError: a device name torch does not know, or one this machine lacks.
+        """
+        check_device(str(device), "device")
         self.device = torch.device(device)
         self.model.to(self.device)
         return self
@@ -339,9 +344,12 @@ class Run:
 
         Raises:
             ConfigError: a bad count, option or combination (one line naming the fix).
-            UserError: a kind that samples from observed states, not from noise.
+            UserError: a kind that samples from observed states, not from noise, or a
+                ``device`` this machine does not have.
         """
         spec = get_kind(self.kind)
+        if device is not None:
+            check_device(str(device), "device")
         if spec.sample is None:
             raise UserError(f"{self.path} is a {self.kind!r} run, which samples from observed "
                             f"states, not from noise. {spec.note}".strip())
@@ -551,7 +559,6 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
         UserError: ``out`` holds another run (or nothing to resume), the device is not on
             this machine, or the ``sampling`` section is invalid; nothing is written.
     """
-    from idff.errors import check_device
     from idff.methods import check_sigma, make_objective
     from idff.models import build_model
     from idff.training import TrainConfig, Trainer
