@@ -188,7 +188,13 @@ def test_rho_without_the_power_grid_is_refused_not_ignored():
         SamplingConfig().replace(solver="dopri5", rho=1.5)
     assert SamplingConfig().replace(grid="power", rho=1.5).rho == 1.5
     assert SamplingConfig(grid="power", rho=1.5).replace(rho=3.0).rho == 3.0
-    assert SamplingConfig().replace(rho=2.0).grid == "uniform"  # the default changes nothing
+    # named, even at its default, rho asks for the power grid (the CLI's --rho 2): refused
+    with pytest.raises(ConfigError, match="rho=2.0 would change nothing") as e:
+        SamplingConfig().replace(rho=2.0)
+    assert "--rho 2 would change nothing" in e.value.cli
+    with pytest.raises(ConfigError, match="alpha=0.5 would change nothing"):
+        SamplingConfig().replace(alpha=0.5)
+    assert SamplingConfig().replace(solver="rk2", alpha=0.5).alpha == 0.5
 
 
 def test_integrate_refuses_grid_and_solver_options_it_would_ignore(oracle):

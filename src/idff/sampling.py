@@ -328,7 +328,9 @@ class SamplingConfig:
                 words, with the command-line words as its ``cli`` message).
         """
         defaults = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
-        if self.grid != "power" and given.get("rho", 2.0) != 2.0:
+        # named explicitly, even at its default value, rho asks for the power grid and alpha
+        # for rk2: without them it would be dropped without a word
+        if self.grid != "power" and "rho" in given:
             unused = ["rho"]
             if self.adaptive:
                 why = f"the solver {self.solver!r} is adaptive and uses no time grid"
@@ -336,7 +338,7 @@ class SamplingConfig:
             else:
                 why = f"only the power grid has an exponent, and the grid is {self.grid!r}"
                 fix, cli_fix = "add grid='power'", "add --grid power"
-        elif self.solver != "rk2" and given.get("alpha", 0.5) != 0.5:
+        elif self.solver != "rk2" and "alpha" in given:
             unused = ["alpha"]
             why = (f"only the rk2 solver has a movable second call, and the solver is "
                    f"{self.solver!r}")
