@@ -111,7 +111,7 @@ def main() -> None:
                 cfg = toy_run_config(
                     method,
                     dataset,
-                    parametrization=over.pop("parametrization", "skip"),
+                    parametrization=over.pop("parametrization", None),  # IDFF variants name it
                     objective=over.pop("objective", None),
                 )
                 rd = run_dir(cache, method, VARIANTS[name][1], dataset, seed, args.steps)

@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from idff.cli.main import cli
-from idff.errors import UserError
+from idff.errors import ConfigError, UserError
 
 TOY = ["train", "toy", "--hidden", "8", "--depth", "2", "--batch-size", "32"]
 
@@ -385,6 +385,23 @@ def test_python_sampling_checks_the_device(toy_run, device, needle):
         run.to(device)
     assert str(run.device) == "cpu"  # a refused move leaves the run where it was
     assert run.sample(2, nfe=2, seed=0).x.shape[0] == 2
+
+
+def test_toy_training_refuses_options_it_would_ignore(tmp_path):
+    np.save(tmp_path / "d.npy", np.random.default_rng(0).normal(size=(64, 2)).astype("f4"))
+    _one_line_error(_run(["train", "toy", "--dataset", "moons", "--data", tmp_path / "d.npy",
+                          "--steps", "1", "--out", tmp_path / "r"]),
+                    "--dataset moons and --data", "drop one")
+    _one_line_error(_run(["train", "toy", "--method", "otcfm", "--parametrization", "x1",
+                          "--steps", "1", "--out", tmp_path / "r"]),
+                    "--parametrization x1", "an otcfm run", "--method idff")
+    assert not (tmp_path / "r").exists()
+    import idff
+
+    with pytest.raises(ConfigError, match="parametrization='skip' chooses IDFF's two heads"):
+        idff.toy_config("icfm", parametrization="skip")
+    assert idff.toy_config("idff")["model"]["parametrization"] == "velocity"
+    assert "parametrization" not in idff.toy_config("otcfm")["model"]
 
 
 def _fail_with(errno_: int, text: str):

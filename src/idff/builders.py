@@ -25,7 +25,7 @@ def toy_config(
     dim: int = 2,
     hidden: int = 256,
     depth: int = 3,
-    parametrization: str = "velocity",
+    parametrization: str | None = None,
     objective: dict[str, Any] | None = None,
     batch_size: int = 256,
     train: dict[str, Any] | None = None,
@@ -40,13 +40,14 @@ def toy_config(
         method: ``"idff"``, ``"otcfm"`` or ``"icfm"``.
         dataset: a toy of :data:`idff.data.toys.TOYS` (``"moons"``, ``"8gaussians"``, ...).
         dim, hidden, depth: the MLP's data dimension, width and depth.
-        parametrization: IDFF's heads (:class:`~idff.models.TwoHead`).
+        parametrization: IDFF's heads (:class:`~idff.models.TwoHead`; default
+            ``"velocity"``); refused for a CFM method, which has one velocity network.
         objective: changes to the method's objective settings (``{"sigma": 0.1}``).
         batch_size: training batch size.
         train: changes to the training settings (``{"steps": 2000}``).
 
     Raises:
-        ConfigError: an unknown method or dataset.
+        ConfigError: an unknown method or dataset, or a ``parametrization`` for a CFM method.
     """
     from idff.data.toys import TOYS
     from idff.experiments.toy import toy_run_config

@@ -53,9 +53,9 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option(
     "--parametrization",
     type=click.Choice(["velocity", "skip", "x1"]),
-    default="velocity",
+    default=None,
     help="IDFF heads: 'skip' (x̂1 = x + (1-t)F), 'x1' (published) or 'velocity' "
-    "(a CFM velocity and an ε-prediction; docs/METHOD.md).",
+    "(a CFM velocity and an ε-prediction; docs/METHOD.md). Default: velocity. IDFF only.",
 )
 @click.option("--sigma", type=NONNEG_FLOAT, default=None,
               help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM, 0.1 for "
@@ -98,6 +98,10 @@ def train_toy_cmd(
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
+    given = click.get_current_context().get_parameter_source("dataset")
+    if data_file and given != click.core.ParameterSource.DEFAULT:
+        raise UserError(f"--dataset {dataset} and --data {data_file} both name the training "
+                        "data; drop one (--data trains on your file).")
     try:
         claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
         data = load_vectors(data_file) if data_file else None

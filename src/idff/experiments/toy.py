@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.data.toys import TOYS, sample_toy
+from idff.errors import ConfigError
 from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
@@ -67,7 +68,7 @@ def toy_run_config(
     dim: int = 2,
     hidden: int = 256,
     depth: int = 3,
-    parametrization: str = "velocity",
+    parametrization: str | None = None,
     objective: dict[str, Any] | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
@@ -75,8 +76,20 @@ def toy_run_config(
 
     IDFF's heads default to ``"velocity"`` (bounded outputs), the best measured on the 2D
     toys (``benchmarks/results/toy_velocity.md``); ``"skip"`` and ``"x1"`` stay available.
+
+    Raises:
+        ConfigError: an unknown method, or a ``parametrization`` for a CFM method, whose one
+            velocity network has none (it would be dropped).
     """
     network_kind(method)  # an unknown method is a ConfigError, not a KeyError
+    if method != "idff" and parametrization is not None:
+        raise ConfigError(
+            f"parametrization={parametrization!r} chooses IDFF's two heads; an {method} run "
+            "trains one velocity network and would ignore it. Drop it, or use method='idff'.",
+            cli=f"--parametrization {parametrization} chooses IDFF's two heads; an {method} run "
+                "trains one velocity network and would ignore it. Drop it, or use --method "
+                "idff.")
+    parametrization = parametrization or "velocity"
     obj = dict(METHOD_DEFAULTS[method])
     obj.update(objective or {})
     model = {
