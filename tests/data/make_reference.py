@@ -47,7 +47,7 @@ def toy_cases():
     out = {}
     for method, param in (("idff", "velocity"), ("idff", "skip"), ("otcfm", None), ("icfm", None)):
         cfg = toy_run_config(method, "checkerboard", hidden=32, depth=2,
-                             parametrization=param or "velocity")
+                             parametrization=param)
         torch.manual_seed(0)
         model = build_model(cfg["model"]).eval()
         for solver, nfe, extra in (("midpoint", 4, {}), ("euler", 3, {"gamma": 1.0}),
