@@ -39,6 +39,19 @@ def _pngs(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
 
 
+def test_refused_generate_leaves_no_record(tmp_path):
+    """Options the run would ignore are refused before generate.json is written, so the
+    same folder takes the corrected command."""
+    run = _perturbed_run(tmp_path / "run")
+    out = tmp_path / "g"
+    with pytest.raises(ValueError, match="guidance=2 has no effect"):
+        generate_images(run, 2, out, nfe=2, guidance=2.0, progress=False)
+    with pytest.raises(ValueError, match="not class-conditional"):
+        generate_images(run, 2, out, nfe=2, label=1, progress=False)
+    assert not (out / "generate.json").exists()
+    assert generate_images(run, 2, out, nfe=2, progress=False) == 2
+
+
 def test_source_noise_is_per_sample():
     a = source_noise((1, 4, 4), seed=3, indices=range(0, 5))
     b = source_noise((1, 4, 4), seed=3, indices=[3, 4])
@@ -164,6 +177,11 @@ def test_classifier_free_guidance_combines_heads():
             torch.testing.assert_close(g, u + w * (c - u), rtol=1e-5, atol=1e-5)
     imgs, nfe = sample_images(model, cfg, 2, nfe=2, labels=y, guidance=2.0)
     assert imgs.shape == (2, 1, 8, 8) and nfe == 2
+    # label 3 is the null (unconditional) token, not a class: refused, as is a negative one
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=f"class label {bad} is out of range: the model "
+                                             "has 3 classes, labels 0 to 2"):
+            sample_images(model, cfg, 2, nfe=2, labels=torch.tensor([0, bad]))
     with pytest.raises(ValueError, match="coupling=independent"):
         image_run_config("fashion_mnist", ["model.num_classes=10", "data.class_cond=true"])
 

@@ -41,6 +41,7 @@ __all__ = [
     "source_noise",
     "sample_images",
     "image_samples",
+    "check_conditioning",
     "save_grid",
     "generate_images",
     "dump_real_images",
@@ -381,6 +382,37 @@ def sample_images(
 
 
 @torch.no_grad()
+def check_conditioning(cfg: dict[str, Any], guidance: float = 1.0,
+                       labels: Tensor | None = None) -> None:
+    """Refuse class labels or a guidance scale that the run would ignore or cannot take.
+
+    Raises:
+        UserError: guidance without a class-conditional model or without labels.
+        ConfigError: labels for an unconditional model, or labels outside ``[0, classes)``.
+    """
+    from idff.errors import ConfigError
+
+    num_classes = cfg["model"].get("num_classes")
+    if guidance != 1.0 and (not num_classes or labels is None):
+        why = ("the model is not class-conditional" if not num_classes else
+               "no class label was given")
+        raise UserError(f"guidance={guidance:g} has no effect: {why}. Leave guidance at 1"
+                        + ("." if not num_classes else ", or pass label=..."),
+                        cli=f"--guidance {guidance:g} has no effect: {why}. Drop --guidance"
+                            + ("." if not num_classes else ", or pass --label."))
+    if labels is None:
+        return
+    if not num_classes:
+        raise ConfigError("labels were given but the model is not class-conditional "
+                          "(it has no model.num_classes); sample it without labels.",
+                          cli="--label was given but the model is not class-conditional (it "
+                              "has no model.num_classes); drop --label.")
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if len(bad):
+        raise ConfigError(f"class label {int(bad[0])} is out of range: the model has "
+                          f"{num_classes} classes, labels 0 to {num_classes - 1}.")
+
+
 def image_samples(
     model: nn.Module,
     cfg: dict[str, Any],
@@ -415,18 +447,10 @@ def image_samples(
     model = model.to(device).eval()
     net: nn.Module = model
     num_classes = cfg["model"].get("num_classes")
-    if guidance != 1.0 and (not num_classes or labels is None):
-        why = ("the model is not class-conditional" if not num_classes else
-               "no class label was given")
-        raise UserError(f"guidance={guidance:g} has no effect: {why}. Leave guidance at 1"
-                        + ("." if not num_classes else ", or pass label=..."),
-                        cli=f"--guidance {guidance:g} has no effect: {why}. Drop --guidance"
-                            + ("." if not num_classes else ", or pass --label."))
     if labels is not None:
-        if not num_classes:
-            raise ConfigError("labels were given but the model is not class-conditional "
-                              "(it has no model.num_classes); sample it without labels.")
         labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    check_conditioning(cfg, guidance, labels)
+    if labels is not None:
         if len(labels) != n:
             raise ConfigError(f"need one label per sample: {len(labels)} labels for n={n}.")
         if guidance != 1.0:
@@ -575,6 +599,8 @@ def generate_images(
 
         model = compile_network(model, device)
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
+    # refused before anything is written: a refused run leaves no record behind
+    check_conditioning(cfg, guidance, None if label is None else torch.tensor([label]))
     settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"),
                 **sampling.knobs(), "seed": seed, "label": label, "guidance": guidance}
     record = out / "generate.json"
