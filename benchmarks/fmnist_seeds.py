@@ -136,6 +136,12 @@ def plot(data: dict, seeds: list[int], path: Path) -> None:
                         ms=4, capsize=2, label=f"{method}, {family}, seed {s}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers, not 6×10¹
+        axis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("NFE (network calls per sample)")
     ax.set_ylabel("FD-FMNIST-CNN (lower is better)")
     ax.set_title("Fashion-MNIST, batch 128, paired training seeds")
