@@ -7,7 +7,8 @@ uniform grid) and with the few-step sampler chosen on the validation reference b
 ``benchmarks/fmnist_fewstep.sh``, and the paired difference
 OT-CFM − IDFF (positive: IDFF ahead). The last table gives the mean difference over seeds and
 on how many seeds IDFF is ahead (by more than 0.05: the tables round to 0.1, so smaller
-differences count as ties). Seeds whose benchmarks are missing are reported and skipped.
+differences count as ties), then the targets T3 and T4 per seed. Seeds whose benchmarks are
+missing are reported and skipped.
 
     python benchmarks/fmnist_seeds.py --seeds 0,1 --png results/eval/fmnist_b128_seeds.png \
         > results/eval/fmnist_b128_seeds.md
@@ -29,7 +30,7 @@ TIE = 0.05
 
 #: (sampler family, method) -> benchmark part, ``{seed}`` filled in
 PARTS = {
-    ("earlier", "IDFF"): ["{mid}_idff_s005"],
+    ("earlier", "IDFF"): ["{mid}_idff_s005", "{mid}_idff_100"],
     ("earlier", "OT-CFM"): ["{mid}_otcfm", "{mid}_otcfm_100"],
     ("few-step", "IDFF"): ["{few}_idff"],
     ("few-step", "OT-CFM"): ["{few}_otcfm"],
@@ -106,11 +107,37 @@ def main() -> None:
         tied = sum(abs(d) <= TIE for d in ds)
         lines.append(f"| {family} | {b} | {sum(ds) / len(ds):+.1f} | {ahead} of {len(ds)} | "
                      f"{tied} |")
+    lines += targets(data, seeds)
     if missing:
         lines += ["", f"No outputs yet for seed(s) {', '.join(map(str, missing))}."]
     print("\n".join(lines))
     if args.png:
         plot(data, seeds, args.png)
+
+
+def best(data: dict, seed: int, method: str, budget: int) -> float | None:
+    """The method's lowest FD at ``budget`` over both sampler families (its best sampler)."""
+    vals = [rows[budget].value for (fam, m), rows in data[seed].items()
+            if m == method and budget in rows]
+    return min(vals) if vals else None
+
+
+def targets(data: dict, seeds: list[int]) -> list[str]:
+    """T3 (IDFF's NFE 4 over OT-CFM's NFE 100, needs <= 1.05) and T4 (a method's NFE 2 over
+    its own NFE 100, needs <= 1.5) per seed, each method with its best sampler."""
+    def ratio(a, b):
+        return f"{a:.1f} / {b:.1f} = {a / b:.2f}" if a is not None and b is not None else ""
+
+    lines = ["", "**Targets per seed** (each method with its best sampler at the budget; "
+             "T3 needs <= 1.05, T4 <= 1.5)", "",
+             "| seed | T3: IDFF NFE 4 / OT-CFM NFE 100 | T4 IDFF: NFE 2 / own NFE 100 | "
+             "T4 OT-CFM: NFE 2 / own NFE 100 |", "|---|---|---|---|"]
+    for s in seeds:
+        cfm100 = best(data, s, "OT-CFM", 100)
+        lines.append(f"| {s} | {ratio(best(data, s, 'IDFF', 4), cfm100)} | "
+                     f"{ratio(best(data, s, 'IDFF', 2), best(data, s, 'IDFF', 100))} | "
+                     f"{ratio(best(data, s, 'OT-CFM', 2), cfm100)} |")
+    return lines
 
 
 def plot(data: dict, seeds: list[int], path: Path) -> None:

@@ -115,6 +115,32 @@ def test_bench_nfe_command(tmp_path, toy_run):
     assert bad.exit_code != 0 and "one --label per run" in bad.output
 
 
+@pytest.mark.parametrize("extra,needle", [
+    (["--ref-val", "100"], "--ref-val would change nothing: toy runs"),
+    (["--features", "classifier", "--classifier", "c.pt"],
+     "--features, --classifier would change nothing"),
+    (["--data-root", "somewhere"], "--data-root would change nothing"),
+])
+def test_bench_nfe_refuses_image_options_for_toy_runs(tmp_path, toy_run, extra, needle):
+    out = tmp_path / "b"
+    res = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--nfe", "2", "--n-eval", "50",
+                                   "--n-val", "50", "--out", str(out), *extra])
+    assert res.exit_code == 2 and needle in res.output, res.output
+    assert not out.with_suffix(".csv").exists()
+
+
+def test_feature_options_of_the_other_extractor_are_refused(tmp_path, clf):
+    a = _pngs(tmp_path / "a", synthetic_fashion(8, 0)[0])
+    res = CliRunner().invoke(cli, ["fid", str(a), str(a), "--features", "classifier",
+                                   "--classifier", str(clf), "--inception", str(clf)])
+    assert res.exit_code == 2 and "--inception would change nothing with --features " \
+        "classifier" in res.output, res.output
+    res = CliRunner().invoke(cli, ["fid", str(a), str(a), "--classifier", str(clf),
+                                   "--classifier-sha256", "0" * 64])
+    assert res.exit_code == 2 and "--classifier and --classifier-sha256 would change nothing " \
+        "with --features inception; drop them" in res.output, res.output
+
+
 def test_grid_lists_are_checked_alike_by_every_command(tmp_path):
     from idff.cli.common import grid_list
 

@@ -78,10 +78,26 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
                f"sha256={digest}")
 
 
+def _typed(*names: str) -> list[str]:
+    """The options among ``names`` (parameter names) given on the command line, as
+    ``--option`` words (an environment variable or a default does not count)."""
+    ctx = click.get_current_context()
+    return ["--" + n.replace("_", "-") for n in names
+            if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+
+
 def _extractor(features: str, inception: str | None, classifier: str | None,
                classifier_sha: str | None, device: str = "cpu"):
+    """The feature extractor of ``--features``; the other extractor's options are refused
+    (they would change nothing)."""
     from idff.eval.fid import classifier_extractor, inception_extractor
 
+    unused = _typed("classifier", "classifier_sha256") if features == "inception" else \
+        _typed("inception")
+    if unused:
+        raise UserError(f"{' and '.join(unused)} would change nothing with --features "
+                        f"{features}; drop {'them' if len(unused) > 1 else 'it'}, or use "
+                        f"--features {'classifier' if features == 'inception' else 'inception'}.")
     if features == "inception":
         return inception_extractor(inception, device=device)
     return classifier_extractor(classifier, classifier_sha, device=device)
@@ -449,6 +465,13 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                         for r in runs}
             if len(datasets) != 1:
                 raise ValueError(f"toy runs on different datasets {sorted(datasets)}.")
+            image_only = _typed("ref_val", "ref_eval", "data_root", "features", "inception",
+                                "classifier", "classifier_sha256")
+            if image_only:
+                raise UserError(f"{', '.join(image_only)} would change nothing: toy runs are "
+                                "scored by MMD and W2 against fresh toy samples, not against "
+                                "image references or features; drop "
+                                f"{'them' if len(image_only) > 1 else 'it'}.")
             quality = B.ToyQuality(datasets.pop(), n_eval, seed)
         else:
             for e in entries:
