@@ -89,3 +89,10 @@ def test_cli_on_a_toy_run(tmp_path):
     assert (tmp_path / "d.md").read_text().count("| run | 0.") == 4
     r = CliRunner().invoke(cli, ["diagnose", str(tmp_path), "--out", str(out)])
     assert r.exit_code == 2 and "is not a run" in r.output
+    # options this run would ignore are refused, not dropped
+    r = CliRunner().invoke(cli, ["diagnose", str(run), "--data-root", str(tmp_path),
+                                 "--out", str(tmp_path / "d2")])
+    assert r.exit_code == 2 and "--data-root would change nothing" in r.output, r.output
+    assert not (tmp_path / "d2.md").exists()
+    r = CliRunner().invoke(cli, ["nll", str(run), "--n", "10", "--t-end", "0.01"])
+    assert r.exit_code == 2 and "--t-end would change nothing" in r.output, r.output

@@ -75,6 +75,9 @@ def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
     rows = []
     for i, run in enumerate(runs):
         model, cfg, data = _load(run)
+        if data_root is not None and cfg.get("kind", "toy") == "toy":
+            raise CLIError(f"--data-root would change nothing for the toy run {run}: its "
+                           "held-out targets are fresh toy draws; drop it.")
         x1 = data(n, data_root)
         if len(x1) < n:
             raise CLIError(f"{run}: only {len(x1)} held-out samples, asked for --n {n}.")

@@ -261,6 +261,9 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
             model, cfg = load_toy_model(run)
             x, what = _vector_nll_data(run, cfg, n, seed)
         f = SamplingConfig.from_run(cfg, field=field).field_for(model.to(device))
+        if not f.singular_at_one and _typed("t_end"):
+            raise UserError(f"--t-end would change nothing: the field of {run} is regular at "
+                            "t = 1, where the data are placed; drop it.")
         res = log_likelihood(f, x.to(device), estimator, atol=atol, rtol=rtol, t_end=t_end,
                              levels=levels, generator=torch.Generator().manual_seed(seed),
                              progress=True)
