@@ -73,6 +73,10 @@ def test_data_train_forecast_and_benchmark(tmp_path):
                          "--out", str(tmp_path / "never")])
     assert res.exit_code == 2 and "has none" in res.output
     assert not (tmp_path / "never").exists()
+    res = r.invoke(cli, ["train", "kolmogorov", "--forecaster", "mse", "--nfe", "5",
+                         "--out", str(tmp_path / "never")])
+    assert res.exit_code == 2 and "--nfe 5 would change nothing" in res.output, res.output
+    assert not (tmp_path / "never").exists()
     res = r.invoke(cli, ["kolmogorov-benchmark", "--forecasters", "unet"])
     assert res.exit_code == 2 and "unknown forecaster 'unet'" in res.output
     res = r.invoke(cli, bench + ["--grids", "uniform,power:-1"])

@@ -119,7 +119,10 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
-    sampling = {"nfe": nfe} if nfe and forecaster != "mse" else None
+    if nfe is not None and forecaster == "mse":
+        raise UserError(f"--nfe {nfe} would change nothing: the deterministic UNet (--forecaster "
+                        "mse) makes one network call per lead; drop --nfe.")
+    sampling = {"nfe": nfe} if nfe else None
     cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
                                 {"num_channels": num_channels,
                                  "channel_mult": _mult(channel_mult)}, sampling, sigma)

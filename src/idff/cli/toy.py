@@ -37,7 +37,7 @@ def register(cli: click.Group, train: click.Group) -> None:
     "--dataset",
     type=click.Choice(sorted(TOYS)),
     default="checkerboard",
-    help="Toy distribution (ignored with --data).",
+    help="Toy distribution (not with --data).",
 )
 @click.option(
     "--data",
