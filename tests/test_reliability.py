@@ -402,6 +402,9 @@ def test_toy_training_refuses_options_it_would_ignore(tmp_path):
         idff.toy_config("icfm", parametrization="skip")
     assert idff.toy_config("idff")["model"]["parametrization"] == "velocity"
     assert "parametrization" not in idff.toy_config("otcfm")["model"]
+    _one_line_error(_run(["train", "sst", "--patch-size", "30", "--steps", "1", "--out",
+                          tmp_path / "r"]), "--patch-size 30 would change nothing", "--corners")
+    assert not (tmp_path / "r").exists()
 
 
 def _fail_with(errno_: int, text: str):

@@ -123,6 +123,11 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
+    given = click.get_current_context().get_parameter_source("patch_size")
+    if corners is None and given == click.core.ParameterSource.COMMANDLINE:
+        raise UserError(f"--patch-size {patch_size} would change nothing: it sizes the patches "
+                        "of --corners; add --corners 'lat,lon;...' or drop it (--boxes gives "
+                        "its own sizes).")
     claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     data = dict(EOFS_DATA)
     if data_path != "eofs":
