@@ -405,6 +405,15 @@ def test_toy_training_refuses_options_it_would_ignore(tmp_path):
     _one_line_error(_run(["train", "sst", "--patch-size", "30", "--steps", "1", "--out",
                           tmp_path / "r"]), "--patch-size 30 would change nothing", "--corners")
     assert not (tmp_path / "r").exists()
+    _one_line_error(_run(["train", "md", "--source", "lorenz", "--temperature", "350",
+                          "--n-traj", "2", "--out", tmp_path / "r"]),
+                    "--n-traj, --temperature would change nothing with --source lorenz")
+    _one_line_error(_run(["train", "md", "--source", "pickle", "--pickle", tmp_path / "d.npy",
+                          "--trajectory", tmp_path / "a.dcd", "--out", tmp_path / "r"]),
+                    "--trajectory would change nothing with --source pickle")
+    _one_line_error(_run(["md-simulate", "--pdb", tmp_path / "d.npy", "--system",
+                          "tetrapeptide"]), "--pdb and --system both name the structure")
+    assert not (tmp_path / "r").exists()
 
 
 def _fail_with(errno_: int, text: str):

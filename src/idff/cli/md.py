@@ -26,7 +26,7 @@ from idff.cli.common import (
     warmup_for,
 )
 from idff.cli.common import fail as _fail
-from idff.errors import check_output_path
+from idff.errors import UserError, check_output_path
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -63,9 +63,49 @@ def _sim_options(f):
     return f
 
 
+#: the options each --source of ``idff train md`` reads (parameter names)
+SIM_OPTIONS = ("n_traj", "length_ns", "frame_ps", "timestep_fs", "temperature", "friction",
+               "sim_seed", "system", "pdb", "platform", "cache")
+SOURCE_OPTIONS = {
+    "simulation": set(SIM_OPTIONS),
+    "files": {"trajectories", "topology", "frame_ps"},
+    "pickle": {"pickle_path", "units", "frame_ps"},
+    "lorenz": set(),
+}
+
+
+def _typed(*names: str) -> list[str]:
+    """The options among ``names`` given on the command line."""
+    ctx = click.get_current_context()
+    return [n for n in names
+            if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+
+
+def _option_words(names) -> str:
+    ctx = click.get_current_context()
+    words = {p.name: p.opts[0] for p in ctx.command.params}
+    return ", ".join(words.get(n, n) for n in names)
+
+
+def _refuse_unread(source: str) -> None:
+    """Refuse options given on the command line that ``--source`` does not read."""
+    every = set().union(*SOURCE_OPTIONS.values())
+    unread = [n for n in _typed(*sorted(every)) if n not in SOURCE_OPTIONS[source]]
+    if unread:
+        raise UserError(f"{_option_words(unread)} would change nothing with --source {source}, "
+                        "which does not read "
+                        f"{'them' if len(unread) > 1 else 'it'}; drop "
+                        f"{'them' if len(unread) > 1 else 'it'} or choose the --source that "
+                        "does (simulation: the OpenMM settings; files: --trajectory, "
+                        "--topology; pickle: --pickle, --units).")
+
+
 def _settings(kw: dict):
     from idff.md.simulate import SimulationSettings, shipped_pdb
 
+    if _typed("pdb", "system") == ["pdb", "system"]:
+        raise UserError("--pdb and --system both name the structure to simulate; drop one "
+                        "(--pdb: your own file, --system: a shipped one).")
     pdb, system = kw.pop("pdb"), kw.pop("system")
     if pdb is None and system != "dipeptide":
         pdb = shipped_pdb(system)
@@ -160,6 +200,7 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
+    _refuse_unread(source)
     claim_run_dir(out, resume)  # before any simulation or data: a refusal is immediate
     cache = kw.pop("cache")
     frame_ps = kw["frame_ps"]
