@@ -169,6 +169,10 @@ def test_cli_dry_run_train_sample_and_errors(tmp_path):
     res = runner.invoke(cli, ["train", "cifar10", "--dry-run", "--data-root", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "NOT FOUND" in res.output and "one loss" in res.output and "M parameters" in res.output
+    res = runner.invoke(cli, ["train", "cifar10", "--dry-run", "--data-root", str(tmp_path),
+                              "--precision", "fp16"])  # stored, but a CPU run trains in fp32
+    assert res.exit_code == 0 and "warning: --precision fp16 is stored in the run but applies " \
+        "on a GPU only; on cpu this run trains in fp32." in res.output, res.output
     root = write_fashion_mnist(tmp_path / "fm", n=8)
     args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
             str(tmp_path / "run"), "--no-tensorboard"]

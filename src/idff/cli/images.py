@@ -20,6 +20,7 @@ from idff.cli.common import (
     device_option,
     pop_sampling,
     sampling_options,
+    warn,
 )
 from idff.cli.common import fail as _fail
 from idff.errors import check_output_path
@@ -109,6 +110,9 @@ def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_
     overrides = overrides + [f"{k}={_json(v)}" for k, v in shortcuts.items() if v is not None]
     if download:
         overrides.append("data.download=true")
+    if precision not in (None, "fp32") and not str(device).startswith("cuda"):
+        warn(f"--precision {precision} is stored in the run but applies on a GPU only; on "
+             f"{device} this run trains in fp32.")
     try:
         cfg = image_run_config(preset, overrides, data_root)
         if dry_run:
