@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -160,3 +162,22 @@ def test_exact_heads_minimise_the_cfm_weighted_loss():
     best = loss(oracle)
     assert best < loss(Perturbed(oracle, dflow=0.05))
     assert best < loss(Perturbed(oracle, dscore=0.01))
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"coupling": "sinkhorn"}, "unknown coupling 'sinkhorn'; choose one of independent, ot"),
+    ({"flow_weight": -1.0}, "flow_weight must be a finite number >= 0"),
+    ({"flow_weight": float("nan")}, "flow_weight must be a finite number >= 0"),
+    ({"max_weight": 5.0}, "max_weight=5.0 would change nothing"),
+    ({"t_eps": 1.0}, "t_eps must be in [0, 1)"),
+])
+def test_idff_objective_refuses_bad_or_unused_settings(kwargs, needle):
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        IDFFObjective(sigma=0.2, **kwargs)
+
+
+def test_objective_settings_that_apply_are_kept():
+    obj = IDFFObjective(sigma=0.2, flow_weighting="clipped", max_weight=5.0, t_eps=0.01)
+    assert (obj.max_weight, obj.t_eps) == (5.0, 0.01)
+    with pytest.raises(ValueError, match="unknown coupling 'exact'"):
+        CFMObjective(coupling="exact")

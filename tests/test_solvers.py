@@ -206,6 +206,34 @@ def test_integrate_refuses_grid_and_solver_options_it_would_ignore(oracle):
     with pytest.raises(ValueError, match="times would change nothing"):
         integrate(f, _x0(4), solver="euler", nfe=2, times=[0.0, 0.3, 1.0])
     assert integrate(f, _x0(4), solver="rk2", nfe=4, grid="power", rho=1.5, alpha=0.25).nfe == 4
+    with pytest.raises(ValueError, match="atol/rtol would change nothing"):
+        integrate(f, _x0(4), solver="midpoint", nfe=4, atol=1e-3)
+    with pytest.raises(ValueError, match="t_end=0.1 would change nothing"):
+        integrate(f, _x0(4), solver="euler", nfe=2, t_end=0.1)
+    with pytest.raises(ValueError, match="trajectory_points=5 would change nothing"):
+        integrate(f, _x0(4), solver="dopri5", trajectory_points=5)
+    assert integrate(f, _x0(4), solver="srk", steps=2, t_end=0.01).x.shape == (4, 2)  # srk uses it
+    res = integrate(f, _x0(4), solver="dopri5", atol=1e-3, rtol=1e-3, return_trajectory=True,
+                    trajectory_points=5)
+    full = integrate(f, _x0(4), solver="dopri5", atol=1e-3, rtol=1e-3, return_trajectory=True)
+    assert res.trajectory.shape[0] < 10 < full.trajectory.shape[0]  # the option is used
+
+
+def test_fields_refuse_the_other_fields_noise(oracle):
+    with pytest.raises(ValueError, match="s=0.5, sde=False would change nothing"):
+        IDFFField(oracle, sigma=0.2, s=0.5)
+    with pytest.raises(ValueError, match="sde=True would change nothing"):
+        IDFFField(oracle, sigma=0.2, sde=True)
+    with pytest.raises(ValueError, match="gamma=1.0 would change nothing"):
+        IDFFField(oracle, kind="published", sigma=0.2, gamma=1.0)
+    # a run config switched from the published field to pf keeps its stored s, which the pf
+    # field is not given: it samples as the pf ODE
+    cfg = SamplingConfig(method="idff", sigma=0.2, field="published", s=0.2, sde=True,
+                         solver="euler", nfe=4).replace(field="pf")
+    assert (cfg.field, cfg.s) == ("pf", 0.2)
+    a = cfg.integrate(oracle, _x0(8))
+    b = SamplingConfig(method="idff", sigma=0.2, solver="euler", nfe=4).integrate(oracle, _x0(8))
+    torch.testing.assert_close(a.x, b.x)
     # a config whose rk2 falls back to Euler at one call still samples
     assert SamplingConfig(solver="rk2", alpha=0.25, nfe=1).integrate(oracle, _x0(4)).nfe == 1
 

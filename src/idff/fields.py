@@ -160,6 +160,13 @@ class IDFFField(Field):
         if kind in ("x1", "velocity") and (gamma > 0 or s > 0 or sde):
             raise ValueError(f"the {kind!r} field is an ODE without noise; use kind='pf' for "
                              "gamma > 0.")
+        if kind == "pf" and (s > 0 or sde):
+            raise ValueError(f"s={s!r}, sde={sde!r} would change nothing: they belong to the "
+                             "published field, and kind is 'pf' (its noise is gamma); use "
+                             "kind='published'.")
+        if kind == "published" and gamma > 0:
+            raise ValueError(f"gamma={gamma!r} would change nothing: it belongs to the pf field "
+                             "(the published field's noise is s, with sde=True); use kind='pf'.")
         if kind == "published" and s**2 / 4 > 1:
             raise ValueError(
                 f"sampling noise s={s} makes 1 - s²·t(1-t) negative near t = 0.5, so the "

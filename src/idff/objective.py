@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from idff.coupling import couple
+from idff.coupling import COUPLINGS, couple
 from idff.finite import require_finite
 from idff.network import as_two_heads, as_velocity, check_call_order, resolve_sigma
 from idff.path import CFMPath, IDFFPath, expand_t
@@ -91,6 +91,13 @@ def implied_velocity(x1_hat: Tensor, score: Tensor, xt: Tensor, t: Tensor) -> Te
     return (x1_hat - xt) / (1 - tt).clamp(min=1e-4) - 2 * tt * score
 
 
+def _check_coupling(coupling: str) -> None:
+    """Refuse an unknown coupling when the objective is built, not at its first batch."""
+    if coupling not in COUPLINGS:
+        raise ValueError(f"unknown coupling {coupling!r}; choose one of "
+                         f"{', '.join(COUPLINGS)}.")
+
+
 class IDFFObjective:
     """``L = w·E‖x̂1 − x1‖² + E‖λ_t ŝ + ε‖²``, ``λ_t = 2σ_t/σ²`` (docs/METHOD.md, "Objective").
 
@@ -133,6 +140,19 @@ class IDFFObjective:
                 f"unknown flow_weighting {flow_weighting!r}; "
                 f"choose one of {', '.join(FLOW_WEIGHTINGS)}."
             )
+        _check_coupling(coupling)
+        for name, v in (("flow_weight", flow_weight), ("max_weight", max_weight)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or \
+                    v == float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
+        if max_weight != 100.0 and flow_weighting != "clipped":
+            raise ValueError(f"max_weight={max_weight!r} would change nothing: it caps the "
+                             f"'clipped' flow weighting, and flow_weighting is "
+                             f"{flow_weighting!r}; add flow_weighting='clipped'.")
+        if isinstance(t_eps, bool) or not isinstance(t_eps, (int, float)) or \
+                not 0 <= t_eps < 1:
+            raise ValueError(f"t_eps must be in [0, 1): times are drawn from [0, 1 - t_eps]; "
+                             f"got {t_eps!r}.")
         self.sigma = None if sigma is None else float(sigma)
         self.path = IDFFPath(0.2 if sigma is None else sigma)
         self._checked: int | None = None
@@ -212,6 +232,7 @@ class CFMObjective:
     """
 
     def __init__(self, sigma: float = 0.0, coupling: str = "independent"):
+        _check_coupling(coupling)
         self.path = CFMPath(sigma)
         self.coupling = coupling
         self._checked: int | None = None

@@ -123,7 +123,9 @@ def integrate(
             ``trajectory_points`` times).
         generator: random generator for SDE noise.
         atol, rtol: tolerances of adaptive solvers.
-        t_end: adaptive solvers stop at ``1 - t_end`` for singular fields.
+        t_end: adaptive solvers and ``srk`` stop at ``1 - t_end`` for singular fields.
+            ``atol``, ``rtol``, ``t_end`` and ``trajectory_points`` other than their defaults
+            are refused where the solver would not use them.
         alpha: ``rk2`` only: where its second call sits in each step, ``0 < α <= 1``
             (another value with another solver is refused).
 
@@ -149,6 +151,17 @@ def integrate(
     if times is not None and grid != "custom":
         raise ValueError(f"times would change nothing: they are a custom grid, and the grid "
                          f"is {grid!r}; use grid='custom'.")
+    if solver not in ADAPTIVE and (atol, rtol) != (1e-5, 1e-5):
+        raise ValueError(f"atol/rtol would change nothing: they are the tolerances of adaptive "
+                         f"solvers, and {solver!r} takes fixed steps; drop them or use "
+                         "solver='dopri5'.")
+    if solver not in ADAPTIVE and solver != "srk" and t_end != 1e-3:
+        raise ValueError(f"t_end={t_end!r} would change nothing: only adaptive solvers and "
+                         f"srk stop short of t = 1, and the solver is {solver!r}.")
+    if trajectory_points != 50 and not (solver in ADAPTIVE and return_trajectory):
+        raise ValueError(f"trajectory_points={trajectory_points!r} would change nothing: it "
+                         "sets how many states an adaptive solver returns with "
+                         "return_trajectory=True (fixed-step solvers return every step).")
     if solver in ADAPTIVE:
         if nfe is not None or steps is not None or grid != "uniform":
             raise ValueError(f"solver {solver!r} is adaptive and chooses its own steps, so it "

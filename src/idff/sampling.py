@@ -410,8 +410,11 @@ class SamplingConfig:
         """The field that samples ``net`` (docs/METHOD.md, "Fields")."""
         if self.method == "idff":
             sigma = resolve_sigma(self.sigma, net, "the sampling config (sigma=...)")
-            return IDFFField(net, kind=self.field, sigma=sigma, gamma=self.gamma, s=self.s,
-                             sde=self.sde, cond=cond)
+            # each field gets its own noise knobs; a stored value of the other field's (kept
+            # when only the field was switched) is not its to use
+            noise = {"pf": {"gamma": self.gamma},
+                     "published": {"s": self.s, "sde": self.sde}}.get(self.field, {})
+            return IDFFField(net, kind=self.field, sigma=sigma, cond=cond, **noise)
         return CFMField(net, cond=cond)
 
     def steps(self, singular_at_one: bool | None = None) -> int | None:
