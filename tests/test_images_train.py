@@ -17,6 +17,7 @@ from test_images_common import (
     write_lmdb_export,
 )
 
+from idff.errors import ConfigError
 from idff.experiments.images import image_run_config, train_images
 from idff.presets import PRESETS, apply_overrides, get_preset
 from idff.training import TrainConfig, Trainer
@@ -195,3 +196,15 @@ def test_cli_dry_run_train_sample_and_errors(tmp_path):
     res = runner.invoke(cli, ["train", "fashion_mnist", "--resume", "--out",
                               str(tmp_path / "none")])
     assert res.exit_code != 0 and "nothing to resume" in res.output
+
+
+@pytest.mark.parametrize("override", ["objective.flow_weight=5", "model.parametrization=x1",
+                                      "objective.score_target=x0"])
+def test_idff_only_overrides_on_a_cfm_run_are_refused(override):
+    base = ["objective.name=otcfm", "objective.coupling=ot", "model.method=cfm"]
+    with pytest.raises(ConfigError, match=f"{override.split('=')[0]} would change nothing: "
+                                          "an otcfm run trains one velocity network"):
+        image_run_config("fashion_mnist", base + [override])
+    # the preset's own IDFF settings stay tolerated: the documented OT-CFM recipe builds
+    cfg = image_run_config("fashion_mnist", base)
+    assert cfg["method"] == "otcfm" and cfg["objective"]["sigma"] == 0.0

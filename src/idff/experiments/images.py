@@ -55,6 +55,12 @@ TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup", "grad_clip", "ema_decay",
               "sample_every", "tensorboard")
 
 
+#: overrides that only an IDFF run reads (its objective's flow and score terms, its heads)
+IDFF_ONLY_OVERRIDES = ("objective.flow_weight", "objective.flow_weighting",
+                       "objective.score_target", "objective.max_weight", "objective.t_eps",
+                       "model.parametrization", "model.sigma")
+
+
 def image_run_config(preset: str, overrides: list[str] | None = None,
                      data_root: str | None = None) -> dict[str, Any]:
     """The JSON-able description of an image run: a preset plus overrides."""
@@ -73,8 +79,20 @@ def image_run_config(preset: str, overrides: list[str] | None = None,
         if model.get("parametrization") == "velocity" and not any(
                 o.strip().startswith("model.sigma=") for o in overrides or []):
             model["sigma"] = cfg["objective"]["sigma"]  # the heads use the path's σ
-    elif not any(o.strip().startswith("objective.sigma=") for o in overrides or []):
-        cfg["objective"]["sigma"] = 0.0  # CFM baselines: the noiseless path unless asked
+    else:
+        # the preset's IDFF-only settings are tolerated on a CFM run; naming one is refused
+        idff_only = [o.split("=", 1)[0].strip() for o in overrides or []
+                     if o.split("=", 1)[0].strip() in IDFF_ONLY_OVERRIDES]
+        if idff_only:
+            raise ConfigError(
+                f"{', '.join(idff_only)} would change nothing: an {cfg['method']} run trains one "
+                "velocity network, and these set IDFF's heads and loss; drop them, or train "
+                "IDFF (objective.name=idff).",
+                cli=f"--set {' --set '.join(idff_only)} would change nothing: an "
+                    f"{cfg['method']} run trains one velocity network, and these set IDFF's heads "
+                    "and loss; drop them, or train IDFF (--set objective.name=idff).")
+        if not any(o.strip().startswith("objective.sigma=") for o in overrides or []):
+            cfg["objective"]["sigma"] = 0.0  # CFM baselines: the noiseless path unless asked
     check_sigma(cfg)
     if model.get("in_channels") != data.get("channels") or model.get("image_size") != data.get(
         "image_size"
