@@ -105,6 +105,12 @@ def test_unknown_kinds_and_typos_in_config_files_are_refused(ring_run, tmp_path)
     cfg["objective"]["sigmaa"] = 0.3
     with pytest.raises(ConfigError, match="did you mean 'objective.sigma'"):
         idff.train_run(cfg, tmp_path / "again", TrainConfig(steps=1), progress=False)
+    cfg["objective"].pop("sigmaa")
+    toy = idff.toy_config("idff", "moons", train={"steps": 1})
+    with pytest.raises(ConfigError, match="did you mean 'data.batch_size'"):
+        idff.train_run({**toy, "data": {**toy["data"], "batchsize": 8}}, tmp_path / "d",
+                       progress=False)
+    assert not (tmp_path / "d").exists()
     cfg["kind"] = "hologram"
     (bad / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(UserError, match="no run kind 'hologram'"):

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.data.toys import TOYS, sample_toy
-from idff.errors import ConfigError
+from idff.errors import ConfigError, unknown_key_message
 from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
@@ -274,8 +274,22 @@ def _sample(model, config, n, sampling, seed=0, device="cpu", generator=None, x0
                         generator=generator, x0=x0, return_trajectory=return_trajectory)
 
 
+#: the keys of a toy run's ``data`` section
+TOY_DATA_KEYS = ("dataset", "batch_size", "file")
+
+
 def _stream(config: dict[str, Any]) -> ToyStream:
-    return ToyStream(config["data"]["dataset"], config["data"]["batch_size"])
+    """The training stream of ``idff.train_run`` (a named toy; vector files train through
+    :func:`train_toy` with ``data=``). Unknown ``data`` keys are refused, not ignored."""
+    data = config["data"]
+    for k in data:
+        if k not in TOY_DATA_KEYS:
+            raise ConfigError(unknown_key_message(k, "data", TOY_DATA_KEYS))
+    if data["dataset"] == "file" or data.get("file"):
+        raise ConfigError("a toy config on a vector file trains with idff.experiments.toy."
+                          "train_toy(config, out, train, data=array) or 'idff train toy --data "
+                          "FILE'; idff.train_run draws named toys only.")
+    return ToyStream(data["dataset"], data["batch_size"])
 
 
 register_kind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True,
