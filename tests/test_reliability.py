@@ -384,6 +384,11 @@ def test_python_sampling_checks_the_device(toy_run, device, needle):
     with pytest.raises(UserError, match=needle):
         run.to(device)
     assert str(run.device) == "cpu"  # a refused move leaves the run where it was
+    from idff.sampling import SamplingConfig
+
+    with pytest.raises(ConfigError, match="sampling is a config for method 'otcfm', but this "
+                                          "run is 'idff'"):
+        run.sample(2, nfe=2, sampling=SamplingConfig(method="otcfm"))
     assert run.sample(2, nfe=2, seed=0).x.shape[0] == 2
 
 

@@ -363,6 +363,11 @@ class Run:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"seed must be an integer >= 0 or None, got {seed!r}.")
         base = sampling or self.sampling
+        if sampling is not None and (sampling.method == "idff") != (self.sampling.method ==
+                                                                     "idff"):
+            raise ConfigError(f"sampling is a config for method {sampling.method!r}, but this "
+                              f"run is {self.sampling.method!r}; start from the run's own: "
+                              "run.sampling.replace(...).")
         stored = solver is None and not overrides and nfe in (base.budgets or {})
         if nfe is not None and (solver or base.solver) in ADAPTIVE and not stored:
             raise ConfigError(f"nfe={nfe} cannot bound the adaptive solver "
