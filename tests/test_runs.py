@@ -110,7 +110,13 @@ def test_unknown_kinds_and_typos_in_config_files_are_refused(ring_run, tmp_path)
     with pytest.raises(ConfigError, match="did you mean 'data.batch_size'"):
         idff.train_run({**toy, "data": {**toy["data"], "batchsize": 8}}, tmp_path / "d",
                        progress=False)
+    with pytest.raises(ConfigError, match="unknown section 'sampler'; did you mean 'sampling'"):
+        idff.train_run({**toy, "sampler": {"nfe": 4}}, tmp_path / "d", progress=False)
     assert not (tmp_path / "d").exists()
+    # a loaded run's config (with its step and layout) trains again as it is
+    first = idff.train_run(toy, tmp_path / "t1", progress=False)
+    again = idff.train_run(idff.load(first.path).config, tmp_path / "t2", progress=False)
+    assert again.kind == "toy" and (tmp_path / "t2" / "config.json").is_file()
     cfg["kind"] = "hologram"
     (bad / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(UserError, match="no run kind 'hologram'"):

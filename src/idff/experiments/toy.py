@@ -274,13 +274,19 @@ def _sample(model, config, n, sampling, seed=0, device="cpu", generator=None, x0
                         generator=generator, x0=x0, return_trajectory=return_trajectory)
 
 
-#: the keys of a toy run's ``data`` section
+#: the keys of a toy run's ``data`` section, and of the whole config
 TOY_DATA_KEYS = ("dataset", "batch_size", "file")
+TOY_KEYS = ("kind", "method", "objective", "model", "data", "train", "sampling", "layout",
+            "step")
 
 
 def _stream(config: dict[str, Any]) -> ToyStream:
     """The training stream of ``idff.train_run`` (a named toy; vector files train through
-    :func:`train_toy` with ``data=``). Unknown ``data`` keys are refused, not ignored."""
+    :func:`train_toy` with ``data=``). Unknown sections and ``data`` keys are refused, not
+    ignored."""
+    for k in config:
+        if k not in TOY_KEYS:
+            raise ConfigError(unknown_key_message(k, "", TOY_KEYS, "section"))
     data = config["data"]
     for k in data:
         if k not in TOY_DATA_KEYS:
