@@ -399,7 +399,6 @@ def sample_images(
     return res.x, res.nfe
 
 
-@torch.no_grad()
 def check_conditioning(cfg: dict[str, Any], guidance: float = 1.0,
                        labels: Tensor | None = None) -> None:
     """Refuse class labels or a guidance scale that the run would ignore or cannot take.
@@ -408,8 +407,6 @@ def check_conditioning(cfg: dict[str, Any], guidance: float = 1.0,
         UserError: guidance without a class-conditional model or without labels.
         ConfigError: labels for an unconditional model, or labels outside ``[0, classes)``.
     """
-    from idff.errors import ConfigError
-
     num_classes = cfg["model"].get("num_classes")
     if guidance != 1.0 and (not num_classes or labels is None):
         why = ("the model is not class-conditional" if not num_classes else
@@ -431,6 +428,7 @@ def check_conditioning(cfg: dict[str, Any], guidance: float = 1.0,
                           f"{num_classes} classes, labels 0 to {num_classes - 1}.")
 
 
+@torch.no_grad()
 def image_samples(
     model: nn.Module,
     cfg: dict[str, Any],
