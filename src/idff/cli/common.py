@@ -11,6 +11,7 @@ import click
 from idff.errors import TrainingInterrupted, UserError, check_device
 
 __all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "warn",
+           "typed", "option_words",
            "is_environment_error", "MAX_NFE", "check_memory", "check_init_from",
            "check_nfe_solver", "warmup_for", "sampling_options", "pop_sampling", "CommaList",
            "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL"]
@@ -90,6 +91,20 @@ def fail(e: Exception) -> None:
 def warn(message: str) -> None:
     """One ``warning: ...`` line on stderr."""
     click.echo("warning: " + " ".join(message.split()), err=True)
+
+
+def typed(*names: str) -> list[str]:
+    """The parameters among ``names`` that were given on the command line (a default or an
+    environment variable does not count), in the order asked."""
+    ctx = click.get_current_context()
+    return [n for n in names
+            if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+
+
+def option_words(names) -> str:
+    """``--option`` words of the current command's parameters ``names``, comma-separated."""
+    words = {p.name: p.opts[0] for p in click.get_current_context().command.params}
+    return ", ".join(words.get(n, n) for n in names)
 
 
 def check_nfe_solver(nfe: int | None, solver: str | None, option: str = "--nfe") -> None:

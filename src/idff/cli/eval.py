@@ -17,6 +17,8 @@ from idff.cli.common import (
     check_nfe_solver,
     device_option,
     grid_list,
+    option_words,
+    typed,
     warn,
 )
 from idff.cli.common import fail as _fail
@@ -78,24 +80,17 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
                f"sha256={digest}")
 
 
-def _typed(*names: str) -> list[str]:
-    """The options among ``names`` (parameter names) given on the command line, as
-    ``--option`` words (an environment variable or a default does not count)."""
-    ctx = click.get_current_context()
-    return ["--" + n.replace("_", "-") for n in names
-            if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
-
-
 def _extractor(features: str, inception: str | None, classifier: str | None,
                classifier_sha: str | None, device: str = "cpu"):
     """The feature extractor of ``--features``; the other extractor's options are refused
     (they would change nothing)."""
     from idff.eval.fid import classifier_extractor, inception_extractor
 
-    unused = _typed("classifier", "classifier_sha256") if features == "inception" else \
-        _typed("inception")
+    unused = typed("classifier", "classifier_sha256") if features == "inception" else \
+        typed("inception")
     if unused:
-        raise UserError(f"{' and '.join(unused)} would change nothing with --features "
+        raise UserError(f"{option_words(unused).replace(', ', ' and ')} would change nothing "
+                        f"with --features "
                         f"{features}; drop {'them' if len(unused) > 1 else 'it'}, or use "
                         f"--features {'classifier' if features == 'inception' else 'inception'}.")
     if features == "inception":
@@ -261,7 +256,7 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
             model, cfg = load_toy_model(run)
             x, what = _vector_nll_data(run, cfg, n, seed)
         f = SamplingConfig.from_run(cfg, field=field).field_for(model.to(device))
-        if not f.singular_at_one and _typed("t_end"):
+        if not f.singular_at_one and typed("t_end"):
             raise UserError(f"--t-end would change nothing: the field of {run} is regular at "
                             "t = 1, where the data are placed; drop it.")
         res = log_likelihood(f, x.to(device), estimator, atol=atol, rtol=rtol, t_end=t_end,
@@ -468,10 +463,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                         for r in runs}
             if len(datasets) != 1:
                 raise ValueError(f"toy runs on different datasets {sorted(datasets)}.")
-            image_only = _typed("ref_val", "ref_eval", "data_root", "features", "inception",
-                                "classifier", "classifier_sha256")
+            image_only = typed("ref_val", "ref_eval", "data_root", "features", "inception",
+                               "classifier", "classifier_sha256")
             if image_only:
-                raise UserError(f"{', '.join(image_only)} would change nothing: toy runs are "
+                raise UserError(f"{option_words(image_only)} would change nothing: toy runs are "
                                 "scored by MMD and W2 against fresh toy samples, not against "
                                 "image references or features; drop "
                                 f"{'them' if len(image_only) > 1 else 'it'}.")

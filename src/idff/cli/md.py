@@ -20,9 +20,11 @@ from idff.cli.common import (
     check_init_from,
     device_option,
     grid_list,
+    option_words,
     pop_sampling,
     run_dir_options,
     sampling_options,
+    typed,
     warmup_for,
 )
 from idff.cli.common import fail as _fail
@@ -74,25 +76,12 @@ SOURCE_OPTIONS = {
 }
 
 
-def _typed(*names: str) -> list[str]:
-    """The options among ``names`` given on the command line."""
-    ctx = click.get_current_context()
-    return [n for n in names
-            if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
-
-
-def _option_words(names) -> str:
-    ctx = click.get_current_context()
-    words = {p.name: p.opts[0] for p in ctx.command.params}
-    return ", ".join(words.get(n, n) for n in names)
-
-
 def _refuse_unread(source: str) -> None:
     """Refuse options given on the command line that ``--source`` does not read."""
     every = set().union(*SOURCE_OPTIONS.values())
-    unread = [n for n in _typed(*sorted(every)) if n not in SOURCE_OPTIONS[source]]
+    unread = [n for n in typed(*sorted(every)) if n not in SOURCE_OPTIONS[source]]
     if unread:
-        raise UserError(f"{_option_words(unread)} would change nothing with --source {source}, "
+        raise UserError(f"{option_words(unread)} would change nothing with --source {source}, "
                         "which does not read "
                         f"{'them' if len(unread) > 1 else 'it'}; drop "
                         f"{'them' if len(unread) > 1 else 'it'} or choose the --source that "
@@ -103,7 +92,7 @@ def _refuse_unread(source: str) -> None:
 def _settings(kw: dict):
     from idff.md.simulate import SimulationSettings, shipped_pdb
 
-    if _typed("pdb", "system") == ["pdb", "system"]:
+    if typed("pdb", "system") == ["pdb", "system"]:
         raise UserError("--pdb and --system both name the structure to simulate; drop one "
                         "(--pdb: your own file, --system: a shipped one).")
     pdb, system = kw.pop("pdb"), kw.pop("system")

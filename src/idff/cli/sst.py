@@ -18,6 +18,7 @@ from idff.cli.common import (
     pop_sampling,
     run_dir_options,
     sampling_options,
+    typed,
     warmup_for,
 )
 from idff.cli.common import fail as _fail
@@ -123,8 +124,7 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
-    given = click.get_current_context().get_parameter_source("patch_size")
-    if corners is None and given == click.core.ParameterSource.COMMANDLINE:
+    if corners is None and typed("patch_size"):
         raise UserError(f"--patch-size {patch_size} would change nothing: it sizes the patches "
                         "of --corners; add --corners 'lat,lon;...' or drop it (--boxes gives "
                         "its own sizes).")

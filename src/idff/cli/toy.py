@@ -17,6 +17,7 @@ from idff.cli.common import (
     pop_sampling,
     run_dir_options,
     sampling_options,
+    typed,
     warmup_for,
     warn,
 )
@@ -98,8 +99,7 @@ def train_toy_cmd(
 
     check_output_path(out, folder=True)
     check_init_from(init_from, resume)
-    given = click.get_current_context().get_parameter_source("dataset")
-    if data_file and given != click.core.ParameterSource.DEFAULT:
+    if data_file and typed("dataset"):
         raise UserError(f"--dataset {dataset} and --data {data_file} both name the training "
                         "data; drop one (--data trains on your file).")
     try:
