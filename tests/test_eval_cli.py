@@ -129,6 +129,14 @@ def test_bench_nfe_refuses_image_options_for_toy_runs(tmp_path, toy_run, extra, 
     assert not out.with_suffix(".csv").exists()
 
 
+def test_bench_nfe_refuses_gammas_for_a_noise_free_field(tmp_path, toy_run):
+    args = ["bench", "nfe", str(toy_run), "--field", "x1", "--nfe", "2", "--n-eval", "50",
+            "--n-val", "50", "--out", str(tmp_path / "b")]
+    res = CliRunner().invoke(cli, args + ["--gammas", "0,1"])
+    assert res.exit_code == 2 and "--gammas 0,1 would change nothing: the x1 field" in res.output
+    assert CliRunner().invoke(cli, args).exit_code == 0  # the default candidates are fine
+
+
 def test_feature_options_of_the_other_extractor_are_refused(tmp_path, clf):
     a = _pngs(tmp_path / "a", synthetic_fashion(8, 0)[0])
     res = CliRunner().invoke(cli, ["fid", str(a), str(a), "--features", "classifier",

@@ -6,6 +6,7 @@ training loop never needs to know which method it trains.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -142,8 +143,8 @@ class IDFFObjective:
             )
         _check_coupling(coupling)
         for name, v in (("flow_weight", flow_weight), ("max_weight", max_weight)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or \
-                    v == float("inf"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                    not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
         if max_weight != 100.0 and flow_weighting != "clipped":
             raise ValueError(f"max_weight={max_weight!r} would change nothing: it caps the "

@@ -428,8 +428,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                            lambda b: b == "adaptive" or 1 <= b <= MAX_NFE)
         gam = _parse_list(gammas, "--gammas", "finite numbers >= 0, e.g. 0,0.5,1", float,
                           lambda g: math.isfinite(g) and g >= 0)
-        if field_kind in ("x1", "velocity") and any(g > 0 for g in gam) and \
-                click.get_current_context().get_parameter_source("gammas").name != "DEFAULT":
+        if field_kind in ("x1", "velocity") and any(g > 0 for g in gam) and typed("gammas"):
             raise ValueError(f"--gammas {gammas} would change nothing: the {field_kind} field "
                              "is an ODE without noise; drop --gammas or use --field pf.")
         if labels and len(labels) != len(runs):
