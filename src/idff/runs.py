@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from idff.errors import ConfigError, UserError, check_device
 from idff.sampler import ADAPTIVE, SampleResult
 from idff.sampling import SamplingConfig
+from idff.threads import check_threads, using_threads
 
 __all__ = [
     "Run",
@@ -312,6 +313,7 @@ class Run:
         clamp: bool | tuple[float, float] | None = None,
         device: str | torch.device | None = None,
         sampling: SamplingConfig | None = None,
+        threads: int | None = None,
         **overrides: Any,
     ) -> SampleResult:
         """Draw ``n`` samples with the run's sampling settings (or ``sampling``), changed by
@@ -337,6 +339,9 @@ class Run:
                 ``(low, high)``: clamp. The trajectory is never clamped.
             device: where to sample (default: the run's, see :meth:`to`); results come back
                 on the CPU.
+            threads: CPU threads for torch while sampling; ``None`` (default): one for a
+                network under 5 M parameters on the CPU, torch's count otherwise
+                (:mod:`idff.threads`). The previous count is restored after.
 
         Returns:
             a :class:`~idff.sampler.SampleResult`: ``.x`` (``(n, ...)``), ``.nfe`` (counted
@@ -388,9 +393,10 @@ class Run:
                     raise ConfigError(f"runs of kind {self.kind!r} do not take {k}= (their "
                                       "sample function has no such parameter).")
         lohi = self._clamp_range(clamp, spec)
-        with torch.no_grad():
+        where = device if device is not None else self.device
+        with torch.no_grad(), using_threads(self.model, where, threads):
             out = spec.sample(self.model, self.config, n, s, seed=seed if seed is not None else 0,
-                              device=device if device is not None else self.device, **extras)
+                              device=where, **extras)
         res = out if isinstance(out, SampleResult) else SampleResult(x=out[0], nfe=out[1])
         if lohi is not None:
             res.x = res.x.clamp(*lohi)
@@ -542,7 +548,8 @@ def train_settings(kind: RunKind, config: dict[str, Any], train: Any) -> dict[st
 def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progress: bool = True,
               device: str | torch.device = "cpu", resume: bool = False,
               init_from: str | Path | None = None,
-              on_log: Callable[[int, dict[str, float]], None] | None = None) -> Run:
+              on_log: Callable[[int, dict[str, float]], None] | None = None,
+              threads: int | None = None) -> Run:
     """Train a run and return it (its EMA network, config and sampling settings).
 
     ``config`` comes from a builder (:func:`idff.toy_config`, :func:`idff.image_config`) or
@@ -558,6 +565,8 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
             into ``out``).
         on_log: called as ``on_log(step, metrics)`` at every logging step (``loss``,
             ``flow``, ``score``, ``grad_norm``, ``lr``, ...): hook W&B or another logger here.
+        threads: CPU threads for torch while training; ``None`` (default): one for a network
+            under 5 M parameters on the CPU, torch's count otherwise (:mod:`idff.threads`).
 
     Raises:
         ConfigError: a missing or unknown config section or key, or σ that disagree.
@@ -589,11 +598,13 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
     settings = train_settings(spec, config, train)
     config = {**config, "train": settings}
     check_device(str(device), "device")
+    check_threads(threads)
     if "sampling" in config:  # invalid sampling settings fail now, not after training
         SamplingConfig.from_run(config)
     if spec.train is not None:
-        model = spec.train(config, out, progress=progress, device=device, on_log=on_log,
-                           resume=resume, init_from=init_from)
+        with using_threads(None, device, threads):
+            model = spec.train(config, out, progress=progress, device=device, on_log=on_log,
+                               resume=resume, init_from=init_from)
     else:
         tc = TrainConfig(**{k: v for k, v in settings.items() if k != "batch_size"})
         claim_run_dir(out, resume)
@@ -603,7 +614,8 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
             init_from_run(model, config, init_from)
         objective = make_objective(config["objective"])
         trainer = Trainer(model, objective, spec.stream(config), tc, out, config,
-                          progress=progress, device=device, on_log=on_log, resume=resume)
+                          progress=progress, device=device, on_log=on_log, resume=resume,
+                          threads=threads)
         model = trainer.fit()
         config = trainer.run_config
     model = attach_sigma(model.eval(), config)

@@ -31,6 +31,7 @@ from idff.sampler import (
     steps_for_nfe,
 )
 from idff.solvers import GRIDS, MULTISTEP, time_grid
+from idff.threads import using_threads
 
 __all__ = [
     "SamplingConfig",
@@ -434,7 +435,15 @@ class SamplingConfig:
         return_trajectory: bool = False,
         wrap: Callable[[Field], Any] | None = None,
     ) -> SampleResult:
-        """Solve from ``x0`` with this config; ``wrap`` may wrap the field (e.g. progress)."""
+        """Solve from ``x0`` with this config; ``wrap`` may wrap the field (e.g. progress).
+
+        Runs on the thread count of :mod:`idff.threads` (one thread for a small network on
+        the CPU, unless a command line chose another).
+        """
+        with using_threads(net, x0.device):
+            return self._integrate(net, x0, cond, generator, return_trajectory, wrap)
+
+    def _integrate(self, net, x0, cond, generator, return_trajectory, wrap) -> SampleResult:
         f = self.field_for(net, cond)
         steps = self.steps(f.singular_at_one)
         g = wrap(f) if wrap is not None else f

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from idff.cli.common import CLIError
+from idff.threads import choose_threads
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -65,13 +66,12 @@ def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
     loss's velocity-space weight in each bin — the numbers that explain a change of the
     objective. Each run is scored on its own path and coupling.
     """
-    import torch
 
     from idff.eval import diagnostics as D
 
     if labels and len(labels) != len(runs):
         raise CLIError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
-    torch.set_num_threads(threads)
+    choose_threads(threads)
     rows = []
     for i, run in enumerate(runs):
         model, cfg, data = _load(run)

@@ -25,6 +25,7 @@ from idff.cli.common import fail as _fail
 from idff.errors import UserError, check_output_path
 from idff.sampler import SOLVERS
 from idff.sampling import FIELD_KINDS
+from idff.threads import choose_threads
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -49,7 +50,6 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
 def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, seed, threads):
     """Train the Fashion-MNIST CNN whose features define the FD-FMNIST-CNN distance."""
-    import torch
 
     from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
     from idff.eval.classifier import (
@@ -60,7 +60,7 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
         train_config_dict,
     )
 
-    torch.set_num_threads(threads)
+    choose_threads(threads)
     check_output_path(out)
     try:
         folder = find_fashion_mnist(data_root)
@@ -186,12 +186,11 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
     With --features inception (default) this is FID as computed by pytorch-fid; the
     weights are read from --inception / $IDFF_INCEPTION_WEIGHTS / torch's hub cache.
     """
-    import torch
 
     from idff.eval.fid import frechet_distance
     from idff.training.checkpoint import RunError
 
-    torch.set_num_threads(threads)
+    choose_threads(threads)
     check_nfe_solver(nfe, solver)
     if save_stats:
         check_output_path(save_stats, "--save-stats")
@@ -414,12 +413,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     import shlex
     import sys
 
-    import torch
-
     from idff.eval import bench as B
     from idff.training.checkpoint import RunError
 
-    torch.set_num_threads(threads)
+    choose_threads(threads)
     check_output_path(out)
     try:
         nfes = _parse_list(nfe_list, "--nfe", f"integers >= 1 (at most {MAX_NFE:,}) or "

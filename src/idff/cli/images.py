@@ -25,6 +25,7 @@ from idff.cli.common import (
 from idff.cli.common import fail as _fail
 from idff.errors import check_output_path
 from idff.presets import PRESETS
+from idff.threads import choose_threads
 
 DATA_HELP = (
     "Folder holding the dataset: cifar10 → ROOT/cifar-10-batches-py/; celeba64 → "
@@ -96,14 +97,13 @@ def _make_train_command(preset: str) -> click.Command:
 def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_accum,
            precision, max_minutes, tensorboard, device, threads, resume, dry_run,
            init_from=None, compile_=False) -> None:
-    import torch
 
     from idff.data.images import DataError
     from idff.experiments.images import dry_run_report, image_run_config, train_images
     from idff.training.checkpoint import RunError
 
     if threads:
-        torch.set_num_threads(threads)
+        choose_threads(threads)
     shortcuts = {"train.steps": steps, "train.batch_size": batch_size,
                  "train.grad_accum": grad_accum, "train.precision": precision,
                  "train.max_minutes": max_minutes, "train.tensorboard": tensorboard}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from idff.cli.common import NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, device_option
+from idff.threads import choose_threads
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -53,7 +54,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     from idff.schedule import tune_grid
     from idff.solvers import GRID_SOLVERS, MULTISTEP
 
-    torch.set_num_threads(threads)
+    choose_threads(threads)
     cfg_path = Path(run) / "config.json"
     if not cfg_path.is_file():
         raise UserError(f"{run} is not a run folder (no config.json); tune-schedule stores the "

@@ -24,6 +24,7 @@ from idff.cli.common import (
 from idff.cli.common import fail as _fail
 from idff.data.toys import TOYS
 from idff.errors import UserError, check_output_path
+from idff.threads import choose_threads
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -257,11 +258,10 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
               help="CPU threads for torch (small MLPs run fastest on one).")
 def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
     """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure."""
-    import torch
 
     from idff.experiments.demo import run_demo
 
-    torch.set_num_threads(threads)
+    choose_threads(threads)
 
     check_output_path(out, folder=True)
     try:

@@ -50,8 +50,8 @@ __all__ = [
 #: model sizes that must be integers >= 1 (a 0 would fail deep inside the network)
 MODEL_SIZES = ("num_channels", "num_res_blocks", "num_heads", "image_size", "in_channels")
 
-TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup", "grad_clip", "ema_decay", "seed",
-              "log_every", "ckpt_every", "max_minutes", "grad_accum", "precision",
+TRAIN_KEYS = ("steps", "lr", "weight_decay", "warmup", "grad_clip", "ema_decay", "ema_warmup",
+              "seed", "log_every", "ckpt_every", "max_minutes", "grad_accum", "precision",
               "sample_every", "tensorboard")
 
 

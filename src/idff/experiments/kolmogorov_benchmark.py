@@ -43,6 +43,7 @@ from idff.experiments.kolmogorov_report import (
     tables,
 )
 from idff.sampling import SamplingConfig
+from idff.threads import choose_threads
 from idff.training import TrainConfig
 
 __all__ = ["SELECT_GRIDS", "SSR_BAND", "select_sampling", "run_benchmark"]
@@ -137,7 +138,7 @@ def _train_job(config: dict[str, Any], run: Path, train: TrainConfig, device: st
     """Train (or resume) one forecaster; return the wall seconds (a worker of
     :func:`run_benchmark`'s parallel training)."""
     if threads:
-        torch.set_num_threads(threads)
+        choose_threads(threads)
     t0 = time.perf_counter()
     train_kolmogorov(config, run, train, progress=progress, device=device, resume="auto")
     return time.perf_counter() - t0

@@ -116,6 +116,7 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
     # a sampling setting added after the run was started is recorded as absent: its default
     # is what the run was implicitly using, so only another value is a change
     added = {f"sampling.{f.name}": f.default for f in dataclasses.fields(SamplingConfig)}
+    added["train.ema_warmup"] = False  # runs from before the EMA warm-up averaged without it
     diffs = [f"{k}: {json.dumps(old.get(k, '(absent)'))} -> {json.dumps(new.get(k, '(absent)'))}"
              for k in sorted(set(old) | set(new))
              if k not in free and not k.startswith(RECORD_PREFIXES)

@@ -33,6 +33,7 @@ from idff.errors import ConfigError, TrainingInterrupted
 from idff.finite import Check, deferred_checks
 from idff.io import atomic_save, atomic_write_text
 from idff.run_config import LAYOUT
+from idff.threads import check_threads, using_threads
 from idff.training.checkpoint import (
     CONFIG,
     STATE,
@@ -71,6 +72,7 @@ class TrainConfig:
     warmup: int = 5000
     grad_clip: float = 1.0
     ema_decay: float = 0.9999
+    ema_warmup: bool = True
     seed: int = 0
     log_every: int = 100
     ckpt_every: int = 1000
@@ -101,6 +103,8 @@ class TrainConfig:
             raise bad("weight_decay", "a finite number >= 0")
         if not 0 <= self.ema_decay < 1:
             raise bad("ema_decay", "in [0, 1)")
+        if not isinstance(self.ema_warmup, bool):
+            raise bad("ema_warmup", "true or false")
         if self.max_minutes is not None and not (isinstance(self.max_minutes, numbers.Real)
                                                  and 0 < self.max_minutes < math.inf):
             raise bad("max_minutes", "a finite number > 0 (or null)")
@@ -167,7 +171,9 @@ class Trainer:
         dist: DistContext | None = None,
         resume: bool | str = False,
         compile: bool = False,
+        threads: int | None = None,
     ):
+        self.threads = check_threads(threads)
         self.resume_mode = resume
         self.dist = dist or DistContext(device=torch.device(device))
         self.device = self.dist.device
@@ -188,7 +194,7 @@ class Trainer:
         self.run_config["train"] = {**self.run_config.get("train", {}), **asdict(config)}
         self.on_log = on_log
         self.progress = progress
-        self.ema = EMA(self.model, config.ema_decay)
+        self.ema = EMA(self.model, config.ema_decay, config.ema_warmup)
         # fused: one kernel for the whole update and the step counts on the device (the
         # for-loop version reads them with .item() every step)
         self.opt = torch.optim.AdamW(
@@ -249,6 +255,7 @@ class Trainer:
         if not (self.run_dir / STATE).is_file():
             return False
         self._keep_record()
+        self._keep_old_ema()
         check_resume_config(self.run_dir, self.run_config)
         state = load_state(self.run_dir)
         if int(state["step"]) > self.config.steps:
@@ -285,6 +292,18 @@ class Trainer:
             return  # a missing or broken config is reported by check_resume_config
         if isinstance(old, dict) and "init_from" in old and "init_from" not in self.run_config:
             self.run_config["init_from"] = old["init_from"]
+
+    def _keep_old_ema(self) -> None:
+        """A run started before the EMA warm-up existed continues without it (exactly)."""
+        try:
+            old = json.loads((self.run_dir / CONFIG).read_text())
+        except (OSError, ValueError):
+            return
+        train = old.get("train") if isinstance(old, dict) else None
+        if isinstance(train, dict) and "ema_warmup" not in train:
+            self.config.ema_warmup = False
+            self.ema.warmup = False
+            self.run_config["train"]["ema_warmup"] = False
 
     # -- loop ----------------------------------------------------------------------------
     def _autocast(self):
@@ -416,8 +435,13 @@ class Trainer:
 
         On SIGINT or SIGTERM the loop finishes its step, saves a checkpoint and raises
         :class:`~idff.errors.TrainingInterrupted`; training again with ``resume=True``
-        continues from that step.
+        continues from that step. Runs on the thread count of :mod:`idff.threads` (one
+        thread for a small network on the CPU unless ``threads`` says otherwise).
         """
+        with using_threads(self.model, self.device, self.threads):
+            return self._fit()
+
+    def _fit(self) -> nn.Module:
         if self.step == 0:  # the first fit of this trainer: the folder must be ours
             claim_run_dir(self.run_dir, self.resume_mode)
         if self.is_main and self.run_dir.is_dir():
