@@ -215,3 +215,11 @@ def test_the_checks_catch_a_missing_required_option_and_an_unknown_one():
         check_names("idff sample RUN --bogus 3")
     with pytest.raises(AssertionError, match="has no command 'smaple'"):
         check_names("idff smaple RUN")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_rel)
+def test_the_scripts_the_pages_run_exist(page):
+    scripts = re.findall(r"(?:bash|python)\s+((?:benchmarks|scripts|examples)/[\w./-]+\.(?:sh|py))",
+                         page.read_text())
+    missing = sorted({s for s in scripts if not (ROOT / s).exists()})
+    assert not missing, f"{_rel(page)} runs scripts that do not exist: {missing}"
