@@ -45,8 +45,7 @@ def test_every_command_has_its_section_in_docs_cli_md():
 
 def _slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*_\[\]()]", lambda m: "_" if m.group(0) == "_" else "", heading)
-    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def _anchors(page: Path) -> set[str]:
