@@ -79,7 +79,7 @@ bench_run() {  # the benchmark cells of one run
       bench icfm I-CFM icfm_100 --nfe 100 ;;
     idff)
       bench idff IDFF idff --nfe "$NFES" --solvers "$IDFF_SOLVERS" --gammas "$IDFF_GAMMAS" ;;
-    idff-s005)  # scored at NFE 2, 4, 10 with midpoint or ddim2 (as in the README)
+    idff-s005)  # scored at NFE 2, 4, 10 with midpoint or ddim2 (as in docs/results/images.md)
       bench idff-s005 "IDFF σ=0.05" idff_s005 --nfe 2,4,10 --solvers midpoint,ddim2 \
         --gammas 0 ;;
     idff-published)

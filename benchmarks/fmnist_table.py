@@ -1,6 +1,6 @@
-"""The README's Fashion-MNIST tables from the merged benchmark CSV: the Fréchet distance
-with its 95 % bootstrap interval, k-NN precision / recall, the chosen sampler and the
-target verdicts.
+"""The Fashion-MNIST tables of docs/results/images.md from the merged benchmark CSV: the
+Fréchet distance with its 95 % bootstrap interval, k-NN precision / recall, the chosen
+sampler and the target verdicts.
 
     python benchmarks/fmnist_table.py results/eval/fmnist_nfe.csv
 """

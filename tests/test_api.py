@@ -49,7 +49,7 @@ def test_an_nfe_budget_with_an_adaptive_solver_is_refused(toy):
     assert res.x.shape == (4, 2) and res.nfe > 4
 
 
-# -- 2. the shipped model: σ where the README says, images in the data range ----------------
+# -- 2. the shipped model: σ where docs/api.md says, images in the data range ----------------
 
 
 def test_shipped_images_are_clamped_to_the_data_range_by_default(shipped):

@@ -1,9 +1,9 @@
-"""Every Python block of the README runs as written and prints what it shows.
+"""Every Python block of the README and of docs/ runs as written and prints what it shows.
 
 ``pycon`` blocks (``>>>`` prompts) are doctests: their printed output is compared, so a
-stale σ, range or shape in the README fails here. ``python`` blocks are executed. Blocks
-share one namespace, in order, inside a temporary folder. Training lengths are shortened
-(:data:`FAST`) so the suite stays fast; nothing else is changed.
+stale σ, range or shape in the docs fails here. ``python`` blocks are executed. The blocks
+of one file share one namespace, in order, inside a temporary folder. Training lengths are
+shortened (:data:`FAST`) so the suite stays fast; nothing else is changed.
 """
 
 from __future__ import annotations
@@ -14,39 +14,52 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).parents[1] / "README.md"
+ROOT = Path(__file__).parents[1]
+README = ROOT / "README.md"
 #: text replaced before running: the step counts of training examples
 FAST = {'{"steps": 2000}': '{"steps": 60}', "range(2000)": "range(60)"}
 
 
-def _blocks() -> list[tuple[str, str]]:
-    text = README.read_text()
-    return re.findall(r"```(python|pycon)\n(.*?)```", text, re.S)
+def _documents() -> list[Path]:
+    return [README, *sorted((ROOT / "docs").rglob("*.md"))]
 
 
-def test_readme_has_python_blocks_and_the_shortened_ones_exist():
-    blocks = _blocks()
-    assert len(blocks) >= 3 and any(lang == "pycon" for lang, _ in blocks)
-    joined = "\n".join(code for _, code in blocks)
+def _blocks(path: Path) -> list[tuple[str, str]]:
+    return re.findall(r"```(python|pycon)\n(.*?)```", path.read_text(), re.S)
+
+
+#: the files with Python blocks; the API tour and the README's example must stay among them
+WITH_CODE = [p for p in _documents() if _blocks(p)]
+
+
+def test_the_python_blocks_are_where_they_should_be_and_the_shortened_ones_exist():
+    names = {p.relative_to(ROOT).as_posix() for p in WITH_CODE}
+    assert {"README.md", "docs/api.md"} <= names, names
+    assert any(lang == "pycon" for lang, _ in _blocks(README))
+    api = _blocks(ROOT / "docs" / "api.md")
+    assert len(api) >= 3 and any(lang == "pycon" for lang, _ in api)
+    joined = "\n".join(code for p in WITH_CODE for _, code in _blocks(p))
     for old in FAST:
-        assert old in joined, f"{old} is no longer in the README; update FAST"
+        assert old in joined, f"{old} is no longer in the README or docs/; update FAST"
 
 
-def test_every_readme_python_block_runs_and_prints_what_it_shows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("path", WITH_CODE, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_python_block_runs_and_prints_what_it_shows(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    name = path.relative_to(ROOT).as_posix()
     globs: dict = {"__name__": "readme"}
     parser = doctest.DocTestParser()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    for k, (lang, code) in enumerate(_blocks()):
+    for k, (lang, code) in enumerate(_blocks(path)):
         for old, new in FAST.items():
             code = code.replace(old, new)
         if lang == "python":
-            exec(compile(code, f"README.md block {k}", "exec"), globs)
+            exec(compile(code, f"{name} block {k}", "exec"), globs)
             continue
-        test = parser.get_doctest(code, globs, f"README.md block {k}", str(README), 0)
+        test = parser.get_doctest(code, globs, f"{name} block {k}", str(path), 0)
         result = runner.run(test, clear_globs=False)
         globs.update(test.globs)
         if result.failed:
-            pytest.fail(f"README.md block {k}: {result.failed} example(s) print something else "
-                        "than the README shows (see the output above)")
+            pytest.fail(f"{name} block {k}: {result.failed} example(s) print something else "
+                        f"than {name} shows (see the output above)")
