@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def test_quickstart_runs_as_a_script_and_prints_each_step(tmp_path, capsys, monk
     assert "stored for NFE 4: rk2 alpha=0.25 power rho=1.5" in out
     assert "images (16, 1, 28, 28), NFE 4, range [-1.0, 1.0]" in out
     assert "20 steps in" in out and "toy samples (1000, 2), NFE 4, sigma 0.2" in out
+    score, floor = re.search(r"MMD² vs fresh moons: (-?[\d.]+) \(floor (-?[\d.]+)\)", out).groups()
+    assert abs(float(floor)) < 0.005 and float(score) > float(floor)  # 20 steps: not yet moons
     assert "own network: loss" in out and "NFE 4" in out
     assert "refused: the sampling config (sigma=...) has sigma=0.1" in out
     assert (tmp_path / "moons" / "config.json").is_file()

@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
-#: text replaced before running: the step counts of training examples
+#: text replaced before running: the step counts of training examples (not in the README,
+#: whose example asserts the quality of a 2,000-step run)
 FAST = {'{"steps": 2000}': '{"steps": 60}', "range(2000)": "range(60)"}
 
 
@@ -52,7 +53,7 @@ def test_every_python_block_runs_and_prints_what_it_shows(path, tmp_path, monkey
     parser = doctest.DocTestParser()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for k, (lang, code) in enumerate(_blocks(path)):
-        for old, new in FAST.items():
+        for old, new in FAST.items() if path != README else ():
             code = code.replace(old, new)
         if lang == "python":
             exec(compile(code, f"{name} block {k}", "exec"), globs)
