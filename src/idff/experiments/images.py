@@ -268,6 +268,10 @@ def infer_unet_layout(state: dict[str, Tensor], image_size: int) -> dict[str, An
     }
 
 
+#: path noise σ of the published image checkpoints (docs/METHOD.md, "Published checkpoints")
+PUBLISHED_SIGMA = 0.2
+
+
 def published_model_config(state: dict[str, Tensor], image_size: int = 32,
                            preset: str = "cifar10",
                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -277,19 +281,17 @@ def published_model_config(state: dict[str, Tensor], image_size: int = 32,
     The published UNet takes ``cat(x_t, x_t)`` (2C input channels) and returns 2C
     channels split into ``x̂1`` (first C) and ``ŝ``. Width, levels, blocks and attention
     resolutions are read off the weights (:func:`infer_unet_layout`); the attention head
-    layout, dropout and the rest come from ``preset``, then ``overrides``.
+    layout, dropout and the rest come from ``preset``, then ``overrides``. The network
+    carries the published σ (:data:`PUBLISHED_SIGMA`), not the preset's.
     """
     layout = infer_unet_layout(state, image_size)
     model = dict(get_preset(preset)["model"])
     model.update(layout)
     model.update(in_channels=int(state["input_blocks.0.0.weight"].shape[1]) // 2,
-                 image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1")
+                 image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1",
+                 sigma=PUBLISHED_SIGMA)
     model.update(overrides or {})
     return model
-
-
-#: path noise σ of the published image checkpoints (docs/METHOD.md, "Published checkpoints")
-PUBLISHED_SIGMA = 0.2
 
 
 def _strip_module(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -319,7 +321,7 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
     cfg = get_preset(preset)
     cfg["model"] = published_model_config(state, image_size, preset, model_overrides)
     cfg["data"].update(image_size=image_size, channels=cfg["model"]["in_channels"])
-    sigma = PUBLISHED_SIGMA  # the published image runs' path noise, whatever the preset's
+    sigma = float(cfg["model"]["sigma"])  # the published σ (or an override), not the preset's
     cfg["objective"]["sigma"] = sigma
     cfg["sampling"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
     cfg.update(kind="image", preset=preset, method="idff", published=str(path),
