@@ -607,6 +607,7 @@ def generate_images(
     from tqdm.auto import tqdm
 
     from idff.data.images import from_model_range
+    from idff.experiments.generate_record import source_record, upgrade_record
 
     if n < 0 or batch_size < 1:
         raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
@@ -619,7 +620,7 @@ def generate_images(
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
     # refused before anything is written: a refused run leaves no record behind
     check_conditioning(cfg, guidance, None if label is None else torch.tensor([label]))
-    settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"),
+    settings = {**source_record(ckpt), "step": cfg.get("step"),
                 **sampling.knobs(), "seed": seed, "label": label, "guidance": guidance}
     record = out / "generate.json"
     foreign = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
@@ -633,7 +634,7 @@ def generate_images(
                             "no generate.json), which would be counted as generated images; "
                             "choose an empty or new --out.")
     if record.is_file():
-        old = json.loads(record.read_text())
+        old = upgrade_record(json.loads(record.read_text()), ckpt, settings)
         if old != settings:
             changed = sorted(k for k in settings if old.get(k) != settings[k])
             raise ValueError(f"{out} holds images generated with other settings "
