@@ -79,3 +79,11 @@ def test_a_published_checkpoint_samples_through_python_sample_and_generate(publi
     assert first.shape == (32, 32, 3) and np.abs(first - expect).max() <= 1.0
     record = json.loads((gen / "generate.json").read_text())
     assert record["field"] == "published" and record["s"] == pytest.approx(0.4)
+
+
+def test_a_published_checkpoint_samples_with_the_pf_field_as_idff_fid_does(published):
+    from idff.eval.bench import run_sampler
+
+    sampler = run_sampler(idff.load(published), {"field": "pf", "gamma": 0.0})
+    out = sampler(2, 4, None, 0)
+    assert out.x.shape == (2, 3, 32, 32) and out.nfe == 4 and torch.isfinite(out.x).all()
