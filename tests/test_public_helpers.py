@@ -13,7 +13,7 @@ from PIL import Image
 
 import idff
 from idff.cli.main import cli
-from idff.errors import ConfigError
+from idff.errors import ConfigError, UserError
 from idff.runs import SHIPPED, run_folders
 
 
@@ -30,6 +30,8 @@ def test_save_grid_is_public_and_refuses_what_is_not_an_image(tmp_path):
         idff.save_grid(res.x, tmp_path / "grid.jpg")
     with pytest.raises(ConfigError, match="nrow must be an integer >= 1"):
         idff.save_grid(res.x, tmp_path / "grid.png", nrow=0)
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        idff.save_grid(res.x, tmp_path / "grid.png" / "inner.png")
 
 
 def test_shipped_runs_lists_what_loads_by_name(tmp_path, monkeypatch):

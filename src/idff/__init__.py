@@ -12,7 +12,7 @@ from idff.builders import image_config, toy_config
 from idff.catalog import shipped_runs
 from idff.coupling import couple
 from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
-from idff.grid import save_grid
+from idff.image_grid import save_grid
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.path import CFMPath, IDFFPath
 from idff.runs import Run, load, register_kind, train_run

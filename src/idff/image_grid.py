@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from idff.errors import ConfigError
+from idff.errors import ConfigError, check_output_path
 
 __all__ = ["save_grid"]
 
@@ -29,6 +29,7 @@ def save_grid(images: Any, path: str | os.PathLike, nrow: int | None = None) -> 
     Raises:
         ConfigError: not images (toy samples are points: plot them instead), or not a
             ``.png`` path.
+        UserError: a file stands where the path needs a folder.
     """
     from idff.experiments.images import save_grid as _save
 
@@ -49,4 +50,5 @@ def save_grid(images: Any, path: str | os.PathLike, nrow: int | None = None) -> 
         raise ConfigError(f"nrow must be an integer >= 1 (images per row), got {nrow!r}.")
     if Path(path).suffix.lower() != ".png":
         raise ConfigError(f"save_grid writes a PNG; give a path ending in .png, got {path}.")
+    check_output_path(path, option="path")  # a file where a folder must be, named
     return _save(x, path, nrow)
