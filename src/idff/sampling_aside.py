@@ -53,7 +53,8 @@ def check_set_aside(out: Any, given: Mapping[str, Any], knobs: tuple[str, ...],
     entry = (out.budgets or {}).get(out.nfe)
     if not entry or not given.keys() & set(knobs):
         return
-    noise = [k for k in ("gamma", "sde", "s") if given.get(k)]
+    # the options that ask for this field's noise (another field's are refused later)
+    noise = [k for k in (("gamma",) if out.field == "pf" else ("sde", "s")) if given.get(k)]
     if "rho" in given and "grid" not in given and out.grid != "power" and \
             entry.get("grid") == "power":
         named, why, fix = "rho", f"grid {out.grid!r} has no exponent", ("grid", "power")
