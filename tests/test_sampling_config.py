@@ -148,8 +148,9 @@ def test_a_budget_entry_is_the_sampler_at_its_nfe_unless_a_knob_is_named():
     assert cfg.replace(solver="euler").to_dict() == _plain(nfe=10, solver="euler")
     assert cfg.replace(nfe=4).replace(solver="heun").to_dict() == _plain(nfe=4, solver="heun")
     # a knob that the stored settings would ignore is refused, saying the entry was set aside
-    with pytest.raises(ConfigError, match="alpha=0.3 would change nothing.*sets aside the "
-                                          "sampler stored for NFE 4: solver='rk2'"):
+    with pytest.raises(ConfigError, match=r"alpha=0.3 sets aside the sampler stored for NFE 4 "
+                                          r"\(rk2 \(alpha 0.25\).*whose solver 'midpoint' has "
+                                          r"no movable second call; add solver='rk2'"):
         cfg.replace(nfe=4, alpha=0.3)
     # what a run stores: the table apart from the settings in use; JSON keys are strings
     assert "budgets" not in cfg.knobs()

@@ -3,12 +3,16 @@
 The core (path, coupling, objective, fields, sampler, sampling config, models, metrics)
 imports no data loaders, trainer or CLI. ``idff.load(path_or_name)`` opens any trained
 run or a shipped one by name (:mod:`idff.runs`); ``idff.train_run`` trains one from a
-config built by ``idff.toy_config`` or ``idff.image_config`` (:mod:`idff.builders`).
+config built by ``idff.toy_config`` or ``idff.image_config`` (:mod:`idff.builders`);
+``idff.shipped_runs()`` lists the runs that load by name, ``idff.save_grid`` writes image
+samples as one PNG grid.
 """
 
 from idff.builders import image_config, toy_config
+from idff.catalog import shipped_runs
 from idff.coupling import couple
 from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
+from idff.image_grid import save_grid
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.path import CFMPath, IDFFPath
 from idff.runs import Run, load, register_kind, train_run
@@ -38,5 +42,7 @@ __all__ = [
     "train_run",
     "toy_config",
     "image_config",
+    "save_grid",
+    "shipped_runs",
 ]
 

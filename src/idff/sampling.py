@@ -30,6 +30,7 @@ from idff.sampler import (
     integrate,
     steps_for_nfe,
 )
+from idff.sampling_aside import check_set_aside, config_repr
 from idff.solvers import GRIDS, MULTISTEP, time_grid
 from idff.threads import using_threads
 
@@ -318,8 +319,12 @@ class SamplingConfig:
         if kept.get("grid") not in (None, "custom") and "times" not in given:
             kept["times"] = None  # another grid drops the custom times
         out = dataclasses.replace(self, **kept)
+        check_set_aside(out, given, SAMPLER_KNOBS, self._stored())  # before _refuse_unused
         out._refuse_unused(given)
         return out
+
+    def __repr__(self) -> str:  # shows the stored settings a named option starts from
+        return config_repr(self)
 
     def _refuse_unused(self, given: Mapping[str, Any]) -> None:
         """Refuse options given explicitly that this method/field/solver would ignore.

@@ -229,6 +229,11 @@ NONNEG_FLOAT = _FiniteRange(min=0)
 UNIT_INTERVAL = _FiniteRange(min=0, max=1, min_open=True, max_open=True)
 
 
+#: --seed of the sampling commands: the same command repeats its samples, unlike Python
+SEED_HELP = ("Seed of the source noise (default 0: rerunning the command gives the same "
+             "samples; Python's run.sample draws fresh noise unless given seed=).")
+
+
 def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
     """The sampling options (``--nfe``, ``--solver``, ``--field``, ``--gamma``, ``--s``,
     ``--sde/--ode``), one per field of :class:`idff.sampling.SamplingConfig`.

@@ -16,6 +16,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    SEED_HELP,
     check_init_from,
     device_option,
     pop_sampling,
@@ -176,7 +177,8 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @sampling_options
 @click.option("--batch-size", type=POSITIVE_INT, default=256)
-@click.option("--seed", type=NONNEG_INT, default=0, help="Base seed; sample i uses (seed, i).")
+@click.option("--seed", type=NONNEG_INT, default=0,
+              help="Base seed; image i uses (seed, i). " + SEED_HELP)
 @click.option("--label", type=NONNEG_INT, default=None,
               help="Class label (class-conditional models).")
 @click.option("--guidance", type=NONNEG_FLOAT, default=1.0, help="Classifier-free guidance scale.")

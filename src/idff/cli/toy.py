@@ -11,6 +11,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    SEED_HELP,
     check_init_from,
     check_memory,
     device_option,
@@ -146,7 +147,7 @@ def train_toy_cmd(
 @click.argument("run", type=click.Path())
 @sampling_options
 @click.option("--n", "n", type=POSITIVE_INT, default=2000, help="Number of samples.")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@click.option("--seed", type=NONNEG_INT, default=0, help=SEED_HELP)
 @device_option
 @click.option(
     "--out",

@@ -268,6 +268,10 @@ def infer_unet_layout(state: dict[str, Tensor], image_size: int) -> dict[str, An
     }
 
 
+#: path noise σ of the published image checkpoints (docs/METHOD.md, "Published checkpoints")
+PUBLISHED_SIGMA = 0.2
+
+
 def published_model_config(state: dict[str, Tensor], image_size: int = 32,
                            preset: str = "cifar10",
                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -277,19 +281,17 @@ def published_model_config(state: dict[str, Tensor], image_size: int = 32,
     The published UNet takes ``cat(x_t, x_t)`` (2C input channels) and returns 2C
     channels split into ``x̂1`` (first C) and ``ŝ``. Width, levels, blocks and attention
     resolutions are read off the weights (:func:`infer_unet_layout`); the attention head
-    layout, dropout and the rest come from ``preset``, then ``overrides``.
+    layout, dropout and the rest come from ``preset``, then ``overrides``. The network
+    carries the published σ (:data:`PUBLISHED_SIGMA`), not the preset's.
     """
     layout = infer_unet_layout(state, image_size)
     model = dict(get_preset(preset)["model"])
     model.update(layout)
     model.update(in_channels=int(state["input_blocks.0.0.weight"].shape[1]) // 2,
-                 image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1")
+                 image_size=image_size, in_mult=2, duplicate_input=True, parametrization="x1",
+                 sigma=PUBLISHED_SIGMA)
     model.update(overrides or {})
     return model
-
-
-#: path noise σ of the published image checkpoints (docs/METHOD.md, "Published checkpoints")
-PUBLISHED_SIGMA = 0.2
 
 
 def _strip_module(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -319,7 +321,7 @@ def load_published(path: str | os.PathLike, which: str = "ema_model", image_size
     cfg = get_preset(preset)
     cfg["model"] = published_model_config(state, image_size, preset, model_overrides)
     cfg["data"].update(image_size=image_size, channels=cfg["model"]["in_channels"])
-    sigma = PUBLISHED_SIGMA  # the published image runs' path noise, whatever the preset's
+    sigma = float(cfg["model"]["sigma"])  # the published σ (or an override), not the preset's
     cfg["objective"]["sigma"] = sigma
     cfg["sampling"] = {"field": "published", "s": 2 * sigma, "solver": "midpoint", "nfe": 10}
     cfg.update(kind="image", preset=preset, method="idff", published=str(path),
@@ -605,6 +607,7 @@ def generate_images(
     from tqdm.auto import tqdm
 
     from idff.data.images import from_model_range
+    from idff.experiments.generate_record import source_record, upgrade_record
 
     if n < 0 or batch_size < 1:
         raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
@@ -617,7 +620,7 @@ def generate_images(
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
     # refused before anything is written: a refused run leaves no record behind
     check_conditioning(cfg, guidance, None if label is None else torch.tensor([label]))
-    settings = {"ckpt": str(Path(ckpt).resolve()), "step": cfg.get("step"),
+    settings = {**source_record(ckpt), "step": cfg.get("step"),
                 **sampling.knobs(), "seed": seed, "label": label, "guidance": guidance}
     record = out / "generate.json"
     foreign = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
@@ -631,7 +634,7 @@ def generate_images(
                             "no generate.json), which would be counted as generated images; "
                             "choose an empty or new --out.")
     if record.is_file():
-        old = json.loads(record.read_text())
+        old = upgrade_record(json.loads(record.read_text()), ckpt, settings)
         if old != settings:
             changed = sorted(k for k in settings if old.get(k) != settings[k])
             raise ValueError(f"{out} holds images generated with other settings "
