@@ -47,9 +47,7 @@ print(f"stored for NFE 4: {s4.solver} alpha={s4.alpha} {s4.grid} rho={s4.rho}")
 res = run.sample(16, nfe=4, seed=0)
 print(f"images {tuple(res.x.shape)}, NFE {res.nfe}, range [{res.x.min():.1f}, {res.x.max():.1f}]")
 try:
-    from idff.experiments.images import save_grid
-
-    print("grid:", save_grid(res.x, out / "fashion_mnist_nfe4.png"))
+    print("grid:", idff.save_grid(res, out / "fashion_mnist_nfe4.png"))
 except ImportError:  # the grid needs the 'images' extra (Pillow)
     pass
 
