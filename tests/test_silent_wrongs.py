@@ -99,3 +99,48 @@ def test_negative_step_in_state_is_refused(tmp_path):
     torch.save(state, out / "state.pt")
     _one_line_error(_invoke(*TOY, "--steps", 10, "--out", out, "--resume"),
                     "state.pt records step -3", "integer >= 0")
+
+
+# -- Python arguments ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [{"hidden": 0}, {"depth": 0}, {"dim": 0}, {"batch_size": 0},
+                                {"hidden": 8.5}, {"hidden": True}])
+def test_toy_config_refuses_empty_or_fractional_sizes(kw):
+    import idff
+
+    name = next(iter(kw))
+    with pytest.raises(ConfigError, match=f"{name} must be an integer >= 1"):
+        idff.toy_config("idff", "moons", **kw)
+
+
+def _conditional_image_run():
+    from test_images_common import tiny
+
+    from idff.experiments.images import image_run_config
+    from idff.models import build_model
+    from idff.runs import Run
+    from idff.sampling import SamplingConfig
+
+    cfg = image_run_config("fashion_mnist", [*tiny(8), "model.num_classes=3",
+                                             "data.class_cond=true",
+                                             "objective.coupling=independent"])
+    torch.manual_seed(0)
+    model = build_model(cfg["model"]).eval()
+    return Run(Path("."), "image", model, cfg, SamplingConfig.from_run(cfg))
+
+
+@pytest.mark.parametrize("guidance", [float("nan"), float("inf"), -5.0, "2"])
+def test_run_sample_refuses_bad_guidance(guidance):
+    run = _conditional_image_run()
+    with pytest.raises(ConfigError, match="guidance must be a finite number >= 0"):
+        run.sample(2, nfe=1, labels=torch.tensor([0, 1]), guidance=guidance)
+
+
+def test_fractional_labels_are_refused_not_truncated():
+    run = _conditional_image_run()
+    with pytest.raises(ConfigError, match="labels must be integer class indices, got 1.7"):
+        run.sample(2, nfe=1, labels=torch.tensor([0.0, 1.7]))
+    # whole-number floats are the same classes as their integers
+    a = run.sample(2, nfe=1, seed=0, labels=torch.tensor([0.0, 2.0])).x
+    b = run.sample(2, nfe=1, seed=0, labels=torch.tensor([0, 2])).x
+    assert torch.equal(a, b)

@@ -78,10 +78,16 @@ def toy_run_config(
     toys (``benchmarks/results/toy_velocity.md``); ``"skip"`` and ``"x1"`` stay available.
 
     Raises:
-        ConfigError: an unknown method, or a ``parametrization`` for a CFM method, whose one
-            velocity network has none (it would be dropped).
+        ConfigError: an unknown method, a size (``dim``, ``hidden``, ``depth``,
+            ``batch_size``) that is not an integer >= 1, or a ``parametrization`` for a CFM
+            method, whose one velocity network has none (it would be dropped).
     """
     network_kind(method)  # an unknown method is a ConfigError, not a KeyError
+    for name, value in (("dim", dim), ("hidden", hidden), ("depth", depth),
+                        ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}; a network or "
+                              "batch of that size has nothing to train.")
     if method != "idff" and parametrization is not None:
         raise ConfigError(
             f"parametrization={parametrization!r} chooses IDFF's two heads; an {method} run "
