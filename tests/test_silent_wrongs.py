@@ -144,3 +144,37 @@ def test_fractional_labels_are_refused_not_truncated():
     a = run.sample(2, nfe=1, seed=0, labels=torch.tensor([0.0, 2.0])).x
     b = run.sample(2, nfe=1, seed=0, labels=torch.tensor([0, 2])).x
     assert torch.equal(a, b)
+
+
+# -- an option and --set for the same key --------------------------------------------------
+
+@pytest.mark.parametrize("args,needles", [
+    (["--sigma", "0.1", "--set", "objective.sigma=0.3"], ["--sigma 0.1", "objective.sigma"]),
+    (["--batch-size", "2", "--set", "train.batch_size=4"],
+     ["--batch-size 2", "train.batch_size=4"]),
+    (["--steps", "7", "--set", "train.steps=100"], ["--steps 7", "train.steps=100"]),
+    (["--ckpt-every", "5", "--set", "train.ckpt_every=9"], ["--ckpt-every 5"]),
+    (["--no-tensorboard", "--set", "train.tensorboard=true"], ["--no-tensorboard"]),
+    (["--set", "train.lr=1e-4", "--set", "train.lr=2e-4"],
+     ["train.lr=1e-4", "train.lr=2e-4", "two values"]),
+])
+def test_an_option_and_set_for_one_key_conflict(tmp_path, args, needles):
+    res = _invoke("train", "fashion_mnist", "--dry-run", "--out", tmp_path / "r", *args)
+    _one_line_error(res, *needles)
+
+
+def test_set_wins_over_an_option_left_at_its_default(tmp_path, monkeypatch):
+    from idff.experiments import images as exp
+
+    seen = {}
+
+    def report(cfg, device="cpu"):
+        seen.update(cfg)
+        return ["ok"]
+
+    monkeypatch.setattr(exp, "dry_run_report", report)
+    res = _invoke("train", "fashion_mnist", "--dry-run", "--set", "train.tensorboard=false",
+                  "--steps", 7, "--set", "train.steps=7", "--sigma", "0.3")
+    assert res.exit_code == 0, res.output
+    assert seen["train"]["tensorboard"] is False  # the flag's default no longer overrides it
+    assert seen["train"]["steps"] == 7 and seen["objective"]["sigma"] == 0.3
