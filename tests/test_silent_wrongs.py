@@ -178,3 +178,38 @@ def test_set_wins_over_an_option_left_at_its_default(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert seen["train"]["tensorboard"] is False  # the flag's default no longer overrides it
     assert seen["train"]["steps"] == 7 and seen["objective"]["sigma"] == 0.3
+
+
+# -- options that change nothing -----------------------------------------------------------
+
+@pytest.mark.parametrize("opt,word", [(["--field", "pf"], "--field pf"),
+                                      (["--gamma", "0"], "--gamma 0"),
+                                      (["--ode"], "--ode"), (["--s", "0"], "--s 0")])
+def test_idff_sampling_options_on_a_cfm_run_are_refused_even_at_defaults(runs, tmp_path, opt,
+                                                                         word):
+    res = _invoke("sample", runs / "otcfm", "--n", 8, *opt, "--out", tmp_path / "x.npy")
+    _one_line_error(res, word, "would change nothing", "velocity")
+    assert not (tmp_path / "x.npy").exists()
+    # the same options on an IDFF run apply
+    res = _invoke("sample", runs / "idff", "--n", 8, *opt, "--out", tmp_path / "y.npy")
+    assert res.exit_code == 0 or "published" in res.output, res.output
+
+
+def test_python_sampling_of_a_cfm_run_refuses_idff_options(runs):
+    import idff
+
+    run = idff.load(runs / "otcfm")
+    with pytest.raises(ConfigError, match="field='pf' would change nothing"):
+        run.sample(4, field="pf")
+    with pytest.raises(ConfigError, match="sde=False would change nothing"):
+        run.sample(4, sde=False)
+    assert run.sample(4, nfe=2, seed=0).x.shape == (4, 2)
+
+
+@pytest.mark.parametrize("opt", [["--field", "published"], ["--gammas", "0,1"],
+                                 ["--field", "pf"]])
+def test_bench_nfe_refuses_idff_options_for_cfm_runs(runs, tmp_path, opt):
+    res = _invoke("bench", "nfe", runs / "otcfm", "--nfe", "2", "--n-eval", 16, "--n-val", 16,
+                  *opt, "--out", tmp_path / "b")
+    _one_line_error(res, opt[0], "would change nothing")
+    assert not (tmp_path / "b.csv").exists()

@@ -255,7 +255,9 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
                 raise UserError(f"{run} is a {kind!r} run; idff nll scores toy and image runs.")
             model, cfg = load_toy_model(run)
             x, what = _vector_nll_data(run, cfg, n, seed)
-        f = SamplingConfig.from_run(cfg, field=field).field_for(model.to(device))
+        idff = cfg.get("method", "idff") == "idff"  # a velocity run has no field to choose
+        f = SamplingConfig.from_run(cfg, field=field if idff or typed("field") else None
+                                    ).field_for(model.to(device))
         if not f.singular_at_one and typed("t_end"):
             raise UserError(f"--t-end would change nothing: the field of {run} is regular at "
                             "t = 1, where the data are placed; drop it.")
@@ -449,6 +451,11 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
                                     solver_list, device, compile_, grid_specs)
                    for i, r in enumerate(runs)]
+        idle = typed("field_kind", "gammas")  # IDFF's field and noise; velocity runs have none
+        if idle and not any(e.method == "idff" for e in entries):
+            raise UserError(f"{option_words(idle)} would change nothing: OT-/I-CFM runs are "
+                            "sampled with their velocity, which has no IDFF field or noise; "
+                            f"drop {'them' if len(idle) > 1 else 'it'}.")
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:
             raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")
