@@ -213,3 +213,31 @@ def test_bench_nfe_refuses_idff_options_for_cfm_runs(runs, tmp_path, opt):
                   *opt, "--out", tmp_path / "b")
     _one_line_error(res, opt[0], "would change nothing")
     assert not (tmp_path / "b.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def kolmogorov_mse(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kolmo")
+    res = _invoke("kolmogorov-data", "--size", "tiny", "--data-root", root / "data")
+    assert res.exit_code == 0, res.output
+    res = _invoke("train", "kolmogorov", "--forecaster", "mse", "--size", "tiny", "--data-root",
+                  root / "data", "--steps", 2, "--horizon", 2, "--batch-size", 4,
+                  "--channel-mult", "1,2", "--out", root / "mse")
+    assert res.exit_code == 0, res.output
+    return root / "mse"
+
+
+@pytest.mark.parametrize("opt,words", [
+    (["--nfe", "4"], ["--nfe", "one network call per lead"]),
+    (["--members", "2"], ["--members 2", "one member"]),
+    (["--data", "/nonexistent"], ["--data would change nothing", "data set it was trained on"]),
+])
+def test_forecast_refuses_options_the_kolmogorov_run_ignores(kolmogorov_mse, tmp_path, opt,
+                                                             words):
+    res = _invoke("forecast", kolmogorov_mse, "--horizon", 2, "--no-baselines", *opt,
+                  "--out", tmp_path / "fc")
+    _one_line_error(res, *words)
+    assert not (tmp_path / "fc" / "metrics.json").exists()
+    res = _invoke("forecast", kolmogorov_mse, "--horizon", 2, "--no-baselines",
+                  "--max-forecasts", 1, "--out", tmp_path / "ok")
+    assert res.exit_code == 0, res.output
