@@ -241,3 +241,28 @@ def test_forecast_refuses_options_the_kolmogorov_run_ignores(kolmogorov_mse, tmp
     res = _invoke("forecast", kolmogorov_mse, "--horizon", 2, "--no-baselines",
                   "--max-forecasts", 1, "--out", tmp_path / "ok")
     assert res.exit_code == 0, res.output
+
+
+# -- dump-real into a folder holding another dump ------------------------------------------
+
+def test_dump_real_of_another_split_into_the_same_folder_is_refused(tmp_path, monkeypatch):
+    from PIL import Image
+    from test_images_common import hide_system_fashion_mnist, write_fashion_mnist
+
+    hide_system_fashion_mnist(monkeypatch, tmp_path)
+    root = write_fashion_mnist(tmp_path / "fm", n=5)
+    out = tmp_path / "real"
+    base = ["dump-real", "fashion_mnist", "--data-root", root, "--out", out]
+    res = _invoke(*base, "--n", 3, "--train")
+    assert res.exit_code == 0 and "wrote 3 real images" in res.output, res.output
+    before = (out / "000000.png").read_bytes()
+    _one_line_error(_invoke(*base, "--n", 3, "--test"), "other settings",
+                    "split: 'train' -> 'test'")
+    assert (out / "000000.png").read_bytes() == before and not (out / "000003.png").exists()
+    res = _invoke(*base, "--n", 4, "--train")  # the same dump, extended
+    assert res.exit_code == 0 and (out / "000003.png").is_file(), res.output
+    # a folder of someone else's PNGs is not taken for a dump
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    Image.new("L", (28, 28)).save(mine / "000000.png")
+    _one_line_error(_invoke(*base[:-1], mine, "--test"), "did not record", "000000.png")

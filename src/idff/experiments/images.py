@@ -668,8 +668,11 @@ def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None 
 
     from idff.data.images import build_dataset, from_model_range
 
+    from idff.experiments.dump_record import claim_dump_folder, dump_settings
+
     out = _writable_dir(out)
-    ds = build_dataset(cfg["data"], train=train)
+    ds = build_dataset(cfg["data"], train=train)  # a missing data set leaves no record
+    claim_dump_folder(out, dump_settings(cfg, train))
     total = len(ds) if n is None else min(n, len(ds))
     for i in tqdm(range(total), disable=not progress, desc="dump-real", dynamic_ncols=True):
         path = out / f"{i:06d}.png"
