@@ -266,3 +266,35 @@ def test_dump_real_of_another_split_into_the_same_folder_is_refused(tmp_path, mo
     mine.mkdir()
     Image.new("L", (28, 28)).save(mine / "000000.png")
     _one_line_error(_invoke(*base[:-1], mine, "--test"), "did not record", "000000.png")
+
+
+# -- training data that changed between a run and its resume -------------------------------
+
+def test_resume_on_a_changed_data_file_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npy"
+    np.save(data, rng.normal(size=(64, 2)).astype(np.float32))
+    out = tmp_path / "run"
+    assert _invoke(*TOY, "--data", data, "--steps", 5, "--out", out).exit_code == 0
+    recorded = json.loads((out / "config.json").read_text())["data"]["sha256"]
+    original = data.read_bytes()
+    np.save(data, 100 + rng.normal(size=(64, 2)).astype(np.float32))
+    _one_line_error(_invoke(*TOY, "--data", data, "--steps", 10, "--out", out, "--resume"),
+                    "is not the data", recorded[:12], "Restore the file")
+    assert json.loads((out / "config.json").read_text())["data"]["sha256"] == recorded
+    data.write_bytes(original)
+    res = _invoke(*TOY, "--data", data, "--steps", 10, "--out", out, "--resume")
+    assert res.exit_code == 0, res.output
+
+
+def test_a_run_recorded_without_a_fingerprint_keeps_resuming(tmp_path):
+    data = tmp_path / "d.npy"
+    np.save(data, np.random.default_rng(1).normal(size=(64, 2)).astype(np.float32))
+    out = tmp_path / "run"
+    assert _invoke(*TOY, "--data", data, "--steps", 5, "--out", out).exit_code == 0
+    cfg = json.loads((out / "config.json").read_text())
+    del cfg["data"]["sha256"]  # as runs started before fingerprints were recorded
+    (out / "config.json").write_text(json.dumps(cfg))
+    res = _invoke(*TOY, "--data", data, "--steps", 10, "--out", out, "--resume")
+    assert res.exit_code == 0, res.output
+    assert "sha256" not in json.loads((out / "config.json").read_text())["data"]

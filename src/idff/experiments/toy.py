@@ -136,6 +136,10 @@ def train_toy(
     from idff.methods import check_sigma
 
     check_sigma(run_config)
+    if data is not None:  # a resume on a changed array is refused
+        from idff.data.fingerprint import array_sha256, stamp_data
+
+        stamp_data(run_config, out, resume, array_sha256(data))
     torch.manual_seed(train.seed)
     model = build_model(run_config["model"])
     if init_from is not None:
@@ -281,7 +285,7 @@ def _sample(model, config, n, sampling, seed=0, device="cpu", generator=None, x0
 
 
 #: the keys of a toy run's ``data`` section, and of the whole config
-TOY_DATA_KEYS = ("dataset", "batch_size", "file")
+TOY_DATA_KEYS = ("dataset", "batch_size", "file", "sha256")
 TOY_KEYS = ("kind", "method", "objective", "model", "data", "train", "sampling", "layout",
             "step")
 
