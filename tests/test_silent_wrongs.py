@@ -298,3 +298,43 @@ def test_a_run_recorded_without_a_fingerprint_keeps_resuming(tmp_path):
     res = _invoke(*TOY, "--data", data, "--steps", 10, "--out", out, "--resume")
     assert res.exit_code == 0, res.output
     assert "sha256" not in json.loads((out / "config.json").read_text())["data"]
+
+
+# -- pixel types of a folder data set ------------------------------------------------------
+
+def _folder(tmp_path, name, array, ext):
+    from PIL import Image
+
+    folder = tmp_path / name
+    folder.mkdir()
+    Image.fromarray(array).save(folder / f"a{ext}")
+    return folder
+
+
+def _ramp():
+    return np.tile(np.linspace(0, 1, 16), (16, 1))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_16bit_png_and_float_tiff_keep_their_intensities(tmp_path, channels):
+    from idff.data.images import ImageFolderFlat
+
+    want = np.rint(_ramp() * 255).astype(np.uint8)
+    cases = {"u16": (np.rint(_ramp() * 65535).astype(np.uint16), ".png"),
+             "u16tif": (np.rint(_ramp() * 65535).astype(np.uint16), ".tif"),
+             "f32": (_ramp().astype(np.float32), ".tif")}
+    for name, (arr, ext) in cases.items():
+        ds = ImageFolderFlat(_folder(tmp_path, f"{name}{channels}", arr, ext), size=16,
+                             channels=channels)
+        got = ds.load(0).numpy()
+        assert got.shape == (channels, 16, 16)
+        assert np.abs(got.astype(int) - want[None].astype(int)).max() <= 1, name
+
+
+def test_float_pixels_outside_the_unit_range_are_refused(tmp_path):
+    from idff.data.images import DataError, ImageFolderFlat
+
+    ds = ImageFolderFlat(_folder(tmp_path, "f", (_ramp() * 255).astype(np.float32), ".tif"),
+                         size=16, channels=1)
+    with pytest.raises(DataError, match=r"floating-point pixels in \[0, 255\], not in \[0, 1\]"):
+        ds.load(0)
