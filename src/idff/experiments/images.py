@@ -667,7 +667,6 @@ def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None 
     from tqdm.auto import tqdm
 
     from idff.data.images import build_dataset, from_model_range
-
     from idff.experiments.dump_record import claim_dump_folder, dump_settings
 
     out = _writable_dir(out)

@@ -10,7 +10,6 @@ accumulate. NFE is read off the network counter of every solve.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable
 from dataclasses import dataclass
 
