@@ -195,15 +195,31 @@ def test_idff_sampling_options_on_a_cfm_run_are_refused_even_at_defaults(runs, t
     assert res.exit_code == 0 or "published" in res.output, res.output
 
 
-def test_python_sampling_of_a_cfm_run_refuses_idff_options(runs):
+def test_generate_refuses_idff_options_for_a_cfm_image_run(tmp_path):
+    from test_images_common import tiny
+
+    from idff.experiments.images import image_run_config
+    from idff.models import build_model
+    from idff.training.checkpoint import save_snapshot
+
+    cfg = image_run_config("fashion_mnist", [*tiny(8), "objective.name=otcfm",
+                                             "objective.coupling=ot", "model.method=cfm"])
+    save_snapshot(tmp_path / "run", build_model(cfg["model"]).state_dict(), cfg, step=1)
+    res = _invoke("generate", tmp_path / "run", "--n", 2, "--nfe", 2, "--field", "pf",
+                  "--gamma", 0, "--out", tmp_path / "g")
+    _one_line_error(res, "--field pf, --gamma 0 would change nothing", "otcfm")
+    assert not (tmp_path / "g").exists()
+
+
+def test_python_sampling_of_a_cfm_run_takes_idff_defaults_quietly(runs):
+    """Code may pass IDFF's defaults for every method (the demo does); other values are
+    refused there too."""
     import idff
 
     run = idff.load(runs / "otcfm")
-    with pytest.raises(ConfigError, match="field='pf' would change nothing"):
-        run.sample(4, field="pf")
-    with pytest.raises(ConfigError, match="sde=False would change nothing"):
-        run.sample(4, sde=False)
-    assert run.sample(4, nfe=2, seed=0).x.shape == (4, 2)
+    assert run.sample(4, nfe=2, seed=0, field="pf", gamma=0.0).x.shape == (4, 2)
+    with pytest.raises(ConfigError, match="gamma=0.5 would change nothing"):
+        run.sample(4, gamma=0.5)
 
 
 @pytest.mark.parametrize("opt", [["--field", "published"], ["--gammas", "0,1"],

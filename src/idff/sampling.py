@@ -344,9 +344,7 @@ class SamplingConfig:
                    f"{self.solver!r}")
             fix, cli_fix = "add solver='rk2'", "add --solver rk2"
         elif self.method != "idff":
-            # even at their IDFF defaults (field='pf', gamma=0, sde=False): named on a
-            # velocity run they read as a choice that was honoured
-            unused = [k for k in defaults if k in given]
+            unused = [k for k in defaults if k in given and given[k] != defaults[k]]
             why = (f"a {self.method} run is sampled with its velocity, which has no IDFF field "
                    "or noise")
             fix = cli_fix = "drop them"
@@ -370,9 +368,7 @@ class SamplingConfig:
 
         def cli(k: str) -> str:
             v = given[k]
-            if k == "sde":
-                return "--sde" if v else "--ode"
-            return f"--{k} {v:g}" if k != "field" else f"--{k} {v}"
+            return f"--{k}" if v is True else f"--{k} {v:g}" if k != "field" else f"--{k} {v}"
 
         note = ""
         if self.budgets and self.nfe in self.budgets:

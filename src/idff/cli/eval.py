@@ -255,9 +255,7 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
                 raise UserError(f"{run} is a {kind!r} run; idff nll scores toy and image runs.")
             model, cfg = load_toy_model(run)
             x, what = _vector_nll_data(run, cfg, n, seed)
-        idff = cfg.get("method", "idff") == "idff"  # a velocity run has no field to choose
-        f = SamplingConfig.from_run(cfg, field=field if idff or typed("field") else None
-                                    ).field_for(model.to(device))
+        f = SamplingConfig.from_run(cfg, field=field).field_for(model.to(device))
         if not f.singular_at_one and typed("t_end"):
             raise UserError(f"--t-end would change nothing: the field of {run} is regular at "
                             "t = 1, where the data are placed; drop it.")

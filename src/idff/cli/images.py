@@ -23,6 +23,7 @@ from idff.cli.common import (
     warn,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.idle_options import refuse_idff_options
 from idff.errors import check_output_path
 from idff.presets import PRESETS
 
@@ -207,6 +208,7 @@ def generate(ckpt, n, out, batch_size, seed, label, guidance, device, compile_, 
     from idff.training.checkpoint import RunError
 
     overrides = pop_sampling(kw)
+    refuse_idff_options(ckpt, overrides)  # IDFF defaults named for a velocity run
     check_output_path(out, folder=True)
     _remove_stale_pngs(Path(out))
     try:

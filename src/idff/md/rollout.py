@@ -9,7 +9,6 @@ accumulate. NFE is read off the network counter of every solve.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,8 +82,8 @@ def rollout(
 
     idff = sampling.method == "idff"
     noisy = not idff and sampling.sigma > 0
-    if not idff and sampling.gamma:  # a velocity run's stored gamma is never used
-        sampling = dataclasses.replace(sampling, gamma=0.0)
+    if not idff:
+        sampling = sampling.replace(gamma=0.0)
 
     def source(x: Tensor, g: torch.Generator | None) -> Tensor:
         x = proj(x)
