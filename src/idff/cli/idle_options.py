@@ -17,6 +17,8 @@ __all__ = ["IDFF_ONLY", "method_of", "refuse_idff_options"]
 
 #: sampling options that only an IDFF (two-head) run reads
 IDFF_ONLY = ("field", "gamma", "s", "sde")
+#: their values that the core takes quietly on a velocity run
+IDFF_DEFAULTS = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
 
 
 def method_of(run: Any) -> str:
@@ -41,12 +43,13 @@ def _word(name: str, value: Any) -> str:
 
 
 def refuse_idff_options(run: Any, overrides: dict[str, Any]) -> None:
-    """Refuse ``--field``, ``--gamma``, ``--s`` and ``--sde/--ode`` for a velocity run.
+    """Refuse ``--field pf``, ``--gamma 0``, ``--s 0`` and ``--ode`` for a velocity run.
 
     Raises:
         UserError: naming the options and why they change nothing.
     """
-    named = [k for k in IDFF_ONLY if k in overrides]
+    # other values are refused by SamplingConfig itself, in its own words
+    named = [k for k in IDFF_ONLY if k in overrides and overrides[k] == IDFF_DEFAULTS[k]]
     method = method_of(run) if named else "idff"
     if method == "idff":
         return
