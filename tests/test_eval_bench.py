@@ -272,10 +272,11 @@ def test_cli_bench_per_run_then_merge(tmp_path, toy_runs):
     from idff.cli.main import cli
 
     runner = CliRunner()
-    common = ["--nfe", "1,4", "--n-eval", "150", "--n-val", "100", "--gammas", "0,1"]
-    for name, label in (("idff", "IDFF"), ("otcfm", "OT-CFM")):
+    common = ["--nfe", "1,4", "--n-eval", "150", "--n-val", "100"]
+    # --gammas is IDFF's noise: an OT-CFM run alone refuses it (it would change nothing)
+    for name, label, own in (("idff", "IDFF", ["--gammas", "0,1"]), ("otcfm", "OT-CFM", [])):
         res = runner.invoke(cli, ["bench", "nfe", str(toy_runs[name]), "--label", label,
-                                  *common, "--out", str(tmp_path / name)])
+                                  *common, *own, "--out", str(tmp_path / name)])
         assert res.exit_code == 0, res.output
         assert (tmp_path / f"{name}.jsonl").read_text().count("\n") == 2
     res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "idff"),

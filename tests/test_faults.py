@@ -455,10 +455,10 @@ def _tiny_image_run(tmp_path):
 
 def test_image_resume_with_other_settings_is_refused(tmp_path):
     args = _tiny_image_run(tmp_path)
-    res = CliRunner().invoke(cli, args + ["--resume", "--steps", "4", "--ckpt-every", "1",
+    res = CliRunner().invoke(cli, args + ["--resume", "--steps", "4",
                                           "--set", "objective.sigma=0.5"])
     _one_line_error(res, "other settings", "objective.sigma: 0.05 -> 0.5")
-    res = CliRunner().invoke(cli, args + ["--resume", "--steps", "3", "--ckpt-every", "1"])
+    res = CliRunner().invoke(cli, args + ["--resume", "--steps", "3"])
     assert res.exit_code == 0 and "step 3" in res.output, res.output
 
 

@@ -446,6 +446,11 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
         entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
                                     solver_list, device, compile_, grid_specs)
                    for i, r in enumerate(runs)]
+        idle = typed("field_kind", "gammas")  # IDFF's field and noise; velocity runs have none
+        if idle and not any(e.method == "idff" for e in entries):
+            raise UserError(f"{option_words(idle)} would change nothing: OT-/I-CFM runs are "
+                            "sampled with their velocity, which has no IDFF field or noise; "
+                            f"drop {'them' if len(idle) > 1 else 'it'}.")
         kinds = {e.info["kind"] for e in entries}
         if len(kinds) != 1:
             raise ValueError(f"runs of different kinds {sorted(kinds)} cannot share one table.")

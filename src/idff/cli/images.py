@@ -24,6 +24,7 @@ from idff.cli.common import (
     warn,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.idle_options import refuse_idff_options
 from idff.errors import check_output_path
 from idff.presets import PRESETS
 from idff.threads import choose_threads
@@ -84,33 +85,45 @@ def _make_train_command(preset: str) -> click.Command:
     def command(out, data_root, download, overrides, steps, batch_size, ckpt_every, grad_accum,
                 precision, max_minutes, tensorboard, sigma, device, threads, resume, init_from,
                 dry_run, compile_):
-        if ckpt_every is not None:
-            overrides = (*overrides, f"train.ckpt_every={ckpt_every}")
-        if sigma is not None:
-            overrides = (*overrides, f"objective.sigma={sigma!r}")
         _train(preset, out, data_root, download, list(overrides), steps, batch_size, grad_accum,
                precision, max_minutes, tensorboard, device, threads, resume, dry_run, init_from,
-               compile_)
+               compile_, ckpt_every, sigma)
 
     return command
 
 
 def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_accum,
            precision, max_minutes, tensorboard, device, threads, resume, dry_run,
-           init_from=None, compile_=False) -> None:
+           init_from=None, compile_=False, ckpt_every=None, sigma=None) -> None:
 
+    from idff.cli.common import typed
+    from idff.cli.overrides import merge_set
     from idff.data.images import DataError
     from idff.experiments.images import dry_run_report, image_run_config, train_images
     from idff.training.checkpoint import RunError
 
     if threads:
         choose_threads(threads)
-    shortcuts = {"train.steps": steps, "train.batch_size": batch_size,
-                 "train.grad_accum": grad_accum, "train.precision": precision,
-                 "train.max_minutes": max_minutes, "train.tensorboard": tensorboard}
-    overrides = overrides + [f"{k}={_json(v)}" for k, v in shortcuts.items() if v is not None]
-    if download:
-        overrides.append("data.download=true")
+    given = set(typed("steps", "batch_size", "grad_accum", "precision", "max_minutes",
+                      "tensorboard", "ckpt_every", "sigma", "download", "data_root"))
+    words = {"tensorboard": "--tensorboard" if tensorboard else "--no-tensorboard",
+             "download": "--download", "data_root": f"--data-root {data_root}"}
+    shortcuts = [("train.steps", steps, "steps"), ("train.batch_size", batch_size, "batch_size"),
+                 ("train.grad_accum", grad_accum, "grad_accum"),
+                 ("train.precision", precision, "precision"),
+                 ("train.max_minutes", max_minutes, "max_minutes"),
+                 ("train.tensorboard", tensorboard, "tensorboard"),
+                 ("train.ckpt_every", ckpt_every, "ckpt_every"),
+                 ("objective.sigma", sigma, "sigma"),
+                 ("data.download", True if download else None, "download"),
+                 ("data.root", None if data_root is None
+                  else str(Path(data_root).expanduser().resolve()), "data_root")]
+    try:
+        overrides = merge_set(overrides, [
+            (key, value, words.get(name, f"--{name.replace('_', '-')} {value}")
+             if name in given else None) for key, value, name in shortcuts])
+    except ValueError as e:
+        _fail(e)
     if precision not in (None, "fp32") and not str(device).startswith("cuda"):
         warn(f"--precision {precision} is stored in the run but applies on a GPU only; on "
              f"{device} this run trains in fp32.")
@@ -197,6 +210,7 @@ def generate(ckpt, n, out, batch_size, seed, label, guidance, device, compile_, 
     from idff.training.checkpoint import RunError
 
     overrides = pop_sampling(kw)
+    refuse_idff_options(ckpt, overrides)  # IDFF defaults named for a velocity run
     check_output_path(out, folder=True)
     _remove_stale_pngs(Path(out))
     try:

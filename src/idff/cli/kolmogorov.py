@@ -145,6 +145,7 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     from idff.io import atomic_write_json
 
     model, cfg = kx.load_kolmogorov_model(run)
+    _refuse_idle_forecast_options(run, cfg, overrides, members)
     data = kx.load_data(cfg["data"], ("train", split))
     test = data.splits[split]
     starts = kx.forecast_starts(test.shape[1], horizon, cfg["context"])
@@ -169,6 +170,28 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     kr.plot_fields(fields, dt, Path(out) / "forecast.png")
     click.echo(kr.tables(scores, dt))
     click.echo(f"wrote {out}/metrics.json, table.md, scores.png, calibration.png, forecast.png")
+
+
+def _refuse_idle_forecast_options(run, cfg, overrides, members) -> None:
+    """``idff forecast`` options a Kolmogorov run would ignore: ``--data`` (the run reads its
+    own data set), for the deterministic UNet the sampling options and ``--members``, and
+    IDFF's sampling options for OT-CFM."""
+    from idff.cli.common import typed
+    from idff.cli.idle_options import refuse_idff_options
+
+    if typed("data_path"):
+        raise UserError(f"--data would change nothing: a Kolmogorov run forecasts the "
+                        f"trajectories of the data set it was trained on "
+                        f"({cfg['data'].get('root', 'its data root')}); drop --data.")
+    if cfg.get("forecaster") != "mse":
+        return refuse_idff_options(run, overrides)
+    words = [f"--{k}" for k in overrides]
+    if typed("members") and members != 1:
+        words.append(f"--members {members}")
+    if words:
+        raise UserError(f"{', '.join(words)} would change nothing: the deterministic UNet "
+                        "(--forecaster mse) makes one network call per lead and forecasts one "
+                        f"member; drop {'them' if len(words) > 1 else 'it'}.")
 
 
 @click.command("kolmogorov-benchmark")

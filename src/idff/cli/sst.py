@@ -22,6 +22,7 @@ from idff.cli.common import (
     warmup_for,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.idle_options import refuse_idff_options
 from idff.errors import UserError, check_output_path
 
 
@@ -199,6 +200,7 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, s
 
         return forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed,
                                    device, out, overrides, split)
+    refuse_idff_options(run, overrides)  # IDFF defaults named for a velocity run
     if split != "test":
         raise UserError(f"--split {split} applies to Kolmogorov runs; SST forecasts cover the "
                         "run's test years. Drop --split.")

@@ -23,6 +23,7 @@ from idff.cli.common import (
     warn,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.idle_options import refuse_idff_options
 from idff.data.toys import TOYS
 from idff.errors import UserError, check_output_path
 from idff.threads import choose_threads
@@ -167,6 +168,7 @@ def sample(run, n, seed, device, out, **kw):
     from idff.runs import run_kind_of
 
     overrides = pop_sampling(kw)
+    refuse_idff_options(run, overrides)  # IDFF defaults named for a velocity run
     check_output_path(out)
     if not out.endswith((".npy", ".png")):
         raise UserError(f"--out must end in .npy (raw samples) or .png (figure), got {out}.")

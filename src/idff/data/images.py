@@ -35,6 +35,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
+from idff.data.pixels import to_8bit
 from idff.errors import DataError, DataNotFound
 
 __all__ = [
@@ -171,7 +172,7 @@ class ImageFolderFlat(Dataset):
 
         try:
             with Image.open(self.files[i]) as im:
-                im = im.convert("RGB" if self.channels == 3 else "L")
+                im = to_8bit(im, self.files[i]).convert("RGB" if self.channels == 3 else "L")
         except (OSError, UnidentifiedImageError) as e:
             raise DataError(f"cannot decode {self.files[i]} ({e}); remove or replace it.") from e
         return resize_crop(im, self.size, self.crop)

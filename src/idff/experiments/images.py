@@ -407,8 +407,12 @@ def check_conditioning(cfg: dict[str, Any], guidance: float = 1.0,
 
     Raises:
         UserError: guidance without a class-conditional model or without labels.
-        ConfigError: labels for an unconditional model, or labels outside ``[0, classes)``.
+        ConfigError: labels for an unconditional model, or labels outside ``[0, classes)``,
+            or a guidance scale that is not a finite number >= 0.
     """
+    from idff.sample_inputs import check_guidance
+
+    guidance = check_guidance(guidance)
     num_classes = cfg["model"].get("num_classes")
     if guidance != 1.0 and (not num_classes or labels is None):
         why = ("the model is not class-conditional" if not num_classes else
@@ -460,13 +464,13 @@ def image_samples(
     """
     from idff.errors import ConfigError
     from idff.runs import draw_source
+    from idff.sample_inputs import as_labels
 
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
     model = model.to(device).eval()
     net: nn.Module = model
     num_classes = cfg["model"].get("num_classes")
-    if labels is not None:
-        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    labels = None if labels is None else as_labels(labels)
     check_conditioning(cfg, guidance, labels)
     if labels is not None:
         if len(labels) != n:
@@ -666,9 +670,11 @@ def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None 
     from tqdm.auto import tqdm
 
     from idff.data.images import build_dataset, from_model_range
+    from idff.experiments.dump_record import claim_dump_folder, dump_settings
 
     out = _writable_dir(out)
-    ds = build_dataset(cfg["data"], train=train)
+    ds = build_dataset(cfg["data"], train=train)  # a missing data set leaves no record
+    claim_dump_folder(out, dump_settings(cfg, train))
     total = len(ds) if n is None else min(n, len(ds))
     for i in tqdm(range(total), disable=not progress, desc="dump-real", dynamic_ncols=True):
         path = out / f"{i:06d}.png"

@@ -78,10 +78,16 @@ def toy_run_config(
     toys (``benchmarks/results/toy_velocity.md``); ``"skip"`` and ``"x1"`` stay available.
 
     Raises:
-        ConfigError: an unknown method, or a ``parametrization`` for a CFM method, whose one
-            velocity network has none (it would be dropped).
+        ConfigError: an unknown method, a size (``dim``, ``hidden``, ``depth``,
+            ``batch_size``) that is not an integer >= 1, or a ``parametrization`` for a CFM
+            method, whose one velocity network has none (it would be dropped).
     """
     network_kind(method)  # an unknown method is a ConfigError, not a KeyError
+    for name, value in (("dim", dim), ("hidden", hidden), ("depth", depth),
+                        ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}; a network or "
+                              "batch of that size has nothing to train.")
     if method != "idff" and parametrization is not None:
         raise ConfigError(
             f"parametrization={parametrization!r} chooses IDFF's two heads; an {method} run "
@@ -130,6 +136,10 @@ def train_toy(
     from idff.methods import check_sigma
 
     check_sigma(run_config)
+    if data is not None:  # a resume on a changed array is refused
+        from idff.data.fingerprint import array_sha256, stamp_data
+
+        stamp_data(run_config, out, resume, array_sha256(data))
     torch.manual_seed(train.seed)
     model = build_model(run_config["model"])
     if init_from is not None:
@@ -275,7 +285,7 @@ def _sample(model, config, n, sampling, seed=0, device="cpu", generator=None, x0
 
 
 #: the keys of a toy run's ``data`` section, and of the whole config
-TOY_DATA_KEYS = ("dataset", "batch_size", "file")
+TOY_DATA_KEYS = ("dataset", "batch_size", "file", "sha256")
 TOY_KEYS = ("kind", "method", "objective", "model", "data", "train", "sampling", "layout",
             "step")
 

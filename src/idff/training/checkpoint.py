@@ -23,6 +23,7 @@ from idff.errors import UserError, load_error_reason
 from idff.io import atomic_save, atomic_write, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT, upgrade_config
 from idff.sampling import SamplingConfig
+from idff.training.weights_check import check_finite_weights, check_state_step
 
 __all__ = [
     "atomic_save",
@@ -315,6 +316,7 @@ def load_state(run_dir: str | os.PathLike) -> dict | None:
             "Resume from an earlier copy, or remove state.pt to keep only the snapshot "
             "(training then starts again from step 0)."
         )
+    state["step"] = check_state_step(state["step"], str(path))
     return state
 
 
@@ -350,4 +352,5 @@ def load_state_dict_checked(
             f"{source} does not fit this model ({'; '.join(parts)}). It was saved for another "
             "architecture or configuration; build the model with the config it was trained with."
         )
+    check_finite_weights(state, source)
     module.load_state_dict(state)
