@@ -142,7 +142,7 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
 
     from idff.experiments import kolmogorov as kx
     from idff.experiments import kolmogorov_report as kr
-    from idff.io import atomic_write_json
+    from idff.io import atomic_write_json, atomic_write_text
 
     model, cfg = kx.load_kolmogorov_model(run)
     data = kx.load_data(cfg["data"], ("train", split))
@@ -161,7 +161,7 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     scores = {k: kx.score(f, dt) for k, f in fcs.items()}
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_json(scores, Path(out) / "metrics.json", indent=1)
-    (Path(out) / "table.md").write_text(kr.tables(scores, dt))
+    atomic_write_text(kr.tables(scores, dt), Path(out) / "table.md")
     kr.plot_scores(scores, Path(out) / "scores.png")
     kr.plot_calibration(scores, dt, Path(out) / "calibration.png")
     fields = {"truth": fcs[cfg["forecaster"]].truth[:, 0, 0].numpy()}

@@ -29,6 +29,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.errors import UserError, check_output_path
+from idff.io import atomic_write_text
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -288,7 +289,7 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
 
         Path(out).mkdir(parents=True, exist_ok=True)
         save_json({"md": md_rows, "lorenz": lz_rows}, Path(out) / "metrics.json")
-        (Path(out) / "table.md").write_text("\n".join(text) + "\n")
+        atomic_write_text("\n".join(text) + "\n", Path(out) / "table.md")
         panels = {}
         for run, r in results.items():
             if "generated" in r:

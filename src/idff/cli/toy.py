@@ -160,8 +160,7 @@ def sample(run, n, seed, device, out, **kw):
     NFE 10), and an NFE with a stored sampler (sampling.budgets) to that sampler. Image
     runs and published image checkpoints (.pt) write a PNG grid instead.
     """
-    import numpy as np
-
+    from idff.io import atomic_save_npy
     from idff.runs import run_kind_of
 
     overrides = pop_sampling(kw)
@@ -193,9 +192,8 @@ def sample(run, n, seed, device, out, **kw):
                            device=device, progress=True, **overrides)
     except (RunError, ValueError) as e:
         _fail(e)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
-        np.save(out, res.x.numpy())
+        atomic_save_npy(res.x.numpy(), out)
     else:
         from idff.experiments.plots import plot_samples_and_trajectories
 
@@ -218,8 +216,7 @@ def _sample_numel(run) -> int:
 
 def _sample_registered(run, n, overrides, seed, out, device) -> None:
     """``idff sample`` for any other registered kind of run (see :mod:`idff.runs`)."""
-    import numpy as np
-
+    from idff.io import atomic_save_npy
     from idff.runs import get_kind, load, run_kind_of
 
     kind = get_kind(run_kind_of(run))
@@ -230,9 +227,8 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
     sampler = r.sampling.replace(**overrides).describe()
     res = r.sample(n, seed=seed, device=device, **overrides)
     x, nfe = res.x, res.nfe
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
-        np.save(out, x.numpy())
+        atomic_save_npy(x.numpy(), out)
     elif x.dim() == 4:
         from idff.experiments.images import save_grid
 

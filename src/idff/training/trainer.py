@@ -31,8 +31,9 @@ from tqdm.auto import tqdm
 from idff.accel import channels_last_if_useful
 from idff.errors import ConfigError, TrainingInterrupted
 from idff.finite import Check, deferred_checks
-from idff.io import atomic_save, atomic_write_text
+from idff.io import atomic_save, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT
+from idff.runlock import folder_lock
 from idff.training.checkpoint import (
     CONFIG,
     STATE,
@@ -416,14 +417,20 @@ class Trainer:
 
         On SIGINT or SIGTERM the loop finishes its step, saves a checkpoint and raises
         :class:`~idff.errors.TrainingInterrupted`; training again with ``resume=True``
-        continues from that step.
+        continues from that step. ``run_dir`` is locked meanwhile (:mod:`idff.runlock`).
         """
+        with folder_lock(self.run_dir, option="run_dir") if self.is_main else nullcontext():
+            return self._fit()
+
+    def _fit(self) -> nn.Module:
         if self.step == 0:  # the first fit of this trainer: the folder must be ours
             claim_run_dir(self.run_dir, self.resume_mode)
         if self.is_main and self.run_dir.is_dir():
             remove_stale_tmp(self.run_dir)
         if self.step == 0 and not self.resume():
             torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank)
+            if self.is_main:  # the folder says whose it is from the start
+                atomic_write_json(self.run_config, self.run_dir / CONFIG, indent=2, sort_keys=True)
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._trim_log()
