@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from idff.errors import UserError, check_output_path
@@ -27,8 +28,29 @@ except ImportError:  # not POSIX: no locking
 __all__ = ["LOCK", "FolderBusy", "folder_lock", "hold_for_command"]
 
 LOCK = ".lock"
-#: locks this process holds: lock file -> [fd, depth]
-_HELD: dict[str, list[int]] = {}
+
+
+@dataclass
+class _Held:
+    fd: int
+    depth: int
+    path: Path
+    created: bool  # the folder was made for the lock: removed again if nothing was written
+
+    def release(self) -> None:
+        try:
+            self.path.unlink(missing_ok=True)  # still holding it: a waiter re-checks the inode
+        finally:
+            os.close(self.fd)
+        if self.created:
+            try:
+                self.path.parent.rmdir()  # only when empty: a command refused before writing
+            except OSError:
+                pass
+
+
+#: locks this process holds, by lock file
+_HELD: dict[str, _Held] = {}
 
 
 class FolderBusy(UserError):
@@ -83,34 +105,26 @@ def folder_lock(folder: str | os.PathLike, name: str = LOCK,
         yield
         return
     check_output_path(folder, option, folder=True)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     key = os.path.realpath(path)
-    if key in _HELD:
-        _HELD[key][1] += 1
-        try:
-            yield
-        finally:
-            _HELD[key][1] -= 1
-        return
-    fd = _acquire(path)
-    _HELD[key] = [fd, 1]
-    try:
+    if key not in _HELD:
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(path)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:300]}\n".encode())
+        _HELD[key] = _Held(fd, 0, path, created)
+    _HELD[key].depth += 1
+    try:
         yield
     finally:
-        del _HELD[key]
-        try:
-            path.unlink(missing_ok=True)  # still holding it: a waiter re-checks the inode
-        finally:
-            os.close(fd)
-        if created:
-            try:
-                folder.rmdir()  # only when empty: a command refused before writing anything
-            except OSError:
-                pass
+        # holders need not leave in the order they came (a command's hold outlives the
+        # trainer's): the last one out releases
+        held = _HELD[key]
+        held.depth -= 1
+        if held.depth == 0:
+            del _HELD[key]
+            held.release()
 
 
 def hold_for_command(folder: str | os.PathLike, name: str = LOCK,
