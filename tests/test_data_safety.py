@@ -328,3 +328,27 @@ def test_an_interrupted_demo_continues_and_never_publishes_a_partial_model(tmp_p
     for m in ("idff", "otcfm", "icfm"):
         assert T.load_toy_model(out / m)[1]["step"] == 6
     assert (out / "table.md").is_file()
+
+
+def test_pipelines_that_continue_their_runs_never_suggest_resume(tmp_path, monkeypatch):
+    """sst-demo and the benchmarks train with resume="auto" and have no --resume."""
+    import signal
+
+    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.training import TrainConfig, Trainer
+
+    real = Trainer.train_micro_steps
+
+    def step(self, micro):
+        m = real(self, micro)
+        self._signal = signal.SIGINT
+        return m
+
+    monkeypatch.setattr(Trainer, "train_micro_steps", step)
+    cfg = toy_run_config("idff", "checkerboard", hidden=8, depth=2, batch_size=32)
+    for resume, says in (("auto", "Rerun the same command to continue"),
+                         (False, "Rerun the same command with --resume")):
+        with pytest.raises(TrainingInterrupted) as e:
+            train_toy(cfg, tmp_path / str(resume), TrainConfig(steps=4, warmup=1),
+                      progress=False, resume=resume)
+        assert says in e.value.cli

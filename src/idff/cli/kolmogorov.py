@@ -214,6 +214,7 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
 
     from idff.experiments.kolmogorov import FORECASTERS
     from idff.experiments.kolmogorov_benchmark import run_benchmark
+    from idff.runlock import hold_for_command
 
     names = tuple(n.strip() for n in forecasters.split(",") if n.strip())
     candidates = grid_list(grids, required=True)
@@ -223,6 +224,8 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
                             f"{', '.join(FORECASTERS)}.")
     check_output_path(runs, "--runs", folder=True)
     check_output_path(out, folder=True)
+    hold_for_command(runs, option="--runs")  # one benchmark per folder at a time
+    hold_for_command(out)
     run_benchmark(runs, out, size, data_root, names, steps, batch_size, lr, horizon, members,
                   starts, max_trajectories, seed,
                   {"num_channels": num_channels, "channel_mult": _mult(channel_mult)},

@@ -329,6 +329,10 @@ def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz,
     check_output_path(out, folder=True)
     check_output_path(runs, "--runs", folder=True)
     from idff.experiments.md import run_md_benchmark
+    from idff.runlock import hold_for_command
+
+    hold_for_command(out)  # one benchmark per folder at a time
+    hold_for_command(runs, option="--runs")
 
     cache = kw.pop("cache")
     settings = _settings(kw)

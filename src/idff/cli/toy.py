@@ -11,6 +11,7 @@ from idff.cli.common import (
     NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    CLIError,
     check_init_from,
     check_memory,
     device_option,
@@ -264,3 +265,7 @@ def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
         run_demo(dataset, steps, seed, n_eval, figure_nfe, Path(out), echo=click.echo)
     except ValueError as e:
         _fail(e)
+    except KeyboardInterrupt:  # the demo has no --resume: rerunning it continues
+        raise CLIError("interrupted (Ctrl-C); rerun the same idff demo command: finished runs "
+                       "are reused and no table is written until all three have finished.",
+                       exit_code=130) from None

@@ -484,8 +484,8 @@ class Trainer:
                     self.save()
                 if stop:
                     self.save()
-                    raise TrainingInterrupted(self.step, self.run_dir,
-                                              int(self._signal or signal.SIGTERM))
+                    raise TrainingInterrupted(self.step, self.run_dir, int(
+                        self._signal or signal.SIGTERM), self_resuming=self.resume_mode == "auto")
                 if late:
                     break
             self._check_finite_or_stop()
