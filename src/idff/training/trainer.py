@@ -427,14 +427,15 @@ class Trainer:
             claim_run_dir(self.run_dir, self.resume_mode)
         if self.is_main and self.run_dir.is_dir():
             remove_stale_tmp(self.run_dir)
-        if self.step == 0 and not self.resume():
+        fresh = self.step == 0 and not self.resume()
+        if fresh:
             torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank)
-            if self.is_main:  # the folder says whose it is from the start
-                atomic_write_json(self.run_config, self.run_dir / CONFIG, indent=2, sort_keys=True)
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._trim_log()
         self.dist.barrier()
+        if fresh and self.is_main:  # once every rank has claimed it, the folder says whose it is
+            atomic_write_json(self.run_config, self.run_dir / CONFIG, indent=2, sort_keys=True)
         self._signal = None
         old_handlers = self._install_signal_handlers()
         batches = _cycle(self.data)
