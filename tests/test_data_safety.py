@@ -352,3 +352,36 @@ def test_pipelines_that_continue_their_runs_never_suggest_resume(tmp_path, monke
             train_toy(cfg, tmp_path / str(resume), TrainConfig(steps=4, warmup=1),
                       progress=False, resume=resume)
         assert says in e.value.cli
+
+
+def test_two_processes_into_one_folder_and_a_kill_9(tmp_path):
+    """The issue's case for real: a second training into the folder another process is
+    training into is refused; after that process is killed with -9 its lock is gone and
+    --resume starts the run again."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"),
+                                          os.environ.get("PYTHONPATH", "")])}
+    first = subprocess.Popen([sys.executable, "-c", "from idff.cli.main import main; main()",
+                              *TOY, "--steps", "1000000", "--ckpt-every", "1000000", "--out",
+                              str(out)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "config.json").is_file():  # written when training starts
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        _one_line_error(_run([*TOY, "--steps", 2, "--out", out]), "being written",
+                        f"pid {first.pid}")
+        assert not (out / "state.pt").exists()
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert (out / ".lock").exists()  # left behind by the kill, and harmless
+    _toy(out, "--resume", steps=2)
+    assert torch.load(out / "state.pt", weights_only=True)["step"] == 2
