@@ -25,7 +25,6 @@ from idff.cli.common import fail as _fail
 from idff.cli.outputs import guard_bench_out
 from idff.errors import UserError, check_output_path
 from idff.io import atomic_write_text
-from idff.runlock import hold_for_command
 from idff.sampler import SOLVERS
 from idff.sampling import FIELD_KINDS
 
@@ -426,9 +425,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
 
     torch.set_num_threads(threads)
     check_output_path(out)
-    guard_bench_out(out)
-    for r in [r for r in runs if store and Path(r).is_dir()]:  # --store writes their configs
-        hold_for_command(r, option="RUN")
+    guard_bench_out(out, runs if store else ())  # --store writes the runs' config.json
     try:
         nfes = _parse_list(nfe_list, "--nfe", f"integers >= 1 (at most {MAX_NFE:,}) or "
                            "'adaptive', e.g. 1,2,4,adaptive",

@@ -67,11 +67,11 @@ def check_bench_journal(journal: str | Path, out: str) -> None:
                         "another --out.")
 
 
-def guard_bench_out(out: str, journal: bool = True) -> None:
+def guard_bench_out(out: str, written_runs: Iterable[str] = (), journal: bool = True) -> None:
     """``idff bench nfe`` / ``merge``: refuse an ``--out`` prefix whose files (OUT.csv, .md,
     .png, .val.csv, .meta.json, the journal OUT.jsonl) are a run's own or a foreign journal,
     and hold the prefix for the command's life (two benchmarks into one prefix would
-    interleave their journals)."""
+    interleave their journals), and the ``written_runs`` folders too (``--store``)."""
     from idff.runlock import hold_for_command
 
     outp = Path(out)
@@ -82,3 +82,6 @@ def guard_bench_out(out: str, journal: bool = True) -> None:
     if journal:
         check_bench_journal(paths[-1], out)
     hold_for_command(outp.parent, f".{outp.name}.lock")
+    for run in written_runs:
+        if Path(run).is_dir():  # a published .pt checkpoint stores nothing
+            hold_for_command(run, option="RUN")
