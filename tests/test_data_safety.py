@@ -251,6 +251,20 @@ def test_figures_and_tables_are_written_atomically(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         plot_samples_and_trajectories({"x": SampleResult(x=torch.zeros(4, 2), nfe=1)}, path)
     assert path.read_bytes() == b"old figure" and len(list(tmp_path.iterdir())) == 1
+    pytest.importorskip("torchvision")
+    from idff.eval.bench import BenchRow, write_csv
+    from idff.experiments.images import save_grid
+
+    table = tmp_path / "table.csv"
+    table.write_text("old table\n")
+    writers = [lambda: save_grid(torch.zeros(4, 1, 8, 8), path),
+               lambda: write_csv([BenchRow("IDFF", "idff", "2", 2, "euler", "", "MMD", 0.1,
+                                           1.0, 16)], table)]
+    for write in writers:
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    assert path.read_bytes() == b"old figure" and table.read_text() == "old table\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "table.csv"]
     _ = np
 
 

@@ -65,7 +65,7 @@ def _holder(path: Path) -> str:
     return f" ({text[:200]})" if text else ""
 
 
-def _acquire(path: Path) -> int:
+def _acquire(path: Path, option: str) -> int:
     """Open and lock ``path``; refuse at once when another process holds it."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -78,7 +78,8 @@ def _acquire(path: Path) -> int:
                 f"{folder} is being written by another process{_holder(path)}; wait until it "
                 "finishes, or write somewhere else.",
                 cli=f"{folder} is being written by another idff command{_holder(path)}; wait "
-                    "until it finishes, or choose another --out.") from None
+                    "until it finishes" + (f", or choose another {option}." if
+                                           option.startswith("--") else ".")) from None
         except OSError:  # a file system without locks (some network mounts): go on unlocked
             return fd
         try:  # the holder before us may have removed the file: lock the one at the path
@@ -110,7 +111,7 @@ def folder_lock(folder: str | os.PathLike, name: str = LOCK,
     if key not in _HELD:
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
-        fd = _acquire(path)
+        fd = _acquire(path, option)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:300]}\n".encode())
         _HELD[key] = _Held(fd, 0, path, created)
