@@ -253,7 +253,11 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
 @click.option("--threads", type=POSITIVE_INT, default=1,
               help="CPU threads for torch (small MLPs run fastest on one).")
 def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
-    """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure."""
+    """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure.
+
+    The runs are kept in OUT and reused when every setting matches; rerunning an
+    interrupted demo continues it. OUT must be new, empty or an earlier demo's.
+    """
     import torch
 
     from idff.experiments.demo import run_demo
