@@ -57,16 +57,21 @@ class TrainingInterrupted(Exception):
         step: the step saved; training again with ``resume=True`` continues from it.
         run_dir: where the checkpoint is.
         signum: the signal received.
+        self_resuming: the run belongs to a pipeline that continues its runs by itself
+            (``resume="auto"``: the demos and benchmarks, which have no ``--resume``).
     """
 
-    def __init__(self, step: int, run_dir: str | os.PathLike, signum: int):
+    def __init__(self, step: int, run_dir: str | os.PathLike, signum: int,
+                 self_resuming: bool = False):
         self.step, self.run_dir, self.signum = step, Path(run_dir), signum
+        how = ("Call it again with the same settings" if self_resuming else
+               "Train again into the same folder with resume=True")
         super().__init__(
-            f"interrupted at step {step}; checkpoint saved in {run_dir}. Train again into the "
-            "same folder with resume=True to continue."
+            f"interrupted at step {step}; checkpoint saved in {run_dir}. {how} to continue."
         )
+        how = "" if self_resuming else " with --resume"
         self.cli = (f"interrupted at step {step}; checkpoint saved in {run_dir}. Rerun the same "
-                    "command with --resume to continue.")
+                    f"command{how} to continue.")
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_save", "atomic_write_text", "atomic_write_json", "tmp_name"]
+__all__ = ["atomic_write", "atomic_save", "atomic_write_text", "atomic_write_json", "tmp_name",
+           "atomic_save_npy", "atomic_savefig"]
 
 
 def tmp_name(path: str | os.PathLike) -> Path:
@@ -69,3 +70,16 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
 def atomic_write_json(obj: Any, path: str | os.PathLike, **dumps_kw: Any) -> Path:
     """Write ``json.dumps(obj, **dumps_kw)`` to ``path`` atomically."""
     return atomic_write_text(json.dumps(obj, **dumps_kw), path)
+
+
+def atomic_save_npy(array: Any, path: str | os.PathLike) -> Path:
+    """``numpy.save(path, array)`` atomically (to the exact name: no ``.npy`` is appended)."""
+    import numpy as np
+
+    return atomic_write(path, lambda f: np.save(f, np.asarray(array)))
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike, **savefig_kw: Any) -> Path:
+    """``fig.savefig(path)`` (matplotlib) atomically, in the format of the name's suffix."""
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt, **savefig_kw))

@@ -22,7 +22,9 @@ from idff.cli.common import (
     warn,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.outputs import guard_bench_out
 from idff.errors import UserError, check_output_path
+from idff.io import atomic_write_text
 from idff.sampler import SOLVERS
 from idff.sampling import FIELD_KINDS
 from idff.threads import choose_threads
@@ -336,14 +338,16 @@ def _parse_list(text: str, option: str, what: str, parse, ok) -> list:
 def _write_val_csv(val_log: list[dict], path: Path) -> None:
     """IDFF's validation scores, one row per noise candidate and budget (none: no file)."""
     import csv
+    import io
 
     if not val_log:
         return
     keys = list(dict.fromkeys(k for d in val_log for k in d))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(val_log)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(val_log)
+    atomic_write_text(buf.getvalue(), path)
 
 
 @click.group("bench")
@@ -418,6 +422,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
 
     choose_threads(threads)
     check_output_path(out)
+    guard_bench_out(out, runs if store else ())  # --store writes the runs' config.json
     try:
         nfes = _parse_list(nfe_list, "--nfe", f"integers >= 1 (at most {MAX_NFE:,}) or "
                            "'adaptive', e.g. 1,2,4,adaptive",
@@ -504,7 +509,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
     meta = {"metric": quality.name, "protocol": quality.protocol, "floor": floor,
             "header": header, "threads": threads}
-    outp.with_suffix(".meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(json.dumps(meta, indent=2) + "\n", outp.with_suffix(".meta.json"))
     click.echo(text)
     click.echo(f"wrote {outp.with_suffix('.csv')}, .md, .png, .meta.json")
     if store:
@@ -534,6 +539,7 @@ def bench_merge(parts, out, title):
     from idff.eval import bench as B
 
     check_output_path(out)
+    guard_bench_out(out, journal=False)
     rows, val_rows, metas = [], [], []
     try:
         for prefix in parts:
@@ -573,8 +579,8 @@ def bench_merge(parts, out, title):
     text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
     B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), title=title,
                           floor=floor.get(metric))
-    outp.with_suffix(".meta.json").write_text(json.dumps(
+    atomic_write_text(json.dumps(
         {"metric": metric, "protocol": protocol, "floor": floor, "header": header,
-         "parts": list(parts)}, indent=2) + "\n")
+         "parts": list(parts)}, indent=2) + "\n", outp.with_suffix(".meta.json"))
     click.echo(text)
     click.echo(f"wrote {outp.with_suffix('.csv')}, .md, .png")

@@ -27,6 +27,7 @@ from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
 from idff.errors import check_output_path
 from idff.presets import PRESETS
+from idff.runlock import hold_for_command
 from idff.threads import choose_threads
 
 DATA_HELP = (
@@ -162,9 +163,8 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
     ``overrides`` are the sampling options given on the command line; the run's (or the
     published checkpoint's) sampling settings fill in the rest.
     """
-    import numpy as np
-
     from idff.experiments.images import load_image_model, sample_images, save_grid
+    from idff.io import atomic_save_npy
     from idff.sampling import SamplingConfig
     from idff.training.checkpoint import RunError
 
@@ -173,8 +173,7 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
         sampler = SamplingConfig.from_run(cfg, **overrides).describe()
         x, used = sample_images(model, cfg, n, seed=seed, device=device, **overrides)
         if out.endswith(".npy"):
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            np.save(out, x.numpy())
+            atomic_save_npy(x.numpy(), out)
         elif out.endswith(".png"):
             save_grid(x, out)
         else:
@@ -212,6 +211,7 @@ def generate(ckpt, n, out, batch_size, seed, label, guidance, device, compile_, 
     overrides = pop_sampling(kw)
     refuse_idff_options(ckpt, overrides)  # IDFF defaults named for a velocity run
     check_output_path(out, folder=True)
+    hold_for_command(out)  # one writer of the folder (under torchrun: rank 0 holds it)
     _remove_stale_pngs(Path(out))
     try:
         done = generate_images(ckpt, n, out, batch_size=batch_size, seed=seed, label=label,

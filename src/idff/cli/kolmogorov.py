@@ -142,7 +142,7 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
 
     from idff.experiments import kolmogorov as kx
     from idff.experiments import kolmogorov_report as kr
-    from idff.io import atomic_write_json
+    from idff.io import atomic_write_json, atomic_write_text
 
     model, cfg = kx.load_kolmogorov_model(run)
     _refuse_idle_forecast_options(run, cfg, overrides, members)
@@ -162,7 +162,7 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     scores = {k: kx.score(f, dt) for k, f in fcs.items()}
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_json(scores, Path(out) / "metrics.json", indent=1)
-    (Path(out) / "table.md").write_text(kr.tables(scores, dt))
+    atomic_write_text(kr.tables(scores, dt), Path(out) / "table.md")
     kr.plot_scores(scores, Path(out) / "scores.png")
     kr.plot_calibration(scores, dt, Path(out) / "calibration.png")
     fields = {"truth": fcs[cfg["forecaster"]].truth[:, 0, 0].numpy()}
@@ -237,6 +237,7 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
 
     from idff.experiments.kolmogorov import FORECASTERS
     from idff.experiments.kolmogorov_benchmark import run_benchmark
+    from idff.runlock import hold_for_command
 
     names = tuple(n.strip() for n in forecasters.split(",") if n.strip())
     candidates = grid_list(grids, required=True)
@@ -246,6 +247,8 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
                             f"{', '.join(FORECASTERS)}.")
     check_output_path(runs, "--runs", folder=True)
     check_output_path(out, folder=True)
+    hold_for_command(runs, option="--runs")  # one benchmark per folder at a time
+    hold_for_command(out)
     run_benchmark(runs, out, size, data_root, names, steps, batch_size, lr, horizon, members,
                   starts, max_trajectories, seed,
                   {"num_channels": num_channels, "channel_mult": _mult(channel_mult)},

@@ -29,6 +29,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.errors import UserError, check_output_path
+from idff.io import atomic_write_text
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -288,7 +289,7 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
 
         Path(out).mkdir(parents=True, exist_ok=True)
         save_json({"md": md_rows, "lorenz": lz_rows}, Path(out) / "metrics.json")
-        (Path(out) / "table.md").write_text("\n".join(text) + "\n")
+        atomic_write_text("\n".join(text) + "\n", Path(out) / "table.md")
         panels = {}
         for run, r in results.items():
             if "generated" in r:
@@ -328,6 +329,10 @@ def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz,
     check_output_path(out, folder=True)
     check_output_path(runs, "--runs", folder=True)
     from idff.experiments.md import run_md_benchmark
+    from idff.runlock import hold_for_command
+
+    hold_for_command(out)  # one benchmark per folder at a time
+    hold_for_command(runs, option="--runs")
 
     cache = kw.pop("cache")
     settings = _settings(kw)

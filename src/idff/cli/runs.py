@@ -21,8 +21,10 @@ def export(run, out):
     The exported folder works wherever a run directory does (idff sample, nll, fid, bench);
     it holds no resume state, so it cannot be trained further.
     """
+    from idff.runlock import hold_for_command
     from idff.training.checkpoint import export_run
 
     check_output_path(out, folder=True)
+    hold_for_command(out)
     path = export_run(run, out)
     click.echo(f"wrote {path}/config.json and {path}/snapshot.safetensors")

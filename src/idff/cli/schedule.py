@@ -49,6 +49,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
 
     from idff.errors import ConfigError, UserError
     from idff.eval.bench import store_budgets
+    from idff.runlock import hold_for_command
     from idff.runs import load
     from idff.sampler import integrate
     from idff.schedule import tune_grid
@@ -59,6 +60,8 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     if not cfg_path.is_file():
         raise UserError(f"{run} is not a run folder (no config.json); tune-schedule stores the "
                         "grid in a run's config, so pass an 'idff train' --out folder.")
+    if not dry_run:  # it rewrites the run's config.json, which training rewrites too
+        hold_for_command(run, option="RUN")
     r = load(run)
     base = r.sampling.replace(grid="uniform", times=None)
     solver = solver or base.solver

@@ -245,10 +245,13 @@ def sst_demo(steps, batch_size, members, horizon, nfe, seed, out, results):
     import sys
 
     from idff.experiments.sst import run_sst_demo
+    from idff.runlock import hold_for_command
 
     command = "idff " + " ".join(sys.argv[1:])
     check_output_path(out, folder=True)
     check_output_path(results, "--results", folder=True)
+    hold_for_command(out)  # one demo per folder at a time
+    hold_for_command(results, option="--results")
     try:
         run_sst_demo(out, results, steps, batch_size, horizon=horizon, members=members,
                      nfe=nfe, seed=seed, command=command,

@@ -12,6 +12,7 @@ from idff.cli.common import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     SEED_HELP,
+    CLIError,
     check_init_from,
     check_memory,
     device_option,
@@ -163,8 +164,7 @@ def sample(run, n, seed, device, out, **kw):
     NFE 10), and an NFE with a stored sampler (sampling.budgets) to that sampler. Image
     runs and published image checkpoints (.pt) write a PNG grid instead.
     """
-    import numpy as np
-
+    from idff.io import atomic_save_npy
     from idff.runs import run_kind_of
 
     overrides = pop_sampling(kw)
@@ -197,9 +197,8 @@ def sample(run, n, seed, device, out, **kw):
                            device=device, progress=True, **overrides)
     except (RunError, ValueError) as e:
         _fail(e)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
-        np.save(out, res.x.numpy())
+        atomic_save_npy(res.x.numpy(), out)
     else:
         from idff.experiments.plots import plot_samples_and_trajectories
 
@@ -222,8 +221,7 @@ def _sample_numel(run) -> int:
 
 def _sample_registered(run, n, overrides, seed, out, device) -> None:
     """``idff sample`` for any other registered kind of run (see :mod:`idff.runs`)."""
-    import numpy as np
-
+    from idff.io import atomic_save_npy
     from idff.runs import get_kind, load, run_kind_of
 
     kind = get_kind(run_kind_of(run))
@@ -234,9 +232,8 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
     sampler = r.sampling.replace(**overrides).describe()
     res = r.sample(n, seed=seed, device=device, **overrides)
     x, nfe = res.x, res.nfe
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
-        np.save(out, x.numpy())
+        atomic_save_npy(x.numpy(), out)
     elif x.dim() == 4:
         from idff.experiments.images import save_grid
 
@@ -260,7 +257,11 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
 @click.option("--threads", type=POSITIVE_INT, default=1,
               help="CPU threads for torch (small MLPs run fastest on one).")
 def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
-    """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure."""
+    """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure.
+
+    The runs are kept in OUT and reused when every setting matches; rerunning an
+    interrupted demo continues it. OUT must be new, empty or an earlier demo's.
+    """
 
     from idff.experiments.demo import run_demo
 
@@ -271,3 +272,7 @@ def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
         run_demo(dataset, steps, seed, n_eval, figure_nfe, Path(out), echo=click.echo)
     except ValueError as e:
         _fail(e)
+    except KeyboardInterrupt:  # the demo has no --resume: rerunning it continues
+        raise CLIError("interrupted (Ctrl-C); rerun the same idff demo command: finished runs "
+                       "are reused and no table is written until all three have finished.",
+                       exit_code=130) from None

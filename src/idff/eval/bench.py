@@ -20,6 +20,7 @@ image code through :func:`register_sampler_factory` or a module
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import time
@@ -38,7 +39,7 @@ from idff.eval.fid import (
     frechet_distance,
     iter_tensor_batches,
 )
-from idff.io import atomic_write
+from idff.io import atomic_savefig, atomic_write, atomic_write_text
 from idff.runs import Run, get_kind, load
 
 __all__ = [
@@ -723,13 +724,14 @@ def write_csv(rows: Sequence[BenchRow], path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     extras = sorted({k for r in rows for k in r.extra})
     fields = [f for f in asdict(rows[0]) if f != "extra"] + extras
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for r in rows:
-            d = asdict(r)
-            d.update(d.pop("extra"))
-            w.writerow(d)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    for r in rows:
+        d = asdict(r)
+        d.update(d.pop("extra"))
+        w.writerow(d)
+    atomic_write_text(buf.getvalue(), path)
 
 
 def read_csv(path: str | Path) -> list[BenchRow]:
@@ -822,7 +824,7 @@ def write_markdown(rows: Sequence[BenchRow], path: str | Path, quality: Quality,
         lines += ["", check]
     text = "\n".join(lines) + "\n"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text)
+    atomic_write_text(text, path)
     return text
 
 
@@ -877,5 +879,5 @@ def plot_quality_vs_nfe(rows: Sequence[BenchRow], path: str | Path, title: str =
     ax_t.set_title("sampling time")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)

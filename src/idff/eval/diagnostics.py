@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.coupling import couple
+from idff.io import atomic_savefig, atomic_write_text
 from idff.objective import IDFFObjective, implied_velocity
 from idff.path import CFMPath, IDFFPath, expand_t
 
@@ -135,6 +136,7 @@ def per_time_errors(
 def write_table(rows: Sequence[TimeBin], path: str | Path, header: str = "") -> str:
     """A markdown table (one row per run and bin) and a CSV beside it (``.csv``)."""
     import csv
+    import io
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,12 +151,13 @@ def write_table(rows: Sequence[TimeBin], path: str | Path, header: str = "") -> 
         lines.append(f"| {r.label} | {r.t_lo:.2f}–{r.t_hi:.2f} | {f(r.vel_mse)} | "
                      f"{f(r.x1_mse)} | {f(r.eps_mse)} | {100 * r.weight_share:.1f} % |")
     text = "\n".join(lines) + "\n"
-    path.with_suffix(".md").write_text(text)
-    with open(path.with_suffix(".csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(asdict(rows[0])))
-        w.writeheader()
-        for r in rows:
-            w.writerow(asdict(r))
+    atomic_write_text(text, path.with_suffix(".md"))
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(asdict(rows[0])))
+    w.writeheader()
+    for r in rows:
+        w.writerow(asdict(r))
+    atomic_write_text(buf.getvalue(), path.with_suffix(".csv"))
     return text
 
 
@@ -181,5 +184,5 @@ def plot_per_time(rows: Sequence[TimeBin], path: str | Path, title: str = "") ->
     ax_w.set_title("where the loss looks")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)

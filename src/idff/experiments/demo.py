@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,9 @@ from pathlib import Path
 import torch
 
 from idff.data.toys import sample_toy
+from idff.errors import TrainingInterrupted, UserError
 from idff.eval.bench import BenchRow, plot_quality_vs_nfe
+from idff.experiments.demo_cache import claim_demo_folder, demo_settings, finish_run, prepare_run
 from idff.experiments.plots import plot_samples_and_trajectories
 from idff.experiments.toy import (
     evaluate_nfe,
@@ -20,8 +21,9 @@ from idff.experiments.toy import (
     train_toy,
     true_floor,
 )
+from idff.io import atomic_write_text
+from idff.runlock import folder_lock
 from idff.training import TrainConfig
-from idff.training.checkpoint import snapshot_file
 
 METHODS = ("idff", "otcfm", "icfm")
 NFES = (1, 2, 5, 10, 20, 100, "adaptive")
@@ -59,8 +61,18 @@ def run_demo(
     out: Path,
     echo: Callable[[str], None] = print,
 ) -> str:
-    """Train the three methods (cached in ``out``), evaluate, write table and figures."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Train the three methods (cached in ``out``), evaluate, write table and figures.
+
+    ``out`` must be new, empty or an earlier demo's (:mod:`idff.experiments.demo_cache`);
+    it is locked meanwhile (:mod:`idff.runlock`). A run is reused only when every setting
+    matches and it finished; an interrupted one is continued by the next call.
+    """
+    with folder_lock(out):
+        return _run_demo(dataset, steps, seed, n_eval, figure_nfe, out, echo)
+
+
+def _run_demo(dataset, steps, seed, n_eval, figure_nfe, out: Path, echo) -> str:
+    claim_demo_folder(out)
     t_start = time.perf_counter()
     train = TrainConfig(
         steps=steps,
@@ -74,23 +86,29 @@ def run_demo(
     for m in METHODS:
         rd = out / m
         cfg = toy_run_config(m, dataset)
-        fresh = not snapshot_file(rd).exists()
-        if not fresh:  # a cached run is reused only if it is the run asked for
-            old = json.loads((rd / "config.json").read_text())
-            fresh = old["train"]["steps"] != steps or any(
-                old.get(k) != cfg[k] for k in ("model", "objective", "data")
-            )
-        if fresh:
-            echo(f"training {LABELS[m]} on {dataset} for {steps} steps ...")
-            for name in ("state.pt", "snapshot.pt", "snapshot.safetensors", "config.json",
-                         "log.jsonl"):
-                (rd / name).unlink(missing_ok=True)  # a stale run of other settings
-            train_toy(cfg, rd, train)
+        settings = demo_settings(cfg, train)
+        todo = prepare_run(rd, settings)
+        if todo != "reuse":
+            echo(f"{'continuing' if todo == 'continue' else 'training'} {LABELS[m]} on "
+                 f"{dataset} for {steps} steps ...")
+            try:
+                train_toy(cfg, rd, train, resume="auto")
+            except TrainingInterrupted as e:  # the demo has no --resume: it continues itself
+                e.args = (f"interrupted at step {e.step} of {steps} of {LABELS[m]}; call "
+                          "run_demo again with the same settings to continue it.",)
+                e.cli = (f"interrupted at step {e.step} of {steps} of {LABELS[m]}; rerun the "
+                         "same idff demo command to continue it (no table is written until "
+                         "all three runs have finished).")
+                raise
+            finish_run(rd, settings)
         models[m] = load_toy_model(rd)
+        if models[m][1].get("step") != steps:  # never a table from a partly trained model
+            raise UserError(f"{rd} holds {LABELS[m]} at step {models[m][1].get('step')}, not "
+                            f"{steps}; delete {rd} and rerun.")
         rows += evaluate_nfe(*models[m], NFES, n_eval=n_eval, seed=seed)
     floor = true_floor(dataset, n_eval, seed)
     table = format_table(rows, floor)
-    (out / "table.md").write_text(table + "\n")
+    atomic_write_text(table + "\n", out / "table.md")
     echo(f"\n{dataset}: quality vs NFE ({n_eval} samples, lower is better)\n")
     echo(table)
 

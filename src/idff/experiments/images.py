@@ -513,14 +513,17 @@ def save_grid(x: Tensor, path: str | os.PathLike, nrow: int | None = None) -> Pa
     ≈ √N), with white 2-pixel padding; grayscale grids are stored as RGB."""
     from torchvision.utils import save_image
 
+    from idff.io import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(path.parent, os.W_OK):
         raise PermissionError(f"cannot write to {path.parent}; choose a writable --out.")
     nrow = nrow or max(1, int(round(x.shape[0] ** 0.5)))
-    save_image(x.detach().float().cpu(), path, nrow=nrow, padding=2, pad_value=1.0,
-               normalize=True, value_range=(-1, 1))
-    return path
+    x = x.detach().float().cpu()
+    return atomic_write(path, lambda f: save_image(x, f, format="PNG", nrow=nrow, padding=2,
+                                                   pad_value=1.0, normalize=True,
+                                                   value_range=(-1, 1)))
 
 
 def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:

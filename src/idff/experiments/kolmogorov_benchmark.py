@@ -104,9 +104,11 @@ def _cached(path: Path, settings: dict[str, Any], compute) -> dict[str, Any]:
 def _train_clock(run: Path, seconds: float) -> float:
     import json
 
+    from idff.io import atomic_write_json
+
     clock = run / "train_time.json"
     spent = (json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0) + seconds
-    clock.write_text(json.dumps({"seconds": spent}))
+    atomic_write_json({"seconds": spent}, clock)
     return spent
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from idff.experiments.kolmogorov import SPECTRUM_LEADS
+from idff.io import atomic_savefig
 
 __all__ = ["tables", "selection_table", "long_table", "plot_scores", "plot_calibration",
            "plot_fields", "plot_long"]
@@ -119,7 +120,7 @@ def plot_long(long: dict[str, dict[str, Any]], frame_dt: float, path: str | Path
     a2.legend(fontsize=7)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -144,7 +145,7 @@ def plot_scores(scores: dict[str, dict[str, Any]], path: str | Path) -> None:
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -187,7 +188,7 @@ def plot_calibration(scores: dict[str, dict[str, Any]], frame_dt: float,
     axes[1, 0].legend(fontsize=7)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -221,5 +222,5 @@ def plot_fields(fields: dict[str, np.ndarray], frame_dt: float, path: str | Path
                 ax.set_ylabel(name, fontsize=7)
     fig.colorbar(im, ax=axes, shrink=0.7, label="vorticity (data sd)")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)

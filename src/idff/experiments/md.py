@@ -640,7 +640,7 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
     res["rows"] = rows
     res["seconds"] = time.perf_counter() - t0
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "table.md").write_text(metric_table(rows, LORENZ_COLUMNS) + "\n")
+    atomic_write_text(metric_table(rows, LORENZ_COLUMNS) + "\n", Path(out) / "table.md")
     echo(metric_table(rows, LORENZ_COLUMNS))
     return res
 

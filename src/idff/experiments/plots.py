@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from idff.io import atomic_savefig
+
 
 def _plt():
     import matplotlib
@@ -58,5 +60,5 @@ def plot_samples_and_trajectories(
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)

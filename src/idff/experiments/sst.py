@@ -42,7 +42,7 @@ from idff.data.sst import (
     open_sst,
     year_split,
 )
-from idff.io import atomic_write_json, atomic_write_text
+from idff.io import atomic_savefig, atomic_write_json, atomic_write_text
 from idff.methods import make_objective
 from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import LossOutput
@@ -440,13 +440,13 @@ def save_scores(scores: dict[str, ForecastScores], out: str | Path) -> None:
     """Write ``metrics.json`` and ``per_lead.csv`` for named score sets."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(
-        json.dumps({k: v.as_dict() for k, v in scores.items()}, indent=2))
+    atomic_write_text(json.dumps({k: v.as_dict() for k, v in scores.items()}, indent=2),
+                      out / "metrics.json")
     lines = ["method,lead,crps,mse,ssr"]
     for name, s in scores.items():
         lines += [f"{name},{r['lead']},{r['crps']:.5f},{r['mse']:.5f},{r['ssr']:.4f}"
                   for r in s.per_lead]
-    (out / "per_lead.csv").write_text("\n".join(lines) + "\n")
+    atomic_write_text("\n".join(lines) + "\n", out / "per_lead.csv")
 
 
 def plot_forecast(cube: SSTCube, forecasts: dict[str, Forecast], path: str | Path,
@@ -492,7 +492,7 @@ def plot_forecast(cube: SSTCube, forecasts: dict[str, Forecast], path: str | Pat
     fig.suptitle(f"SST forecast from {start} (patch {first.patches[index]})", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="SST (data units)")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -545,7 +545,7 @@ def run_sst_demo(
         clock = out / method / "train_time.json"
         spent = json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0
         spent += time.perf_counter() - t0
-        clock.write_text(json.dumps({"seconds": spent}))
+        atomic_write_text(json.dumps({"seconds": spent}), clock)
         train_info[method] = {"steps": steps, "minutes": spent / 60}
     cube = splits = starts = None
     for method in SST_METHODS:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from idff.io import atomic_savefig
+
 __all__ = ["plot_ramachandran", "plot_torsion_series"]
 
 
@@ -48,7 +50,7 @@ def plot_ramachandran(panels: Mapping[str, np.ndarray], path: str | Path, bins: 
         ax.set_ylabel("ψ (deg)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -72,5 +74,5 @@ def plot_torsion_series(series: Mapping[str, np.ndarray], dt_ps: float, path: st
         axes[-1, j].set_xlabel("time (ps)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)

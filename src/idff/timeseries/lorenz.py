@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from idff.io import atomic_savefig
 from idff.metrics import js_divergence
 
 __all__ = ["LYAPUNOV_EXPONENT", "lorenz63", "forecast_errors", "valid_time",
@@ -130,5 +131,5 @@ def plot_lorenz(panels: Mapping[str, np.ndarray], path: str | Path) -> None:
     axes[0, 0].set_ylabel("z (standardised)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)

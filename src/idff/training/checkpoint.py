@@ -37,6 +37,7 @@ __all__ = [
     "remove_stale_tmp",
     "check_resume_config",
     "claim_run_dir",
+    "foreign_files",
     "init_from_run",
     "RUN_FILES",
     "RESUMABLE_KEYS",
@@ -134,27 +135,61 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
         )
 
 
+def foreign_files(run_dir: str | os.PathLike) -> list[str]:
+    """The visible names in ``run_dir``: what a new run must not share a folder with (a
+    user's own ``log.jsonl`` or notes, another run)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    # hidden names (the lock, ``.NAME.XXXX.tmp``, ``.DS_Store``) are never a run's files
+    return sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("."))
+
+
 def claim_run_dir(run_dir: str | os.PathLike, resume: bool | str = False) -> bool:
     """Check that training may write into ``run_dir``; return whether it continues a run.
 
-    A run folder is owned by the run that made it: ``resume=False`` needs a folder without
-    any of :data:`RUN_FILES`; ``resume=True`` needs the folder's ``state.pt`` (a folder of
+    A run folder is owned by the run that made it: ``resume=False`` needs a new or empty
+    folder (hidden files aside); ``resume=True`` needs the folder's ``state.pt`` (a folder of
     weights only, such as an exported or shipped run, cannot be continued: fine-tune from
     it into a new folder instead); ``resume="auto"`` continues a ``state.pt`` when there
     is one and starts in an empty folder otherwise (the benchmark pipelines' cached runs).
+    A folder holding only ``config.json`` is a run stopped before its first checkpoint:
+    ``resume`` starts it again. Under a command line command the folder's lock
+    (:mod:`idff.runlock`) is taken first and held until the command ends.
 
     Raises:
         RunError: in Python words (``resume=True``), with the command-line words
             (``--resume``, ``--out``, ``--init-from``) as its ``cli`` message.
     """
+    from idff.runlock import hold_for_command
+
     run_dir = Path(run_dir)
-    present = [n for n in RUN_FILES if (run_dir / n).is_file()]
-    has_state = (run_dir / STATE).is_file()
     if resume not in (True, False, "auto"):
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}.")
+    hold_for_command(run_dir)  # a command holds the folder to its end; fit() locks it too
+    present = [n for n in RUN_FILES if (run_dir / n).is_file()]
+    has_state = (run_dir / STATE).is_file()
     if has_state and resume:
         return True
+    if present == [CONFIG]:  # started (config.json comes first) but stopped before a checkpoint
+        if resume:
+            return False
+        raise RunError(f"{run_dir} holds a run that was started but saved no checkpoint (only "
+                       f"{CONFIG}); pass resume=True to start it again, or choose another "
+                       "run_dir.",
+                       cli=f"{run_dir} holds a run that was started but saved no checkpoint "
+                           f"(only {CONFIG}); rerun with --resume to start it again, or choose "
+                           "another --out.")
     if not present:
+        foreign = foreign_files(run_dir)
+        if foreign:
+            raise RunError(
+                f"{run_dir} holds files that no idff run wrote ({', '.join(foreign[:5])}"
+                f"{', ...' if len(foreign) > 5 else ''}); a new run there would write "
+                f"{CONFIG}, {LOG} and its weights among them. Choose a new or empty run_dir.",
+                cli=f"{run_dir} holds files that no idff run wrote ({', '.join(foreign[:5])}"
+                    f"{', ...' if len(foreign) > 5 else ''}); a new run there would write "
+                    f"{CONFIG}, {LOG} and its weights among them. Choose a new or empty --out.")
         if resume is True:
             raise RunError(f"nothing to resume in {run_dir} (no {STATE}); pass resume=False "
                            "to start a new run there.",

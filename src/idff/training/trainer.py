@@ -31,8 +31,9 @@ from tqdm.auto import tqdm
 from idff.accel import channels_last_if_useful
 from idff.errors import ConfigError, TrainingInterrupted
 from idff.finite import Check, deferred_checks
-from idff.io import atomic_save, atomic_write_text
+from idff.io import atomic_save, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT
+from idff.runlock import folder_lock
 from idff.threads import check_threads, using_threads
 from idff.training.checkpoint import (
     CONFIG,
@@ -435,10 +436,12 @@ class Trainer:
 
         On SIGINT or SIGTERM the loop finishes its step, saves a checkpoint and raises
         :class:`~idff.errors.TrainingInterrupted`; training again with ``resume=True``
-        continues from that step. Runs on the thread count of :mod:`idff.threads` (one
-        thread for a small network on the CPU unless ``threads`` says otherwise).
+        continues from that step. ``run_dir`` is locked meanwhile (:mod:`idff.runlock`). Runs
+        on the thread count of :mod:`idff.threads` (one thread for a small network on the CPU
+        unless ``threads`` says otherwise).
         """
-        with using_threads(self.model, self.device, self.threads):
+        lock = folder_lock(self.run_dir, option="run_dir") if self.is_main else nullcontext()
+        with lock, using_threads(self.model, self.device, self.threads):
             return self._fit()
 
     def _fit(self) -> nn.Module:
@@ -446,12 +449,15 @@ class Trainer:
             claim_run_dir(self.run_dir, self.resume_mode)
         if self.is_main and self.run_dir.is_dir():
             remove_stale_tmp(self.run_dir)
-        if self.step == 0 and not self.resume():
+        fresh = self.step == 0 and not self.resume()
+        if fresh:
             torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank)
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._trim_log()
         self.dist.barrier()
+        if fresh and self.is_main:  # once every rank has claimed it, the folder says whose it is
+            atomic_write_json(self.run_config, self.run_dir / CONFIG, indent=2, sort_keys=True)
         self._signal = None
         old_handlers = self._install_signal_handlers()
         batches = _cycle(self.data)
@@ -501,8 +507,8 @@ class Trainer:
                     self.save()
                 if stop:
                     self.save()
-                    raise TrainingInterrupted(self.step, self.run_dir,
-                                              int(self._signal or signal.SIGTERM))
+                    raise TrainingInterrupted(self.step, self.run_dir, int(
+                        self._signal or signal.SIGTERM), self_resuming=self.resume_mode == "auto")
                 if late:
                     break
             self._check_finite_or_stop()
