@@ -456,10 +456,9 @@ def run_kind_of(path: str | Path) -> str:
     if not cfg.is_file():
         raise UserError(f"{p} is not a run: it has no config.json (pass the --out folder of an "
                         "'idff train' command, or a published .pt checkpoint).")
-    try:
-        return json.loads(cfg.read_text()).get("kind", "toy")
-    except json.JSONDecodeError as e:
-        raise UserError(f"{cfg} is not valid JSON ({e}).") from e
+    from idff.config_schema import read_config
+
+    return read_config(cfg).get("kind", "toy")
 
 
 def run_folders() -> list[Path]:
