@@ -110,13 +110,16 @@ def _expected(example: Any) -> str:
     return "an array"
 
 
-def check_config(config: Any, where: str = "config.json") -> dict[str, Any]:
+#: the fix named for a hand-edited file
+RESTORE = "fix it or restore the config.json that training wrote."
+
+
+def check_config(config: Any, where: str = "config.json", fix: str = RESTORE) -> dict[str, Any]:
     """``config`` itself when its sections are objects and the typed keys have their type.
 
     Raises:
         ConfigError: naming the key, what it holds and what it must hold.
     """
-    fix = "fix it or restore the config.json that training wrote."
     if not isinstance(config, dict):
         raise ConfigError(f"{where} holds {_describe(config)}, not a JSON object of sections "
                           f"(model, objective, train, ...); {fix}")

@@ -563,6 +563,7 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
         UserError: ``out`` holds another run (or nothing to resume), the device is not on
             this machine, or the ``sampling`` section is invalid; nothing is written.
     """
+    from idff.config_schema import check_config
     from idff.methods import check_sigma, make_objective
     from idff.models import build_model
     from idff.training import TrainConfig, Trainer
@@ -571,6 +572,7 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a dict (see idff.toy_config), got "
                           f"{type(config).__name__}.")
+    check_config(config, "the run config", "build it with idff.toy_config or idff.image_config.")
     spec = get_kind(config.get("kind", "toy"))
     if spec.stream is None and spec.train is None:
         raise UserError(f"runs of kind {spec.name!r} train with their own command "

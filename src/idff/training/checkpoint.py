@@ -314,6 +314,14 @@ def load_state(run_dir: str | os.PathLike) -> dict | None:
             "Resume from an earlier copy, or remove state.pt to keep only the snapshot "
             "(training then starts again from step 0)."
         )
+    try:  # on a spare generator: a doctored state is refused before anything is restored
+        torch.Generator().set_state(state["rng"])
+    except (RuntimeError, TypeError) as e:
+        raise RunError(
+            f"{path}: its 'rng' entry is not a torch RNG state ({str(e)[:80]}); the file was "
+            "altered. Resume from an earlier copy, or remove state.pt to keep only the "
+            "snapshot (training then starts again from step 0)."
+        ) from None
     return state
 
 
