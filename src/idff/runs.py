@@ -568,6 +568,7 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
     from idff.models import build_model
     from idff.training import TrainConfig, Trainer
     from idff.training.checkpoint import claim_run_dir, init_from_run
+    from idff.training.memory import check_step_memory
 
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a dict (see idff.toy_config), got "
@@ -597,6 +598,7 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
                            resume=resume, init_from=init_from)
     else:
         tc = TrainConfig(**{k: v for k, v in settings.items() if k != "batch_size"})
+        check_step_memory({**config, "data": {**config.get("data", {}), **settings}})
         claim_run_dir(out, resume)
         torch.manual_seed(tc.seed)
         model = build_model(config["model"])

@@ -129,7 +129,10 @@ def train_toy(
     """
     from idff.methods import check_sigma
 
+    from idff.training.memory import check_step_memory
+
     check_sigma(run_config)
+    check_step_memory(run_config)
     torch.manual_seed(train.seed)
     model = build_model(run_config["model"])
     if init_from is not None:
