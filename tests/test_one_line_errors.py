@@ -104,3 +104,154 @@ def test_shipped_run_configs_pass_the_check():
     assert shipped
     for path in shipped:
         assert read_config(path)["model"]
+
+
+def test_python_configs_of_the_wrong_shape_are_refused_before_training(tmp_path):
+    import idff
+
+    cfg = idff.toy_config("idff", "moons", hidden=8)
+    with pytest.raises(ConfigError, match=r"'model' must be a JSON object.*a string"):
+        idff.train_run({**cfg, "model": "mlp"}, tmp_path / "a", {"steps": 1}, progress=False)
+    bad = json.loads(json.dumps(cfg))
+    bad["model"]["hidden"] = "a"
+    with pytest.raises(ConfigError, match=r"'model.hidden' must be an integer.*\"a\""):
+        idff.train_run(bad, tmp_path / "b", {"steps": 1}, progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# ------------------------------------------------------------ Python: networks and data
+
+class _TupleNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 4)
+
+    def forward(self, t, x, cond=None):
+        y = self.lin(torch.cat([x, t.reshape(-1, 1).to(x)], 1))
+        return y, y
+
+
+def test_a_backbone_returning_a_tuple_is_named():
+    from idff import IDFFObjective, SamplingConfig
+    from idff.models import TwoHead
+
+    model = TwoHead(_TupleNet(), parametrization="velocity", sigma=0.2)
+    with pytest.raises(ConfigError, match="returned a tuple, not a tensor"):
+        IDFFObjective()(model, torch.randn(8, 2))
+    with pytest.raises(ConfigError, match="returned a tuple, not a tensor"):
+        SamplingConfig(nfe=2, solver="euler").integrate(model, torch.randn(8, 2))
+
+
+def test_integer_training_data_is_named(tmp_path):
+    import idff
+    from idff import CFMObjective, IDFFObjective
+    from idff.models import TwoHead
+    from idff.models.mlp import MLP
+
+    model = TwoHead(MLP(dim=2, out_dim=4, hidden=8), sigma=0.2)
+    ints = torch.randint(0, 5, (8, 2))
+    with pytest.raises(ValueError, match=r"x1 is a torch.int64 tensor.*x1.float\(\)"):
+        IDFFObjective()(model, ints)
+    with pytest.raises(ValueError, match=r"x1 is a torch.int64 tensor"):
+        CFMObjective()(MLP(dim=2, out_dim=2, hidden=8), ints)
+
+    def stream(cfg):
+        while True:
+            yield torch.randint(0, 5, (16, 2)), None
+
+    idff.register_kind("int-data", stream=stream)
+    cfg = {**idff.toy_config("idff", "moons", hidden=8), "kind": "int-data"}
+    with pytest.raises(ValueError, match="floating-point tensor"):
+        idff.train_run(cfg, tmp_path / "run", {"steps": 2}, progress=False)
+
+
+# ------------------------------------------------------------ sampling and tuning
+
+def test_sample_gamma_beyond_any_diffusion_is_one_line(tmp_path, toy_run):
+    import idff
+
+    res = CliRunner().invoke(cli, ["sample", str(toy_run), "--gamma", "1e308", "--solver",
+                                   "euler", "--out", str(tmp_path / "s.npy")])
+    _one_line_error(res, "gamma=1e+308", "gamma <= 10000")
+    with pytest.raises(ConfigError, match="gamma <= 10000"):
+        idff.load(toy_run).sample(4, nfe=2, solver="euler", gamma=1e308)
+    assert idff.load(toy_run).sample(4, nfe=2, solver="euler", gamma=2.0).x.isfinite().all()
+
+
+def test_tune_schedule_of_a_one_step_grid_is_refused_before_the_teacher(toy_run):
+    res = CliRunner().invoke(cli, ["tune-schedule", str(toy_run), "--nfe", "2",
+                                   "--solver", "midpoint", "--dry-run"])
+    _one_line_error(res, "--nfe 2", "grid of 1 step", "--nfe 4")
+    assert "teacher" not in res.output
+
+
+def test_bench_published_noise_beyond_two_is_one_line(tmp_path, toy_run):
+    res = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--field", "published",
+                                   "--gammas", "3", "--nfe", "2",
+                                   "--out", str(tmp_path / "b")])
+    _one_line_error(res, "--gammas 3", "<= 2")
+    assert not list(tmp_path.iterdir())
+
+
+def test_bench_plot_of_only_failed_cells_is_written(tmp_path):
+    import math
+
+    from idff.eval import bench as B
+
+    fields = {f: None for f in B.BenchRow.__dataclass_fields__}
+    fields.update(label="idff", metric="mmd", nfe_budget="2", nfe=-1, value=math.nan,
+                  seconds_per_1k=math.nan)
+    B.plot_quality_vs_nfe([B.BenchRow(**fields)], tmp_path / "p.png", floor=-0.001)
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------ diagnose
+
+def test_diagnose_out_below_a_file_is_one_line(tmp_path, toy_run):
+    (tmp_path / "afile").write_text("x")
+    res = CliRunner().invoke(cli, ["diagnose", str(toy_run), "--n", "10", "--bins", "2",
+                                   "--out", str(tmp_path / "afile" / "d")])
+    _one_line_error(res, "afile is a file, not a folder", "--out")
+
+
+def test_diagnose_scores_a_run_trained_on_a_data_file(tmp_path):
+    import numpy as np
+
+    data = tmp_path / "pts.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(200, 2)).astype("float32"))
+    run = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", "toy", "--data", str(data), "--hidden", "8",
+                                   "--steps", "3", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["diagnose", str(run), "--n", "20", "--bins", "2",
+                                   "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert "rows of that file" in res.output and (tmp_path / "d.md").is_file()
+
+
+# ------------------------------------------------------------ network sizes
+
+@pytest.mark.parametrize("cmd", [["train", "kolmogorov"], ["train", "sst"],
+                                 ["kolmogorov-benchmark", "--runs", "{tmp}/r"]])
+def test_unet_width_groupnorm_cannot_split_is_refused_up_front(tmp_path, cmd):
+    from idff.models.unet import UNet
+
+    cmd = [c.replace("{tmp}", str(tmp_path)) for c in cmd]
+    res = CliRunner().invoke(cli, [*cmd, "--num-channels", "20", "--steps", "1",
+                                   "--out", str(tmp_path / "o")])
+    _one_line_error(res, "--num-channels 20", "multiple of 32", "32, 64, 96")
+    with pytest.raises(ConfigError, match="model.num_channels 20.*multiple of 32"):
+        UNet(1, 16, num_channels=20, channel_mult=(1, 2))
+
+
+def test_toy_batch_beyond_memory_is_refused_up_front(tmp_path):
+    import idff
+
+    res = CliRunner().invoke(cli, ["train", "toy", "--batch-size", "2000000000", "--steps",
+                                   "1", "--out", str(tmp_path / "run")])
+    _one_line_error(res, "--batch-size 2,000,000,000", "GiB", "lower --batch-size")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(UserError, match="batch_size=1,000,000 needs at least"):
+        idff.train_run(idff.toy_config("idff", "moons"), tmp_path / "py",
+                       {"steps": 1, "batch_size": 10**6}, progress=False)
+    assert not (tmp_path / "py").exists()
