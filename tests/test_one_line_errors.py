@@ -255,3 +255,173 @@ def test_toy_batch_beyond_memory_is_refused_up_front(tmp_path):
         idff.train_run(idff.toy_config("idff", "moons"), tmp_path / "py",
                        {"steps": 1, "batch_size": 10**6}, progress=False)
     assert not (tmp_path / "py").exists()
+
+
+# ------------------------------------------------------------ resume state, disk
+
+def _train_toy(out, *extra):
+    return CliRunner().invoke(cli, ["train", "toy", "--hidden", "8", "--depth", "2",
+                                    "--batch-size", "32", "--ckpt-every", "3", "--out",
+                                    str(out), *extra])
+
+
+@pytest.mark.parametrize("rng", [torch.zeros(10, dtype=torch.uint8), "abc", None,
+                                 torch.zeros(5056, dtype=torch.uint8)])
+def test_doctored_rng_in_the_resume_state_is_one_line(tmp_path, rng):
+    out = tmp_path / "run"
+    assert _train_toy(out, "--steps", "3").exit_code == 0
+    state = torch.load(out / "state.pt", weights_only=True)
+    state["rng"] = rng
+    torch.save(state, out / "state.pt")
+    _one_line_error(_train_toy(out, "--steps", "6", "--resume"), "state.pt", "'rng' entry",
+                    "not a torch RNG state")
+
+
+def test_disk_full_inside_torch_save_is_one_line_and_keeps_the_checkpoint(tmp_path,
+                                                                           monkeypatch):
+    """torch's zip writer turns a short write into a RuntimeError ('unexpected pos')."""
+    import os
+    from types import SimpleNamespace
+
+    from idff.training.checkpoint import load_state
+
+    out = tmp_path / "run"
+    assert _train_toy(out, "--steps", "3").exit_code == 0
+    good = (out / "state.pt").read_bytes()
+    real_save = torch.save
+
+    def short_write(obj, f, *a, **k):
+        real_save(obj, f, *a, **k)
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 58048 "
+                           "vs 57936")
+
+    monkeypatch.setattr(torch, "save", short_write)
+    monkeypatch.setattr(os, "statvfs", lambda p: SimpleNamespace(f_bavail=0, f_frsize=4096))
+    msg = _one_line_error(_train_toy(out, "--steps", "6", "--resume"), "no space left",
+                          "state.pt", "last checkpoint is intact")
+    assert "enforce" not in msg
+    monkeypatch.undo()
+    assert (out / "state.pt").read_bytes() == good and load_state(out)["step"] == 3
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------------------------ damaged data
+
+def _png_bomb(path: Path, side: int = 30_000) -> Path:
+    """A 600-byte PNG that declares side × side pixels (over PIL's limit)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(b"\0" * (side + 1) * 16))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_decompression_bomb_in_a_folder_data_set_is_one_line(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from idff.data.lmdb_images import decode_image
+    from idff.errors import DataError
+    from idff.eval.fid import iter_image_batches
+
+    root = tmp_path / "imgs" / "a"
+    root.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(root / f"{i}.png")
+    bomb = _png_bomb(root / "9.png")
+    sets = ["model.num_channels=32", "model.num_res_blocks=1", "model.channel_mult=[1,2]",
+            "model.attention_resolutions=", "model.num_head_channels=-1", "data.image_size=8",
+            "model.image_size=8", "data.dataset=folder", "train.batch_size=5",
+            "train.sample_every=0"]
+    res = CliRunner().invoke(cli, ["train", "celeba64", "--data-root", str(tmp_path / "imgs"),
+                                   *[a for s in sets for a in ("--set", s)], "--steps", "1",
+                                   "--out", str(tmp_path / "run")])
+    _one_line_error(res, "9.png", "too large to decode safely", "remove it")
+    with pytest.raises(UserError, match="9.png"):
+        list(iter_image_batches([bomb]))
+    with pytest.raises(DataError, match="too large to decode safely"):
+        decode_image(bomb.read_bytes())
+
+
+@pytest.fixture()
+def kolmogorov_tiny(tmp_path):
+    from idff.data.kolmogorov import SIZES, generate
+
+    root = tmp_path / "kolmo"
+    generate(SIZES["tiny"], root, "tiny", echo=lambda *_: None)
+    return root
+
+
+def _train_kolmogorov(root, out):
+    return CliRunner().invoke(cli, ["train", "kolmogorov", "--size", "tiny", "--data-root",
+                                    str(root), "--steps", "1", "--batch-size", "2",
+                                    "--horizon", "2", "--out", str(out)])
+
+
+def test_truncated_kolmogorov_split_is_named_and_regenerates(tmp_path, kolmogorov_tiny):
+    folder = kolmogorov_tiny / "tiny"
+    good = (folder / "train.npy").read_bytes()
+    (folder / "train.npy").write_bytes(good[: len(good) // 2])
+    _one_line_error(_train_kolmogorov(kolmogorov_tiny, tmp_path / "run"), "train.npy",
+                    "sha256", "delete", "manifest.json", "idff kolmogorov-data --size tiny")
+    # the fix the message names rebuilds the same file
+    (folder / "train.npy").unlink()
+    (folder / "manifest.json").unlink()
+    res = CliRunner().invoke(cli, ["kolmogorov-data", "--size", "tiny", "--data-root",
+                                   str(kolmogorov_tiny)])
+    assert res.exit_code == 0, res.output
+    assert (folder / "train.npy").read_bytes() == good
+
+
+@pytest.mark.parametrize("damage", ["truncate", "array"])
+def test_damaged_kolmogorov_manifest_is_named(tmp_path, kolmogorov_tiny, damage):
+    path = kolmogorov_tiny / "tiny" / "manifest.json"
+    text = path.read_text()
+    path.write_text(text[:300] if damage == "truncate" else "[]")
+    _one_line_error(_train_kolmogorov(kolmogorov_tiny, tmp_path / "run"), "manifest.json",
+                    "damaged", "delete it", "idff kolmogorov-data --size tiny")
+
+
+def test_damaged_md_torsion_cache_names_the_file_to_delete(tmp_path):
+    import numpy as np
+
+    from idff.errors import DataError
+    from idff.md.simulate import SimulationSettings, simulate
+
+    s = SimulationSettings(n_traj=1)
+    d = tmp_path / f"alanine-{s.key()}"
+    d.mkdir()
+    np.savez(d / "torsions.npz", angles=np.zeros((1, 50, 2)), names=np.array(["phi", "psi"]),
+             energies=np.zeros((1, 50)))
+    blob = (d / "torsions.npz").read_bytes()
+    flipped = blob[:200] + bytes(b ^ 0xFF for b in blob[200:250]) + blob[250:]
+    for cut in (blob[: len(blob) // 2], flipped):
+        (d / "torsions.npz").write_bytes(cut)
+        with pytest.raises(DataError, match=r"torsions.npz is not readable.*delete it"):
+            simulate(s, tmp_path, progress=False)
+
+
+# ------------------------------------------------------------ generate
+
+def test_generate_of_an_absurd_n_is_refused_at_once(tmp_path, monkeypatch):
+    from idff.experiments import generate_plan
+
+    out = tmp_path / "gen"
+    res = CliRunner().invoke(cli, ["generate", "fashion_mnist/idff", "--n", "100000000000",
+                                   "--nfe", "2", "--out", str(out)])
+    _one_line_error(res, "--n asks for 100,000,000,000 images", "GiB free", "lower --n")
+    assert not [p for p in out.iterdir() if p.suffix in (".png", ".json")]
+    # the folder is listed once, whatever n is; the indices to write come lazily
+    (out / "000002.png").write_bytes(b"x")
+    (out / "000005.png").write_bytes(b"x")
+    count, todo = generate_plan.pending(out, 10**12)
+    assert count == 10**12 - 2 and [next(todo) for _ in range(4)] == [0, 1, 3, 4]
+    count, todo = generate_plan.pending(out, 10, rank=1, world=2)
+    assert count == 4 and list(todo) == [1, 3, 7, 9]
