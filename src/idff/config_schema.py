@@ -15,7 +15,7 @@ from typing import Any
 
 from idff.errors import ConfigError
 
-__all__ = ["read_config", "check_config"]
+__all__ = ["read_config", "check_config", "require_model"]
 
 #: top-level entries that are sections (JSON objects) when present
 SECTIONS = ("model", "objective", "train", "data", "sampling")
@@ -131,9 +131,6 @@ def check_config(config: Any, where: str = "config.json", fix: str = RESTORE) ->
         if name in config and not isinstance(config[name], dict):
             raise ConfigError(f"{where}: '{name}' must be a JSON object of settings, got "
                               f"{_describe(config[name])}; {fix}")
-    if "model" not in config:
-        raise ConfigError(f"{where} has no 'model' section, which the network is built from; "
-                          f"{fix}")
     for section, typed in _key_types(config).items():
         for key, value in config.get(section, {}).items():
             if key in typed and not _ok(value, typed[key]):
@@ -141,3 +138,10 @@ def check_config(config: Any, where: str = "config.json", fix: str = RESTORE) ->
                                   f"{_expected(typed[key])}, got {json.dumps(value)[:60]}; "
                                   f"{fix}")
     return config
+
+
+def require_model(config: dict[str, Any], where: str) -> None:
+    """Refuse a config without the ``model`` section every network is built from."""
+    if "model" not in config:
+        raise ConfigError(f"{where} has no 'model' section, which the network is built from; "
+                          f"{RESTORE}")

@@ -165,6 +165,7 @@ def load_weights(path: str | Path, kind: str | None = None,
     Raises:
         RunError: not a run directory, a run of another ``kind``, or weights that do not fit.
     """
+    from idff.config_schema import require_model
     from idff.models import build_model
     from idff.training.checkpoint import (
         RunError,
@@ -175,6 +176,7 @@ def load_weights(path: str | Path, kind: str | None = None,
 
     path = resolve(path)
     config, state, step = load_run(path)
+    require_model(config, str(path / "config.json"))
     found = config.get("kind", "toy")
     if kind is not None and found != kind:
         raise RunError(f"{path} is a {found!r} run, not a {kind} run (idff train {kind}); this "
