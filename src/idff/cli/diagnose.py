@@ -79,9 +79,8 @@ def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
     """
     import torch
 
-    from idff.eval import diagnostics as D
-
     from idff.errors import check_output_path
+    from idff.eval import diagnostics as D
 
     check_output_path(Path(out).with_suffix(".md"))
     if labels and len(labels) != len(runs):

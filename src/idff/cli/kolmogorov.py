@@ -128,9 +128,9 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
         raise UserError(f"--nfe {nfe} would change nothing: the deterministic UNet (--forecaster "
                         "mse) makes one network call per lead; drop --nfe.")
     sampling = {"nfe": nfe} if nfe else None
+    model = {"num_channels": num_channels, "channel_mult": _mult(channel_mult, num_channels)}
     cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
-                                {"num_channels": num_channels,
-                                 "channel_mult": _mult(channel_mult, num_channels)}, sampling, sigma)
+                                model, sampling, sigma)
     claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     train_kolmogorov(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps),
                                            ema_decay=0.999, seed=seed, log_every=100,

@@ -128,7 +128,6 @@ def train_toy(
     ``init_from``: start from the weights of another run of the same network (fine-tuning).
     """
     from idff.methods import check_sigma
-
     from idff.training.memory import check_step_memory
 
     check_sigma(run_config)
