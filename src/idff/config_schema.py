@@ -73,6 +73,7 @@ def _key_types(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     backbone = config.get("model", {}).get("backbone", "unet")
     keys = config_keys({"model": {"backbone": backbone if isinstance(backbone, str) else ""}})
     keys.pop("data")  # each kind reads its own data keys
+    keys["model"].pop("attention_resolutions", None)  # a string or a list of sizes
     if backbone == "mlp":  # its builder forwards **kwargs to MLP, whose defaults give the types
         from idff.models.mlp import MLP
         from idff.presets import _params
