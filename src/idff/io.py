@@ -8,6 +8,7 @@ of a run directory.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -59,7 +60,21 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save(obj)`` to ``path`` atomically."""
     import torch
 
-    return atomic_write(path, lambda f: torch.save(obj, f))
+    def write(f: IO[bytes]) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as e:
+            # torch's zip writer swallows the OSError of a short write and then fails on
+            # its own bookkeeping ("unexpected pos"); report the disk, not torch
+            if "unexpected pos" not in str(e) and "write failed" not in str(e):
+                raise
+            stat = os.statvfs(Path(path).parent)
+            full = stat.f_bavail * stat.f_frsize < 2**20
+            raise OSError(errno.ENOSPC if full else errno.EIO,
+                          "No space left on device" if full else "Input/output error",
+                          str(path)) from e
+
+    return atomic_write(path, write)
 
 
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:

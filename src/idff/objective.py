@@ -74,6 +74,12 @@ def _draw(
     t_max: float = 1.0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Source (``N(0, I)`` unless given), coupled pairs, times ``U[0, t_max]`` and noise."""
+    for name, x in (("x1", x1), ("x0", x0)):
+        if x is not None and not (torch.is_tensor(x) and x.is_floating_point()):
+            what = f"{x.dtype} tensor" if torch.is_tensor(x) else type(x).__name__
+            raise ValueError(f"the training data {name} is a {what}; the objective needs a "
+                             f"floating-point tensor: pass {name}.float() (images scaled to "
+                             "[-1, 1]).")
     x0 = torch.randn_like(x1) if x0 is None else x0
     x0, x1 = couple(x0, x1, coupling, generator=generator)
     kw = {"device": x1.device, "dtype": x1.dtype, "generator": generator}

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -166,6 +165,7 @@ def load_weights(path: str | Path, kind: str | None = None,
     Raises:
         RunError: not a run directory, a run of another ``kind``, or weights that do not fit.
     """
+    from idff.config_schema import require_model
     from idff.models import build_model
     from idff.training.checkpoint import (
         RunError,
@@ -176,6 +176,7 @@ def load_weights(path: str | Path, kind: str | None = None,
 
     path = resolve(path)
     config, state, step = load_run(path)
+    require_model(config, str(path / "config.json"))
     found = config.get("kind", "toy")
     if kind is not None and found != kind:
         raise RunError(f"{path} is a {found!r} run, not a {kind} run (idff train {kind}); this "
@@ -462,10 +463,9 @@ def run_kind_of(path: str | Path) -> str:
     if not cfg.is_file():
         raise UserError(f"{p} is not a run: it has no config.json (pass the --out folder of an "
                         "'idff train' command, or a published .pt checkpoint).")
-    try:
-        return json.loads(cfg.read_text()).get("kind", "toy")
-    except json.JSONDecodeError as e:
-        raise UserError(f"{cfg} is not valid JSON ({e}).") from e
+    from idff.config_schema import read_config
+
+    return read_config(cfg).get("kind", "toy")
 
 
 def run_folders() -> list[Path]:
@@ -573,14 +573,17 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
         UserError: ``out`` holds another run (or nothing to resume), the device is not on
             this machine, or the ``sampling`` section is invalid; nothing is written.
     """
+    from idff.config_schema import check_config
     from idff.methods import check_sigma, make_objective
     from idff.models import build_model
     from idff.training import TrainConfig, Trainer
     from idff.training.checkpoint import claim_run_dir, init_from_run
+    from idff.training.memory import check_step_memory
 
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a dict (see idff.toy_config), got "
                           f"{type(config).__name__}.")
+    check_config(config, "the run config", "build it with idff.toy_config or idff.image_config.")
     spec = get_kind(config.get("kind", "toy"))
     if spec.stream is None and spec.train is None:
         raise UserError(f"runs of kind {spec.name!r} train with their own command "
@@ -607,6 +610,7 @@ def train_run(config: dict[str, Any], out: str | Path, train: Any = None, progre
                                resume=resume, init_from=init_from)
     else:
         tc = TrainConfig(**{k: v for k, v in settings.items() if k != "batch_size"})
+        check_step_memory({**config, "data": {**config.get("data", {}), **settings}})
         claim_run_dir(out, resume)
         torch.manual_seed(tc.seed)
         model = build_model(config["model"])

@@ -134,6 +134,9 @@ class SamplingConfig:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                 raise ConfigError(f"sampling {name} must be a number >= 0, got {v!r}.")
+        if self.gamma > 1e4:  # γ² overflows near 1e154; far below that the noise swamps all
+            raise ConfigError(f"sampling gamma={self.gamma:g} is far beyond any useful "
+                              "diffusion; use gamma <= 10000 (a few units at most in practice).")
         if self.field == "published" and self.s > 2:
             raise ConfigError(f"sampling noise s={self.s} makes 1 - s²·t(1-t) negative near "
                               "t = 0.5, so the published field is undefined; use s <= 2 (the "

@@ -22,6 +22,18 @@ def _load(run: str):
 
     r = load(run)
     model, cfg = r.model, r.config
+    if r.kind == "toy" and cfg.get("data", {}).get("file"):
+        from idff.cli.common import warn
+        from idff.data.toys import load_vectors
+
+        path = cfg["data"]["file"]
+        warn(f"{run} trained on {path}; it is scored on rows of that file, not held-out data.")
+
+        def rows(n, root):
+            arr = torch.from_numpy(load_vectors(path))
+            return arr[torch.randperm(len(arr), generator=torch.Generator().manual_seed(0))[:n]]
+
+        return model, cfg, rows
     if r.kind == "toy":
         from idff.data.toys import sample_toy
 
@@ -67,8 +79,10 @@ def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
     objective. Each run is scored on its own path and coupling.
     """
 
+    from idff.errors import check_output_path
     from idff.eval import diagnostics as D
 
+    check_output_path(Path(out).with_suffix(".md"))
     if labels and len(labels) != len(runs):
         raise CLIError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
     choose_threads(threads)

@@ -433,6 +433,10 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
         if field_kind in ("x1", "velocity") and any(g > 0 for g in gam) and typed("gammas"):
             raise ValueError(f"--gammas {gammas} would change nothing: the {field_kind} field "
                              "is an ODE without noise; drop --gammas or use --field pf.")
+        if field_kind == "published" and any(g > 2 for g in gam):
+            raise ValueError(f"--gammas {gammas}: with --field published they are the noise s, "
+                             "and s > 2 makes the field undefined near t = 0.5; use values "
+                             "<= 2 (the published runs use σ or 2σ).")
         if labels and len(labels) != len(runs):
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None

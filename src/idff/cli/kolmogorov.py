@@ -86,11 +86,16 @@ def _sigma_option(f):
                              "spreads the ensemble. Only for the idff forecaster.")(f)
 
 
-def _mult(text: str) -> list[int]:
+def _mult(text: str, num_channels: int) -> list[int]:
+    """``--channel-mult`` as integers, checked with ``--num-channels`` before any data load."""
+    from idff.models.unet import check_width
+
     try:
-        return [int(v) for v in text.split(",")]
+        mult = [int(v) for v in text.split(",")]
     except ValueError as e:
         raise UserError(f"--channel-mult must be integers like 1,2,2, got {text!r}.") from e
+    check_width(num_channels, mult, "--num-channels")
+    return mult
 
 
 @click.command("kolmogorov")
@@ -123,9 +128,9 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
         raise UserError(f"--nfe {nfe} would change nothing: the deterministic UNet (--forecaster "
                         "mse) makes one network call per lead; drop --nfe.")
     sampling = {"nfe": nfe} if nfe else None
+    model = {"num_channels": num_channels, "channel_mult": _mult(channel_mult, num_channels)}
     cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
-                                {"num_channels": num_channels,
-                                 "channel_mult": _mult(channel_mult)}, sampling, sigma)
+                                model, sampling, sigma)
     claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
     train_kolmogorov(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps),
                                            ema_decay=0.999, seed=seed, log_every=100,
@@ -251,7 +256,7 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
     hold_for_command(out)
     run_benchmark(runs, out, size, data_root, names, steps, batch_size, lr, horizon, members,
                   starts, max_trajectories, seed,
-                  {"num_channels": num_channels, "channel_mult": _mult(channel_mult)},
+                  {"num_channels": num_channels, "channel_mult": _mult(channel_mult, num_channels)},
                   {"idff": {"nfe": nfe, "gamma": gamma}, "otcfm": {"nfe": nfe}},
                   device, "idff " + " ".join(sys.argv[1:]), echo=click.echo, sigma=sigma,
                   grids=candidates, jobs=jobs, long_frames=long_frames)

@@ -73,6 +73,11 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     if s.field_for(r.model).diffusion(0.5) > 0:
         raise ConfigError("the run samples with diffusion; tune the grid of its ODE (--gamma 0 "
                           "or --ode) instead.")
+    steps = s.steps(s.field_for(r.model).singular_at_one)
+    if steps < 2:  # checked before the teacher solve, which can take minutes
+        raise UserError(f"--nfe {nfe} gives {s.effective_solver()} a grid of {steps} step, "
+                        "which has no free time to fit; give a budget of at least two steps "
+                        f"(e.g. --nfe {2 * nfe}).")
     shape = r.sample(1, nfe=1, solver="euler", grid="uniform", device=device).x.shape[1:]
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n_train + n_held, *shape, generator=g).to(device)
@@ -84,7 +89,6 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     parts = [teacher_cfg.integrate(model, xb).x for xb in x0.split(256)]
     teacher = torch.cat(parts)
     field = s.field_for(model)
-    steps = s.steps(field.singular_at_one)
     res = tune_grid(field, x0[:n_train], teacher[:n_train], steps, s.effective_solver(),
                     x0[n_train:], teacher[n_train:], iters=iters, batch=batch, lr=lr,
                     init_rho=rho, seed=seed, echo=click.echo)

@@ -145,6 +145,9 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
         except ValueError as e:
             raise UserError(f"--channel-mult must be integers like 1,2,2, got {channel_mult!r}."
                             ) from e
+        from idff.models.unet import check_width
+
+        check_width(num_channels, mult, "--num-channels")
         cfg = sst_run_config(method, data, {"num_channels": num_channels, "channel_mult": mult},
                              horizon, context, batch_size, {"nfe": nfe}, sigma=sigma)
         train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps, 100),

@@ -173,6 +173,9 @@ class ImageFolderFlat(Dataset):
         try:
             with Image.open(self.files[i]) as im:
                 im = to_8bit(im, self.files[i]).convert("RGB" if self.channels == 3 else "L")
+        except Image.DecompressionBombError as e:
+            raise DataError(f"{self.files[i]} is too large to decode safely ({e}); remove it "
+                            "or downscale it.") from None
         except (OSError, UnidentifiedImageError) as e:
             raise DataError(f"cannot decode {self.files[i]} ({e}); remove or replace it.") from e
         return resize_crop(im, self.size, self.crop)

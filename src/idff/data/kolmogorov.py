@@ -196,20 +196,35 @@ def load_manifest(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"no Kolmogorov data set in {folder}; generate it first with "
                         "`idff kolmogorov-data --size SIZE` (same --data-root).")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, RecursionError):  # a truncated or damaged file
+        manifest = None
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("sha256"), dict)
+            and isinstance(manifest.get("stats"), dict)):
+        raise DataError(f"{path} is damaged (truncated or edited); delete it and rerun "
+                        f"`idff kolmogorov-data --size {Path(folder).name}` (same --data-root), "
+                        "which rebuilds it from the split files.")
+    return manifest
 
 
-def load_split(folder: str | Path, split: str, verify: bool = False) -> np.ndarray:
-    """A split ``(trajectories, frames, H, W)`` (float32), optionally checked by sha256.
+def load_split(folder: str | Path, split: str, verify: bool = True) -> np.ndarray:
+    """A split ``(trajectories, frames, H, W)`` (float32), checked by its manifest's sha256
+    (a truncated or changed file would otherwise train or score silently, or fail in numpy).
 
     Raises:
-        DataError: missing data or a checksum mismatch.
+        DataError: missing data or a checksum mismatch, naming the files to delete.
     """
     manifest = load_manifest(folder)
     path = Path(folder) / f"{split}.npy"
-    if verify and _sha256(path) != manifest["sha256"][f"{split}.npy"]:
-        raise DataError(f"{path} does not match its manifest checksum; delete the folder and "
-                        "regenerate it with `idff kolmogorov-data`.")
+    if not path.is_file():
+        raise DataError(f"{path} is missing; delete {path.parent / 'manifest.json'} and rerun "
+                        f"`idff kolmogorov-data --size {path.parent.name}` to simulate it again.")
+    if verify and _sha256(path) != manifest["sha256"].get(f"{split}.npy"):
+        raise DataError(f"{path} does not match the sha256 in its manifest (truncated or "
+                        f"changed); delete {path} and {path.parent / 'manifest.json'} and rerun "
+                        f"`idff kolmogorov-data --size {path.parent.name}` (same --data-root) to "
+                        "simulate that split again.")
     return np.load(path)
 
 

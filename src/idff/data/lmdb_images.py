@@ -74,6 +74,9 @@ def decode_image(value: bytes, size_hint: int | None = None):
         im = Image.open(io.BytesIO(value))
         im.load()
         return im.convert("RGB")
+    except Image.DecompressionBombError as e:
+        raise DataError(f"an LMDB image is too large to decode safely ({e}); remove that "
+                        "record or downscale it.") from None
     except (UnidentifiedImageError, OSError):
         pass
     side = int(round((len(value) / 3) ** 0.5))

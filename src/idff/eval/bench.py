@@ -863,17 +863,20 @@ def plot_quality_vs_nfe(rows: Sequence[BenchRow], path: str | Path, title: str =
         else:  # an unbiased MMD² between two true samples can be ≤ 0
             ax.text(0.02, 0.02, f"reference floor {floor:.2g}", transform=ax.transAxes,
                     fontsize=7)
-    ax.set_xscale("log")
+    log = "log" if values else "linear"  # every cell failed: nothing to log-scale
+    if not values:
+        ax.text(0.5, 0.5, "no finite results", ha="center", transform=ax.transAxes)
+    ax.set_xscale(log)
     if min(values, default=1.0) > 0:
-        ax.set_yscale("log")
+        ax.set_yscale(log)
     else:
         ax.set_yscale("symlog", linthresh=1e-4)
     ax.set_xlabel("NFE (counted network evaluations per sample)")
     ax.set_ylabel(f"{metric} (lower is better)")
     ax.set_title(title or f"{metric} vs NFE")
     ax.legend(fontsize=7)
-    ax_t.set_xscale("log")
-    ax_t.set_yscale("log")
+    ax_t.set_xscale(log)
+    ax_t.set_yscale(log)
     ax_t.set_xlabel("NFE (counted)")
     ax_t.set_ylabel("sampling seconds per 1k samples")
     ax_t.set_title("sampling time")

@@ -335,7 +335,8 @@ def iter_image_batches(files: list[Path], mode: str = "RGB", batch_size: int = 5
             try:
                 with Image.open(p) as im:
                     a = np.asarray(im.convert(mode), dtype=np.uint8)
-            except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for broken files
+            except (OSError, SyntaxError, ValueError,  # PIL's errors for broken files
+                    Image.DecompressionBombError) as e:
                 from idff.errors import UserError
 
                 raise UserError(f"cannot read image {p} ({type(e).__name__}: {str(e)[:100]}); "

@@ -7,6 +7,7 @@ A run's ``config.json`` carries ``"kind": "image"`` and the preset sections (``d
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -614,6 +615,7 @@ def generate_images(
     from tqdm.auto import tqdm
 
     from idff.data.images import from_model_range
+    from idff.experiments.generate_plan import check_disk_room, pending
     from idff.experiments.generate_record import source_record, upgrade_record
 
     if n < 0 or batch_size < 1:
@@ -640,6 +642,9 @@ def generate_images(
                         cli=f"--out {out} holds files that idff generate did not write ({few}; "
                             "no generate.json), which would be counted as generated images; "
                             "choose an empty or new --out.")
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    count, todo = pending(out, n, rank, world)  # lazy: a huge n starts at once
+    check_disk_room(out, count, cfg)
     if record.is_file():
         old = upgrade_record(json.loads(record.read_text()), ckpt, settings)
         if old != settings:
@@ -650,11 +655,8 @@ def generate_images(
         from idff.io import atomic_write_json
 
         atomic_write_json(settings, record, indent=2)
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    todo = [i for i in range(rank, n, world) if not (out / f"{i:06d}.png").is_file()]
-    bar = tqdm(total=len(todo), disable=not progress, desc="generate", dynamic_ncols=True)
-    for lo in range(0, len(todo), batch_size):
-        idx = todo[lo : lo + batch_size]
+    bar = tqdm(total=count, disable=not progress, desc="generate", dynamic_ncols=True)
+    while idx := list(itertools.islice(todo, batch_size)):
         labels = None if label is None else torch.full((len(idx),), label, dtype=torch.long)
         x, _ = sample_images(model, cfg, len(idx), sampling, seed=seed, indices=idx,
                              batch_size=len(idx), labels=labels, guidance=guidance,
@@ -664,7 +666,7 @@ def generate_images(
             _save_png_atomic(img, out / f"{i:06d}.png")
         bar.update(len(idx))
     bar.close()
-    return len(todo)
+    return count
 
 
 def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None = None,

@@ -134,8 +134,10 @@ def train_toy(
     ``init_from``: start from the weights of another run of the same network (fine-tuning).
     """
     from idff.methods import check_sigma
+    from idff.training.memory import check_step_memory
 
     check_sigma(run_config)
+    check_step_memory(run_config)
     if data is not None:  # a resume on a changed array is refused
         from idff.data.fingerprint import array_sha256, stamp_data
 

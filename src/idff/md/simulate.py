@@ -211,6 +211,8 @@ def simulate(settings: SimulationSettings, cache_dir: str | Path = "cache/md",
     The cache folder is ``cache_dir/alanine-<hash of settings>``; finished trajectories
     are kept, so an interrupted run resumes where it stopped.
     """
+    import zipfile
+
     from idff.md.dihedrals import load_torsions
 
     if not settings.pdb_path.is_file():
@@ -227,7 +229,7 @@ def simulate(settings: SimulationSettings, cache_dir: str | Path = "cache/md",
         try:
             with np.load(cached) as z:
                 angles, names, energies = z["angles"], list(z["names"]), z["energies"]
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             reason = ("it lacks 'angles', 'names' or 'energies'" if isinstance(e, KeyError)
                       else f"{type(e).__name__}: {str(e)[:120]}")
             raise DataError(f"the simulation cache {cached} is not readable ({reason}): delete "

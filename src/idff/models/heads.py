@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from idff.errors import ConfigError
 from idff.network import check_call_order
 from idff.path import expand_t
 
@@ -82,6 +83,12 @@ class TwoHead(nn.Module):
         inp = torch.cat([x, x], dim=self.split_dim) if self.duplicate_input else x
         out = self.backbone(t, inp, cond) if cond is not None else self.backbone(t, inp)
         c = x.shape[self.split_dim]
+        if not torch.is_tensor(out):
+            raise ConfigError(
+                f"the backbone returned a {type(out).__name__}, not a tensor; TwoHead needs one "
+                f"tensor with 2×{c} channels along dim {self.split_dim} (flow and score heads). "
+                "Return a single tensor (e.g. the first element, or torch.cat of the parts)."
+            )
         if out.shape[self.split_dim] != 2 * c:
             raise ValueError(
                 f"the backbone returned {out.shape[self.split_dim]} channels along dim "

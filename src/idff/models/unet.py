@@ -25,7 +25,22 @@ from torch import Tensor, nn
 
 from idff.models.factory import register_backbone
 
-__all__ = ["UNet", "unet_backbone", "split_cond", "parse_attention"]
+__all__ = ["UNet", "unet_backbone", "split_cond", "parse_attention", "check_width"]
+
+#: the ADM UNet normalises with GroupNorm of this many groups at every level
+GROUPS = 32
+
+
+def check_width(num_channels: Any, channel_mult: Sequence[float],
+                option: str = "model.num_channels") -> None:
+    """Refuse a width whose levels GroupNorm cannot split into :data:`GROUPS` groups."""
+    from idff.errors import ConfigError
+
+    bad = [m for m in channel_mult if int(m * num_channels) % GROUPS]
+    if isinstance(num_channels, int) and num_channels > 0 and bad:
+        raise ConfigError(f"{option} {num_channels}: every level's width (num_channels × "
+                          f"channel_mult {tuple(channel_mult)}) must be a multiple of {GROUPS} "
+                          f"for the UNet's GroupNorm; use {option} 32, 64, 96, 128, ...")
 
 
 def _size(image_size: int | Sequence[int]) -> tuple[int, int]:
@@ -145,6 +160,7 @@ class UNet(nn.Module):
                 f"image size {h}×{w} is not divisible by 2^{levels - 1} (channel_mult has "
                 f"{levels} levels); pad the images or use fewer levels."
             )
+        check_width(num_channels, channel_mult)
         if in_channels < 1 or out_mult < 1 or in_mult < 1 or cond_channels < 0:
             raise ValueError("in_channels, out_mult and in_mult must be >= 1, cond_channels >= 0.")
         if num_classes is not None and num_classes < 1:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from idff.errors import UserError, load_error_reason
+from idff.errors import ConfigError, UserError, load_error_reason
 from idff.io import atomic_save, atomic_write, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT, upgrade_config
 from idff.sampling import SamplingConfig
@@ -108,11 +108,12 @@ def check_resume_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> N
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         return
+    from idff.config_schema import read_config
+
     try:
-        old = _flatten(upgrade_config(json.loads(path.read_text())))
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path} is not valid JSON ({e}); the run cannot be resumed safely. "
-                       "Choose another --out.") from e
+        old = _flatten(upgrade_config(read_config(path)))
+    except ConfigError as e:
+        raise RunError(f"{e} The run cannot be resumed safely; choose another --out.") from e
     new = _flatten(json.loads(json.dumps({**config, "layout": LAYOUT})))
     free = RESUMABLE_KEYS | (CFM_UNUSED_KEYS if new.get("model.method") == "cfm" else frozenset())
     # a sampling setting added after the run was started is recorded as absent: its default
@@ -283,10 +284,9 @@ def load_run(run_dir: str | os.PathLike) -> tuple[dict, dict, int]:
             f"{run_dir} is not an idff run directory (it needs {CONFIG} and {SNAPSHOT} or "
             f"{SAFE_SNAPSHOT}); pass the --out folder of an 'idff train' run."
         )
-    try:
-        config = upgrade_config(json.loads((run_dir / CONFIG).read_text()))
-    except json.JSONDecodeError as e:
-        raise RunError(f"{run_dir / CONFIG} is not valid JSON ({e}).") from e
+    from idff.config_schema import read_config
+
+    config = upgrade_config(read_config(run_dir / CONFIG))
     if snapshot.suffix == ".safetensors":
         return (config, *_load_safetensors(snapshot))
     snap = _load(snapshot)
@@ -352,6 +352,14 @@ def load_state(run_dir: str | os.PathLike) -> dict | None:
             "(training then starts again from step 0)."
         )
     state["step"] = check_state_step(state["step"], str(path))
+    try:  # on a spare generator: a doctored state is refused before anything is restored
+        torch.Generator().set_state(state["rng"])
+    except (RuntimeError, TypeError) as e:
+        raise RunError(
+            f"{path}: its 'rng' entry is not a torch RNG state ({str(e)[:80]}); the file was "
+            "altered. Resume from an earlier copy, or remove state.pt to keep only the "
+            "snapshot (training then starts again from step 0)."
+        ) from None
     return state
 
 
