@@ -21,17 +21,20 @@ from torch import Tensor, nn
 from idff.errors import ConfigError, unknown_key_message
 from idff.fields import IDFF_KINDS, CFMField, Field, IDFFField
 from idff.network import resolve_sigma
-from idff.sampler import (
-    ADAPTIVE,
-    SOLVERS,
-    SRK_CALLS_PER_STEP,
-    SampleResult,
+from idff.sampling.integrate import integrate
+from idff.sampling.registry import (
+    Names,
+    budget_refusal,
+    check_solver_params,
     effective_solver,
-    integrate,
+    grid_class,
+    nfe_for_steps,
+    solver_class,
     steps_for_nfe,
+    time_grid,
 )
+from idff.sampling.result import SampleResult
 from idff.sampling_aside import check_set_aside, config_repr
-from idff.solvers import GRIDS, MULTISTEP, time_grid
 from idff.threads import using_threads
 
 __all__ = [
@@ -41,6 +44,9 @@ __all__ = [
     "SAMPLER_KNOBS",
     "cli_options",
     "nfe_for_steps",
+    "SOLVERS",
+    "ADAPTIVE",
+    "GRIDS",
 ]
 
 #: methods whose networks a field can sample: ``idff`` (two heads), ``otcfm``/``icfm`` (velocity)
@@ -49,7 +55,8 @@ METHOD_NAMES = ("idff", "otcfm", "icfm")
 FIELD_KINDS = IDFF_KINDS
 #: the settings that make a sampler (what a per-budget entry may hold; the NFE is its key)
 SAMPLER_KNOBS = ("solver", "field", "gamma", "s", "sde", "grid", "rho", "alpha", "times")
-
+#: live views of the registry (a solver registered later is offered and accepted)
+SOLVERS, ADAPTIVE, GRIDS = Names(), Names(adaptive=True), Names("grids")
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None,
@@ -75,10 +82,10 @@ class SamplingConfig:
         gamma: ``pf`` diffusion multiplier ``γ ≥ 0``.
         s: ``published`` sampling noise, ``0 ≤ s ≤ 2``.
         sde: ``published`` diffusion on/off.
-        solver: a solver of :func:`idff.sampler.integrate`.
+        solver: a registered solver (:mod:`idff.sampling.registry`).
         nfe: network evaluations per sample (fixed-step solvers); ``None`` for adaptive
             solvers, which choose their own steps (an explicit NFE with one is refused).
-        grid: the time grid of fixed-step solvers (:func:`idff.solvers.time_grid`).
+        grid: the time grid of fixed-step solvers (:mod:`idff.sampling.grids`).
         rho: the exponent of the ``power`` grid.
         alpha: ``rk2`` only: where its second call sits in each step (``0 < α ≤ 1``).
         times: the ``custom`` grid ``0 = t_0 < … < t_N = 1`` (``idff tune-schedule``), with
@@ -125,9 +132,10 @@ class SamplingConfig:
         if self.field not in FIELD_KINDS:
             raise ConfigError(f"unknown field {self.field!r}; choose one of "
                               f"{', '.join(FIELD_KINDS)}.")
-        if self.solver not in SOLVERS:
-            raise ConfigError(f"unknown solver {self.solver!r}; choose one of "
-                              f"{', '.join(SOLVERS)}.")
+        try:
+            solver_class(self.solver)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         for name in ("sigma", "gamma", "s"):
             v = getattr(self, name)
             if name == "sigma" and v is None:
@@ -145,9 +153,7 @@ class SamplingConfig:
                               "sde must stay 0/false; use field 'pf' for gamma > 0.")
         if self.solver in ADAPTIVE:
             if self.nfe is not None:
-                raise ConfigError(f"solver {self.solver!r} is adaptive and chooses its own "
-                                  f"steps, so nfe={self.nfe!r} cannot be honoured; drop nfe or "
-                                  "choose a fixed-step solver (e.g. midpoint).")
+                raise ConfigError(budget_refusal(self.solver, f"nfe={self.nfe!r}"))
         elif isinstance(self.nfe, bool) or not isinstance(self.nfe, int) or self.nfe < 1:
             raise ConfigError(f"sampling nfe must be an integer >= 1 for solver "
                               f"{self.solver!r}, got {self.nfe!r}.")
@@ -198,16 +204,19 @@ class SamplingConfig:
         return {k: getattr(self, k) for k in SAMPLER_KNOBS}
 
     def _check_grid(self) -> None:
-        if self.grid not in GRIDS:
-            raise ConfigError(f"unknown grid {self.grid!r}; choose one of {', '.join(GRIDS)}.")
-        if isinstance(self.rho, bool) or not isinstance(self.rho, (int, float)) or \
-                not 0 < self.rho < float("inf"):
+        try:
+            grid_class(self.grid)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        try:
+            grid_class("power").check_params(rho=self.rho)
+        except ValueError:
             raise ConfigError(f"sampling rho (the power grid's exponent) must be a number > 0, "
-                              f"got {self.rho!r}.")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or \
-                not 0 < self.alpha <= 1:
-            raise ConfigError(f"sampling alpha (where rk2's second call sits in a step) must be "
-                              f"in (0, 1], got {self.alpha!r}; 0.5 is the midpoint rule.")
+                              f"got {self.rho!r}.") from None
+        try:
+            check_solver_params("rk2", alpha=self.alpha)
+        except ValueError as e:
+            raise ConfigError(f"sampling {e}") from None
         if self.times is not None:
             if self.grid != "custom":
                 raise ConfigError(f"sampling times are a custom grid but grid is {self.grid!r}; "
@@ -221,8 +230,9 @@ class SamplingConfig:
                 raise ConfigError(f"solver {self.solver!r} is adaptive and takes no grid; use "
                                   "grid 'uniform' or a fixed-step solver.")
             return
-        if self.solver == "srk" and self.grid != "uniform":
-            raise ConfigError("solver 'srk' runs on the uniform grid only; use grid 'uniform'.")
+        if not solver_class(self.solver).on_grid and self.grid != "uniform":
+            raise ConfigError(f"solver {self.solver!r} runs on the uniform grid only; use grid "
+                              "'uniform'.")
         if self.grid == "custom":
             if self.times is None:
                 raise ConfigError(f"grid 'custom' needs its times, and none are stored for NFE "
@@ -461,19 +471,6 @@ class SamplingConfig:
                 **({"alpha": self.alpha} if solver == "rk2" else {})}
         return integrate(g, x0, steps=steps, solver=solver, generator=generator,
                          return_trajectory=return_trajectory, grid=self.grid, **used)
-
-
-def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
-    """Network evaluations of ``steps`` fixed solver steps (the inverse of ``steps_for_nfe``)."""
-    if solver in ("euler", "ddim") or solver in MULTISTEP:
-        return steps
-    if solver in ("midpoint", "rk2", "ddim2"):
-        return 2 * steps
-    if solver == "heun":
-        return 2 * steps - int(singular_at_one)
-    if solver == "srk":
-        return 1 + SRK_CALLS_PER_STEP * steps + int(singular_at_one)
-    raise ValueError(f"nfe_for_steps is for fixed-step solvers, not {solver!r}.")
 
 
 def cli_options() -> list[tuple[str, type, Any]]:
