@@ -105,7 +105,8 @@ class SamplingConfig:
                            "series). An NFE with a stored sampler ('idff bench nfe --store', "
                            "'idff tune-schedule') samples with it unless a solver, grid or "
                            "noise option is given.")
-    solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only).", SOLVERS)
+    solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only); "
+                       "rk2:ALPHA also sets alpha.", SOLVERS)
     field: str = _opt("pf", "IDFF field: 'pf' (exact probability flow and its SDE family), "
                       "'published', or the score-free 'x1' / 'velocity' (for comparison).",
                       FIELD_KINDS)
@@ -114,7 +115,8 @@ class SamplingConfig:
     sde: bool = _opt(False, "published field: add the diffusion g(t) = s²√(t(1-t)).",
                      off="ode")
     grid: str = _opt("uniform", "Time grid of fixed-step solvers: uniform k/N, power (k/N)^rho, "
-                     "logsnr, or custom (times fitted by 'idff tune-schedule').", GRIDS)
+                     "logsnr, or custom (times fitted by 'idff tune-schedule'); power:RHO also "
+                     "sets rho.", GRIDS)
     rho: float = _opt(2.0, "Exponent of the power grid (> 1: small steps near the noise).")
     alpha: float = _opt(0.5, "rk2 solver: its second call sits at t + alpha·h (0 < alpha <= 1; "
                         "0.5 is the midpoint rule, small values a second-order Taylor step).")
