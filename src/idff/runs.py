@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from idff.errors import ConfigError, UserError, check_device
-from idff.sampling.result import SampleResult
 from idff.sampling import SamplingConfig
+from idff.sampling.result import SampleResult
 from idff.threads import check_threads, using_threads
 
 __all__ = [

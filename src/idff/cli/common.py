@@ -271,9 +271,8 @@ def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
 
 def pop_sampling(kwargs: dict) -> dict:
     """Remove the :func:`sampling_options` from a command's ``kwargs``; return the given ones."""
-    from idff.sampling import cli_options
-
     from idff.cli.sampler_spec import split_specs
+    from idff.sampling import cli_options
 
     names = [n for n, _, _ in cli_options()]
     out = split_specs({n: kwargs.pop(n) for n in names if n in kwargs})

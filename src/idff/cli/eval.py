@@ -22,8 +22,8 @@ from idff.cli.common import (
     warn,
 )
 from idff.cli.common import fail as _fail
-from idff.errors import UserError, check_output_path
 from idff.cli.sampler_spec import SolverSpec
+from idff.errors import UserError, check_output_path
 from idff.sampling import FIELD_KINDS
 from idff.threads import choose_threads
 

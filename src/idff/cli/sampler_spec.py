@@ -85,7 +85,7 @@ def split_specs(given: dict[str, Any]) -> dict[str, Any]:
         if out.get(key) is None or ":" not in str(out[key]):
             continue
         parsed = typ.parse(out[key])
-        for k, v in parsed.items():
+        for k in parsed:
             if k != key and out.get(k) is not None:
                 raise UserError(f"--{key} {out[key]} already sets {k}; drop --{k} {out[k]:g} "
                                 f"or write --{key} {parsed[key]}.")

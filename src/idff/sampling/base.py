@@ -23,10 +23,11 @@ class Step:
     """One interval ``[t_k, t_{k+1}]`` of a grid, in the arithmetic its solver uses.
 
     ``tk``, ``tn`` and ``dt`` are float64 tensors of the grid (gradients flow through them).
-    ``stochastic``: the field has diffusion somewhere on the grid. ``t`` is ``t_k`` as a batch of times in the states' dtype and ``h`` the step as it
-    multiplies states. With ``floats`` (the uniform grid of the first-order and two-stage
-    solvers) they are Python floats, ``t_k = k·(1/N)``: the arithmetic of the original loop,
-    which the stored reference samples reproduce bit for bit.
+    ``stochastic``: the field has diffusion somewhere on the grid. ``t`` is ``t_k`` as a
+    batch of times in the states' dtype and ``h`` the step as it multiplies states. With
+    ``floats`` (the uniform grid of the first-order and two-stage solvers) they are Python
+    floats, ``t_k = k·(1/N)``: the arithmetic of the original loop, which the stored
+    reference samples reproduce bit for bit.
     """
 
     __slots__ = ("k", "last", "tk", "tn", "dt", "t", "h", "t_float", "floats", "stochastic",

@@ -34,6 +34,7 @@ from idff.sampling.registry import (
     time_grid,
 )
 from idff.sampling.result import SampleResult
+from idff.sampling.unused import refuse_unused
 from idff.sampling_aside import check_set_aside, config_repr
 from idff.threads import using_threads
 
@@ -339,63 +340,7 @@ class SamplingConfig:
         return config_repr(self)
 
     def _refuse_unused(self, given: Mapping[str, Any]) -> None:
-        """Refuse options given explicitly that this method/field/solver would ignore.
-
-        Raises:
-            ConfigError: naming the options, why they do nothing, and the fix (in Python
-                words, with the command-line words as its ``cli`` message).
-        """
-        defaults = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
-        # named explicitly, even at its default value, rho asks for the power grid and alpha
-        # for rk2: without them it would be dropped without a word
-        if self.grid != "power" and "rho" in given:
-            unused = ["rho"]
-            if self.adaptive:
-                why = f"the solver {self.solver!r} is adaptive and uses no time grid"
-                fix, cli_fix = "drop it", "drop it"
-            else:
-                why = f"only the power grid has an exponent, and the grid is {self.grid!r}"
-                fix, cli_fix = "add grid='power'", "add --grid power"
-        elif self.solver != "rk2" and "alpha" in given:
-            unused = ["alpha"]
-            why = (f"only the rk2 solver has a movable second call, and the solver is "
-                   f"{self.solver!r}")
-            fix, cli_fix = "add solver='rk2'", "add --solver rk2"
-        elif self.method != "idff":
-            unused = [k for k in defaults if k in given and given[k] != defaults[k]]
-            why = (f"a {self.method} run is sampled with its velocity, which has no IDFF field "
-                   "or noise")
-            fix = cli_fix = "drop them"
-        elif self.field == "pf":
-            unused = [k for k in ("s", "sde") if k in given and given[k] != defaults[k]]
-            why, fix = "s and sde belong to the published field", "add field='published'"
-            cli_fix = "add --field published"
-        elif self.field == "published":
-            unused = ["gamma"] if given.get("gamma", 0.0) != 0.0 else []
-            why, fix, cli_fix = ("gamma belongs to the pf field", "add field='pf'",
-                                 "add --field pf")
-        else:
-            unused = [k for k in ("gamma", "s", "sde") if k in given and given[k] != defaults[k]]
-            why = f"the {self.field} field is an ODE without noise"
-            fix, cli_fix = "use field='pf' for gamma", "use --field pf for --gamma"
-        if not unused:
-            return
-
-        def py(k: str) -> str:
-            return f"{k}={given[k]!r}"
-
-        def cli(k: str) -> str:
-            v = given[k]
-            return f"--{k}" if v is True else f"--{k} {v:g}" if k != "field" else f"--{k} {v}"
-
-        note = ""
-        if self.budgets and self.nfe in self.budgets:
-            entry = ", ".join(f"{k}={v!r}" for k, v in self.budgets[self.nfe].items())
-            note = (f" (naming a sampler option sets aside the sampler stored for NFE "
-                    f"{self.nfe}: {entry})")
-        raise ConfigError(
-            f"{', '.join(map(py, unused))} would change nothing: {why}; {fix}.{note}",
-            cli=f"{', '.join(map(cli, unused))} would change nothing: {why}; {cli_fix}.{note}")
+        refuse_unused(self, given)
 
     def describe(self) -> str:
         """One line naming the sampler in use, e.g. ``"rk2 (alpha 0.25), power grid (rho 1.5),
