@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from idff.errors import ConfigError, unknown_key_message
 from idff.fields import IDFF_KINDS, CFMField, Field, IDFFField
 from idff.network import resolve_sigma
+from idff.sampling.aside import check_set_aside, config_repr
 from idff.sampling.integrate import integrate
 from idff.sampling.registry import (
     Names,
@@ -35,7 +36,6 @@ from idff.sampling.registry import (
 )
 from idff.sampling.result import SampleResult
 from idff.sampling.unused import refuse_unused
-from idff.sampling_aside import check_set_aside, config_repr
 from idff.threads import using_threads
 
 __all__ = [
