@@ -149,3 +149,13 @@ def test_bad_spellings_are_one_line_refusals(toy_run, tmp_path, args, needles):
 def test_generate_offers_the_registry_spellings():
     help_ = CliRunner().invoke(cli, ["generate", "--help"], terminal_width=400).output
     assert "rk2:ALPHA" in help_ and "power:RHO" in help_ and "unipc3" in help_
+
+
+def test_a_grid_with_an_adaptive_solver_has_one_refusal():
+    needle = "is adaptive and chooses its own steps: it takes no grid"
+    with pytest.raises(ConfigError, match=needle):
+        SamplingConfig(solver="dopri5", nfe=None, grid="power")
+    with pytest.raises(ValueError, match=needle):
+        integrate(CFMField(lambda t, x: -x), torch.ones(2, 2), solver="dopri5", grid="power")
+    with pytest.raises(ValueError, match="steps=3 cannot be honoured"):
+        integrate(CFMField(lambda t, x: -x), torch.ones(2, 2), solver="dopri5", steps=3)

@@ -12,7 +12,7 @@ from torch import Tensor
 from idff.sampling.base import Solver
 from idff.sampling.result import SampleResult
 
-__all__ = ["Adaptive", "ADAPTIVE_METHODS"]
+__all__ = ["Adaptive", "ADAPTIVE_METHODS", "budget_refusal", "grid_refusal"]
 
 #: the torchdiffeq methods offered, with their orders
 ADAPTIVE_METHODS = {"dopri5": 5, "bosh3": 3, "adaptive_heun": 2, "dopri8": 8}
@@ -51,6 +51,14 @@ def budget_refusal(solver: str, asked: str, drop: str | None = None) -> str:
     return (f"{asked} cannot be honoured: solver {solver!r} is adaptive and chooses its own "
             f"steps (the count used is reported); drop {drop} or choose a fixed-step solver "
             "(e.g. midpoint).")
+
+
+def grid_refusal(solver: str, grid: str, steps: int | None = None) -> str:
+    """The one refusal of a grid (or a step count) given to an adaptive solver."""
+    asked = f"grid {grid!r}" if steps is None else f"steps={steps!r}"
+    return (f"solver {solver!r} is adaptive and chooses its own steps: it takes no grid and no "
+            f"step count, so {asked} cannot be honoured; use grid 'uniform' without steps, or "
+            "a fixed-step solver (e.g. midpoint).")
 
 
 def _adaptive(field, x0, solver, return_trajectory, atol, rtol, t_end, points) -> SampleResult:

@@ -29,6 +29,7 @@ from idff.sampling.registry import (
     check_solver_params,
     effective_solver,
     grid_class,
+    grid_refusal,
     nfe_for_steps,
     solver_class,
     steps_for_nfe,
@@ -156,7 +157,8 @@ class SamplingConfig:
                               "sde must stay 0/false; use field 'pf' for gamma > 0.")
         if self.solver in ADAPTIVE:
             if self.nfe is not None:
-                raise ConfigError(budget_refusal(self.solver, f"nfe={self.nfe!r}"))
+                raise ConfigError(budget_refusal(self.solver, f"nfe={self.nfe!r}"),
+                                  cli=budget_refusal(self.solver, f"--nfe {self.nfe!r}"))
         elif isinstance(self.nfe, bool) or not isinstance(self.nfe, int) or self.nfe < 1:
             raise ConfigError(f"sampling nfe must be an integer >= 1 for solver "
                               f"{self.solver!r}, got {self.nfe!r}.")
@@ -230,8 +232,7 @@ class SamplingConfig:
             object.__setattr__(self, "times", tuple(float(v) for v in self.times))
         if self.adaptive:
             if self.grid != "uniform":
-                raise ConfigError(f"solver {self.solver!r} is adaptive and takes no grid; use "
-                                  "grid 'uniform' or a fixed-step solver.")
+                raise ConfigError(grid_refusal(self.solver, self.grid))
             return
         if not solver_class(self.solver).on_grid and self.grid != "uniform":
             raise ConfigError(f"solver {self.solver!r} runs on the uniform grid only; use grid "

@@ -20,6 +20,7 @@ from idff.sampling.registry import (
     check_solver_params,
     effective_solver,
     grid_class,
+    grid_refusal,
     solver_class,
     solver_names,
     steps_for_nfe,
@@ -107,9 +108,7 @@ def _refuse_unused(solver: str, grid: str, nfe, steps, rho, times, atol, rtol, t
         if nfe is not None:
             raise ValueError(budget_refusal(solver, f"nfe={nfe}"))
         if steps is not None or grid != "uniform":
-            raise ValueError(f"solver {solver!r} is adaptive and chooses its own steps, so it "
-                             "takes no steps or grid; drop them or choose a fixed-step "
-                             "solver (e.g. 'midpoint').")
+            raise ValueError(grid_refusal(solver, grid, steps))
 
 
 @torch.no_grad()

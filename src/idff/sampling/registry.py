@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor
 
-from idff.sampling.adaptive import ADAPTIVE_METHODS, Adaptive, budget_refusal
+from idff.sampling.adaptive import ADAPTIVE_METHODS, Adaptive, budget_refusal, grid_refusal
 from idff.sampling.base import Solver
 from idff.sampling.grids import Custom, Grid, LogSNR, Power, Uniform
 from idff.sampling.multistep import AdamsBashforth, DPMSolverPP, UniPC
@@ -21,7 +21,7 @@ from idff.sampling.srk import SRK
 __all__ = ["register_solver", "unregister_solver", "register_grid", "unregister_grid",
            "solver_class", "grid_class", "solver_names", "grid_names", "Names",
            "parse_solver", "parse_grid", "steps_for_nfe", "nfe_for_steps", "effective_solver",
-           "time_grid", "check_solver_params", "budget_refusal"]
+           "time_grid", "check_solver_params", "budget_refusal", "grid_refusal"]
 
 _SOLVERS: dict[str, type[Solver]] = {}
 _GRIDS: dict[str, type[Grid]] = {}
