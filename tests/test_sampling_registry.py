@@ -4,6 +4,8 @@ everywhere; one refusal per rule."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -146,9 +148,20 @@ def test_bad_spellings_are_one_line_refusals(toy_run, tmp_path, args, needles):
     assert not (tmp_path / "x.npy").exists()
 
 
-def test_generate_offers_the_registry_spellings():
+def test_generate_takes_the_registry_spellings(tmp_path):
     help_ = CliRunner().invoke(cli, ["generate", "--help"], terminal_width=400).output
     assert "rk2:ALPHA" in help_ and "power:RHO" in help_ and "unipc3" in help_
+    spelled = (["--solver", "rk2:0.25", "--grid", "power:1.5"],
+               ["--solver", "rk2", "--alpha", "0.25", "--grid", "power", "--rho", "1.5"])
+    for i, args in enumerate(spelled):
+        res = CliRunner().invoke(cli, ["generate", "fashion_mnist/idff", "--n", "1", "--nfe",
+                                       "2", *args, "--out", str(tmp_path / str(i))])
+        assert res.exit_code == 0, res.output
+        record = json.loads((tmp_path / str(i) / "generate.json").read_text())
+        assert (record["solver"], record["alpha"], record["grid"], record["rho"]) == (
+            "rk2", 0.25, "power", 1.5)
+    assert (tmp_path / "0" / "000000.png").read_bytes() == \
+        (tmp_path / "1" / "000000.png").read_bytes()
 
 
 def test_a_grid_with_an_adaptive_solver_has_one_refusal():
