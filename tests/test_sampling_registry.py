@@ -172,3 +172,18 @@ def test_a_grid_with_an_adaptive_solver_has_one_refusal():
         integrate(CFMField(lambda t, x: -x), torch.ones(2, 2), solver="dopri5", grid="power")
     with pytest.raises(ValueError, match="steps=3 cannot be honoured"):
         integrate(CFMField(lambda t, x: -x), torch.ones(2, 2), solver="dopri5", steps=3)
+
+
+def test_the_sampling_package_is_small_modules_that_do_not_lean_on_the_old_paths():
+    import ast
+    from pathlib import Path
+
+    import idff.sampling
+
+    for path in Path(idff.sampling.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 450, path.name
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module not in ("idff.sampler", "idff.solvers",
+                                           "idff.sampling_aside"), (path.name, node.module)

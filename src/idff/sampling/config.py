@@ -416,7 +416,7 @@ class SamplingConfig:
         # only what this solver and grid use (one evaluation turns rk2 into Euler)
         used = {**({"rho": self.rho} if self.grid == "power" else {}),
                 **({"times": self.times} if self.grid == "custom" else {}),
-                **({"alpha": self.alpha} if solver == "rk2" else {})}
+                **({"alpha": self.alpha} if solver_class(solver).param == "alpha" else {})}
         return integrate(g, x0, steps=steps, solver=solver, generator=generator,
                          return_trajectory=return_trajectory, grid=self.grid, **used)
 

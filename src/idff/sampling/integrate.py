@@ -194,8 +194,8 @@ def integrate(
     # original loop did: the stored reference samples are exact to that arithmetic
     floats = grid == "uniform" and cls.uniform_in_floats
     traj = [x0] if return_trajectory else None
-    x = solve_on_grid(field, x0, grid_t, cls(**({cls.param: alpha} if cls.param else {})),
-                      generator, traj, floats=floats)
+    x = solve_on_grid(field, x0, grid_t, cls(**({"alpha": alpha} if cls.param == "alpha" else
+                                                 {})), generator, traj, floats=floats)
     out_times = None
     if return_trajectory:
         out_times = torch.linspace(0, 1, steps + 1) if floats else grid_t.float()
