@@ -347,10 +347,11 @@ class SamplingConfig:
         """One line naming the sampler in use, e.g. ``"rk2 (alpha 0.25), power grid (rho 1.5),
         stored for NFE 4"``: what a sampling command reports beside its output."""
         solver = self.effective_solver() if not self.adaptive else self.solver
-        parts = [solver + (f" (alpha {self.alpha:g})" if solver == "rk2" else "")]
+        alpha = solver_class(solver).param == "alpha"
+        parts = [solver + (f" (alpha {self.alpha:g})" if alpha else "")]
         if not self.adaptive:
-            parts.append(f"{self.grid} grid" + (f" (rho {self.rho:g})" if self.grid == "power"
-                                                 else ""))
+            rho = grid_class(self.grid).param == "rho"
+            parts.append(f"{self.grid} grid" + (f" (rho {self.rho:g})" if rho else ""))
         if self.method == "idff":
             noise = (f", gamma {self.gamma:g}" if self.field == "pf" and self.gamma else
                      f", s {self.s:g}" + (", SDE" if self.sde else "")

@@ -58,7 +58,7 @@ def solve_on_grid(field: Field, x0: Tensor, times: Tensor, solver: str | Solver,
         if not cls.on_grid:
             raise ValueError(f"solver {solver!r} does not run on a time grid; choose one of "
                              f"{', '.join(solver_names(on_grid=True))}.")
-        solver = cls(**({cls.param: alpha} if cls.param == "alpha" else {}))
+        solver = cls(**({"alpha": alpha} if cls.param == "alpha" else {}))
     n = len(times) - 1
     if floats:
         stochastic = any(field.diffusion(k * (1.0 / n)) > 0 for k in range(n))
