@@ -43,7 +43,7 @@ def shipped():
 
 def test_an_nfe_budget_with_an_adaptive_solver_is_refused(toy):
     run, _ = toy
-    with pytest.raises(ConfigError, match="nfe=4 cannot bound the adaptive solver 'dopri5'"):
+    with pytest.raises(ConfigError, match="nfe=4 cannot be honoured: solver 'dopri5' is adaptive"):
         run.sample(4, nfe=4, solver="dopri5")
     res = run.sample(4, solver="dopri5", seed=0)  # no budget: the count is reported
     assert res.x.shape == (4, 2) and res.nfe > 4

@@ -16,8 +16,7 @@ from idff.image_grid import save_grid
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.path import CFMPath, IDFFPath
 from idff.runs import Run, load, register_kind, train_run
-from idff.sampler import SampleResult, integrate, steps_for_nfe
-from idff.sampling import SamplingConfig
+from idff.sampling import SampleResult, SamplingConfig, integrate, steps_for_nfe
 
 __version__ = "0.1.0"
 

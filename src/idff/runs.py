@@ -31,8 +31,8 @@ import torch
 from torch import Tensor, nn
 
 from idff.errors import ConfigError, UserError, check_device
-from idff.sampler import ADAPTIVE, SampleResult
 from idff.sampling import SamplingConfig
+from idff.sampling.result import SampleResult
 from idff.threads import check_threads, using_threads
 
 __all__ = [
@@ -374,12 +374,7 @@ class Run:
             raise ConfigError(f"sampling is a config for method {sampling.method!r}, but this "
                               f"run is {self.sampling.method!r}; start from the run's own: "
                               "run.sampling.replace(...).")
-        stored = solver is None and not overrides and nfe in (base.budgets or {})
-        if nfe is not None and (solver or base.solver) in ADAPTIVE and not stored:
-            raise ConfigError(f"nfe={nfe} cannot bound the adaptive solver "
-                              f"{solver or base.solver!r}, which chooses its own steps (the "
-                              "result's .nfe reports the count); drop nfe, or choose a fixed-step "
-                              "solver (midpoint, euler, heun).")
+        # an NFE with an adaptive solver is refused by SamplingConfig (one place)
         s = base.replace(nfe=nfe, solver=solver, **overrides)
         if seed is None and generator is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # fresh, like torch.randn

@@ -17,7 +17,9 @@ import torch
 from torch import Tensor
 
 from idff.fields import Field
-from idff.solvers import solve_on_grid, time_grid
+from idff.sampling.grids import Learned
+from idff.sampling.integrate import solve_on_grid
+from idff.sampling.registry import time_grid
 
 __all__ = ["TunedGrid", "tune_grid"]
 
@@ -42,9 +44,7 @@ class TunedGrid:
 
 
 def _grid_from_logits(theta: Tensor) -> Tensor:
-    inc = torch.softmax(theta, 0)
-    t = torch.cat([inc.new_zeros(1), torch.cumsum(inc, 0)])
-    return torch.cat([t[:-1], t.new_ones(1)])
+    return Learned(theta=theta).times()
 
 
 def _error(field: Field, x0: Tensor, target: Tensor, times: Tensor, solver: str) -> float:
@@ -58,7 +58,7 @@ def tune_grid(field: Field, x0: Tensor, teacher: Tensor, steps: int, solver: str
               lr: float = 0.05, init_rho: float = 2.0, seed: int = 0,
               echo: Callable[[str], None] | None = None) -> TunedGrid:
     """Fit the ``steps`` step times of ``solver`` (an ODE solver of
-    :func:`idff.solvers.solve_on_grid`) to the teacher endpoints.
+    :func:`idff.sampling.integrate.solve_on_grid`) to the teacher endpoints.
 
     Args:
         field: the field (no diffusion); its network's weights are left untouched.

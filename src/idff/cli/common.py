@@ -109,21 +109,20 @@ def option_words(names) -> str:
 
 def check_nfe_solver(nfe: int | None, solver: str | None, option: str = "--nfe") -> None:
     """Refuse ``--nfe`` given together with an adaptive solver, which picks its own steps."""
-    from idff.sampler import ADAPTIVE
+    from idff.sampling.registry import budget_refusal, solver_names
 
     ctx = click.get_current_context(silent=True)
     given = ctx is not None and ctx.get_parameter_source("nfe") not in (
         click.core.ParameterSource.DEFAULT, None)
-    if solver in ADAPTIVE and nfe is not None and given:
-        raise UserError(f"{option} {nfe} does not apply to the adaptive solver {solver!r}, "
-                        f"which chooses its own steps (the NFE used is reported); drop "
-                        f"{option} or pick a fixed-step solver (euler, midpoint, heun).")
+    if solver in solver_names(adaptive=True) and nfe is not None and given:
+        raise UserError(budget_refusal(solver, f"{option} {nfe}"))
 
 
 def grid_list(text: str, option: str = "--grids", required: bool = False) -> tuple[str, ...]:
     """Comma-separated time grids (``uniform``, ``power:RHO``, ``logsnr``, ``custom``), each
-    checked by :func:`idff.eval.bench.parse_grid`; ``required``: refuse an empty list."""
-    from idff.eval.bench import parse_grid
+    checked by the registry's :func:`idff.sampling.registry.parse_grid`; ``required``: refuse
+    an empty list."""
+    from idff.sampling.registry import parse_grid
 
     grids = tuple(g.strip() for g in text.split(",") if g.strip())
     if required and not grids:
@@ -251,6 +250,11 @@ def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
             if typ is bool:
                 off = fld.metadata.get("off") or f"no-{name}"
                 opt = click.option(f"--{name}/--{off}", default=None, help=help_)
+            elif name in ("solver", "grid"):  # the registry's names and spellings
+                from idff.cli.sampler_spec import GridSpec, SolverSpec
+
+                opt = click.option(f"--{name}", type=SolverSpec() if name == "solver" else
+                                   GridSpec(), default=None, help=help_)
             elif fld.metadata.get("choices"):
                 opt = click.option(f"--{name}", type=click.Choice(fld.metadata["choices"]),
                                    default=None, help=help_)
@@ -267,10 +271,11 @@ def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
 
 def pop_sampling(kwargs: dict) -> dict:
     """Remove the :func:`sampling_options` from a command's ``kwargs``; return the given ones."""
+    from idff.cli.sampler_spec import split_specs
     from idff.sampling import cli_options
 
     names = [n for n, _, _ in cli_options()]
-    out = {n: kwargs.pop(n) for n in names if n in kwargs}
+    out = split_specs({n: kwargs.pop(n) for n in names if n in kwargs})
     check_nfe_solver(out.get("nfe"), out.get("solver"))
     return {k: v for k, v in out.items() if v is not None}
 

@@ -23,9 +23,9 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.outputs import guard_bench_out
+from idff.cli.sampler_spec import SolverSpec
 from idff.errors import UserError, check_output_path
 from idff.io import atomic_write_text
-from idff.sampler import SOLVERS
 from idff.sampling import FIELD_KINDS
 from idff.threads import choose_threads
 
@@ -148,7 +148,9 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
             sampler = run_sampler(load(p), {"field": "pf", "gamma": gamma})
         else:
             sampler = next(iter(entry_from_run(p, gammas=(gamma,)).samplers.values()))
-        out = sampler(n, None if solver in ("dopri5",) else nfe, solver, seed)
+        from idff.sampling.registry import solver_names
+
+        out = sampler(n, None if solver in solver_names(adaptive=True) else nfe, solver, seed)
         x = out.x if hasattr(out, "x") else out
         if x.dim() != 4:
             raise ValueError(f"{p} produced samples of shape {tuple(x.shape)}, not images.")
@@ -171,7 +173,7 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
               help="Samples drawn when A or B is a run.")
 @click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=10,
               help="NFE when sampling a run.")
-@click.option("--solver", type=click.Choice(SOLVERS), default=None,
+@click.option("--solver", type=SolverSpec(plain=True), default=None,
               help="Solver when sampling a run (default: the run's).")
 @click.option("--gamma", type=NONNEG_FLOAT, default=0.0,
               help="IDFF pf sampling noise when sampling.")
@@ -441,10 +443,11 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
             raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
-            if B.parse_solver(x)[0] not in SOLVERS:
-                raise ValueError(f"unknown solver {x!r} in --solvers; choose from "
-                                 f"{', '.join(SOLVERS)} (rk2:ALPHA to place rk2's second "
-                                 "call).")
+            try:
+                B.parse_solver(x)
+            except ValueError as e:
+                raise ValueError(f"--solvers: {str(e).rstrip('.')} (rk2:ALPHA places rk2's "
+                                 "second call).") from None
         grid_specs = list(grid_list(grids)) or None
         if grid_specs and not solver_list:
             raise ValueError("--grids needs --solvers (the grids are crossed with them).")

@@ -51,9 +51,9 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     from idff.eval.bench import store_budgets
     from idff.runlock import hold_for_command
     from idff.runs import load
-    from idff.sampler import integrate
+    from idff.sampling.integrate import integrate
+    from idff.sampling.registry import solver_class, solver_names
     from idff.schedule import tune_grid
-    from idff.solvers import GRID_SOLVERS, MULTISTEP
 
     choose_threads(threads)
     cfg_path = Path(run) / "config.json"
@@ -65,10 +65,10 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     r = load(run)
     base = r.sampling.replace(grid="uniform", times=None)
     solver = solver or base.solver
-    if solver not in GRID_SOLVERS or solver.startswith("ddim"):
+    tunable = solver_names(on_grid=True, two_heads=False)  # ODE solvers on any grid
+    if solver not in tunable:
         raise ConfigError(f"--solver {solver!r} cannot be tuned; choose an ODE solver that "
-                          "runs on a grid: euler, midpoint, heun, ab2, ab3, ab4, dpm2m, dpm3m, "
-                          "unipc2, unipc3.")
+                          f"runs on a grid: {', '.join(tunable)}.")
     s = base.replace(solver=solver, nfe=nfe, gamma=0.0 if base.method == "idff" else None)
     if s.field_for(r.model).diffusion(0.5) > 0:
         raise ConfigError("the run samples with diffusion; tune the grid of its ODE (--gamma 0 "
@@ -82,8 +82,11 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(n_train + n_held, *shape, generator=g).to(device)
     model = r.model.to(device)
-    teacher_solver = base.solver if base.solver in ("midpoint", "heun", *MULTISTEP) \
-        else "midpoint"
+    # the run's own solver teaches when it is a second-order (or better) grid ODE solver
+    # without a parameter of its own; else midpoint
+    cls = solver_class(base.solver)
+    teacher_solver = base.solver if base.solver in tunable and cls.order >= 2 and \
+        cls.param is None else "midpoint"
     teacher_cfg = s.replace(solver=teacher_solver, nfe=teacher_nfe)
     click.echo(f"teacher: {teacher_cfg.solver}, NFE {teacher_nfe}, {len(x0)} noises ...")
     parts = [teacher_cfg.integrate(model, xb).x for xb in x0.split(256)]

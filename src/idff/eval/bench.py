@@ -472,56 +472,20 @@ def run_sampler(run: Run, noise: dict[str, Any] | None = None,
 #: validation metrics where higher is better (selection maximises them)
 HIGHER_IS_BETTER = frozenset({"in_support", "precision", "recall"})
 
-#: fewest counted evaluations of one fixed step, per solver (below it a budget is skipped)
-MIN_NFE = {"euler": 1, "ddim": 1, "midpoint": 2, "heun": 2, "rk2": 2, "ddim2": 2, "srk": 12}
-
-
 def parse_grid(spec: str) -> dict[str, Any]:
-    """A grid candidate: ``uniform``, ``logsnr``, ``custom`` (the run's tuned grid),
-    ``power`` (ρ = 2) or ``power:ρ`` -> the sampling overrides ``{"grid": ..., "rho": ...}``.
+    """A grid candidate (``uniform``, ``power:1.5``, ...) -> its sampling overrides; the
+    registry's parser (:func:`idff.sampling.registry.parse_grid`)."""
+    from idff.sampling.registry import parse_grid as parse
 
-    Raises:
-        ValueError: an unknown grid or a bad exponent.
-    """
-    from idff.solvers import GRIDS
-
-    name, _, arg = spec.strip().partition(":")
-    if name not in GRIDS:
-        raise ValueError(f"unknown grid {spec!r}; choose from {', '.join(GRIDS)} "
-                         "(power:RHO for another exponent, e.g. power:1.5).")
-    if name != "power":
-        if arg:
-            raise ValueError(f"grid {name!r} takes no parameter, got {spec!r}.")
-        return {"grid": name}
-    try:
-        rho = float(arg) if arg else 2.0
-    except ValueError:
-        rho = float("nan")
-    if not (math.isfinite(rho) and rho > 0):
-        raise ValueError(f"grid {spec!r}: the power exponent must be a number > 0 "
-                         "(e.g. power:2).")
-    return {"grid": "power", "rho": rho}
+    return parse(spec)
 
 
 def parse_solver(spec: str) -> tuple[str, dict[str, Any]]:
-    """A solver candidate: a solver name, or ``rk2:α`` for the two-stage family with its
-    second call at ``t + α·h`` -> ``(name, sampling overrides)``.
+    """A solver candidate (``midpoint``, ``rk2:0.25``, ...) -> ``(name, sampling
+    overrides)``; the registry's parser (:func:`idff.sampling.registry.parse_solver`)."""
+    from idff.sampling.registry import parse_solver as parse
 
-    Raises:
-        ValueError: a parameter on another solver, or a bad ``α``.
-    """
-    name, _, arg = spec.strip().partition(":")
-    if not arg:
-        return name, {}
-    if name != "rk2":
-        raise ValueError(f"solver candidate {spec!r}: only rk2 takes a parameter (rk2:ALPHA).")
-    try:
-        alpha = float(arg)
-    except ValueError:
-        alpha = float("nan")
-    if not 0 < alpha <= 1:
-        raise ValueError(f"solver candidate {spec!r}: alpha must be in (0, 1], e.g. rk2:0.25.")
-    return name, {"alpha": alpha}
+    return parse(spec)
 
 
 def stored_sampler(run: Run, field: str = "pf",
@@ -552,7 +516,7 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False,
     when ``adaptive`` (one candidate per entry should take them), else are refused. With a
     non-uniform ``grid``, a budget of one step (where every grid is ``[0, 1]``) is refused,
     so the uniform candidate alone runs it."""
-    from idff.sampler import steps_for_nfe
+    from idff.sampling.registry import solver_class, steps_for_nfe
 
     def sampler(n: int, nfe: int | None, asked: str | None, seed: int):
         if asked is not None:
@@ -560,8 +524,9 @@ def with_solver(base: Sampler, solver: str, adaptive: bool = False,
                 raise ValueError(f"candidate bound to solver {solver!r} is for fixed budgets "
                                  "only.")
             return base(n, nfe, asked, seed)
-        if nfe is not None and nfe < MIN_NFE.get(solver, 1):
-            raise ValueError(f"solver {solver!r} needs at least {MIN_NFE[solver]} evaluations.")
+        least = solver_class(solver).min_nfe
+        if nfe is not None and nfe < least:
+            raise ValueError(f"solver {solver!r} needs at least {least} evaluations.")
         if grid and grid.get("grid", "uniform") not in ("uniform", "custom") and \
                 nfe is not None and steps_for_nfe(nfe, solver) == 1:
             raise ValueError("one step: every grid is [0, 1], the uniform candidate runs it.")
@@ -601,11 +566,18 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
 
         run.model = compile_network(run.model, device)
     config, kind, method = run.config, run.kind, run.config.get("method")
+    from idff.sampling.registry import solver_class
+
     grid_specs = list(grids) if grids else [None]
     parsed = {g: parse_grid(g) for g in grid_specs if g is not None}
 
+    def facts(solver: str | None):
+        return None if solver is None else solver_class(solver)
+
     def grid_ok(solver: str | None, spec: str | None) -> bool:
-        return spec is None or solver is not None and (solver != "srk" or spec == "uniform")
+        cls = facts(solver)
+        return spec is None or cls is not None and (cls.on_grid or cls.adaptive or
+                                                    spec == "uniform")
 
     def name(*parts: str | None) -> str:
         return " ".join(p for p in parts if p)
@@ -621,11 +593,12 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
                 for g in [0.0] if noiseless else gammas:
                     # γ > 0 is diffusion (solvers that take noise only); the published image
                     # field's s acts in the drift alone
-                    if field == "pf" and g > 0 and solver not in (None, "euler", "ddim",
-                                                                  "ddim2"):
+                    cls = facts(solver)
+                    if field == "pf" and g > 0 and cls is not None and not (
+                            cls.diffusion and cls.on_grid):
                         continue
-                    if solver in ("ddim", "ddim2") and field != "pf" or not grid_ok(solver,
-                                                                                    spec):
+                    if cls is not None and cls.two_heads and field != "pf" or \
+                            not grid_ok(solver, spec):
                         continue
                     grid = parsed.get(spec, {})
                     noise = {} if noiseless else {key: float(g)}
@@ -643,10 +616,8 @@ def entry_from_run(run_dir: str | Path, label: str | None = None,
         if not solvers and run.sampling.budgets:  # the run's own per-budget samplers compete
             samplers["stored"] = stored_sampler(run, field, device)
     else:
-        from idff.solvers import MULTISTEP
-
-        ode = [x for x in (solvers or [])
-               if parse_solver(x)[0] in ("euler", "midpoint", "heun", "rk2", *MULTISTEP)]
+        ode = [x for x in (solvers or [])  # a velocity: grid solvers of one head
+               if facts(parse_solver(x)[0]).on_grid and not facts(parse_solver(x)[0]).two_heads]
         samplers = {}
         for x in ode:
             solver, solver_kw = parse_solver(x)

@@ -21,17 +21,22 @@ from torch import Tensor, nn
 from idff.errors import ConfigError, unknown_key_message
 from idff.fields import IDFF_KINDS, CFMField, Field, IDFFField
 from idff.network import resolve_sigma
-from idff.sampler import (
-    ADAPTIVE,
-    SOLVERS,
-    SRK_CALLS_PER_STEP,
-    SampleResult,
+from idff.sampling.aside import check_set_aside, config_repr
+from idff.sampling.integrate import integrate
+from idff.sampling.registry import (
+    Names,
+    budget_refusal,
+    check_solver_params,
     effective_solver,
-    integrate,
+    grid_class,
+    grid_refusal,
+    nfe_for_steps,
+    solver_class,
     steps_for_nfe,
+    time_grid,
 )
-from idff.sampling_aside import check_set_aside, config_repr
-from idff.solvers import GRIDS, MULTISTEP, time_grid
+from idff.sampling.result import SampleResult
+from idff.sampling.unused import refuse_unused
 from idff.threads import using_threads
 
 __all__ = [
@@ -41,6 +46,9 @@ __all__ = [
     "SAMPLER_KNOBS",
     "cli_options",
     "nfe_for_steps",
+    "SOLVERS",
+    "ADAPTIVE",
+    "GRIDS",
 ]
 
 #: methods whose networks a field can sample: ``idff`` (two heads), ``otcfm``/``icfm`` (velocity)
@@ -49,7 +57,8 @@ METHOD_NAMES = ("idff", "otcfm", "icfm")
 FIELD_KINDS = IDFF_KINDS
 #: the settings that make a sampler (what a per-budget entry may hold; the NFE is its key)
 SAMPLER_KNOBS = ("solver", "field", "gamma", "s", "sde", "grid", "rho", "alpha", "times")
-
+#: live views of the registry (a solver registered later is offered and accepted)
+SOLVERS, ADAPTIVE, GRIDS = Names(), Names(adaptive=True), Names("grids")
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None,
@@ -75,10 +84,10 @@ class SamplingConfig:
         gamma: ``pf`` diffusion multiplier ``γ ≥ 0``.
         s: ``published`` sampling noise, ``0 ≤ s ≤ 2``.
         sde: ``published`` diffusion on/off.
-        solver: a solver of :func:`idff.sampler.integrate`.
+        solver: a registered solver (:mod:`idff.sampling.registry`).
         nfe: network evaluations per sample (fixed-step solvers); ``None`` for adaptive
             solvers, which choose their own steps (an explicit NFE with one is refused).
-        grid: the time grid of fixed-step solvers (:func:`idff.solvers.time_grid`).
+        grid: the time grid of fixed-step solvers (:mod:`idff.sampling.grids`).
         rho: the exponent of the ``power`` grid.
         alpha: ``rk2`` only: where its second call sits in each step (``0 < α ≤ 1``).
         times: the ``custom`` grid ``0 = t_0 < … < t_N = 1`` (``idff tune-schedule``), with
@@ -98,7 +107,8 @@ class SamplingConfig:
                            "series). An NFE with a stored sampler ('idff bench nfe --store', "
                            "'idff tune-schedule') samples with it unless a solver, grid or "
                            "noise option is given.")
-    solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only).", SOLVERS)
+    solver: str = _opt("midpoint", "Solver (Euler when the NFE allows one step only); "
+                       "rk2:ALPHA also sets alpha.", SOLVERS)
     field: str = _opt("pf", "IDFF field: 'pf' (exact probability flow and its SDE family), "
                       "'published', or the score-free 'x1' / 'velocity' (for comparison).",
                       FIELD_KINDS)
@@ -107,7 +117,8 @@ class SamplingConfig:
     sde: bool = _opt(False, "published field: add the diffusion g(t) = s²√(t(1-t)).",
                      off="ode")
     grid: str = _opt("uniform", "Time grid of fixed-step solvers: uniform k/N, power (k/N)^rho, "
-                     "logsnr, or custom (times fitted by 'idff tune-schedule').", GRIDS)
+                     "logsnr, or custom (times fitted by 'idff tune-schedule'); power:RHO also "
+                     "sets rho.", GRIDS)
     rho: float = _opt(2.0, "Exponent of the power grid (> 1: small steps near the noise).")
     alpha: float = _opt(0.5, "rk2 solver: its second call sits at t + alpha·h (0 < alpha <= 1; "
                         "0.5 is the midpoint rule, small values a second-order Taylor step).")
@@ -125,9 +136,10 @@ class SamplingConfig:
         if self.field not in FIELD_KINDS:
             raise ConfigError(f"unknown field {self.field!r}; choose one of "
                               f"{', '.join(FIELD_KINDS)}.")
-        if self.solver not in SOLVERS:
-            raise ConfigError(f"unknown solver {self.solver!r}; choose one of "
-                              f"{', '.join(SOLVERS)}.")
+        try:
+            solver_class(self.solver)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         for name in ("sigma", "gamma", "s"):
             v = getattr(self, name)
             if name == "sigma" and v is None:
@@ -148,9 +160,8 @@ class SamplingConfig:
                               "sde must stay 0/false; use field 'pf' for gamma > 0.")
         if self.solver in ADAPTIVE:
             if self.nfe is not None:
-                raise ConfigError(f"solver {self.solver!r} is adaptive and chooses its own "
-                                  f"steps, so nfe={self.nfe!r} cannot be honoured; drop nfe or "
-                                  "choose a fixed-step solver (e.g. midpoint).")
+                raise ConfigError(budget_refusal(self.solver, f"nfe={self.nfe!r}"),
+                                  cli=budget_refusal(self.solver, f"--nfe {self.nfe!r}"))
         elif isinstance(self.nfe, bool) or not isinstance(self.nfe, int) or self.nfe < 1:
             raise ConfigError(f"sampling nfe must be an integer >= 1 for solver "
                               f"{self.solver!r}, got {self.nfe!r}.")
@@ -201,16 +212,19 @@ class SamplingConfig:
         return {k: getattr(self, k) for k in SAMPLER_KNOBS}
 
     def _check_grid(self) -> None:
-        if self.grid not in GRIDS:
-            raise ConfigError(f"unknown grid {self.grid!r}; choose one of {', '.join(GRIDS)}.")
-        if isinstance(self.rho, bool) or not isinstance(self.rho, (int, float)) or \
-                not 0 < self.rho < float("inf"):
+        try:
+            grid_class(self.grid)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        try:
+            grid_class("power").check_params(rho=self.rho)
+        except ValueError:
             raise ConfigError(f"sampling rho (the power grid's exponent) must be a number > 0, "
-                              f"got {self.rho!r}.")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or \
-                not 0 < self.alpha <= 1:
-            raise ConfigError(f"sampling alpha (where rk2's second call sits in a step) must be "
-                              f"in (0, 1], got {self.alpha!r}; 0.5 is the midpoint rule.")
+                              f"got {self.rho!r}.") from None
+        try:
+            check_solver_params("rk2", alpha=self.alpha)
+        except ValueError as e:
+            raise ConfigError(f"sampling {e}") from None
         if self.times is not None:
             if self.grid != "custom":
                 raise ConfigError(f"sampling times are a custom grid but grid is {self.grid!r}; "
@@ -221,11 +235,11 @@ class SamplingConfig:
             object.__setattr__(self, "times", tuple(float(v) for v in self.times))
         if self.adaptive:
             if self.grid != "uniform":
-                raise ConfigError(f"solver {self.solver!r} is adaptive and takes no grid; use "
-                                  "grid 'uniform' or a fixed-step solver.")
+                raise ConfigError(grid_refusal(self.solver, self.grid))
             return
-        if self.solver == "srk" and self.grid != "uniform":
-            raise ConfigError("solver 'srk' runs on the uniform grid only; use grid 'uniform'.")
+        if not solver_class(self.solver).on_grid and self.grid != "uniform":
+            raise ConfigError(f"solver {self.solver!r} runs on the uniform grid only; use grid "
+                              "'uniform'.")
         if self.grid == "custom":
             if self.times is None:
                 raise ConfigError(f"grid 'custom' needs its times, and none are stored for NFE "
@@ -330,72 +344,17 @@ class SamplingConfig:
         return config_repr(self)
 
     def _refuse_unused(self, given: Mapping[str, Any]) -> None:
-        """Refuse options given explicitly that this method/field/solver would ignore.
-
-        Raises:
-            ConfigError: naming the options, why they do nothing, and the fix (in Python
-                words, with the command-line words as its ``cli`` message).
-        """
-        defaults = {"field": "pf", "gamma": 0.0, "s": 0.0, "sde": False}
-        # named explicitly, even at its default value, rho asks for the power grid and alpha
-        # for rk2: without them it would be dropped without a word
-        if self.grid != "power" and "rho" in given:
-            unused = ["rho"]
-            if self.adaptive:
-                why = f"the solver {self.solver!r} is adaptive and uses no time grid"
-                fix, cli_fix = "drop it", "drop it"
-            else:
-                why = f"only the power grid has an exponent, and the grid is {self.grid!r}"
-                fix, cli_fix = "add grid='power'", "add --grid power"
-        elif self.solver != "rk2" and "alpha" in given:
-            unused = ["alpha"]
-            why = (f"only the rk2 solver has a movable second call, and the solver is "
-                   f"{self.solver!r}")
-            fix, cli_fix = "add solver='rk2'", "add --solver rk2"
-        elif self.method != "idff":
-            unused = [k for k in defaults if k in given and given[k] != defaults[k]]
-            why = (f"a {self.method} run is sampled with its velocity, which has no IDFF field "
-                   "or noise")
-            fix = cli_fix = "drop them"
-        elif self.field == "pf":
-            unused = [k for k in ("s", "sde") if k in given and given[k] != defaults[k]]
-            why, fix = "s and sde belong to the published field", "add field='published'"
-            cli_fix = "add --field published"
-        elif self.field == "published":
-            unused = ["gamma"] if given.get("gamma", 0.0) != 0.0 else []
-            why, fix, cli_fix = ("gamma belongs to the pf field", "add field='pf'",
-                                 "add --field pf")
-        else:
-            unused = [k for k in ("gamma", "s", "sde") if k in given and given[k] != defaults[k]]
-            why = f"the {self.field} field is an ODE without noise"
-            fix, cli_fix = "use field='pf' for gamma", "use --field pf for --gamma"
-        if not unused:
-            return
-
-        def py(k: str) -> str:
-            return f"{k}={given[k]!r}"
-
-        def cli(k: str) -> str:
-            v = given[k]
-            return f"--{k}" if v is True else f"--{k} {v:g}" if k != "field" else f"--{k} {v}"
-
-        note = ""
-        if self.budgets and self.nfe in self.budgets:
-            entry = ", ".join(f"{k}={v!r}" for k, v in self.budgets[self.nfe].items())
-            note = (f" (naming a sampler option sets aside the sampler stored for NFE "
-                    f"{self.nfe}: {entry})")
-        raise ConfigError(
-            f"{', '.join(map(py, unused))} would change nothing: {why}; {fix}.{note}",
-            cli=f"{', '.join(map(cli, unused))} would change nothing: {why}; {cli_fix}.{note}")
+        refuse_unused(self, given)
 
     def describe(self) -> str:
         """One line naming the sampler in use, e.g. ``"rk2 (alpha 0.25), power grid (rho 1.5),
         stored for NFE 4"``: what a sampling command reports beside its output."""
         solver = self.effective_solver() if not self.adaptive else self.solver
-        parts = [solver + (f" (alpha {self.alpha:g})" if solver == "rk2" else "")]
+        alpha = solver_class(solver).param == "alpha"
+        parts = [solver + (f" (alpha {self.alpha:g})" if alpha else "")]
         if not self.adaptive:
-            parts.append(f"{self.grid} grid" + (f" (rho {self.rho:g})" if self.grid == "power"
-                                                 else ""))
+            rho = grid_class(self.grid).param == "rho"
+            parts.append(f"{self.grid} grid" + (f" (rho {self.rho:g})" if rho else ""))
         if self.method == "idff":
             noise = (f", gamma {self.gamma:g}" if self.field == "pf" and self.gamma else
                      f", s {self.s:g}" + (", SDE" if self.sde else "")
@@ -461,22 +420,9 @@ class SamplingConfig:
         # only what this solver and grid use (one evaluation turns rk2 into Euler)
         used = {**({"rho": self.rho} if self.grid == "power" else {}),
                 **({"times": self.times} if self.grid == "custom" else {}),
-                **({"alpha": self.alpha} if solver == "rk2" else {})}
+                **({"alpha": self.alpha} if solver_class(solver).param == "alpha" else {})}
         return integrate(g, x0, steps=steps, solver=solver, generator=generator,
                          return_trajectory=return_trajectory, grid=self.grid, **used)
-
-
-def nfe_for_steps(steps: int, solver: str, singular_at_one: bool = True) -> int:
-    """Network evaluations of ``steps`` fixed solver steps (the inverse of ``steps_for_nfe``)."""
-    if solver in ("euler", "ddim") or solver in MULTISTEP:
-        return steps
-    if solver in ("midpoint", "rk2", "ddim2"):
-        return 2 * steps
-    if solver == "heun":
-        return 2 * steps - int(singular_at_one)
-    if solver == "srk":
-        return 1 + SRK_CALLS_PER_STEP * steps + int(singular_at_one)
-    raise ValueError(f"nfe_for_steps is for fixed-step solvers, not {solver!r}.")
 
 
 def cli_options() -> list[tuple[str, type, Any]]:
