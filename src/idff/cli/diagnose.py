@@ -88,7 +88,7 @@ def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
 
     check_output_path(Path(out).with_suffix(".md"))
     if labels and len(labels) != len(runs):
-        raise CLIError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+        raise CLIError(f"give one --run-label per run ({len(runs)} runs, {len(labels)} labels).")
     choose_threads(threads)
     rows = []
     for i, run in enumerate(runs):

@@ -446,7 +446,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                              "and s > 2 makes the field undefined near t = 0.5; use values "
                              "<= 2 (the published runs use σ or 2σ).")
         if labels and len(labels) != len(runs):
-            raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+            raise ValueError(f"give one --run-label per run ({len(runs)} runs, {len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
             try:
@@ -579,7 +579,7 @@ def bench_merge(parts, out, title):
             )
         if len({(r.label, r.nfe_budget) for r in rows}) != len(rows):
             raise ValueError("two parts contain the same run label and NFE budget; give the "
-                             "runs distinct --label values.")
+                             "runs distinct --run-label values.")
     except (ValueError, FileNotFoundError) as e:
         _fail(e)
     metric, protocol = protocols.pop()

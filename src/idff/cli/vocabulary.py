@@ -51,12 +51,14 @@ def shipped_name(path: str) -> str | None:
 
 
 def refuse_shipped(paths, what: str) -> None:
-    """Refuse to write into a shipped run: it is the reference every user samples from."""
+    """Refuse to write into a run found by name: a shipped run is the reference every user
+    samples from, and the name does not say which folder would change."""
     for p in paths:
         name = shipped_name(p)
         if name is not None:
-            raise UserError(f"{name} is a shipped run, which {what} does not rewrite; copy it "
-                            f"first ('idff export {name} --out my_run') and pass my_run.")
+            raise UserError(f"{name} is a shipped run (found in {p}), which {what} does not "
+                            f"rewrite; copy it first ('idff export {name} --out my_run') and "
+                            "pass my_run.")
 
 
 def renamed(old: str, new: str):
