@@ -124,7 +124,8 @@ def _one_line_error(res, *needles):
         assert n in errors[0], (n, errors[0])
 
 
-TUNE = ["--nfe", "3", "--solver", "euler", "--n", "4", "--n-held", "2", "--iters", "1", "--teacher-nfe", "4"]
+TUNE = ["--nfe", "3", "--solver", "euler", "--n", "4", "--n-held", "2", "--iters", "1",
+        "--teacher-nfe", "4"]
 
 
 def test_export_bench_and_tune_schedule_take_a_shipped_name(named, tmp_path):
@@ -135,6 +136,8 @@ def test_export_bench_and_tune_schedule_take_a_shipped_name(named, tmp_path):
                              "--n-val", "16", "--gammas", "0", "--out", str(tmp_path / "b")]))
     assert (tmp_path / "b.csv").is_file(), out
     _ok(r.invoke(cli, ["tune-schedule", "toys/idff", *TUNE, "--dry-run"]))
+    _ok(r.invoke(cli, ["diagnose", "toys/idff", "--n", "4", "--bins", "2",
+                       "--out", str(tmp_path / "d")]))
     # writing into a run found by name is refused: it would change the shipped reference
     before = (named / "config.json").read_text()
     _one_line_error(r.invoke(cli, ["tune-schedule", "toys/idff", *TUNE]),
@@ -146,8 +149,10 @@ def test_export_bench_and_tune_schedule_take_a_shipped_name(named, tmp_path):
 
 
 def _warned(res, old, new):
-    lines = [x for x in res.output.splitlines() if x.startswith("warning:")]
-    assert any(f"{old} is renamed {new}" in x for x in lines), res.output
+    """One deprecation line, on stderr, naming the new spelling."""
+    lines = [x for x in res.stderr.splitlines() if f"{old} is renamed {new}" in x]
+    assert len(lines) == 1 and lines[0].startswith("warning:"), res.output
+    assert "renamed" not in res.stdout
 
 
 def test_old_spellings_work_with_a_warning(toy_run, tmp_path):

@@ -361,8 +361,7 @@ def bench() -> None:
 @bench.command("nfe")
 @run_argument("runs", many=True)
 @renamed("--label", "--run-label")
-@click.option("--run-label", "labels", multiple=True,
-              help="One label per run (default: method).")
+@click.option("--run-label", "labels", multiple=True, help="One label per run (default: method).")
 @click.option("--nfe", "nfe_list", default="1,2,4,6,10,20,50,100,adaptive",
               help="Comma-separated budgets; 'adaptive' = dopri5.")
 @click.option("--n-eval", type=POSITIVE_INT, default=2000, help="Samples per evaluated cell.")
@@ -429,8 +428,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     choose_threads(threads)
     check_output_path(out)
     guard_bench_out(out, runs if store else ())  # --store writes the runs' config.json
-    if store:
-        refuse_shipped(runs, "bench nfe --store")
+    refuse_shipped(runs if store else (), "bench nfe --store")
     try:
         nfes = _parse_list(nfe_list, "--nfe", f"integers >= 1 (at most {MAX_NFE:,}) or "
                            "'adaptive', e.g. 1,2,4,adaptive",
@@ -446,7 +444,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                              "and s > 2 makes the field undefined near t = 0.5; use values "
                              "<= 2 (the published runs use σ or 2σ).")
         if labels and len(labels) != len(runs):
-            raise ValueError(f"give one --run-label per run ({len(runs)} runs, {len(labels)} labels).")
+            raise ValueError(f"give one --run-label per run ({len(runs)} runs, "
+                             f"{len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
             try:
