@@ -40,7 +40,7 @@ run_dir() {  # the checkpoint folder of run NAME
 for name in $RUNS; do
   NOISE=()  # IDFF's noise candidates; a velocity run refuses --gammas (it has no noise)
   if [[ $name == idff ]]; then NOISE=(--gammas 0); fi
-  "$IDFF" bench nfe "$(run_dir "$name")" --label "${LABEL[$name]}" --nfe "$NFES" \
+  "$IDFF" bench nfe "$(run_dir "$name")" --run-label "${LABEL[$name]}" --nfe "$NFES" \
     --n-eval "$N_EVAL" --n-val "$N_VAL" --solvers "$SOLVERS" --grids "$GRIDS" "${NOISE[@]}" \
     --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
     --out "${OUT}_$name" "${STORE_ARG[@]}" &

@@ -64,7 +64,7 @@ train() {  # train NAME: start, or resume a stopped run
 
 bench() {  # bench NAME LABEL SUFFIX [idff bench nfe options]
   local name=$1 label=$2 suffix=$3; shift 3
-  "$IDFF" bench nfe "runs/fmnist-$name$TAG" --label "$label" --n-eval "$N_EVAL" --n-val "$N_VAL" \
+  "$IDFF" bench nfe "runs/fmnist-$name$TAG" --run-label "$label" --n-eval "$N_EVAL" --n-val "$N_VAL" \
     --features classifier --classifier "$CLS" --classifier-sha256 "$CLS_SHA" --threads 1 \
     --out "${OUT}_$suffix" "$@" >> "runs/bench_$suffix$TAG.log" 2>&1
 }

@@ -275,7 +275,7 @@ def test_cli_bench_per_run_then_merge(tmp_path, toy_runs):
     common = ["--nfe", "1,4", "--n-eval", "150", "--n-val", "100"]
     # --gammas is IDFF's noise: an OT-CFM run alone refuses it (it would change nothing)
     for name, label, own in (("idff", "IDFF", ["--gammas", "0,1"]), ("otcfm", "OT-CFM", [])):
-        res = runner.invoke(cli, ["bench", "nfe", str(toy_runs[name]), "--label", label,
+        res = runner.invoke(cli, ["bench", "nfe", str(toy_runs[name]), "--run-label", label,
                                   *common, *own, "--out", str(tmp_path / name)])
         assert res.exit_code == 0, res.output
         assert (tmp_path / f"{name}.jsonl").read_text().count("\n") == 2
@@ -294,7 +294,7 @@ def test_cli_bench_per_run_then_merge(tmp_path, toy_runs):
     # the same label twice, and a prefix that is not a benchmark, are refused
     res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "idff"), str(tmp_path / "idff"),
                               "--out", str(tmp_path / "dup")])
-    assert res.exit_code != 0 and "distinct --label" in res.output
+    assert res.exit_code != 0 and "distinct --run-label" in res.output
     res = runner.invoke(cli, ["bench", "merge", str(tmp_path / "nothing"),
                               "--out", str(tmp_path / "x")])
     assert res.exit_code != 0 and "nothing.meta.json not found" in res.output

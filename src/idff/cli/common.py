@@ -171,18 +171,23 @@ def device_option(f=None, *, help: str = "Where the network runs: cpu, cuda, cud
     return decorate(f) if f is not None else decorate
 
 
-def run_dir_options(fn):
+def run_dir_options(fn=None, *, out_default: str | None = None):
     """``--out``, ``--resume`` and ``--init-from`` of every training command: a run folder is
-    owned by its run (``idff.training.checkpoint.claim_run_dir``)."""
+    owned by its run (``idff.training.checkpoint.claim_run_dir``). ``out_default``: the help
+    text of a default folder, which makes ``--out`` optional."""
+    if fn is None:
+        return lambda f: run_dir_options(f, out_default=out_default)
     fn = click.option("--init-from", type=click.Path(), default=None,
                       help="Start from the weights of this run (same network), e.g. a shipped "
                            "or exported run, training into a new --out.")(fn)
     fn = click.option("--resume", is_flag=True,
                       help="Continue the run in --out where it stopped (its settings must be "
                            "the same).")(fn)
-    return click.option("--out", type=click.Path(file_okay=False), required=True,
+    return click.option("--out", type=click.Path(file_okay=False), default=None,
+                        required=out_default is None,
                         help="Run directory (a new one, or the run to continue with "
-                             "--resume).")(fn)
+                             f"--resume{'; default: ' + out_default if out_default else ''})."
+                        )(fn)
 
 
 def check_init_from(init_from: str | None, resume: bool) -> None:
@@ -261,8 +266,9 @@ def sampling_options(f=None, *, exclude: tuple[str, ...] = ()):
             elif typ is int:
                 opt = click.option(f"--{name}", type=click.IntRange(1, MAX_NFE), default=None,
                                    help=help_)
-            else:
-                opt = click.option(f"--{name}", type=NONNEG_FLOAT, default=None, help=help_)
+            else:  # a power grid's exponent is > 0, as in tune-schedule
+                opt = click.option(f"--{name}", type=POSITIVE_FLOAT if name == "rho" else
+                                   NONNEG_FLOAT, default=None, help=help_)
             fn = opt(fn)
         return fn
 

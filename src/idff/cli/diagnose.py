@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from idff.cli.common import CLIError
+from idff.cli.vocabulary import renamed, run_argument
 from idff.threads import choose_threads
 
 
@@ -58,15 +59,18 @@ def _load(run: str):
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
-@click.option("--label", "labels", multiple=True, help="One label per run (default: folder name).")
+@run_argument("runs", many=True)
+@renamed("--label", "--run-label")
+@click.option("--run-label", "labels", multiple=True,
+              help="One label per run (default: folder name).")
 @click.option("--n", "n", type=click.IntRange(min=2), default=1000,
               help="Held-out targets per bin (test images / fresh toy draws).")
 @click.option("--bins", type=click.IntRange(min=1, max=100), default=10)
 @click.option("--t-max", type=click.FloatRange(0, 1, min_open=True), default=0.999,
               help="Bins cover [0, t-max].")
-@click.option("--data-root", default=None, help="Images: Fashion-MNIST IDX folder.")
-@click.option("--seed", type=int, default=0)
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Images: Fashion-MNIST IDX folder.")
+@click.option("--seed", type=click.IntRange(min=0), default=0)
 @click.option("--threads", type=click.IntRange(min=1), default=1, help="torch CPU threads.")
 @click.option("--out", type=click.Path(), required=True,
               help="Output prefix: writes OUT.md, OUT.csv and OUT.png.")
@@ -84,7 +88,7 @@ def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
 
     check_output_path(Path(out).with_suffix(".md"))
     if labels and len(labels) != len(runs):
-        raise CLIError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+        raise CLIError(f"give one --run-label per run ({len(runs)} runs, {len(labels)} labels).")
     choose_threads(threads)
     rows = []
     for i, run in enumerate(runs):

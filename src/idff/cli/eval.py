@@ -24,6 +24,7 @@ from idff.cli.common import (
 from idff.cli.common import fail as _fail
 from idff.cli.outputs import guard_bench_out
 from idff.cli.sampler_spec import SolverSpec
+from idff.cli.vocabulary import refuse_shipped, renamed, run_argument
 from idff.errors import UserError, check_output_path
 from idff.io import atomic_write_text
 from idff.sampling import FIELD_KINDS
@@ -218,7 +219,7 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
 
 
 @click.command("nll")
-@click.argument("run", type=click.Path())
+@run_argument(resolve=False)
 @click.option("--n", "n", type=POSITIVE_INT, default=1000,
               help="Evaluation points (fresh toy draws, file rows or test images).")
 @click.option("--estimator", type=click.Choice(["auto", "exact", "hutchinson",
@@ -358,8 +359,9 @@ def bench() -> None:
 
 
 @bench.command("nfe")
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
-@click.option("--label", "labels", multiple=True, help="One label per run (default: method).")
+@run_argument("runs", many=True)
+@renamed("--label", "--run-label")
+@click.option("--run-label", "labels", multiple=True, help="One label per run (default: method).")
 @click.option("--nfe", "nfe_list", default="1,2,4,6,10,20,50,100,adaptive",
               help="Comma-separated budgets; 'adaptive' = dopri5.")
 @click.option("--n-eval", type=POSITIVE_INT, default=2000, help="Samples per evaluated cell.")
@@ -388,7 +390,8 @@ def bench() -> None:
               help="Images: validation reference size.")
 @click.option("--ref-eval", type=POSITIVE_INT, default=10_000,
               help="Images: evaluation reference size.")
-@click.option("--data-root", default=None, help="Images: Fashion-MNIST IDX folder.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Images: Fashion-MNIST IDX folder.")
 @_feature_options
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--threads", type=POSITIVE_INT, default=1,
@@ -425,6 +428,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     choose_threads(threads)
     check_output_path(out)
     guard_bench_out(out, runs if store else ())  # --store writes the runs' config.json
+    refuse_shipped(runs if store else (), "bench nfe --store")
     try:
         nfes = _parse_list(nfe_list, "--nfe", f"integers >= 1 (at most {MAX_NFE:,}) or "
                            "'adaptive', e.g. 1,2,4,adaptive",
@@ -440,7 +444,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                              "and s > 2 makes the field undefined near t = 0.5; use values "
                              "<= 2 (the published runs use σ or 2σ).")
         if labels and len(labels) != len(runs):
-            raise ValueError(f"give one --label per run ({len(runs)} runs, {len(labels)} labels).")
+            raise ValueError(f"give one --run-label per run ({len(runs)} runs, "
+                             f"{len(labels)} labels).")
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
             try:
@@ -573,7 +578,7 @@ def bench_merge(parts, out, title):
             )
         if len({(r.label, r.nfe_budget) for r in rows}) != len(rows):
             raise ValueError("two parts contain the same run label and NFE budget; give the "
-                             "runs distinct --label values.")
+                             "runs distinct --run-label values.")
     except (ValueError, FileNotFoundError) as e:
         _fail(e)
     metric, protocol = protocols.pop()

@@ -20,11 +20,13 @@ from idff.cli.common import (
     check_init_from,
     device_option,
     pop_sampling,
+    run_dir_options,
     sampling_options,
     warn,
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
+from idff.cli.vocabulary import run_argument
 from idff.errors import check_output_path
 from idff.presets import PRESETS
 from idff.runlock import hold_for_command
@@ -50,8 +52,7 @@ def _make_train_command(preset: str) -> click.Command:
 
     @click.command(preset, help=f"Train IDFF on {preset} ({p['data']['image_size']}px "
                    f"{p['data']['channels']}-channel images, preset '{preset}').")
-    @click.option("--out", type=click.Path(file_okay=False), default=None,
-                  help="Run directory (default: runs/<preset>-<date>-<time>).")
+    @run_dir_options(out_default="runs/<preset>-<date>-<time>")
     @click.option("--data-root", type=click.Path(), default=None, help=DATA_HELP)
     @click.option("--download", is_flag=True, help="Download the dataset when possible.")
     @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
@@ -74,10 +75,6 @@ def _make_train_command(preset: str) -> click.Command:
     @device_option(help="cpu or cuda (torchrun: one GPU per process).")
     @click.option("--threads", type=POSITIVE_INT, default=None,
                   help="torch CPU threads per process.")
-    @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
-    @click.option("--init-from", type=click.Path(), default=None,
-                  help="Start from the weights of this run (same network), e.g. a shipped or "
-                       "exported run, training into a new --out.")
     @click.option("--dry-run", is_flag=True,
                   help="Build the model and data pipeline, run one loss, write nothing.")
     @click.option("--compile", "compile_", is_flag=True,
@@ -184,7 +181,7 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
 
 
 @click.command()
-@click.argument("ckpt", type=click.Path())
+@run_argument(resolve=False)
 @click.option("--n", "n", type=POSITIVE_INT, default=50_000, help="Number of images.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @sampling_options
@@ -198,7 +195,7 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the network (compiling takes a while first; pays off for "
                    "large sets).")
-def generate(ckpt, n, out, batch_size, seed, label, guidance, device, compile_, **kw):
+def generate(run, n, out, batch_size, seed, label, guidance, device, compile_, **kw):
     """Write N PNGs (000000.png, ...) in batches; rerun the same command to resume.
 
     Sample i always starts from the noise of seed (SEED, i): the set does not depend on the
@@ -209,12 +206,12 @@ def generate(ckpt, n, out, batch_size, seed, label, guidance, device, compile_, 
     from idff.training.checkpoint import RunError
 
     overrides = pop_sampling(kw)
-    refuse_idff_options(ckpt, overrides)  # IDFF defaults named for a velocity run
+    refuse_idff_options(run, overrides)  # IDFF defaults named for a velocity run
     check_output_path(out, folder=True)
     hold_for_command(out)  # one writer of the folder (under torchrun: rank 0 holds it)
     _remove_stale_pngs(Path(out))
     try:
-        done = generate_images(ckpt, n, out, batch_size=batch_size, seed=seed, label=label,
+        done = generate_images(run, n, out, batch_size=batch_size, seed=seed, label=label,
                                guidance=guidance, device=device, compile=compile_,
                                **overrides)
     except (RunError, ValueError, PermissionError) as e:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from idff.cli.common import (
+    MAX_NFE,
     NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
@@ -17,6 +18,9 @@ from idff.cli.common import (
     warmup_for,
 )
 from idff.errors import UserError, check_output_path
+
+#: --nfe, as in every command that samples
+NFE = click.IntRange(1, MAX_NFE)
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -43,7 +47,7 @@ def _size_option(f):
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--chunk", type=POSITIVE_INT, default=None,
               help="Trajectories simulated together (one resumable part each).")
-@click.option("--device", default="cpu", help="Where the solver runs (cpu, cuda).")
+@device_option(help="Where the solver runs: cpu, cuda, cuda:1, mps.")
 def kolmogorov_data(size, data_root, seed, chunk, device):
     """Simulate the Kolmogorov-flow data set once into the cache (resumable)."""
     import dataclasses
@@ -81,7 +85,7 @@ def _model_options(f):
 
 
 def _sigma_option(f):
-    return click.option("--sigma", type=POSITIVE_FLOAT, default=None,
+    return click.option("--sigma", type=NONNEG_FLOAT, default=None,
                         help="IDFF's path noise σ (default 1); it sets how far the bridge "
                              "spreads the ensemble. Only for the idff forecaster.")(f)
 
@@ -107,7 +111,7 @@ def _mult(text: str, num_channels: int) -> list[int]:
 @_model_options
 @click.option("--context", type=POSITIVE_INT, default=1,
               help="Previous frames in the conditioning.")
-@click.option("--nfe", type=POSITIVE_INT, default=None,
+@click.option("--nfe", type=NFE, default=None,
               help="Network evaluations per lead stored as the run's sampling default "
                    "(default: 3; the deterministic UNet always uses 1).")
 @click.option("--ckpt-every", type=POSITIVE_INT, default=250)
@@ -210,7 +214,7 @@ def _refuse_idle_forecast_options(run, cfg, overrides, members) -> None:
               help="Forecast starts per test trajectory.")
 @click.option("--max-trajectories", type=POSITIVE_INT, default=None,
               help="Use at most this many test trajectories.")
-@click.option("--nfe", type=POSITIVE_INT, default=3,
+@click.option("--nfe", type=NFE, default=3,
               help="Network evaluations per lead for IDFF and OT-CFM.")
 @click.option("--gamma", type=NONNEG_FLOAT, default=1.0,
               help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")

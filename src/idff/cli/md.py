@@ -28,6 +28,7 @@ from idff.cli.common import (
     warmup_for,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 from idff.io import atomic_write_text
 
@@ -226,7 +227,7 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 
 
 @click.command("md-eval")
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@run_argument("runs", many=True, resolve=False)
 @sampling_options
 @click.option("--members", type=POSITIVE_INT, default=4,
               help="Ensemble size: independent rollouts per run.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from idff.cli.vocabulary import run_argument
 from idff.errors import check_output_path
 
 
@@ -12,7 +13,7 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 
 @click.command()
-@click.argument("run", type=click.Path())
+@run_argument()
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="New folder for config.json and snapshot.safetensors.")
 def export(run, out):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from idff.cli.common import NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, device_option
+from idff.cli.common import MAX_NFE, NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, device_option
+from idff.cli.sampler_spec import SolverSpec
+from idff.cli.vocabulary import refuse_shipped, renamed, run_argument
 from idff.threads import choose_threads
 
 
@@ -13,9 +15,10 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 
 @click.command("tune-schedule")
-@click.argument("run", type=click.Path(exists=True))
-@click.option("--nfe", type=POSITIVE_INT, required=True, help="The budget the grid is for.")
-@click.option("--solver", default=None,
+@run_argument()
+@click.option("--nfe", type=click.IntRange(1, MAX_NFE), required=True,
+              help="The budget the grid is for.")
+@click.option("--solver", type=SolverSpec(plain=True), default=None,
               help="An ODE solver that runs on a grid (euler, midpoint, heun, ab2-ab4, dpm2m, "
                    "dpm3m, unipc2, unipc3). Default: the run's.")
 @click.option("--teacher-nfe", type=POSITIVE_INT, default=100,
@@ -25,7 +28,8 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--n-held", type=POSITIVE_INT, default=64,
               help="Held-out noises that report the error before and after.")
 @click.option("--iters", type=POSITIVE_INT, default=60, help="Adam iterations.")
-@click.option("--batch", type=POSITIVE_INT, default=32, help="Noises per iteration.")
+@renamed("--batch", "--batch-size")
+@click.option("--batch-size", type=POSITIVE_INT, default=32, help="Noises per iteration.")
 @click.option("--lr", type=POSITIVE_FLOAT, default=0.05, help="Adam learning rate.")
 @click.option("--rho", type=POSITIVE_FLOAT, default=2.0,
               help="The starting grid: power with this exponent.")
@@ -33,8 +37,8 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
 @click.option("--dry-run", is_flag=True, help="Fit and report, but do not store the grid.")
 @device_option
-def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, lr, rho, seed,
-                  threads, dry_run, device):
+def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch_size, lr, rho,
+                  seed, threads, dry_run, device):
     """Fit the step times of an NFE budget to a many-call teacher and store them in RUN.
 
     The N-call solve from each noise is pulled towards the teacher's endpoint from the same
@@ -61,6 +65,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
         raise UserError(f"{run} is not a run folder (no config.json); tune-schedule stores the "
                         "grid in a run's config, so pass an 'idff train' --out folder.")
     if not dry_run:  # it rewrites the run's config.json, which training rewrites too
+        refuse_shipped([run], "tune-schedule (without --dry-run)")
         hold_for_command(run, option="RUN")
     r = load(run)
     base = r.sampling.replace(grid="uniform", times=None)
@@ -93,7 +98,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch, 
     teacher = torch.cat(parts)
     field = s.field_for(model)
     res = tune_grid(field, x0[:n_train], teacher[:n_train], steps, s.effective_solver(),
-                    x0[n_train:], teacher[n_train:], iters=iters, batch=batch, lr=lr,
+                    x0[n_train:], teacher[n_train:], iters=iters, batch=batch_size, lr=lr,
                     init_rho=rho, seed=seed, echo=click.echo)
     check = integrate(field, x0[n_train:n_train + 1], solver=s.effective_solver(), nfe=nfe,
                       grid="custom", times=res.times)

@@ -23,6 +23,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
+from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 
 
@@ -79,7 +80,7 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 
 
 @click.command("sst")
-@click.option("--data", "data_path", default="eofs",
+@click.option("--data", "data_path", type=click.Path(), default="eofs",
               help="OISSTv2 netCDF file or folder of sst.day.mean.YYYY.nc files; 'eofs' for "
                    "the SST anomalies shipped in the eofs package.")
 @click.option("--var", default="sst", help="Name of the SST variable.")
@@ -160,8 +161,8 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 
 
 @click.command()
-@click.argument("run", type=click.Path())
-@click.option("--data", "data_path", default=None,
+@run_argument(resolve=False)
+@click.option("--data", "data_path", type=click.Path(), default=None,
               help="SST file/folder to forecast on (default: the run's training data).")
 @click.option("--horizon", type=POSITIVE_INT, default=7)
 @click.option("--members", type=POSITIVE_INT, default=50)
@@ -238,7 +239,7 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, s
 @click.option("--batch-size", type=POSITIVE_INT, default=16)
 @click.option("--members", type=POSITIVE_INT, default=50)
 @click.option("--horizon", type=POSITIVE_INT, default=7)
-@click.option("--nfe", type=POSITIVE_INT, default=3,
+@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=3,
               help="Network evaluations per forecast lead (Euler steps).")
 @click.option("--seed", type=NONNEG_INT, default=0)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/sst_demo")

@@ -25,6 +25,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
+from idff.cli.vocabulary import run_argument
 from idff.data.toys import TOYS
 from idff.errors import UserError, check_output_path
 from idff.threads import choose_threads
@@ -146,7 +147,7 @@ def train_toy_cmd(
 
 
 @click.command()
-@click.argument("run", type=click.Path())
+@run_argument(resolve=False)
 @sampling_options
 @click.option("--n", "n", type=POSITIVE_INT, default=2000, help="Number of samples.")
 @click.option("--seed", type=NONNEG_INT, default=0, help=SEED_HELP)
