@@ -110,8 +110,8 @@ def test_bench_nfe_command(tmp_path, toy_run):
     assert "Protocol:" in md and "moons" in md and "| NFE 2 |" in md
     bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--nfe", "0", "--out", str(out)])
     assert bad.exit_code != 0 and "integers >= 1" in bad.output
-    bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--run-label", "a", "--run-label", "b",
-                                   "--out", str(out)])
+    bad = CliRunner().invoke(cli, ["bench", "nfe", str(toy_run), "--run-label", "a",
+                                   "--run-label", "b", "--out", str(out)])
     assert bad.exit_code != 0 and "one --run-label per run" in bad.output
 
 
