@@ -36,7 +36,7 @@ def _teacher(teacher: Any):
     Raises:
         UserError: not a run, or a run that does not sample from noise.
     """
-    from idff.runs import Run, get_kind, load, resolve
+    from idff.runs import Run, load, resolve, run_kind_of
 
     if not isinstance(teacher, Run):
         p = resolve(teacher)
@@ -47,15 +47,22 @@ def _teacher(teacher: Any):
         if p.is_dir() and not (p / "config.json").is_file():
             raise UserError(f"teacher {p} is not a run: it has no config.json; pass the --out "
                             "folder of an 'idff train' command or a shipped name.")
+        _refuse_kind(p, run_kind_of(p))
         teacher = load(p)
-    if get_kind(teacher.kind).sample is None:
-        raise UserError(f"teacher {teacher.path} is a {teacher.kind!r} run, which forecasts "
-                        "from observed states; a student is distilled from a flow that samples "
-                        "from noise (toy, image).")
+    _refuse_kind(teacher.path, teacher.kind)
     if teacher.config.get("model", {}).get("num_classes"):
         raise UserError(f"teacher {teacher.path} is class-conditional; distillation here makes "
                         "unconditional students only.")
     return teacher
+
+
+def _refuse_kind(path: Any, kind: str) -> None:
+    from idff.runs import get_kind
+
+    if get_kind(kind).sample is None:
+        raise UserError(f"teacher {path} is a {kind!r} run, which forecasts from observed "
+                        "states; a student is distilled from a flow that samples from noise "
+                        "(toy, image).")
 
 
 def student_sampling(method: str, teacher_method: str,
@@ -138,7 +145,8 @@ def distill(teacher: Any, out: str | Path, method: str = "reflow", *,
     steps = steps or max(int(teacher_steps or 2000) // 2, 1)
     batch = batch_size or int((tcfg.get("data") or {}).get("batch_size") or 128)
     tc = TrainConfig(steps=steps, lr=float(lr or ttrain.get("lr") or 1e-4),
-                     warmup=min(int(ttrain.get("warmup", 200)), max(steps // 10, 1)),
+                     warmup=min(int(ttrain.get("warmup", 200)), 200),  # not from steps,
+                     # which a resume may raise
                      ema_decay=float(ttrain.get("ema_decay", 0.999)), seed=seed,
                      grad_clip=float(ttrain.get("grad_clip", 1.0)),
                      ckpt_every=max(min(1000, steps // 4), 1), log_every=max(min(100, steps), 1))
