@@ -215,3 +215,14 @@ def test_an_image_teacher_distils_into_a_one_call_image_student(tmp_path):
     res = idff.load(tmp_path / "stu").sample(3, nfe=1, seed=0)
     assert res.nfe == 1 and res.x.shape == (3, 1, 8, 8)
     assert float(res.x.abs().max()) <= 1.0
+
+
+def test_bench_nfe_takes_a_student_like_any_run(toy, tmp_path):
+    out = tmp_path / "x1"
+    idff.distill(toy / "teacher", out, "x1head", steps=5, pairs=50, pair_nfe=2, progress=False)
+    res = CliRunner().invoke(cli, ["bench", "nfe", str(out), "--nfe", "1,2", "--n-eval", "100",
+                                   "--n-val", "100", "--out",
+                                   str(tmp_path / "b" / "b")])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line)["row"] for line in open(tmp_path / "b" / "b.jsonl")]
+    assert sorted(r["nfe"] for r in rows) == [1, 2]
