@@ -210,8 +210,8 @@ def test_an_image_teacher_distils_into_a_one_call_image_student(tmp_path):
             "train.steps": 2, "train.ckpt_every": 2}
     idff.train_run(idff.image_config("fashion_mnist", tiny), tmp_path / "img", progress=False)
     s = idff.distill(tmp_path / "img", tmp_path / "stu", "x1head", steps=2, pairs=8,
-                     pair_nfe=2, batch_size=4, progress=False)
-    assert s.kind == "image"
+                     pair_nfe=2, progress=False)
+    assert s.kind == "image" and s.config["train"]["batch_size"] == 4  # the teacher's
     res = idff.load(tmp_path / "stu").sample(3, nfe=1, seed=0)
     assert res.nfe == 1 and res.x.shape == (3, 1, 8, 8)
     assert float(res.x.abs().max()) <= 1.0

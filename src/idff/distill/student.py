@@ -143,7 +143,8 @@ def distill(teacher: Any, out: str | Path, method: str = "reflow", *,
     ttrain = tcfg.get("train") or {}
     teacher_steps = ttrain.get("steps")
     steps = steps or max(int(teacher_steps or 2000) // 2, 1)
-    batch = batch_size or int((tcfg.get("data") or {}).get("batch_size") or 128)
+    batch = int(batch_size or ttrain.get("batch_size")
+                or (tcfg.get("data") or {}).get("batch_size") or 128)
     tc = TrainConfig(steps=steps, lr=float(lr or ttrain.get("lr") or 1e-4),
                      warmup=min(int(ttrain.get("warmup", 200)), 200),  # not from steps,
                      # which a resume may raise
@@ -166,7 +167,8 @@ def distill(teacher: Any, out: str | Path, method: str = "reflow", *,
                   sampling=student_sampling(method, teacher.sampling.method, budgets),
                   train={**asdict(tc), "batch_size": batch},
                   init_from={"run": record["teacher"]["run"], "step": record["teacher"]["step"]})
-    config["data"] = {**(config.get("data") or {}), "batch_size": batch}
+    if "batch_size" in (config.get("data") or {}):  # where toy configs keep it
+        config["data"] = {**config["data"], "batch_size": batch}
     say = echo or (lambda line: None)
     continuing = claim_run_dir(out, resume)
     if resume:
