@@ -112,7 +112,7 @@ def table(rows, costs, args, s_steps) -> str:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["dataset"], r["teacher"], r["model"], r["nfe"])].append(r)
-    lines = [f"# One and two calls on 2D toys (benchmarks/toy_distill.py)", "",
+    lines = ["# One and two calls on 2D toys (benchmarks/toy_distill.py)", "",
              f"Teachers: {args.steps} steps (toy defaults), sampled with their stored sampler. "
              f"Students: {s_steps} steps ({s_steps / args.steps:.0%} of the teacher's), "
              f"initialised from the teacher, trained on {args.pairs} pairs made by the teacher "

@@ -18,8 +18,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from idff.distill.objective import DISTILL_METHODS, DistillObjective, grid_times
 from idff.distill.pairs import PairStream, make_pairs
 from idff.errors import ConfigError, UserError, check_device
