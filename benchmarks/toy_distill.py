@@ -36,6 +36,11 @@ def metrics(dataset: str, x: torch.Tensor, ref: torch.Tensor) -> dict[str, float
             "mmd_fine": mmd(x, ref, bandwidths=(0.001, 0.01))}
 
 
+def map_rms(x: torch.Tensor, best: torch.Tensor) -> float:
+    """Root-mean-square distance from the teacher's NFE-100 sample of the same noise."""
+    return float((x - best).pow(2).sum(1).mean().sqrt())
+
+
 def teacher_run(cache: Path, method: str, dataset: str, seed: int, steps: int):
     out = cache / f"{dataset}-{method}-s{seed}-n{steps}"
     cfg = idff.toy_config(method, dataset, train={"steps": steps, "seed": seed})
@@ -75,10 +80,14 @@ def main() -> None:
             ref = sample_toy(dataset, args.n, torch.Generator().manual_seed(10_000 + seed))
             for tm in TEACHERS:
                 teacher = teacher_run(cache, tm, dataset, seed, args.steps)
+                # every sampler below starts from the same noise (seed), so its samples
+                # compare one to one with the teacher's NFE-100 map
+                best = teacher.sample(args.n, nfe=100, seed=seed).x
                 for nfe in TEACHER_NFES:
                     x = teacher.sample(args.n, nfe=nfe, seed=seed).x
                     rows.append({"dataset": dataset, "seed": seed, "teacher": tm,
-                                 "model": "teacher", "nfe": nfe, **metrics(dataset, x, ref)})
+                                 "model": "teacher", "nfe": nfe, **metrics(dataset, x, ref),
+                                 "map_rms": map_rms(x, best)})
                     shown[(dataset, tm, "teacher", nfe)] = x
                 for method in METHODS:
                     student = student_run(cache, teacher, method, s_steps, args.pairs, seed)
@@ -89,7 +98,8 @@ def main() -> None:
                         assert res.nfe == nfe, (res.nfe, nfe)
                         rows.append({"dataset": dataset, "seed": seed, "teacher": tm,
                                      "model": method, "nfe": nfe,
-                                     **metrics(dataset, res.x, ref)})
+                                     **metrics(dataset, res.x, ref),
+                                     "map_rms": map_rms(res.x, best)})
                         shown[(dataset, tm, method, nfe)] = res.x
                 print(f"{dataset} seed {seed} {tm}: done", flush=True)
     with open(out.with_suffix(".csv"), "w", newline="") as f:
@@ -119,14 +129,17 @@ def table(rows, costs, args, s_steps) -> str:
              f"at NFE 100. {args.n} samples against {args.n} data points; seeds "
              f"{', '.join(map(str, args.seeds))}. in_support: higher is better (data: "
              "checkerboard 1.0, 8gaussians 0.989); MMD² (kernel variances 0.01-100) and "
-             "mmd_fine (0.001, 0.01): lower is better.", "",
-             "| dataset | teacher | model | NFE | in_support | MMD² | mmd_fine |",
-             "|---|---|---|---:|---:|---:|---:|"]
+             "mmd_fine (0.001, 0.01): lower is better. map RMS: distance from the teacher's "
+             "NFE-100 "
+             "sample of the same noise (how far a sampler is from the map it imitates).", "",
+             "| dataset | teacher | model | NFE | in_support | MMD² | mmd_fine | map RMS |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for (dataset, tm, model, nfe), rs in groups.items():
         lines.append(f"| {dataset} | {tm} | {model} | {nfe} | "
                      f"{_fmt([r['in_support'] for r in rs], 3)} | "
                      f"{_fmt([r['mmd'] for r in rs], 4)} | "
-                     f"{_fmt([r['mmd_fine'] for r in rs], 4)} |")
+                     f"{_fmt([r['mmd_fine'] for r in rs], 4)} | "
+                     f"{_fmt([r['map_rms'] for r in rs], 3)} |")
     lines += ["", "Costs per student (mean over seeds): teacher network evaluations to make "
               "the pairs, student steps as a share of the teacher's, wall time on one thread.",
               "", "| dataset | teacher | method | teacher evals | step share | pairs s | "
