@@ -226,3 +226,29 @@ def test_bench_nfe_takes_a_student_like_any_run(toy, tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line)["row"] for line in open(tmp_path / "b" / "b.jsonl")]
     assert sorted(r["nfe"] for r in rows) == [1, 2]
+
+
+def test_ctrl_c_saves_and_resume_gives_the_uninterrupted_student(toy, tmp_path, monkeypatch):
+    import signal
+
+    from idff.errors import TrainingInterrupted
+    from idff.training import Trainer
+
+    kw = dict(steps=20, pairs=200, pair_nfe=4, progress=False)
+    whole = idff.distill(toy / "teacher", tmp_path / "whole", "x1head", **kw)
+    step = Trainer.train_micro_steps
+
+    def interrupted(self, micro):
+        out = step(self, micro)
+        if self.step == 7:
+            signal.raise_signal(signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(Trainer, "train_micro_steps", interrupted)
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 7") as e:
+        idff.distill(toy / "teacher", tmp_path / "cut", "x1head", **kw)
+    assert "--resume" in e.value.cli
+    monkeypatch.undo()
+    resumed = idff.distill(toy / "teacher", tmp_path / "cut", "x1head", resume=True, **kw)
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
