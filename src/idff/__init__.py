@@ -11,6 +11,7 @@ samples as one PNG grid.
 from idff.builders import image_config, toy_config
 from idff.catalog import shipped_runs
 from idff.coupling import couple
+from idff.distill import distill
 from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
 from idff.image_grid import save_grid
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
@@ -43,5 +44,6 @@ __all__ = [
     "image_config",
     "save_grid",
     "shipped_runs",
+    "distill",
 ]
 

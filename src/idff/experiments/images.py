@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from idff.distill.guard import check_student_nfe
 from idff.errors import ConfigError, UserError, load_error_reason
 from idff.methods import check_sigma, make_objective
 from idff.models import GuidedNet, build_model
@@ -468,6 +469,7 @@ def image_samples(
     from idff.sample_inputs import as_labels
 
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
+    check_student_nfe(cfg, sampling.nfe, sampling.solver, sampling.adaptive)
     model = model.to(device).eval()
     net: nn.Module = model
     num_classes = cfg["model"].get("num_classes")

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from idff.data.toys import TOYS, sample_toy
+from idff.distill.guard import check_student_nfe
 from idff.errors import ConfigError, unknown_key_message
 from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
@@ -186,6 +187,7 @@ def sample_model(
     network evaluations when sampling takes more than two seconds.
     """
     sampling = (sampling or SamplingConfig.from_run(config)).replace(**overrides)
+    check_student_nfe(config, sampling.nfe, sampling.solver, sampling.adaptive)
     x0, g = draw_source(n, (config["model"]["dim"],), seed=seed, generator=generator, x0=x0,
                         device=device)
     model = model.to(device)
