@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     ("--nfe", "bench nfe"): "a sweep: comma-separated budgets, with 'adaptive'",
     ("--nfe", "md-benchmark"): "a sweep: comma-separated budgets",
+    ("--nfe", "distill"): "the budgets the student serves: comma-separated, one sampler each",
     ("--sigma", "md-benchmark"): "a sweep: comma-separated σ, one IDFF run each",
     ("--n", "diagnose"): "a per-bin spread needs at least two targets",
 }
