@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_checks import one_line_error as _one_line_error
 from click.testing import CliRunner
 
 from idff.cli.main import cli
@@ -154,17 +155,6 @@ def test_non_pickle_md_file_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------- one-line user errors
 
-
-def _one_line_error(res, *needles: str) -> None:
-    """Exit code 2, an ``Error:`` line naming the input, and no traceback."""
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
-    assert "Traceback" not in res.output
-    # progress bars share stderr with the message (a terminal overwrites them with \r)
-    errors = ["Error:" + line.split("Error:", 1)[1] for line in res.output.splitlines()
-              if "Error:" in line]
-    assert len(errors) == 1, res.output
-    for n in needles:
-        assert n in errors[0], (n, errors[0])
 
 
 @pytest.fixture(scope="module")

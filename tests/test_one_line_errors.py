@@ -9,22 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_checks import one_line_error as _one_line_error
 from click.testing import CliRunner
 
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
-
-
-def _one_line_error(res, *needles: str) -> str:
-    """Exit code 2, one ``Error:`` line holding every needle, and no traceback."""
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
-    assert "Traceback" not in res.output
-    errors = ["Error:" + line.split("Error:", 1)[1] for line in res.output.splitlines()
-              if "Error:" in line]
-    assert len(errors) == 1, res.output
-    for n in needles:
-        assert n in errors[0], (n, errors[0])
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

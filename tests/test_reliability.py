@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from cli_checks import files as _files
+from cli_checks import one_line_error as _one_line_error
+from cli_checks import run as _run
 
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
@@ -20,24 +22,7 @@ from idff.errors import ConfigError, UserError
 TOY = ["train", "toy", "--hidden", "8", "--depth", "2", "--batch-size", "32"]
 
 
-def _run(args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
-
-def _one_line_error(res, *needles: str, code: int = 2) -> str:
-    """Exit ``code``, exactly one ``Error:`` line holding every needle, no traceback."""
-    assert res.exit_code == code, (res.exit_code, res.output, res.exception)
-    assert "Traceback" not in res.output
-    errors = ["Error:" + line.split("Error:", 1)[1] for line in res.output.splitlines()
-              if "Error:" in line]
-    assert len(errors) == 1, res.output
-    for n in needles:
-        assert n in errors[0], (n, errors[0])
-    return errors[0]
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def _toy(out: Path, *extra, steps: int = 5):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_checks import one_line_error as _one_line_error
 from click.testing import CliRunner
 
 from idff.cli.main import cli
@@ -20,17 +21,6 @@ from idff.errors import ConfigError, UserError
 
 TOY = ["train", "toy", "--hidden", "16", "--depth", "1", "--batch-size", "32"]
 
-
-def _one_line_error(res, *needles: str) -> str:
-    """Exit code 2, one ``Error:`` line naming the input, no traceback; returns the line."""
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
-    assert "Traceback" not in res.output
-    errors = ["Error:" + line.split("Error:", 1)[1] for line in res.output.splitlines()
-              if "Error:" in line]
-    assert len(errors) == 1, res.output
-    for n in needles:
-        assert n in errors[0], (n, errors[0])
-    return errors[0]
 
 
 def _invoke(*args) -> object:

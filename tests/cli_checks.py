@@ -1,0 +1,35 @@
+"""What the command-line tests check again and again: one ``Error:`` line, files unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from idff.cli.main import cli
+
+
+def run(args):
+    """``idff ARGS`` in-process (every argument as a string)."""
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def one_line_error(res, *needles: str, code: int = 2) -> str:
+    """Exit ``code``, exactly one ``Error:`` line holding every needle, no traceback.
+
+    Progress bars share stderr with the message (a terminal overwrites them with ``\\r``), so
+    the line is found wherever it starts. Returns the line.
+    """
+    assert res.exit_code == code, (res.exit_code, res.output, res.exception)
+    assert "Traceback" not in res.output
+    errors = ["Error:" + line.split("Error:", 1)[1] for line in res.output.splitlines()
+              if "Error:" in line]
+    assert len(errors) == 1, res.output
+    for n in needles:
+        assert n in errors[0], (n, errors[0])
+    return errors[0]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """The bytes of every file directly in ``folder``, by name."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
