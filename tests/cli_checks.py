@@ -33,3 +33,24 @@ def one_line_error(res, *needles: str, code: int = 2) -> str:
 def files(folder: Path) -> dict[str, bytes]:
     """The bytes of every file directly in ``folder``, by name."""
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+#: a toy training command small enough for any test
+TOY = ["train", "toy", "--hidden", "8", "--depth", "2", "--batch-size", "32"]
+
+
+def train_toy_cli(out: Path, *extra, steps: int = 3) -> Path:
+    """``idff train toy`` of a tiny network into ``out`` (must succeed)."""
+    res = run([*TOY, "--steps", steps, "--out", out, *extra])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def train_tiny_idff(out: Path) -> Path:
+    """A 3-step IDFF checkerboard run in Python (no command line)."""
+    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.training import TrainConfig
+
+    train_toy(toy_run_config("idff", "checkerboard", hidden=8, depth=2), out,
+              TrainConfig(steps=3, warmup=1, ckpt_every=3), progress=False)
+    return out

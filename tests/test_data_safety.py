@@ -15,22 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_checks import TOY, train_toy_cli
 from cli_checks import files as _files
 from cli_checks import one_line_error as _one_line_error
 from cli_checks import run as _run
 
 from idff.errors import TrainingInterrupted, UserError
 
-TOY = ["train", "toy", "--hidden", "8", "--depth", "2", "--batch-size", "32"]
-
-
-
-
 
 def _toy(out: Path, *extra, steps: int = 3):
-    res = _run([*TOY, "--steps", steps, "--out", out, *extra])
-    assert res.exit_code == 0, res.output
-    return out
+    return train_toy_cli(out, *extra, steps=steps)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from cli_checks import one_line_error as _one_line_error
+from cli_checks import train_tiny_idff
 from click.testing import CliRunner
 
 from idff.cli.main import cli
@@ -18,13 +19,7 @@ from idff.errors import ConfigError, UserError
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
-    from idff.experiments.toy import toy_run_config, train_toy
-    from idff.training import TrainConfig
-
-    out = tmp_path_factory.mktemp("toy") / "run"
-    train_toy(toy_run_config("idff", "checkerboard", hidden=8, depth=2), out,
-              TrainConfig(steps=3, warmup=1, ckpt_every=3), progress=False)
-    return out
+    return train_tiny_idff(tmp_path_factory.mktemp("toy") / "run")
 
 
 # ------------------------------------------------------------ hand-edited config.json

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_checks import TOY, train_toy_cli
 from cli_checks import files as _files
 from cli_checks import one_line_error as _one_line_error
 from cli_checks import run as _run
@@ -19,16 +20,9 @@ from cli_checks import run as _run
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
 
-TOY = ["train", "toy", "--hidden", "8", "--depth", "2", "--batch-size", "32"]
-
-
-
-
 
 def _toy(out: Path, *extra, steps: int = 5):
-    res = _run([*TOY, "--steps", steps, "--out", out, *extra])
-    assert res.exit_code == 0, res.output
-    return out
+    return train_toy_cli(out, *extra, steps=steps)
 
 
 @pytest.fixture(scope="module")
