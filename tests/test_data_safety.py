@@ -51,7 +51,7 @@ def _other_writer(folder: Path, name: str = ".lock"):
 
 def test_a_second_writer_of_a_run_folder_is_refused(tmp_path, toy_run):
     from idff.experiments.toy import toy_run_config
-    from idff.runs import train_run
+    from idff.train_api import train_run
     from idff.training import TrainConfig
 
     out = tmp_path / "run"
@@ -107,7 +107,7 @@ def test_a_lock_left_by_a_killed_command_does_not_block(tmp_path):
 
 def test_config_json_is_written_when_training_starts(tmp_path):
     from idff.experiments.toy import toy_run_config
-    from idff.runs import train_run
+    from idff.train_api import train_run
     from idff.training import TrainConfig
 
     cfg = toy_run_config("idff", "checkerboard", hidden=8, depth=2, batch_size=32)

@@ -121,7 +121,7 @@ def test_md_and_sst_training_respect_the_run_folder(tmp_path, toy_run):
 
 def test_python_training_api_owns_the_folder_in_python_words(tmp_path):
     from idff.experiments.toy import toy_run_config
-    from idff.runs import train_run
+    from idff.train_api import train_run
     from idff.training import TrainConfig
 
     cfg = toy_run_config("idff", "checkerboard", hidden=8, depth=2, batch_size=32)
@@ -342,7 +342,7 @@ def test_devices_this_machine_lacks_are_one_line_everywhere(tmp_path, toy_run, c
 def test_python_training_checks_the_device(tmp_path):
     _no_gpu()
     from idff.experiments.toy import toy_run_config
-    from idff.runs import train_run
+    from idff.train_api import train_run
     from idff.training import TrainConfig
 
     cfg = toy_run_config("idff", "checkerboard", hidden=8, depth=2, batch_size=32)

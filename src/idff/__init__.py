@@ -16,8 +16,9 @@ from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
 from idff.image_grid import save_grid
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.path import CFMPath, IDFFPath
-from idff.runs import Run, load, register_kind, train_run
+from idff.runs import Run, load, register_kind
 from idff.sampling import SampleResult, SamplingConfig, integrate, steps_for_nfe
+from idff.train_api import train_run
 
 __version__ = "0.1.0"
 
