@@ -12,12 +12,12 @@ from test_images_common import (
 )
 
 from idff.data import images as img_data
-from idff.experiments import images as exp
+from idff.experiments import image_sets as exp
+from idff.experiments.image_sets import dump_real_images, generate_images
 from idff.experiments.images import (
-    dump_real_images,
-    generate_images,
     image_run_config,
     sample_images,
+    save_grid,
     source_noise,
 )
 from idff.models import build_model
@@ -146,7 +146,7 @@ def test_save_grid_pixels(tmp_path, channels, n, nrow):
     g = torch.Generator().manual_seed(3)
     x = (0.8 * torch.randn(n, channels, 5, 6, generator=g))
     x[0, 0, 0, :4] = torch.tensor([-1.0, 0.0, 1.0, 1.5])  # ends, middle, clamped
-    path = exp.save_grid(x, tmp_path / "sub" / "grid.png", nrow=nrow)
+    path = save_grid(x, tmp_path / "sub" / "grid.png", nrow=nrow)
     got = np.asarray(Image.open(path).convert("RGB"))
     per_row = nrow or max(1, round(n**0.5))
     rows, pad = -(-n // per_row), 2

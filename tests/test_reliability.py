@@ -439,7 +439,7 @@ def test_disk_full_during_training_is_one_line_and_keeps_the_checkpoint(tmp_path
 
 
 def test_disk_full_and_interrupt_in_generate(tmp_path, image_run, monkeypatch):
-    import idff.experiments.images as I
+    import idff.experiments.image_sets as I
 
     run, _ = image_run
     out = tmp_path / "gen"

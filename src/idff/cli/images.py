@@ -202,7 +202,7 @@ def generate(run, n, out, batch_size, seed, label, guidance, device, compile_, *
     batch size or on how many processes share the work (under torchrun each rank writes
     the indices i ≡ rank mod world size).
     """
-    from idff.experiments.images import generate_images
+    from idff.experiments.image_sets import generate_images
     from idff.training.checkpoint import RunError
 
     overrides = pop_sampling(kw)
@@ -247,7 +247,8 @@ def _remove_stale_pngs(out: Path) -> None:
 def dump_real(preset, out, n, data_root, train):
     """Write the preset's real images as PNGs (the reference set for FID)."""
     from idff.data.images import DataError
-    from idff.experiments.images import dump_real_images, image_run_config
+    from idff.experiments.image_sets import dump_real_images
+    from idff.experiments.images import image_run_config
 
     check_output_path(out, folder=True)
     try:
