@@ -41,11 +41,11 @@ def train() -> None:
 
 
 def _register() -> None:
-    from idff.cli import diagnose, distill, images, kolmogorov, md, runs, schedule, sst, toy
+    from idff.cli import bench, diagnose, distill, images, kolmogorov, md, runs, schedule, sst, toy
     from idff.cli import eval as eval_cli
     from idff.cli.threads import add_threads_option
 
-    for area in (toy, images, sst, md, eval_cli, diagnose, runs, schedule, kolmogorov,
+    for area in (toy, images, sst, md, eval_cli, bench, diagnose, runs, schedule, kolmogorov,
                  distill):
         area.register(cli, train)
     add_threads_option(cli)
