@@ -2,7 +2,7 @@
 
 A preset is a JSON-able dict with five sections, each consumed by one part of the pipeline:
 
-* ``data`` — :func:`idff.data.images.build_image_data` (dataset, size, channels, flip).
+* ``data`` — :func:`idff.data.image_batches.build_image_data` (dataset, size, channels, flip).
 * ``model`` — :func:`idff.models.build_model` (backbone ``"unet"`` and its arguments).
 * ``objective`` — :func:`idff.methods.make_objective` (σ, flow weight ``w``, coupling).
 * ``train`` — :class:`idff.training.TrainConfig` fields plus ``batch_size`` (global).

@@ -154,7 +154,7 @@ def per_rank_batch(cfg: dict[str, Any], world_size: int) -> int:
 def build_run(cfg: dict[str, Any], rank: int = 0, world_size: int = 1,
               device: str | torch.device = "cpu"):
     """Model, objective and data (batches served on ``device``) of an image run config."""
-    from idff.data.images import build_image_data
+    from idff.data.image_batches import build_image_data
 
     model = build_model(cfg["model"])
     objective = make_objective(cfg["objective"])
@@ -532,7 +532,8 @@ def dry_run_report(cfg: dict[str, Any], device: str = "cpu") -> list[str]:
     When the dataset is not on this machine the pipeline is built over random images of
     the configured shape and the report says what is missing.
     """
-    from idff.data.images import ImageBatches, NumpyImages, build_image_data
+    from idff.data.image_batches import ImageBatches, build_image_data
+    from idff.data.images import NumpyImages
     from idff.errors import DataNotFound
 
     lines = [f"preset {cfg['preset']}: {json.dumps(cfg['data'])}"]
