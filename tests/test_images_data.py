@@ -16,14 +16,13 @@ from test_images_common import (
 )
 
 from idff.data.fashion_mnist import read_idx
+from idff.data.image_batches import ImageBatches, build_image_data
 from idff.data.images import (
     DataError,
     FashionMNIST,
-    ImageBatches,
     ImageFolderFlat,
     NumpyImages,
     build_dataset,
-    build_image_data,
     from_model_range,
     load_cifar10,
     load_imagenet64,
