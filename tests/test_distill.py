@@ -202,6 +202,27 @@ def test_pairs_made_with_other_settings_are_refused(toy, tmp_path):
                      resume=True, progress=False)
 
 
+def test_pairs_from_trains_a_second_method_on_the_very_same_pairs(toy, tmp_path, monkeypatch):
+    first = tmp_path / "x1head"
+    idff.distill(toy / "teacher", first, "x1head", steps=5, pairs=50, pair_nfe=2,
+                 progress=False)
+    teacher = idff.load(toy / "teacher")
+    monkeypatch.setattr(type(teacher), "sample", lambda *a, **k: pytest.fail("pairs remade"))
+    second = tmp_path / "reflow"
+    idff.distill(teacher, second, "reflow", steps=5, pairs=50, pair_nfe=2, progress=False,
+                 pairs_from=first)
+    a = torch.load(first / "pairs" / "chunk_00000.pt", weights_only=True)
+    b = torch.load(second / "pairs" / "chunk_00000.pt", weights_only=True)
+    assert torch.equal(a["x0"], b["x0"]) and torch.equal(a["x1"], b["x1"])
+    with pytest.raises(UserError, match=r"made with other settings \(n=50; this student needs "
+                                        r"n=40\)"):
+        idff.distill(teacher, tmp_path / "r2", "reflow", steps=5, pairs=40, pair_nfe=2,
+                     progress=False, pairs_from=first)
+    with pytest.raises(UserError, match="holds no cached teacher pairs"):
+        idff.distill(teacher, tmp_path / "r3", "reflow", steps=5, pairs=50, pair_nfe=2,
+                     progress=False, pairs_from=tmp_path)
+
+
 def test_an_image_teacher_distils_into_a_one_call_image_student(tmp_path):
     pytest.importorskip("sklearn")
     tiny = {"model.num_channels": 32, "model.channel_mult": [1], "model.num_res_blocks": 1,

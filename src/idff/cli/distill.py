@@ -33,11 +33,14 @@ def register(cli: click.Group, train: click.Group) -> None:
 @click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Default: the teacher's.")
 @click.option("--seed", type=NONNEG_INT, default=0,
               help="Seed of the pairs' source noise and of training.")
+@click.option("--pairs-from", type=click.Path(file_okay=False), default=None,
+              help="Copy the cached pairs of another student (same teacher and pair "
+                   "settings) instead of making them: methods compared on the same pairs.")
 @click.option("--resume", is_flag=True,
               help="Continue the student in --out (its cached pairs and its training).")
 @device_option
 def distill(teacher, out, method, nfe, steps, pairs, pair_nfe, pair_solver, batch_size, lr,
-            seed, resume, device):
+            seed, pairs_from, resume, device):
     """Distil a trained run (IDFF, OT-CFM, I-CFM; toy or image) into a student that samples
     in one or two network calls.
 
@@ -53,7 +56,8 @@ def distill(teacher, out, method, nfe, steps, pairs, pair_nfe, pair_solver, batc
     hold_for_command(out)
     student = run_distill(teacher, out, method, nfe=tuple(nfe), steps=steps, pairs=pairs,
                           pair_nfe=pair_nfe, pair_solver=pair_solver, batch_size=batch_size,
-                          lr=lr, seed=seed, resume=resume, device=device, echo=click.echo)
+                          lr=lr, seed=seed, resume=resume, pairs_from=pairs_from,
+                          device=device, echo=click.echo)
     for n in student.sampling.budgets or {}:
         click.echo(f"NFE {n}: {student.sampling.replace(nfe=n).describe()}")
     click.echo(f"saved student to {out} (idff sample {out} --nfe 1)")

@@ -52,6 +52,7 @@ def _read_chunk(path: Path, m: int, shape: tuple[int, ...]) -> dict[str, Any] | 
 
 def make_pairs(teacher, out: str | Path, n: int, nfe: int, solver: str | None, seed: int,
                chunk: int = 2048, device: str = "cpu", echo=None,
+               reuse: str | Path | None = None,
                ) -> tuple[Tensor, Tensor, dict[str, Any]]:
     """The ``n`` cached pairs of ``teacher`` in ``out/pairs`` (made where missing).
 
@@ -60,6 +61,8 @@ def make_pairs(teacher, out: str | Path, n: int, nfe: int, solver: str | None, s
         nfe, solver: the teacher's sampler (``solver=None``: its stored one at ``nfe``).
         seed: the source noise of chunk ``i`` is drawn from ``seed`` and ``i``.
         echo: called with a line of progress per chunk made.
+        reuse: another student's folder whose cached pairs (made with the same settings) are
+            copied instead of made again, so two methods train on the very same pairs.
 
     Returns:
         ``(x0, x1, info)``; ``info`` holds ``teacher_nfe`` (calls per pair),
@@ -67,7 +70,7 @@ def make_pairs(teacher, out: str | Path, n: int, nfe: int, solver: str | None, s
         ``made`` (pairs made now) and ``seconds`` (spent making them).
 
     Raises:
-        UserError: ``out/pairs`` holds pairs made with other settings.
+        UserError: ``out/pairs`` (or ``reuse``'s pairs) hold pairs made with other settings.
     """
     folder = Path(out) / PAIRS_DIR
     shape = source_shape(teacher)
@@ -83,6 +86,7 @@ def make_pairs(teacher, out: str | Path, n: int, nfe: int, solver: str | None, s
             raise UserError(f"{folder} holds teacher pairs made with other settings ({old}); "
                             "the student must be distilled with the settings that made them: "
                             "choose another --out, or delete that folder to make new pairs.")
+    source = _reuse_folder(reuse, manifest) if reuse is not None else None
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(manifest, mpath, indent=2, sort_keys=True)
     x0s, x1s, per_pair, made, t0 = [], [], None, 0, time.perf_counter()
@@ -90,6 +94,10 @@ def make_pairs(teacher, out: str | Path, n: int, nfe: int, solver: str | None, s
         m = min(chunk, n - start)
         path = _chunk_path(folder, i)
         c = _read_chunk(path, m, shape)
+        if c is None and source is not None:
+            c = _read_chunk(_chunk_path(source, i), m, shape)
+            if c is not None:
+                atomic_save(c, path)
         if c is None:
             g = torch.Generator().manual_seed(1_000_003 * seed + i)
             x0 = torch.randn((m, *shape), generator=g)
@@ -107,6 +115,24 @@ def make_pairs(teacher, out: str | Path, n: int, nfe: int, solver: str | None, s
     info = {"teacher_nfe": per_pair, "teacher_evals": int(per_pair) * n, "made": made,
             "seconds": time.perf_counter() - t0}
     return torch.cat(x0s), torch.cat(x1s), info
+
+
+def _reuse_folder(reuse: str | Path, manifest: dict[str, Any]) -> Path:
+    """``reuse``'s pairs folder, checked to hold pairs made with ``manifest``'s settings."""
+    source = Path(reuse) / PAIRS_DIR
+    try:
+        old = json.loads((source / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise UserError(f"{reuse} holds no cached teacher pairs ({source}/manifest.json is "
+                        "missing or unreadable); pass the --out folder of an earlier 'idff "
+                        "distill', or leave --pairs-from out to make the pairs.") from None
+    if old != manifest:
+        diff = sorted(k for k in manifest if old.get(k) != manifest[k])
+        raise UserError(f"the pairs in {source} were made with other settings "
+                        f"({', '.join(f'{k}={old.get(k)!r}' for k in diff)}; this student needs "
+                        f"{', '.join(f'{k}={manifest[k]!r}' for k in diff)}); distil with the "
+                        "same teacher and pair settings, or leave --pairs-from out.")
+    return source
 
 
 class PairStream:

@@ -99,6 +99,7 @@ def distill(teacher: Any, out: str | Path, method: str = "reflow", *,
             nfe: tuple[int, ...] = (1, 2), steps: int | None = None, pairs: int = 8192,
             pair_nfe: int = 100, pair_solver: str | None = None, batch_size: int | None = None,
             lr: float | None = None, seed: int = 0, resume: bool = False,
+            pairs_from: str | Path | None = None,
             device: str = "cpu", progress: bool = True,
             echo: Callable[[str], None] | None = None):
     """Distil ``teacher`` into a one- or two-call student in the new run folder ``out``.
@@ -114,6 +115,8 @@ def distill(teacher: Any, out: str | Path, method: str = "reflow", *,
             ``pair_nfe`` calls (``pair_solver=None``: its stored sampler at that NFE).
         batch_size, lr: default to the teacher's.
         resume: continue the student in ``out`` (its pairs and its training).
+        pairs_from: another student's folder whose cached pairs (same teacher and pair
+            settings) are copied rather than made again: methods compared on the same pairs.
 
     Returns:
         the student :class:`~idff.runs.Run`.
@@ -175,7 +178,7 @@ def distill(teacher: Any, out: str | Path, method: str = "reflow", *,
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(config, out / "config.json", indent=2, sort_keys=True)
     x0, x1, info = make_pairs(teacher, out, pairs, pair_nfe, pair_solver, seed,
-                              device=device, echo=say)
+                              device=device, echo=say, reuse=pairs_from)
     model = copy.deepcopy(unwrap(teacher.model) if net == "two_head" else teacher.model)
     objective = DistillObjective(method, net, times or (0.0,))
     trainer = Trainer(model.float().train(), objective, PairStream(x0, x1, batch), tc, out,
