@@ -173,7 +173,7 @@ def test_runs_load_by_name_from_the_cache_folder(toy, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     got = idff.load("mine/moons")
     assert got.kind == "toy" and torch.equal(got.sample(4, seed=0).x, run.sample(4, seed=0).x)
-    monkeypatch.setattr(idff.runs, "run_folders", lambda: [tmp_path / "cache"])
+    monkeypatch.setattr(idff.run_kind, "run_folders", lambda: [tmp_path / "cache"])
     with pytest.raises(UserError, match="shipped run 'fashion_mnist/otcfm' is in none of"):
         idff.load("fashion_mnist/otcfm")
 

@@ -21,7 +21,7 @@ from idff.errors import ConfigError, UserError, load_error_reason
 from idff.methods import check_sigma, make_objective
 from idff.models import GuidedNet, build_model
 from idff.presets import apply_overrides, get_preset
-from idff.runs import load_weights, register_kind
+from idff.run_kind import RunKind, load_weights
 from idff.sampler import SampleResult
 from idff.sampling import SamplingConfig
 from idff.training.checkpoint import RunError, load_state_dict_checked
@@ -167,7 +167,7 @@ def build_run(cfg: dict[str, Any], rank: int = 0, world_size: int = 1,
 def is_image_run(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an image run directory or a published ``.pt`` checkpoint."""
     from idff.errors import UserError
-    from idff.runs import run_kind_of
+    from idff.run_kind import run_kind_of
 
     try:
         return run_kind_of(path) == "image"
@@ -335,7 +335,7 @@ def load_image_model(path: str | os.PathLike, which: str = "ema_model",
                      image_size: int = 32) -> tuple[nn.Module, dict[str, Any]]:
     """Load an image run directory (EMA snapshot), a published ``.pt`` checkpoint or a
     shipped run by name (:func:`idff.runs.resolve`)."""
-    from idff.runs import resolve
+    from idff.run_kind import resolve
 
     p = resolve(path)
     if p.is_file():
@@ -462,7 +462,7 @@ def image_samples(
         ConfigError: labels for an unconditional model, or counts that do not match.
     """
     from idff.errors import ConfigError
-    from idff.runs import draw_source
+    from idff.run_kind import draw_source
     from idff.sample_inputs import as_labels
 
     sampling = (sampling or SamplingConfig.from_run(cfg)).replace(**overrides)
@@ -574,5 +574,5 @@ def _train(cfg, out, progress=True, device="cpu", on_log=None, resume=False, ini
                         resume=resume, init_from=init_from).ema.module
 
 
-register_kind("image", load=load_image_model, sample=_sample, data_range=(-1.0, 1.0),
-              train=_train, train_defaults={}, requires=("data", "train.batch_size"))
+KIND = RunKind("image", load=load_image_model, sample=_sample, data_range=(-1.0, 1.0),
+               train=_train, train_defaults={}, requires=("data", "train.batch_size"))

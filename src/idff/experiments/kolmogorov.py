@@ -45,7 +45,7 @@ from idff.metrics_probabilistic import (
 from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import LossOutput
 from idff.progress import progress_bar
-from idff.runs import load_weights, register_kind
+from idff.run_kind import RunKind, load_weights
 from idff.sampling import SamplingConfig
 from idff.timeseries.kolmogorov import (
     KolmogorovFlow,
@@ -531,5 +531,5 @@ def score(fc: Forecast, frame_dt: float, threshold: float = 0.8) -> dict[str, An
             "spectra": spectra}
 
 
-register_kind("kolmogorov", load=load_kolmogorov_model,
-              note="Forecast it with 'idff forecast RUN' or 'idff kolmogorov-benchmark'.")
+KIND = RunKind("kolmogorov", load=load_kolmogorov_model,
+               note="Forecast it with 'idff forecast RUN' or 'idff kolmogorov-benchmark'.")

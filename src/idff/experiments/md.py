@@ -28,7 +28,7 @@ from idff.md.rollout import project_circle, rollout
 from idff.md.simulate import SimulationSettings, simulate
 from idff.methods import make_objective, network_kind
 from idff.models import build_model
-from idff.runs import load_weights, register_kind
+from idff.run_kind import RunKind, load_weights
 from idff.sampling import SamplingConfig
 from idff.timeseries.lorenz import compare_lorenz, lorenz63
 from idff.training import TrainConfig, Trainer
@@ -645,5 +645,5 @@ def run_lorenz_benchmark(out: str | Path, runs: str | Path = "runs/md", steps: i
     return res
 
 
-register_kind("md", load=load_md_model,
-              note="Roll it out with 'idff md-eval RUN' (idff.experiments.md.evaluate_md).")
+KIND = RunKind("md", load=load_md_model,
+               note="Roll it out with 'idff md-eval RUN' (idff.experiments.md.evaluate_md).")

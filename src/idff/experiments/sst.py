@@ -47,7 +47,7 @@ from idff.methods import make_objective
 from idff.models import SSTNet, build_sst_model, pad_size
 from idff.objective import LossOutput
 from idff.progress import progress_bar
-from idff.runs import load_weights, register_kind
+from idff.run_kind import RunKind, load_weights
 from idff.sampling import SamplingConfig
 from idff.timeseries.forecast import ForecastScores, score_forecast
 from idff.timeseries.rollout import repeat_members, rollout, split_members
@@ -578,5 +578,5 @@ def run_sst_demo(
     return scores
 
 
-register_kind("sst", load=load_sst_model,
-              note="Forecast it with 'idff forecast RUN' (idff.experiments.sst.sst_forecast).")
+KIND = RunKind("sst", load=load_sst_model,
+               note="Forecast it with 'idff forecast RUN' (idff.experiments.sst.sst_forecast).")

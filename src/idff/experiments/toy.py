@@ -22,7 +22,7 @@ from idff.methods import make_objective, network_kind
 from idff.metrics import mmd, wasserstein
 from idff.models import build_model
 from idff.progress import ProgressField, progress_bar
-from idff.runs import draw_source, load_weights, register_kind
+from idff.run_kind import RunKind, draw_source, load_weights
 from idff.sampling import SamplingConfig
 from idff.training import TrainConfig, Trainer
 from idff.training.checkpoint import init_from_run
@@ -312,5 +312,5 @@ def _stream(config: dict[str, Any]) -> ToyStream:
     return ToyStream(data["dataset"], data["batch_size"])
 
 
-register_kind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True,
-              requires=("data.dataset", "data.batch_size"))
+KIND = RunKind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True,
+               requires=("data.dataset", "data.batch_size"))
