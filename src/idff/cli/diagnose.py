@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from idff.cli.common import CLIError
+from idff.cli.options import option
 from idff.cli.vocabulary import renamed, run_argument
 from idff.threads import choose_threads
 
@@ -68,10 +69,10 @@ def _load(run: str):
 @click.option("--bins", type=click.IntRange(min=1, max=100), default=10)
 @click.option("--t-max", type=click.FloatRange(0, 1, min_open=True), default=0.999,
               help="Bins cover [0, t-max].")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="Images: Fashion-MNIST IDX folder.")
-@click.option("--seed", type=click.IntRange(min=0), default=0)
-@click.option("--threads", type=click.IntRange(min=1), default=1, help="torch CPU threads.")
+@option("data-root", default=None,
+        help="Images: Fashion-MNIST IDX folder.")
+@option("seed", default=0)
+@option("threads", default=1, help="torch CPU threads.")
 @click.option("--out", type=click.Path(), required=True,
               help="Output prefix: writes OUT.md, OUT.csv and OUT.png.")
 def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from idff.cli.common import NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, CommaList, device_option
+from idff.cli.common import POSITIVE_INT, CommaList, device_option
+from idff.cli.options import option
 from idff.errors import check_output_path
 
 
@@ -21,18 +22,18 @@ def register(cli: click.Group, train: click.Group) -> None:
                    "regressed into the endpoint of each call (docs/METHOD.md).")
 @click.option("--nfe", type=CommaList(POSITIVE_INT), default="1,2",
               help="Budgets whose samplers the student stores (Euler).")
-@click.option("--steps", type=POSITIVE_INT, default=None,
-              help="Student steps (default: half the teacher's).")
+@option("steps", default=None,
+        help="Student steps (default: half the teacher's).")
 @click.option("--pairs", type=POSITIVE_INT, default=8192, help="Teacher pairs to make.")
 @click.option("--pair-nfe", type=POSITIVE_INT, default=100,
               help="The teacher's NFE for each pair.")
 @click.option("--pair-solver", default=None,
               help="The teacher's solver for the pairs (default: its stored sampler).")
-@click.option("--batch-size", type=POSITIVE_INT, default=None,
-              help="Default: the teacher's.")
-@click.option("--lr", type=POSITIVE_FLOAT, default=None, help="Default: the teacher's.")
-@click.option("--seed", type=NONNEG_INT, default=0,
-              help="Seed of the pairs' source noise and of training.")
+@option("batch-size", default=None,
+        help="Default: the teacher's.")
+@option("lr", default=None, help="Default: the teacher's.")
+@option("seed", default=0,
+        help="Seed of the pairs' source noise and of training.")
 @click.option("--pairs-from", type=click.Path(file_okay=False), default=None,
               help="Copy the cached pairs of another student (same teacher and pair "
                    "settings) instead of making them: methods compared on the same pairs.")

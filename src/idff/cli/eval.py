@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    MAX_NFE,
     NONNEG_FLOAT,
-    NONNEG_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
     UNIT_INTERVAL,
@@ -20,6 +18,7 @@ from idff.cli.common import (
     warn,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.options import option
 from idff.cli.sampler_spec import SolverSpec
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
@@ -33,18 +32,18 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 
 @click.command("train-classifier")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="Folder with the Fashion-MNIST IDX files (default: $IDFF_FASHION_MNIST or "
-                   "/usr/share/datasets/fashion-mnist).")
+@option("data-root", default=None,
+        help="Folder with the Fashion-MNIST IDX files (default: $IDFF_FASHION_MNIST or "
+             "/usr/share/datasets/fashion-mnist).")
 @click.option("--out", type=click.Path(dir_okay=False), default="cache/eval/fmnist_cnn.pt",
               help="Weights file (a .json sidecar records its SHA-256 and accuracy).")
 @click.option("--epochs", type=POSITIVE_INT, default=4)
-@click.option("--batch-size", type=POSITIVE_INT, default=128)
-@click.option("--lr", type=POSITIVE_FLOAT, default=2e-3)
-@click.option("--max-minutes", type=POSITIVE_FLOAT, default=10.0,
-              help="Stop after the epoch that passes this much CPU time.")
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
+@option("batch-size", default=128)
+@option("lr", default=2e-3)
+@option("max-minutes", default=10.0,
+        help="Stop after the epoch that passes this much CPU time.")
+@option("seed", default=0)
+@option("threads", default=1, help="torch CPU threads.")
 def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, seed, threads):
     """Train the Fashion-MNIST CNN whose features define the FD-FMNIST-CNN distance."""
 
@@ -164,19 +163,19 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
 @click.argument("a", type=click.Path())
 @click.argument("b", type=click.Path())
 @_feature_options
-@click.option("--n", "n", type=POSITIVE_INT, default=10_000,
-              help="Samples drawn when A or B is a run.")
-@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=10,
-              help="NFE when sampling a run.")
+@option("n", default=10_000,
+        help="Samples drawn when A or B is a run.")
+@option("nfe", default=10,
+        help="NFE when sampling a run.")
 @click.option("--solver", type=SolverSpec(plain=True), default=None,
               help="Solver when sampling a run (default: the run's).")
 @click.option("--gamma", type=NONNEG_FLOAT, default=0.0,
               help="IDFF pf sampling noise when sampling.")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("seed", default=0)
 @click.option("--save-stats", type=click.Path(dir_okay=False), default=None,
               help="Also write A's statistics to this .npz.")
 @click.option("--cache-dir", default="cache/eval/stats", help="Cache of folder statistics.")
-@click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
+@option("threads", default=1, help="torch CPU threads.")
 @device_option
 def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, solver, gamma,
             seed, save_stats, cache_dir, threads, device):
@@ -214,8 +213,8 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
 
 @click.command("nll")
 @run_argument(resolve=False)
-@click.option("--n", "n", type=POSITIVE_INT, default=1000,
-              help="Evaluation points (fresh toy draws, file rows or test images).")
+@option("n", default=1000,
+        help="Evaluation points (fresh toy draws, file rows or test images).")
 @click.option("--estimator", type=click.Choice(["auto", "exact", "hutchinson",
                                                  "hutchinson-gaussian"]), default="auto",
               help="Divergence: exact (default for D ≤ 16) or Hutchinson's estimator.")
@@ -225,7 +224,7 @@ def fid_cmd(a, b, features, inception, classifier, classifier_sha256, n, nfe, so
 @click.option("--rtol", type=POSITIVE_FLOAT, default=1e-5)
 @click.option("--t-end", type=UNIT_INTERVAL, default=1e-3,
               help="IDFF fields are singular at t = 1: data are placed at t = 1 - t_end.")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("seed", default=0)
 @device_option
 def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
     """Negative log-likelihood (nats, bits/dim) of a run's ODE.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from idff.cli.common import MAX_NFE, NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT, device_option
+from idff.cli.common import POSITIVE_FLOAT, POSITIVE_INT, device_option
+from idff.cli.options import option
 from idff.cli.sampler_spec import SolverSpec
 from idff.cli.vocabulary import refuse_shipped, renamed, run_argument
 from idff.threads import choose_threads
@@ -16,26 +17,26 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 @click.command("tune-schedule")
 @run_argument()
-@click.option("--nfe", type=click.IntRange(1, MAX_NFE), required=True,
-              help="The budget the grid is for.")
+@option("nfe", required=True,
+        help="The budget the grid is for.")
 @click.option("--solver", type=SolverSpec(plain=True), default=None,
               help="An ODE solver that runs on a grid (euler, midpoint, heun, ab2-ab4, dpm2m, "
                    "dpm3m, unipc2, unipc3). Default: the run's.")
 @click.option("--teacher-nfe", type=POSITIVE_INT, default=100,
               help="Budget of the teacher solve: the run's solver (midpoint unless it is a "
                    "higher-order ODE solver) on the uniform grid.")
-@click.option("--n", "n_train", type=POSITIVE_INT, default=256, help="Training noises.")
+@option("n", "n_train", default=256, help="Training noises.")
 @click.option("--n-held", type=POSITIVE_INT, default=64,
               help="Held-out noises that report the error before and after.")
 @click.option("--iters", type=POSITIVE_INT, default=60, help="Adam iterations.")
 @renamed("--batch", "--batch-size")
-@click.option("--batch-size", type=POSITIVE_INT, default=32, help="Noises per iteration.")
-@click.option("--lr", type=POSITIVE_FLOAT, default=0.05, help="Adam learning rate.")
+@option("batch-size", default=32, help="Noises per iteration.")
+@option("lr", default=0.05, help="Adam learning rate.")
 @click.option("--rho", type=POSITIVE_FLOAT, default=2.0,
               help="The starting grid: power with this exponent.")
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--threads", type=POSITIVE_INT, default=1, help="torch CPU threads.")
-@click.option("--dry-run", is_flag=True, help="Fit and report, but do not store the grid.")
+@option("seed", default=0)
+@option("threads", default=1, help="torch CPU threads.")
+@option("dry-run", help="Fit and report, but do not store the grid.")
 @device_option
 def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch_size, lr, rho,
                   seed, threads, dry_run, device):

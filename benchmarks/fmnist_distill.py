@@ -1,0 +1,157 @@
+"""One and two network calls on Fashion-MNIST: the shipped batch-128 teachers (IDFF and
+OT-CFM) distilled by x1head and by reflow on the same cached teacher pairs, scored by
+FD-FMNIST-CNN against the teachers at NFE 100 and 4.
+
+Three stages, each resumable (rerun the same command after an interruption):
+
+    python benchmarks/fmnist_distill.py train   # 4 students; pairs made once per teacher
+    python benchmarks/fmnist_distill.py eval    # idff bench nfe per student, --store
+    python benchmarks/fmnist_distill.py table   # results/eval/fmnist_students.md and .png
+
+``train`` is ``idff distill fashion_mnist/T-b128 --out runs/students/T-M --method M
+--pairs 16384 --pair-nfe 6 --steps 1000`` for each teacher T and method M (the second
+method with ``--pairs-from`` the first, so both train on the very same pairs). ``eval``
+scores each student at NFE 1 and 2 with the protocol of the teachers' stored cells
+(2000 samples, 500 per validation candidate, seed 0), choosing among Euler and midpoint on
+the validation reference and storing the choice in the student. ``table`` sets them
+beside the teachers' NFE-100 and NFE-4 cells, measured earlier with the same protocol.
+One torch thread throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT / "results" / "eval"
+CLASSIFIER = ROOT / "checkpoints" / "fashion_mnist" / "classifier" / "fmnist_cnn.pt"
+CLASSIFIER_SHA = "461f769f7193fb4dbaa2bb43ddbeddff3498b9f5000ca4774c63ab6de80dedc5"
+TEACHERS = {"idff": "fashion_mnist/idff-b128", "otcfm": "fashion_mnist/otcfm-b128"}
+LABEL = {"idff": "IDFF", "otcfm": "OT-CFM"}
+#: the teachers' cells, measured with the same protocol (docs/results/images.md)
+TEACHER_CELLS = {"idff": {100: "fmnist_b128_s0_idff_100.csv", 4: "fmnist_fewstep_b128_s0_idff.csv",
+                          2: "fmnist_fewstep_b128_s0_idff.csv"},
+                 "otcfm": {100: "fmnist_b128_s0_otcfm_100.csv",
+                           4: "fmnist_fewstep_b128_s0_otcfm.csv",
+                           2: "fmnist_fewstep_b128_s0_otcfm.csv"}}
+METHODS = ("x1head", "reflow")
+TARGET = {1: 1.3, 2: 1.1}
+
+
+def student_dir(runs: Path, teacher: str, method: str) -> Path:
+    return runs / f"{teacher}-{method}"
+
+
+def train(args) -> None:
+    import idff
+
+    for teacher, name in TEACHERS.items():
+        first = None
+        for method in METHODS:
+            out = student_dir(args.runs, teacher, method)
+            idff.distill(name, out, method, pairs=args.pairs, pair_nfe=args.pair_nfe,
+                         steps=args.steps, seed=0, resume=(out / "config.json").is_file(),
+                         pairs_from=first,
+                         echo=lambda line, o=out: print(f"{o.name}: {line}", flush=True))
+            first = out
+
+
+def evaluate(args) -> None:
+    for teacher in TEACHERS:
+        for method in METHODS:
+            out = student_dir(args.runs, teacher, method)
+            cmd = ["idff", "bench", "nfe", str(out), "--run-label", f"{LABEL[teacher]} {method}",
+                   "--nfe", "1,2", "--solvers", "euler,midpoint", "--gammas", "0",
+                   "--n-eval", "2000", "--n-val", "500", "--features", "classifier",
+                   "--classifier", str(CLASSIFIER), "--classifier-sha256", CLASSIFIER_SHA,
+                   "--threads", "1", "--store", "--out",
+                   str(EVAL / f"fmnist_student_{teacher}_{method}")]
+            if teacher == "idff":
+                cmd[6:6] = ["--field", "x1"]
+            print(" ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True)
+
+
+def _cells(path: Path) -> dict[int, dict[str, str]]:
+    with open(path, newline="") as f:
+        return {int(r["nfe_budget"]): r for r in csv.DictReader(f) if r["nfe_budget"].isdigit()}
+
+
+def _fmt(r: dict[str, str]) -> str:
+    return (f"{float(r['value']):.1f} [{float(r['FD-FMNIST-CNN_lo']):.1f}, "
+            f"{float(r['FD-FMNIST-CNN_hi']):.1f}]")
+
+
+def table(args) -> None:
+    lines = ["| teacher | sampler | NFE 1 | NFE 2 | NFE 4 | NFE 100 | NFE 1 / teacher NFE 100 "
+             "| NFE 2 / teacher NFE 100 | precision / recall at NFE 1 |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    costs = []
+    for teacher in TEACHERS:
+        ref = {n: _cells(EVAL / f)[n] for n, f in TEACHER_CELLS[teacher].items()}
+        base = float(ref[100]["value"])
+        lines.append(f"| {LABEL[teacher]} | teacher's stored samplers | | {_fmt(ref[2])} | "
+                     f"{_fmt(ref[4])} | {_fmt(ref[100])} | | {float(ref[2]['value']) / base:.2f} "
+                     "| |")
+        for method in METHODS:
+            rows = _cells(EVAL / f"fmnist_student_{teacher}_{method}.csv")
+            r1, r2 = rows[1], rows[2]
+            ratio = [float(r["value"]) / base for r in (r1, r2)]
+            met = ["met" if q <= TARGET[n] else "not met" for n, q in zip((1, 2), ratio)]
+            lines.append(f"| {LABEL[teacher]} | {method} student ({r1['noise']}; {r2['noise']}) | "
+                         f"{_fmt(r1)} | {_fmt(r2)} | | | {ratio[0]:.2f} ({met[0]}) | "
+                         f"{ratio[1]:.2f} ({met[1]}) | {float(r1['precision']):.2f} / "
+                         f"{float(r1['recall']):.2f} |")
+            c = json.loads((student_dir(args.runs, teacher, method) / "costs.json").read_text())
+            costs.append(f"| {LABEL[teacher]} | {method} | {c['teacher_evals']:,} | "
+                         f"{c['student_steps']:,} ({c['step_share']:.0%}) | "
+                         f"{c['seconds_pairs'] / 60:.0f} | {c['seconds_train'] / 60:.0f} |")
+    text = "\n".join(lines + ["", "| teacher | method | teacher calls for the pairs | student "
+                              "steps (share of the teacher's) | pair minutes | training minutes |",
+                              "|---|---|---:|---:|---:|---:|", *costs]) + "\n"
+    (EVAL / "fmnist_students.md").write_text(text)
+    print(text)
+    figure(args.runs, EVAL / "fmnist_students.png")
+
+
+def figure(runs: Path, path: Path, n: int = 8) -> None:
+    """One row per sampler, the same 8 noises in every row."""
+    import idff
+
+    x0 = torch.randn(n, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    rows, names = [], []
+    for teacher, name in TEACHERS.items():
+        t = idff.load(name)
+        rows += [t.sample(n, x0=x0, nfe=100, solver="midpoint", seed=0, threads=1).x,
+                 t.sample(n, x0=x0, nfe=2, seed=0, threads=1).x]
+        names += [f"{LABEL[teacher]} teacher NFE 100", f"{LABEL[teacher]} teacher NFE 2"]
+        for method in METHODS:
+            s = idff.load(student_dir(runs, teacher, method))
+            for k in (1, 2):
+                rows.append(s.sample(n, x0=x0, nfe=k, seed=0, threads=1).x)
+                names.append(f"{LABEL[teacher]} {method} NFE {k}")
+    idff.save_grid(torch.cat(rows), path, nrow=n)
+    path.with_suffix(".txt").write_text("rows, top to bottom:\n" + "\n".join(names) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("stage", choices=["train", "eval", "table"])
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "students")
+    ap.add_argument("--pairs", type=int, default=16384)
+    ap.add_argument("--pair-nfe", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=1000)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    {"train": train, "eval": evaluate, "table": table}[args.stage](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

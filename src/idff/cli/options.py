@@ -1,0 +1,98 @@
+"""The command line's one vocabulary: each option that more than one command takes is
+declared here once, with its type and its meaning, and commands name it.
+
+``@option("seed")`` gives a command ``--seed`` as every other command has it; a command may
+set its own ``default`` and a ``help`` that says what the value does *there* (never another
+type: ``tests/test_cli_vocabulary.py`` walks every command and checks). The training
+options come from the fields of :class:`~idff.training.TrainConfig` (their types and
+checks), with each task's defaults: :func:`train_options`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import click
+
+from idff.cli.common import MAX_NFE, NONNEG_FLOAT, NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT
+
+__all__ = ["VOCABULARY", "option", "train_options", "TRAIN_OPTIONS"]
+
+#: name -> click.option settings; ``help`` is the default help text
+VOCABULARY: dict[str, dict[str, Any]] = {
+    "seed": dict(type=NONNEG_INT, default=0, help="Random seed (an integer >= 0)."),
+    "n": dict(type=POSITIVE_INT, help="Number of samples."),
+    "nfe": dict(type=click.IntRange(1, MAX_NFE), default=None,
+                help="Network evaluations per sample (per frame or lead for time series)."),
+    "batch-size": dict(type=POSITIVE_INT, help="Samples per batch."),
+    "steps": dict(type=POSITIVE_INT, help="Training steps (train.steps)."),
+    "lr": dict(type=POSITIVE_FLOAT, help="Learning rate (train.lr)."),
+    "threads": dict(type=POSITIVE_INT, default=None, help="torch CPU threads."),
+    "sigma": dict(type=NONNEG_FLOAT, default=None, help="Path noise σ (objective.sigma)."),
+    "members": dict(type=POSITIVE_INT, help="Ensemble size."),
+    "horizon": dict(type=POSITIVE_INT, help="Longest lead the model is trained for."),
+    "ckpt-every": dict(type=POSITIVE_INT,
+                       help="Steps between checkpoints (Ctrl-C and SIGTERM also save one)."),
+    "max-minutes": dict(type=POSITIVE_FLOAT, default=None, help="Stop (and save) after this."),
+    "num-channels": dict(type=POSITIVE_INT, default=32, help="UNet width (a multiple of 32)."),
+    "hidden": dict(type=POSITIVE_INT, default=256, help="Width of the MLP's hidden layers."),
+    "depth": dict(type=POSITIVE_INT, default=3, help="Hidden layers of the MLP."),
+    "data-root": dict(type=click.Path(file_okay=False), default=None,
+                      help="Folder holding the data set."),
+    "compile": dict(is_flag=True, help="torch.compile the network (compiling takes a while "
+                                       "first; pays off for long runs)."),
+    "dry-run": dict(is_flag=True, help="Check everything, run nothing long, write nothing."),
+    "run-label": dict(multiple=True, help="One label per run (default: its method)."),
+    "grids": dict(default="uniform",
+                  help="Comma-separated time grids to choose from (uniform, power:RHO, "
+                       "logsnr, custom)."),
+    "n-eval": dict(type=POSITIVE_INT, default=2000, help="Samples per evaluated cell."),
+}
+
+
+def option(name: str, *decls: str, **changes: Any):
+    """The vocabulary's ``--name`` (``decls``: extra spellings or the parameter name, as
+    ``click.option`` takes them); ``changes``: this command's ``default``, ``help``,
+    ``required``... (not another type)."""
+    if name not in VOCABULARY:
+        raise KeyError(f"--{name} is not in the CLI vocabulary; add it to "
+                       "idff.cli.options.VOCABULARY.")
+    if "type" in changes:
+        raise TypeError(f"--{name} has one type in every command; do not change it.")
+    return click.option(f"--{name}", *decls, **{**VOCABULARY[name], **changes})
+
+
+#: the TrainConfig fields a training command offers, with their option names
+TRAIN_OPTIONS = {"steps": "steps", "lr": "lr", "seed": "seed", "ckpt_every": "ckpt-every",
+                 "max_minutes": "max-minutes"}
+
+
+def train_options(defaults: dict[str, Any], only: tuple[str, ...] | None = None,
+                  helps: dict[str, str] | None = None):
+    """``--steps``, ``--lr``, ``--seed``, ``--ckpt-every``, ``--max-minutes``: the
+    :class:`~idff.training.TrainConfig` fields a training command sets, defaulting to the
+    task's ``defaults`` (``{"steps": 5000, ...}``; a field absent there defaults to the
+    TrainConfig default, or to ``None``, "the preset's", where ``defaults`` is ``None``).
+
+    Args:
+        only: the fields to offer (default: all of :data:`TRAIN_OPTIONS`).
+        helps: help texts by field name, replacing the vocabulary's.
+    """
+    from idff.training.config import TrainConfig
+
+    known = {f.name: f for f in fields(TrainConfig)}
+    names = [k for k in TRAIN_OPTIONS if only is None or k in only]
+    for k in names:
+        if k not in known:  # a renamed field must be renamed here too
+            raise KeyError(f"TrainConfig has no field {k!r}.")
+
+    def decorate(fn):
+        for k in reversed(names):
+            f = known[k]
+            default = (None if defaults is None else defaults.get(k, f.default))
+            extra = {"help": helps[k]} if helps and k in helps else {}
+            fn = option(TRAIN_OPTIONS[k], default=default, **extra)(fn)
+        return fn
+
+    return decorate
