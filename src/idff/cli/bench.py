@@ -10,7 +10,6 @@ import click
 
 from idff.cli.common import (
     MAX_NFE,
-    NONNEG_INT,
     POSITIVE_INT,
     device_option,
     grid_list,
@@ -19,6 +18,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.eval import _extractor, _feature_options
+from idff.cli.options import option
 from idff.cli.outputs import guard_bench_out
 from idff.cli.vocabulary import refuse_shipped, renamed, run_argument
 from idff.errors import UserError, check_output_path
@@ -71,7 +71,7 @@ def bench() -> None:
 @click.option("--run-label", "labels", multiple=True, help="One label per run (default: method).")
 @click.option("--nfe", "nfe_list", default="1,2,4,6,10,20,50,100,adaptive",
               help="Comma-separated budgets; 'adaptive' = dopri5.")
-@click.option("--n-eval", type=POSITIVE_INT, default=2000, help="Samples per evaluated cell.")
+@option("n-eval", default=2000, help="Samples per evaluated cell.")
 @click.option("--n-val", type=POSITIVE_INT, default=1000, help="Samples per validation candidate.")
 @click.option("--gammas", default="0,0.5,1",
               help="IDFF sampling-noise candidates: γ for --field pf, s for published.")
@@ -97,12 +97,12 @@ def bench() -> None:
               help="Images: validation reference size.")
 @click.option("--ref-eval", type=POSITIVE_INT, default=10_000,
               help="Images: evaluation reference size.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="Images: Fashion-MNIST IDX folder.")
+@option("data-root", default=None,
+        help="Images: Fashion-MNIST IDX folder.")
 @_feature_options
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--threads", type=POSITIVE_INT, default=1,
-              help="torch CPU threads (timings depend on it).")
+@option("seed", default=0)
+@option("threads", default=1,
+        help="torch CPU threads (timings depend on it).")
 @click.option("--out", type=click.Path(), required=True,
               help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv, OUT.meta.json "
                    "and the journal OUT.jsonl.")
@@ -113,8 +113,8 @@ def bench() -> None:
                    "(sampling.budgets): sampling the run at that NFE then uses it unless a "
                    "solver, grid or noise is named. Needs --solvers.")
 @device_option
-@click.option("--compile", "compile_", is_flag=True,
-              help="torch.compile the networks (the first cells' times include compiling).")
+@option("compile", "compile_",
+        help="torch.compile the networks (the first cells' times include compiling).")
 def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, field_kind,
               select_metric, ref_val, ref_eval, data_root, features, inception, classifier,
               classifier_sha256, seed, threads, out, fresh, store, device, compile_):
