@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idff.eval.bench import fashion_mnist_quality, parse_solver
+from idff.eval.bench.quality import fashion_mnist_quality
+from idff.eval.bench.samplers import parse_solver
 from idff.eval.distribution import frechet_bootstrap
 from idff.eval.fid import classifier_extractor, frechet_distance
 from idff.io import atomic_write

@@ -23,7 +23,7 @@ import argparse
 import math
 from pathlib import Path
 
-from idff.eval.bench import read_csv
+from idff.eval.bench.report import read_csv
 
 #: differences at most this large are ties (the tables print one decimal)
 TIE = 0.05

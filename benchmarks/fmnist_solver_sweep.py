@@ -19,7 +19,8 @@ import argparse
 
 import torch
 
-from idff.eval.bench import fashion_mnist_quality, parse_grid, parse_solver
+from idff.eval.bench.quality import fashion_mnist_quality
+from idff.eval.bench.samplers import parse_grid, parse_solver
 from idff.eval.fid import classifier_extractor
 from idff.runs import load
 

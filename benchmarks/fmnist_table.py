@@ -11,7 +11,7 @@ import argparse
 import math
 from pathlib import Path
 
-from idff.eval.bench import read_csv
+from idff.eval.bench.report import read_csv
 
 
 def main() -> None:

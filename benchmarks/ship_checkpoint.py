@@ -21,14 +21,14 @@ import json
 import shutil
 from pathlib import Path
 
-from idff.eval.bench import read_csv
+from idff.eval.bench.report import read_csv
 from idff.run_config import upgrade_config
 
 
 def chosen_sampling(bench_csv: Path, nfe: int) -> dict:
     """The sampling settings of the candidate chosen at budget ``nfe`` (solver, grid, noise:
     names such as ``midpoint gamma=0`` or ``rk2:0.25 power:1.5 gamma=0``)."""
-    from idff.eval.bench import parse_grid, parse_solver
+    from idff.eval.bench.samplers import parse_grid, parse_solver
 
     rows = [r for r in read_csv(bench_csv) if r.nfe_budget == str(nfe)]
     if not rows:
@@ -76,7 +76,8 @@ def main() -> None:
 def store_fewstep(run: Path, table: Path) -> None:
     """Store the candidate ``table`` chose at each budget in ``run`` (``sampling.budgets``):
     the candidates are rebuilt under the same names, and their settings written."""
-    from idff.eval.bench import entry_from_run, store_choices
+    from idff.eval.bench.entries import entry_from_run
+    from idff.eval.bench.store import store_choices
 
     rows = [r for r in read_csv(table) if r.nfe_budget.isdigit()]
     parts = [r.noise.split() for r in rows]

@@ -129,7 +129,13 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     import shlex
     import sys
 
-    from idff.eval import bench as B
+    from idff.eval.bench.entries import entry_from_run
+    from idff.eval.bench.plot import plot_quality_vs_nfe
+    from idff.eval.bench.quality import ToyQuality, fashion_mnist_quality
+    from idff.eval.bench.report import write_csv, write_markdown
+    from idff.eval.bench.runner import run_benchmark
+    from idff.eval.bench.samplers import parse_solver
+    from idff.eval.bench.store import store_choices
     from idff.training.checkpoint import RunError
 
     choose_threads(threads)
@@ -156,7 +162,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
         solver_list = [x.strip() for x in solvers.split(",") if x.strip()] or None
         for x in solver_list or []:
             try:
-                B.parse_solver(x)
+                parse_solver(x)
             except ValueError as e:
                 raise ValueError(f"--solvers: {str(e).rstrip('.')} (rk2:ALPHA places rk2's "
                                  "second call).") from None
@@ -167,8 +173,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
             raise ValueError("--store writes the sampler chosen among --solvers (and "
                              "--grids) into each run; give --solvers, e.g. --solvers "
                              "midpoint,rk2:0.25,unipc3 --grids uniform,power.")
-        entries = [B.entry_from_run(r, labels[i] if labels else None, gam, field_kind,
-                                    solver_list, device, compile_, grid_specs)
+        entries = [entry_from_run(r, labels[i] if labels else None, gam, field_kind,
+                                  solver_list, device, compile_, grid_specs)
                    for i, r in enumerate(runs)]
         idle = typed("field_kind", "gammas")  # IDFF's field and noise; velocity runs have none
         if idle and not any(e.method == "idff" for e in entries):
@@ -195,7 +201,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                                 "scored by MMD and W2 against fresh toy samples, not against "
                                 "image references or features; drop "
                                 f"{'them' if len(image_only) > 1 else 'it'}.")
-            quality = B.ToyQuality(datasets.pop(), n_eval, seed)
+            quality = ToyQuality(datasets.pop(), n_eval, seed)
         else:
             for e in entries:
                 dataset = e.info.get("dataset")
@@ -205,18 +211,18 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
                         f"references, but this run was trained on {dataset!r}."
                     )
             ext = _extractor(features, inception, classifier, classifier_sha256, device)
-            quality = B.fashion_mnist_quality(ext, data_root, ref_val, ref_eval, seed=seed)
+            quality = fashion_mnist_quality(ext, data_root, ref_val, ref_eval, seed=seed)
         outp = Path(out)
         journal = Path(f"{outp}.jsonl")
         if fresh and journal.exists():
             journal.unlink()
-        rows, val_log = B.run_benchmark(entries, quality, nfes, n_eval, n_val, seed,
-                                        echo=click.echo, journal=journal,
-                                        select=select_metric)
+        rows, val_log = run_benchmark(entries, quality, nfes, n_eval, n_val, seed,
+                                      echo=click.echo, journal=journal,
+                                      select=select_metric)
     except (ValueError, FileNotFoundError, RunError, ImportError) as e:
         _fail(e)
     floor = quality.floor()
-    B.write_csv(rows, outp.with_suffix(".csv"))
+    write_csv(rows, outp.with_suffix(".csv"))
     _write_val_csv(val_log, outp.with_suffix(".val.csv"))
     runs_txt = ", ".join(f"{e.label} = {e.info['run']} ({e.info['train_steps']} steps)"
                          for e in entries)
@@ -224,8 +230,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     header = (f"Runs: {runs_txt}. torch threads: {threads}. Command: "
               f"`idff {shlex.join(argv)}`. Every row: the CSV"
               + ("; validation scores: .val.csv." if val_log else "."))
-    text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
-    B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
+    text = write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
+    plot_quality_vs_nfe(rows, outp.with_suffix(".png"), floor=floor.get(quality.name))
     meta = {"metric": quality.name, "protocol": quality.protocol, "floor": floor,
             "header": header, "threads": threads}
     atomic_write_text(json.dumps(meta, indent=2) + "\n", outp.with_suffix(".meta.json"))
@@ -234,7 +240,7 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
     if store:
         per = len(nfes)
         for i, e in enumerate(entries):
-            chosen = B.store_choices(e, rows[i * per:(i + 1) * per])
+            chosen = store_choices(e, rows[i * per:(i + 1) * per])
             what = "; ".join(f"NFE {k}: {' '.join(f'{a}={b}' for a, b in v.items())}"
                              for k, v in chosen.items()) or "nothing (no budget was scored)"
             click.echo(f"stored in {e.info['run']}/config.json (sampling.budgets): {what}")
@@ -255,7 +261,8 @@ def bench_merge(parts, out, title):
     import json
     from types import SimpleNamespace
 
-    from idff.eval import bench as B
+    from idff.eval.bench.plot import plot_quality_vs_nfe
+    from idff.eval.bench.report import read_csv, write_csv, write_markdown
 
     check_output_path(out)
     guard_bench_out(out, journal=False)
@@ -272,7 +279,7 @@ def bench_merge(parts, out, title):
                     "nfe' run (it writes PREFIX.csv and PREFIX.meta.json)."
                 )
             metas.append(json.loads(meta_path.read_text()))
-            rows += B.read_csv(base.with_suffix(".csv"))
+            rows += read_csv(base.with_suffix(".csv"))
             val = base.with_suffix(".val.csv")
             if val.is_file():
                 with open(val, newline="") as f:
@@ -291,13 +298,13 @@ def bench_merge(parts, out, title):
     metric, protocol = protocols.pop()
     floor = metas[0].get("floor") or {}
     outp = Path(out)
-    B.write_csv(rows, outp.with_suffix(".csv"))
+    write_csv(rows, outp.with_suffix(".csv"))
     _write_val_csv(val_rows, outp.with_suffix(".val.csv"))
     header = "Joined from:\n\n" + "\n".join(f"- {m['header']}" for m in metas)
     quality = SimpleNamespace(name=metric, protocol=protocol)
-    text = B.write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
-    B.plot_quality_vs_nfe(rows, outp.with_suffix(".png"), title=title,
-                          floor=floor.get(metric))
+    text = write_markdown(rows, outp.with_suffix(".md"), quality, header, floor)
+    plot_quality_vs_nfe(rows, outp.with_suffix(".png"), title=title,
+                        floor=floor.get(metric))
     atomic_write_text(json.dumps(
         {"metric": metric, "protocol": protocol, "floor": floor, "header": header,
          "parts": list(parts)}, indent=2) + "\n", outp.with_suffix(".meta.json"))

@@ -133,7 +133,8 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
                              "use the matching --features.")
         return st, f"{p} ({st.n if st.n > 0 else '?'} images, precomputed)"
     if (p / "config.json").is_file() or (p.is_file() and p.suffix in (".pt", ".pth")):
-        from idff.eval.bench import entry_from_run, run_sampler
+        from idff.eval.bench.entries import entry_from_run
+        from idff.eval.bench.samplers import run_sampler
         from idff.runs import load
 
         # a published image checkpoint (docs/METHOD.md, "Published checkpoints"), sampled

@@ -53,7 +53,7 @@ def tune_schedule(run, nfe, solver, teacher_nfe, n_train, n_held, iters, batch_s
     import torch
 
     from idff.errors import ConfigError, UserError
-    from idff.eval.bench import store_budgets
+    from idff.eval.bench.store import store_budgets
     from idff.runlock import hold_for_command
     from idff.runs import load
     from idff.sampling.integrate import integrate

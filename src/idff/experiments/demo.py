@@ -10,7 +10,8 @@ import torch
 
 from idff.data.toys import sample_toy
 from idff.errors import TrainingInterrupted, UserError
-from idff.eval.bench import BenchRow, plot_quality_vs_nfe
+from idff.eval.bench.plot import plot_quality_vs_nfe
+from idff.eval.bench.records import BenchRow
 from idff.experiments.demo_cache import claim_demo_folder, demo_settings, finish_run, prepare_run
 from idff.experiments.plots import plot_samples_and_trajectories
 from idff.experiments.toy import (

@@ -43,6 +43,7 @@ from idff.experiments.kolmogorov_report import (
     tables,
 )
 from idff.sampling import SamplingConfig
+from idff.sampling.registry import parse_grid
 from idff.threads import choose_threads
 from idff.training import TrainConfig
 
@@ -214,7 +215,6 @@ def run_benchmark(
     Raises:
         ConfigError: a bad grid candidate, or a bad count (``jobs``, ``long_*``).
     """
-    from idff.eval.bench import parse_grid
     from idff.io import atomic_write_json, atomic_write_text
 
     for key, v, lo in (("jobs", jobs, 1), ("long_frames", long_frames, 0),

@@ -30,6 +30,7 @@ from idff.methods import make_objective, network_kind
 from idff.models import build_model
 from idff.run_kind import RunKind, load_weights
 from idff.sampling import SamplingConfig
+from idff.sampling.registry import parse_grid
 from idff.timeseries.lorenz import compare_lorenz, lorenz63
 from idff.training import TrainConfig, Trainer
 from idff.training.checkpoint import init_from_run
@@ -509,7 +510,6 @@ def run_md_benchmark(
     """
     import time
 
-    from idff.eval.bench import parse_grid
     from idff.md.plots import plot_ramachandran, plot_torsion_series
     from idff.timeseries.lorenz import plot_lorenz
 

@@ -1,6 +1,6 @@
 """Figures: samples with their trajectories.
 
-Quality versus NFE is drawn by :func:`idff.eval.bench.plot_quality_vs_nfe`.
+Quality versus NFE is drawn by :func:`idff.eval.bench.plot.plot_quality_vs_nfe`.
 """
 
 from __future__ import annotations
