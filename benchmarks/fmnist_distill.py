@@ -7,6 +7,7 @@ Three stages, each resumable (rerun the same command after an interruption):
     python benchmarks/fmnist_distill.py train   # 4 students; pairs made once per teacher
     python benchmarks/fmnist_distill.py eval    # idff bench nfe per student, --store
     python benchmarks/fmnist_distill.py table   # results/eval/fmnist_students.md and .png
+    python benchmarks/fmnist_distill.py ship    # checkpoints/fashion_mnist/T-b128-student
 
 ``train`` is ``idff distill fashion_mnist/T-b128 --out runs/students/T-M --method M
 --pairs 16384 --pair-nfe 6 --steps 1000`` for each teacher T and method M (the second
@@ -15,7 +16,9 @@ scores each student at NFE 1 and 2 with the protocol of the teachers' stored cel
 (2000 samples, 500 per validation candidate, seed 0), choosing among Euler and midpoint on
 the validation reference and storing the choice in the student. ``table`` sets them
 beside the teachers' NFE-100 and NFE-4 cells, measured earlier with the same protocol.
-One torch thread throughout.
+``ship`` copies, for each teacher, the student with the lower validation FD at NFE 1
+(weights, config and its stored samplers; not its pairs) to ``checkpoints/``, where
+``idff.load("fashion_mnist/idff-b128-student")`` finds it. One torch thread throughout.
 """
 
 from __future__ import annotations
@@ -141,16 +144,42 @@ def figure(runs: Path, path: Path, n: int = 8) -> None:
     path.with_suffix(".txt").write_text("rows, top to bottom:\n" + "\n".join(names) + "\n")
 
 
+def _val_fd(teacher: str, method: str, nfe: int) -> float:
+    """The best validation FD of the student's candidates at ``nfe``."""
+    path = EVAL / f"fmnist_student_{teacher}_{method}.val.csv"
+    with open(path, newline="") as f:
+        vals = [float(r["val_FD-FMNIST-CNN"]) for r in csv.DictReader(f)
+                if r["nfe_budget"] == str(nfe) and r["val_FD-FMNIST-CNN"]]
+    return min(vals)
+
+
+def ship(args) -> None:
+    import idff
+
+    for teacher, name in TEACHERS.items():
+        best = min(METHODS, key=lambda m: _val_fd(teacher, m, 1))
+        student = idff.load(student_dir(args.runs, teacher, best))
+        dest = ROOT / "checkpoints" / f"{name}-student"
+        if dest.exists():
+            raise SystemExit(f"{dest} exists; remove it to ship again.")
+        cfg = student.config
+        cfg["distill"]["teacher"].update(run=name, name=name)  # found by name, not by path
+        cfg["init_from"] = {**cfg["init_from"], "run": name}
+        student.save(dest)
+        print(f"shipped {best} student of {name} to {dest} "
+              f"(validation FD at NFE 1: {_val_fd(teacher, best, 1):.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["train", "eval", "table"])
+    ap.add_argument("stage", choices=["train", "eval", "table", "ship"])
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "students")
     ap.add_argument("--pairs", type=int, default=16384)
     ap.add_argument("--pair-nfe", type=int, default=6)
     ap.add_argument("--steps", type=int, default=1000)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    {"train": train, "eval": evaluate, "table": table}[args.stage](args)
+    {"train": train, "eval": evaluate, "table": table, "ship": ship}[args.stage](args)
 
 
 if __name__ == "__main__":
