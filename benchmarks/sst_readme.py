@@ -56,6 +56,10 @@ Per-lead scores: `per_lead.csv`; all numbers: `metrics.json`; figure: `forecast.
 """
 
 
+#: everything from this line on in an existing README is kept: notes written by hand
+NOTES = "<!-- notes below are written by hand; benchmarks/sst_readme.py keeps them -->"
+
+
 def main(argv: list[str] | None = None) -> Path:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,6 +76,9 @@ def main(argv: list[str] | None = None) -> Path:
     text = readme(json.loads((folder / "setup.json").read_text()),
                   (folder / "table.md").read_text(), str(args.results))
     out = args.out or folder / "README.md"
+    old = out.read_text() if out.is_file() else ""
+    if NOTES in old:  # the notes written by hand below the mark are kept
+        text = text.rstrip("\n") + "\n\n" + old[old.index(NOTES):]
     out.write_text(text)
     print(f"wrote {out}")
     return out
