@@ -9,9 +9,10 @@ Three stages, each resumable (rerun the same command after an interruption):
     python benchmarks/fmnist_distill.py table   # results/eval/fmnist_students.md and .png
     python benchmarks/fmnist_distill.py ship    # checkpoints/fashion_mnist/T-b128-student
 
-``train`` is ``idff distill fashion_mnist/T-b128 --out runs/students/T-M --method M
---pairs 16384 --pair-nfe 6 --steps 1000`` for each teacher T and method M (the second
-method with ``--pairs-from`` the first, so both train on the very same pairs). ``eval``
+``train`` makes each teacher T's 16,384 pairs once (its stored sampler at NFE 6) in
+``runs/students/pairs-T``, then runs ``idff distill fashion_mnist/T-b128 --out
+runs/students/T-M --method M --pairs 16384 --pair-nfe 6 --steps 800 --pairs-from
+runs/students/pairs-T`` for each method M, so both methods train on the very same pairs. ``eval``
 scores each student at NFE 1 and 2 with the protocol of the teachers' stored cells
 (2000 samples, 500 per validation candidate, seed 0), choosing among Euler and midpoint on
 the validation reference and storing the choice in the student. ``table`` sets them
@@ -54,16 +55,17 @@ def student_dir(runs: Path, teacher: str, method: str) -> Path:
 
 def train(args) -> None:
     import idff
+    from idff.distill.pairs import make_pairs
 
     for teacher, name in TEACHERS.items():
-        first = None
+        source = args.runs / f"pairs-{teacher}"
+        make_pairs(idff.load(name), source, args.pairs, args.pair_nfe, None, 0, echo=print)
         for method in METHODS:
             out = student_dir(args.runs, teacher, method)
             idff.distill(name, out, method, pairs=args.pairs, pair_nfe=args.pair_nfe,
                          steps=args.steps, seed=0, resume=(out / "config.json").is_file(),
-                         pairs_from=first,
+                         pairs_from=source,
                          echo=lambda line, o=out: print(f"{o.name}: {line}", flush=True))
-            first = out
 
 
 def evaluate(args) -> None:
@@ -176,7 +178,7 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "students")
     ap.add_argument("--pairs", type=int, default=16384)
     ap.add_argument("--pair-nfe", type=int, default=6)
-    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=800)
     args = ap.parse_args()
     torch.set_num_threads(1)
     {"train": train, "eval": evaluate, "table": table, "ship": ship}[args.stage](args)
