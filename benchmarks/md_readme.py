@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from idff.experiments.md import KINETIC_COLUMNS, LORENZ_COLUMNS, MD_COLUMNS, metric_table
+from idff.md.report import KINETIC_COLUMNS, LORENZ_COLUMNS, MD_COLUMNS, metric_table
 
 
 def readme(m: dict[str, Any], results: str = "results/md") -> str:

@@ -34,7 +34,7 @@ def test_data_train_forecast_and_benchmark(tmp_path):
                          "--split", "val", "--no-baselines", "--out", str(tmp_path / "fc_val")])
     assert res.exit_code == 0, res.output
     val = json.loads((tmp_path / "fc_val" / "metrics.json").read_text())
-    from idff.data.kolmogorov import load_split
+    from idff.kolmogorov.data import load_split
 
     n_val = load_split(tmp_path / "data" / "tiny", "val").shape[0]
     n_test = load_split(tmp_path / "data" / "tiny", "test").shape[0]
@@ -87,7 +87,7 @@ def test_data_train_forecast_and_benchmark(tmp_path):
 
 def test_default_grid_candidates_match_the_library():
     from idff.cli.kolmogorov import kolmogorov_benchmark
-    from idff.experiments.kolmogorov_benchmark import SELECT_GRIDS
+    from idff.kolmogorov.benchmark import SELECT_GRIDS
 
     opt = next(p for p in kolmogorov_benchmark.params if p.name == "grids")
     assert tuple(opt.default.split(",")) == SELECT_GRIDS

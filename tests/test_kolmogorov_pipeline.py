@@ -7,11 +7,22 @@ import numpy as np
 import pytest
 import torch
 
-from idff.data.kolmogorov import SIZES, KolmogorovWindows, generate, load_manifest, load_split
 from idff.errors import ConfigError, DataError
-from idff.experiments import kolmogorov as kx
-from idff.experiments import kolmogorov_benchmark as kb
-from idff.experiments import kolmogorov_report as kr
+from idff.kolmogorov.benchmark import run_benchmark, select_sampling
+from idff.kolmogorov.config import kolmogorov_run_config, load_data
+from idff.kolmogorov.data import SIZES, KolmogorovWindows, generate, load_manifest, load_split
+from idff.kolmogorov.forecast import (
+    Forecast,
+    climatology_forecast,
+    forecast_starts,
+    learned_forecast,
+    persistence_forecast,
+    physics_forecast,
+)
+from idff.kolmogorov.longrun import free_rollout, long_rollout_score, long_run_statistics
+from idff.kolmogorov.report import long_table
+from idff.kolmogorov.scores import score
+from idff.kolmogorov.train import load_kolmogorov_model, train_kolmogorov
 from idff.training import TrainConfig
 
 
@@ -52,71 +63,71 @@ def test_windows_pair_consecutive_frames(tiny):
 
 @pytest.mark.parametrize("forecaster", ["idff", "otcfm", "mse"])
 def test_train_forecast_and_score(tiny, tmp_path, forecaster):
-    cfg = kx.kolmogorov_run_config(forecaster, "tiny", tiny, horizon=4, batch_size=4,
-                                   model={"num_channels": 32, "channel_mult": [1, 2]})
-    kx.train_kolmogorov(cfg, tmp_path / "run", TrainConfig(steps=2, warmup=1, log_every=1,
-                                                            ckpt_every=2), progress=False)
-    model, cfg = kx.load_kolmogorov_model(tmp_path / "run")
-    data = kx.load_data(cfg["data"])
-    starts = kx.forecast_starts(data.splits["test"].shape[1], 4, cfg["context"], 1)
-    fc = kx.learned_forecast(model, cfg, data.splits["test"], starts, 4, members=3)
+    cfg = kolmogorov_run_config(forecaster, "tiny", tiny, horizon=4, batch_size=4,
+                                model={"num_channels": 32, "channel_mult": [1, 2]})
+    train_kolmogorov(cfg, tmp_path / "run", TrainConfig(steps=2, warmup=1, log_every=1,
+                                                         ckpt_every=2), progress=False)
+    model, cfg = load_kolmogorov_model(tmp_path / "run")
+    data = load_data(cfg["data"])
+    starts = forecast_starts(data.splits["test"].shape[1], 4, cfg["context"], 1)
+    fc = learned_forecast(model, cfg, data.splits["test"], starts, 4, members=3)
     m = 1 if forecaster == "mse" else 3
     assert fc.ens.shape == (4, m, 2, 1, 16, 16) and fc.truth.shape == (4, 2, 1, 16, 16)
-    s = kx.score(fc, 0.2)
+    s = score(fc, 0.2)
     assert len(s["per_lead"]) == 4 and s["nfe_per_lead"] == (1 if forecaster == "mse" else 3)
     assert (s["per_lead"][0]["ssr"] == 0) == (forecaster == "mse")
     with pytest.raises(ConfigError, match="trained for leads up to 4"):
-        kx.learned_forecast(model, cfg, data.splits["test"], starts, 5)
+        learned_forecast(model, cfg, data.splits["test"], starts, 5)
     # a free rollout's first block is the forecast from frame 0 with the same noise; the
     # next block goes on from the last generated frame
     test = data.splits["test"]
-    traj = kx.free_rollout(model, cfg, test, 6, members=3, trajectories=2, seed=7)
+    traj = free_rollout(model, cfg, test, 6, members=3, trajectories=2, seed=7)
     assert traj.shape == (6, m * 2, 16, 16) and torch.isfinite(traj).all()
-    fc0 = kx.learned_forecast(model, cfg, test, np.array([0]), 4, members=3, seed=7)
+    fc0 = learned_forecast(model, cfg, test, np.array([0]), 4, members=3, seed=7)
     torch.testing.assert_close(traj[:4], fc0.ens.flatten(1, 2)[:, :, 0])
-    torch.testing.assert_close(kx.free_rollout(model, cfg, test, 6, members=3,
-                                               trajectories=2, seed=7), traj)
+    torch.testing.assert_close(free_rollout(model, cfg, test, 6, members=3,
+                                            trajectories=2, seed=7), traj)
 
 
 def test_baselines_and_physics_ensemble(tiny):
     folder = tiny / "tiny"
     man = load_manifest(folder)
     raw = load_split(folder, "test")
-    data = kx.load_data({"root": str(tiny), "size": "tiny"})
-    starts = kx.forecast_starts(raw.shape[1], 3, 1, 2)
-    pers = kx.persistence_forecast(data.splits["test"], starts, 3)
-    clim = kx.climatology_forecast(data.splits["train"], data.splits["test"], starts, 3, 5)
-    phys = kx.physics_forecast(raw, man, starts, 3, members=4)
+    data = load_data({"root": str(tiny), "size": "tiny"})
+    starts = forecast_starts(raw.shape[1], 3, 1, 2)
+    pers = persistence_forecast(data.splits["test"], starts, 3)
+    clim = climatology_forecast(data.splits["train"], data.splits["test"], starts, 3, 5)
+    phys = physics_forecast(raw, man, starts, 3, members=4)
     for fc in (pers, clim, phys):
         torch.testing.assert_close(fc.truth, pers.truth)
     assert phys.ens.shape == (3, 4, 4, 1, 16, 16)
     # persistence is exact at lead 0; the solver from the true coarse state beats it at lead 1
-    s_phys, s_pers = kx.score(phys, 0.2), kx.score(pers, 0.2)
+    s_phys, s_pers = score(phys, 0.2), score(pers, 0.2)
     assert s_phys["per_lead"][0]["rmse"] < s_pers["per_lead"][0]["rmse"]
-    assert kx.score(clim, 0.2)["per_lead"][0]["ssr"] > 0
+    assert score(clim, 0.2)["per_lead"][0]["ssr"] > 0
 
 
 def test_score_closed_forms():
     truth = torch.zeros(2, 3, 1, 4, 4)
-    fc = kx.Forecast(truth[:, None] + 1.0, truth, 0, 0.0)
-    s = kx.score(fc, 0.5)
+    fc = Forecast(truth[:, None] + 1.0, truth, 0, 0.0)
+    s = score(fc, 0.5)
     assert s["per_lead"][1]["crps"] == pytest.approx(1.0)
     assert s["per_lead"][1]["rmse"] == pytest.approx(1.0)
     # a perfect pattern keeps correlation 1: the whole horizon counts
     y = torch.randn(2, 3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
-    s = kx.score(kx.Forecast(2 * y[:, None], y, 0, 0.0), 0.5)
+    s = score(Forecast(2 * y[:, None], y, 0, 0.0), 0.5)
     assert s["corr_time"] == 1.0 and s["corr_never_below"]
-    s = kx.score(kx.Forecast(-y[:, None], y, 0, 0.0), 0.5)
+    s = score(Forecast(-y[:, None], y, 0, 0.0), 0.5)
     assert s["corr_time"] == 0.0
 
 
 def test_score_rank_histograms_and_spectra():
-    from idff.timeseries.kolmogorov import energy_spectrum
+    from idff.kolmogorov.solver import energy_spectrum
 
     g = torch.Generator().manual_seed(1)
     y = torch.randn(2, 3, 1, 8, 8, generator=g)
     below = y[:, None] - 1.0 - torch.rand(2, 4, 3, 1, 8, 8, generator=g)  # 4 members under y
-    s = kx.score(kx.Forecast(below, y, 0, 0.0), 0.5)
+    s = score(Forecast(below, y, 0, 0.0), 0.5)
     row = s["per_lead"][0]
     assert row["ranks"] == [0.0, 0.0, 0.0, 0.0, 1.0] and row["outside"] == 1.0
     spec = s["spectra"]["1"]  # lead 1 is one of SPECTRUM_LEADS; lead 2 is not kept
@@ -125,7 +136,7 @@ def test_score_rank_histograms_and_spectra():
     assert spec["members"] == pytest.approx(energy_spectrum(below[0].flatten(0, 2)).tolist())
     # exchangeable members: the truth is outside the ensemble about 2/(M + 1) of the time
     ens = torch.randn(2, 9, 3, 1, 8, 8, generator=g)
-    s = kx.score(kx.Forecast(ens, torch.randn(2, 3, 1, 8, 8, generator=g), 0, 0.0), 0.5)
+    s = score(Forecast(ens, torch.randn(2, 3, 1, 8, 8, generator=g), 0, 0.0), 0.5)
     assert s["per_lead"][0]["outside"] == pytest.approx(0.2, abs=0.08)
 
 
@@ -139,18 +150,18 @@ def test_select_sampling_prefers_the_sharpest_calibrated_candidate():
         "power:0.7": _val_scores([1.2, 0.8], [0.12, 0.30]),
         "power:0.5": _val_scores([1.3, 1.0], [0.14, 0.31]),
     }
-    chosen, summary = kb.select_sampling(cands)
+    chosen, summary = select_sampling(cands)
     assert chosen == "power:0.7"
     assert summary["uniform"] == {"ssr_min": 0.6, "ssr_max": 0.9,
                                   "crps_mean": pytest.approx(0.2), "calibrated": False}
     assert summary["power:0.5"]["calibrated"]  # the band's edges count as inside
     # nothing calibrated: the lowest mean CRPS
-    chosen, _ = kb.select_sampling({k: v for k, v in cands.items() if k == "uniform"}
-                                   | {"x": _val_scores([0.5, 0.5], [0.3, 0.3])})
+    chosen, _ = select_sampling({k: v for k, v in cands.items() if k == "uniform"}
+                                | {"x": _val_scores([0.5, 0.5], [0.3, 0.3])})
     assert chosen == "uniform"
-    assert kb.select_sampling(cands, band=(0.5, 2.0))[0] == "uniform"
+    assert select_sampling(cands, band=(0.5, 2.0))[0] == "uniform"
     with pytest.raises(ConfigError, match="at least one candidate"):
-        kb.select_sampling({})
+        select_sampling({})
 
 
 def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
@@ -158,50 +169,50 @@ def test_benchmark_trains_forecasters_in_parallel(tiny, tmp_path):
     kw = dict(size="tiny", data_root=tiny, forecasters=("idff", "mse"), steps=2,
               batch_size=4, horizon=2, members=2, starts_per_trajectory=1,
               model={"channel_mult": [1, 2]}, long_frames=4, echo=lambda *_: None)
-    scores = kb.run_benchmark(runs, tmp_path / "res", grids=("uniform",), jobs=2, **kw)
+    scores = run_benchmark(runs, tmp_path / "res", grids=("uniform",), jobs=2, **kw)
     for name in ("idff", "mse"):
-        assert kx.load_kolmogorov_model(runs / name)[1]["step"] == 2
+        assert load_kolmogorov_model(runs / name)[1]["step"] == 2
         assert scores[name]["train"]["minutes"] > 0
     assert "selection" not in scores["idff"]  # one candidate: nothing to choose
     with pytest.raises(ConfigError, match="grid candidates"):
-        kb.run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
+        run_benchmark(runs, tmp_path / "res", grids=("square",), **kw)
     with pytest.raises(ConfigError, match="long_frames must be an integer >= 0"):
-        kb.run_benchmark(runs, tmp_path / "res", **{**kw, "long_frames": -1})
+        run_benchmark(runs, tmp_path / "res", **{**kw, "long_frames": -1})
     with pytest.raises(ConfigError, match="jobs must be"):
-        kb.run_benchmark(runs, tmp_path / "res", jobs=0, **kw)
+        run_benchmark(runs, tmp_path / "res", jobs=0, **kw)
 
 
 def test_long_run_statistics_closed_forms():
     g = torch.Generator().manual_seed(0)
     ref = torch.randn(40, 16, 16, generator=g)
     same = torch.randn(30, 4, 16, 16, generator=g)
-    rows = kx.long_run_statistics(same, ref, 0.2, windows=((1, 10), (11, 30), (31, 60)))
+    rows = long_run_statistics(same, ref, 0.2, windows=((1, 10), (11, 30), (31, 60)))
     assert [r["frames"] for r in rows] == [[1, 10], [11, 30]]  # past 30 frames: left out
     assert rows[1]["time"] == [2.0, 6.0]
     for r in rows:  # the same law: ratio 1, small spectrum error and W1
         assert r["enstrophy_ratio"] == pytest.approx(1.0, abs=0.05)
         assert r["spectrum_log_error"] < 0.1 and r["w1"] < 0.05
     # twice the field: 4× the enstrophy and the spectrum at every k; W1 = E|x| = √(2/π)
-    r = kx.long_run_statistics(2 * same, ref, 0.2, windows=((1, 30),))[0]
+    r = long_run_statistics(2 * same, ref, 0.2, windows=((1, 30),))[0]
     assert r["enstrophy_ratio"] == pytest.approx(4.0, rel=0.05)
     assert r["spectrum_log_error"] == pytest.approx(math.log(4.0), rel=0.05)
     assert r["w1"] == pytest.approx(math.sqrt(2 / math.pi), rel=0.05)
     # too short for every window: one window over all frames
-    assert kx.long_run_statistics(same[:5], ref, 0.2)[0]["frames"] == [1, 5]
-    table = kr.long_table({"idff": kx.long_rollout_score(same, ref, 0.2),
-                           "mse": {"diverged": "the rollout diverged at lead 3"}})
+    assert long_run_statistics(same[:5], ref, 0.2)[0]["frames"] == [1, 5]
+    table = long_table({"idff": long_rollout_score(same, ref, 0.2),
+                        "mse": {"diverged": "the rollout diverged at lead 3"}})
     assert "| mse | – | diverged |" in table and "| idff | 0–5 |" in table
 
 
 def test_bad_inputs():
     with pytest.raises(ConfigError, match="unknown forecaster"):
-        kx.kolmogorov_run_config("unet")
+        kolmogorov_run_config("unet")
     with pytest.raises(ConfigError, match="the mse forecaster has none"):
-        kx.kolmogorov_run_config("mse", sigma=0.5)
-    cfg = kx.kolmogorov_run_config("idff", sigma=0.5)
+        kolmogorov_run_config("mse", sigma=0.5)
+    cfg = kolmogorov_run_config("idff", sigma=0.5)
     assert cfg["objective"]["sigma"] == 0.5
     from idff.sampling import SamplingConfig
 
     assert SamplingConfig.from_run(cfg).sigma == 0.5  # the sampler uses the run's σ
     with pytest.raises(ConfigError, match="shorter --horizon"):
-        kx.forecast_starts(10, 10)
+        forecast_starts(10, 10)

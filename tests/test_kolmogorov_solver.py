@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from idff.timeseries.kolmogorov import (
+from idff.kolmogorov.solver import (
     KolmogorovFlow,
     KolmogorovParams,
     block_average,

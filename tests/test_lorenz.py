@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from idff.experiments.md import evaluate_lorenz, md_run_config, train_md
+from idff.md.config import md_run_config
+from idff.md.lorenz_eval import evaluate_lorenz
+from idff.md.train import train_md
 from idff.timeseries.lorenz import (
     LYAPUNOV_EXPONENT,
     forecast_errors,

@@ -117,7 +117,7 @@ def test_wrap_range_and_feature_round_trip():
 
 
 def test_user_trajectories_as_a_data_source(tmp_path):
-    from idff.experiments.md import load_series
+    from idff.md.series import load_series
 
     top = _topology()
     paths = []

@@ -117,7 +117,9 @@ def test_peptide_compare_on_itself():
 
 
 def test_evaluate_reports_peptide_metrics(tmp_path):
-    from idff.experiments.md import evaluate_md, md_run_config, train_md
+    from idff.md.config import md_run_config
+    from idff.md.evaluate import evaluate_md
+    from idff.md.train import train_md
     from idff.training import TrainConfig
 
     rng = np.random.default_rng(6)

@@ -9,8 +9,10 @@ import torch
 from click.testing import CliRunner
 
 from idff.cli.main import cli
-from idff.experiments.md import evaluate_md, load_md_model, md_run_config, train_md
+from idff.md.config import md_run_config
+from idff.md.evaluate import evaluate_md
 from idff.md.rollout import project_circle, rollout
+from idff.md.train import load_md_model, train_md
 from idff.models import build_model
 from idff.sampling import SamplingConfig
 from idff.training import TrainConfig
@@ -107,7 +109,7 @@ def test_cli_errors(tmp_path):
 
 
 def test_select_md_sampling_ranks_the_targets():
-    from idff.experiments.md import select_md_sampling
+    from idff.md.benchmark import select_md_sampling
 
     rows = {
         "uniform": {"js_rama_res": 0.2, "msm_pop_err": 0.3, "mfpt_factor": 6.0},
@@ -135,7 +137,7 @@ def test_select_md_sampling_ranks_the_targets():
 
 
 def test_validation_split_and_its_errors(pickle_run):
-    from idff.experiments.md import load_series
+    from idff.md.series import load_series
 
     d, p = pickle_run
     data = {"source": "pickle", "system": "alanine", "path": str(p), "frame_ps": 1.0, "dim": 4}

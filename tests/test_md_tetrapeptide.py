@@ -91,7 +91,7 @@ def test_cli_system_option(tmp_path):
 
 
 def test_benchmark_tables_add_the_kinetics_for_several_residues():
-    from idff.experiments.md import benchmark_tables
+    from idff.md.report import benchmark_tables
 
     dipeptide = [{"label": "IDFF", "cc": 0.9, "pop_C7eq": 0.5}]
     tetra = [{"label": "IDFF", "cc": 0.9, "pop_C7eq": 0.5, "js_torsion": 0.0123,

@@ -336,7 +336,7 @@ def test_decompression_bomb_in_a_folder_data_set_is_one_line(tmp_path):
 
 @pytest.fixture()
 def kolmogorov_tiny(tmp_path):
-    from idff.data.kolmogorov import SIZES, generate
+    from idff.kolmogorov.data import SIZES, generate
 
     root = tmp_path / "kolmo"
     generate(SIZES["tiny"], root, "tiny", echo=lambda *_: None)

@@ -506,7 +506,7 @@ def test_published_checkpoint_errors_do_not_quote_torch(tmp_path):
 
 def test_sst_box_larger_than_the_grid_names_the_right_bound():
     xr = pytest.importorskip("xarray")
-    from idff.data.sst import Box, cut_patches
+    from idff.sst.data import Box, cut_patches
 
     da = xr.DataArray(np.zeros((4, 5, 6), np.float32), dims=("time", "lat", "lon"),
                       coords={"lat": np.arange(5.0), "lon": np.arange(6.0)})

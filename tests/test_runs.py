@@ -82,7 +82,7 @@ def test_load_reads_every_builtin_kind():
 
 
 def test_kinds_that_forecast_refuse_unconditional_sampling(tmp_path):
-    from idff.experiments.sst import sst_run_config
+    from idff.sst.config import sst_run_config
 
     cfg = sst_run_config("idff", model={"num_channels": 32, "channel_mult": [1]})
     assert cfg["sampling"]["nfe"] == 3

@@ -13,7 +13,7 @@ import torch
 
 xr = pytest.importorskip("xarray")
 
-from idff.data.sst import (  # noqa: E402
+from idff.sst.data import (  # noqa: E402
     Box,
     SSTWindows,
     cut_patches,
@@ -22,7 +22,7 @@ from idff.data.sst import (  # noqa: E402
     open_sst,
     year_split,
 )
-from idff.experiments.sst import forecast_starts  # noqa: E402
+from idff.sst.forecast import forecast_starts  # noqa: E402
 
 LAT = np.array([-1.125, -0.875, -0.625, -0.375, -0.125, 0.125])
 LON = np.array([180.125, 180.375, 180.625, 180.875, 181.125, 181.375, 181.625, 181.875])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from idff.metrics_probabilistic import (  # noqa: E402
+from idff.timeseries.forecast import score_forecast
+from idff.timeseries.probabilistic import (
     crps_ensemble,
     crps_gaussian,
     ensemble_mean_mse,
@@ -16,7 +17,6 @@ from idff.metrics_probabilistic import (  # noqa: E402
     rank_histogram,
     spread_skill_ratio,
 )
-from idff.timeseries.forecast import score_forecast  # noqa: E402
 
 
 def test_crps_of_degenerate_ensemble_is_mae():

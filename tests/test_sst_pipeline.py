@@ -16,15 +16,14 @@ from test_sst_data import write_oisst  # noqa: E402
 
 from idff.cli.main import cli  # noqa: E402
 from idff.coupling import transport_cost  # noqa: E402
-from idff.data.sst import Box, cut_patches, open_sst, year_split  # noqa: E402
-from idff.experiments.sst import (  # noqa: E402
-    SSTObjective,
+from idff.models import SSTNet, build_model  # noqa: E402
+from idff.sst.data import Box, cut_patches, open_sst, year_split  # noqa: E402
+from idff.sst.forecast import (  # noqa: E402
     climatology_forecast,
-    ot_assign_sources,
     persistence_forecast,
     sst_forecast,
 )
-from idff.models import SSTNet, build_model  # noqa: E402
+from idff.timeseries.objective import SSTObjective, ot_assign_sources  # noqa: E402
 
 TINY = ["--num-channels", "32", "--channel-mult", "1,2", "--batch-size", "4"]
 
@@ -115,7 +114,8 @@ def test_train_forecast_cli_end_to_end(oisst_dir, tmp_path):
 
 
 def test_forecast_members_differ_and_otcfm_trains(oisst_dir, tmp_path):
-    from idff.experiments.sst import load_sst_data, load_sst_model, sst_run_config, train_sst
+    from idff.sst.config import load_sst_data, sst_run_config
+    from idff.sst.train import load_sst_model, train_sst
     from idff.training import TrainConfig
 
     data = {"path": str(oisst_dir), "boxes": [[2, 4, 4, 4]], "normalisation": "global",
@@ -133,7 +133,8 @@ def test_forecast_members_differ_and_otcfm_trains(oisst_dir, tmp_path):
 
 
 def test_forecast_chunks_match_one_batch(oisst_dir, tmp_path):
-    from idff.experiments.sst import load_sst_data, load_sst_model, sst_run_config, train_sst
+    from idff.sst.config import load_sst_data, sst_run_config
+    from idff.sst.train import load_sst_model, train_sst
     from idff.training import TrainConfig
 
     data = {"path": str(oisst_dir), "boxes": [[2, 4, 4, 4], [0, 2, 4, 4]],
@@ -187,7 +188,7 @@ def test_forecast_feeds_back_predictions_as_context(oisst_dir):
 
 
 def test_large_grid_needs_boxes(oisst_dir, monkeypatch):
-    import idff.experiments.sst as sst
+    import idff.sst.config as sst
 
     monkeypatch.setattr(sst, "MAX_WHOLE_GRID", 7)  # the test grid is 6×8
     data = {"path": str(oisst_dir), "train": [None, 2018], "val": None, "test": [2019, None]}
@@ -199,7 +200,7 @@ def test_large_grid_needs_boxes(oisst_dir, monkeypatch):
 
 def test_patches_by_corner_in_degrees(oisst_dir):
     from idff.cli.sst import parse_corners
-    from idff.experiments.sst import load_sst_data
+    from idff.sst.config import load_sst_data
 
     data = {"path": str(oisst_dir), "corners": [[-0.7, 180.5], [-1.2, 180.0]], "patch_size": 4,
             "train": [None, 2018], "val": None, "test": [2019, None]}

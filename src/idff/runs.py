@@ -76,8 +76,7 @@ KINDS: dict[str, RunKind] = {}
 
 #: the built-in kinds: the module whose ``KIND`` constant each one is (read on first use)
 BUILTIN = {"toy": "idff.experiments.toy", "image": "idff.experiments.images",
-           "sst": "idff.experiments.sst", "md": "idff.experiments.md",
-           "kolmogorov": "idff.experiments.kolmogorov"}
+           "sst": "idff.sst.train", "md": "idff.md.train", "kolmogorov": "idff.kolmogorov.train"}
 
 
 def register_kind(name: str, load: LoadFn | None = None, sample: SampleFn | None = None,

@@ -55,7 +55,7 @@ def kolmogorov_data(size, data_root, seed, chunk, device):
 
     import torch
 
-    from idff.data.kolmogorov import SIZES, default_root, generate, load_manifest
+    from idff.kolmogorov.data import SIZES, default_root, generate, load_manifest
 
     root = data_root or default_root()
     check_output_path(root, "--data-root", folder=True)
@@ -122,7 +122,8 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
                          batch_size, lr, horizon, seed, context, nfe, ckpt_every, sigma, device,
                          out, resume, init_from):
     """Train a Kolmogorov-flow forecaster on a data set made by `idff kolmogorov-data`."""
-    from idff.experiments.kolmogorov import kolmogorov_run_config, train_kolmogorov
+    from idff.kolmogorov.config import kolmogorov_run_config
+    from idff.kolmogorov.train import train_kolmogorov
     from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
@@ -149,26 +150,34 @@ def forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed, d
     climatology) from two starts per trajectory of ``split`` (test or val), scored per lead."""
     from pathlib import Path
 
-    from idff.experiments import kolmogorov as kx
-    from idff.experiments import kolmogorov_report as kr
     from idff.io import atomic_write_json, atomic_write_text
+    from idff.kolmogorov import report as kr
+    from idff.kolmogorov.config import load_data
+    from idff.kolmogorov.forecast import (
+        climatology_forecast,
+        forecast_starts,
+        learned_forecast,
+        persistence_forecast,
+    )
+    from idff.kolmogorov.scores import score
+    from idff.kolmogorov.train import load_kolmogorov_model
 
-    model, cfg = kx.load_kolmogorov_model(run)
+    model, cfg = load_kolmogorov_model(run)
     _refuse_idle_forecast_options(run, cfg, overrides, members)
-    data = kx.load_data(cfg["data"], ("train", split))
+    data = load_data(cfg["data"], ("train", split))
     test = data.splits[split]
-    starts = kx.forecast_starts(test.shape[1], horizon, cfg["context"])
+    starts = forecast_starts(test.shape[1], horizon, cfg["context"])
     if max_forecasts:
         test = test[: max(1, max_forecasts // len(starts))]
     dt = data.manifest["spec"]["frame_dt"]
-    fcs = {cfg["forecaster"]: kx.learned_forecast(model, cfg, test, starts, horizon, members,
-                                                  seed=seed, device=device, progress=True,
-                                                  **overrides)}
+    fcs = {cfg["forecaster"]: learned_forecast(model, cfg, test, starts, horizon, members,
+                                               seed=seed, device=device, progress=True,
+                                               **overrides)}
     if baselines:
-        fcs["persistence"] = kx.persistence_forecast(test, starts, horizon)
-        fcs["climatology"] = kx.climatology_forecast(data.splits["train"], test, starts,
-                                                     horizon, members, seed)
-    scores = {k: kx.score(f, dt) for k, f in fcs.items()}
+        fcs["persistence"] = persistence_forecast(test, starts, horizon)
+        fcs["climatology"] = climatology_forecast(data.splits["train"], test, starts, horizon,
+                                                  members, seed)
+    scores = {k: score(f, dt) for k, f in fcs.items()}
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_json(scores, Path(out) / "metrics.json", indent=1)
     atomic_write_text(kr.tables(scores, dt), Path(out) / "table.md")
@@ -219,7 +228,7 @@ def _refuse_idle_forecast_options(run, cfg, overrides, members) -> None:
 @click.option("--gamma", type=NONNEG_FLOAT, default=1.0,
               help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")
 @_sigma_option
-# the default is idff.experiments.kolmogorov_benchmark.SELECT_GRIDS (kept literal: the CLI
+# the default is idff.kolmogorov.benchmark.SELECT_GRIDS (kept literal: the CLI
 # imports torch only when a command runs)
 @click.option("--grids", default="uniform,power:0.7,power:1.5", show_default=True,
               help="Time grids tried for IDFF and OT-CFM on the validation trajectories "
@@ -244,8 +253,8 @@ def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, bat
     them against persistence, climatology and a physics ensemble, per lead."""
     import sys
 
-    from idff.experiments.kolmogorov import FORECASTERS
-    from idff.experiments.kolmogorov_benchmark import run_benchmark
+    from idff.kolmogorov.benchmark import run_benchmark
+    from idff.kolmogorov.config import FORECASTERS
     from idff.runlock import hold_for_command
 
     names = tuple(n.strip() for n in forecasters.split(",") if n.strip())

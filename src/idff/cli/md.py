@@ -185,7 +185,8 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
     """Train IDFF (or I-CFM) from frame k to frame k+τ of torsion trajectories."""
     from dataclasses import asdict
 
-    from idff.experiments.md import md_run_config, train_md
+    from idff.md.config import md_run_config
+    from idff.md.train import train_md
     from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
@@ -212,7 +213,8 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
     else:
         data = {"source": "lorenz", "system": "lorenz", "dt": 0.02, "dim": 3}
     if source != "lorenz":
-        from idff.experiments.md import input_dim, load_series
+        from idff.md.config import input_dim
+        from idff.md.series import load_series
 
         series = load_series(data)
         data["dim"] = input_dim(series)
@@ -245,17 +247,17 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
     transition rates, autocorrelation times). Lorenz-63 runs get forecast errors over
     Lyapunov times and invariant-measure JS instead.
     """
-    from idff.experiments.md import (
+    from idff.md.evaluate import evaluate_md
+    from idff.md.lorenz_eval import evaluate_lorenz
+    from idff.md.report import (
         KINETIC_COLUMNS,
         LORENZ_COLUMNS,
         MD_COLUMNS,
         PEPTIDE_COLUMNS,
-        evaluate_lorenz,
-        evaluate_md,
-        load_md_model,
         metric_table,
         save_json,
     )
+    from idff.md.train import load_md_model
 
     overrides = pop_sampling(kw)
     if out:
@@ -329,7 +331,7 @@ def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz,
     table.md and figures."""
     check_output_path(out, folder=True)
     check_output_path(runs, "--runs", folder=True)
-    from idff.experiments.md import run_md_benchmark
+    from idff.md.benchmark import run_md_benchmark
     from idff.runlock import hold_for_command
 
     hold_for_command(out)  # one benchmark per folder at a time

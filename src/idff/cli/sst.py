@@ -120,7 +120,8 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
                   num_channels, channel_mult, nfe, seed, ckpt_every, sigma, device, out, resume,
                   init_from):
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
-    from idff.experiments.sst import EOFS_DATA, sst_run_config, train_sst
+    from idff.sst.config import EOFS_DATA, sst_run_config
+    from idff.sst.train import train_sst
     from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
@@ -182,17 +183,15 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, s
              out, **kw):
     """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
     spread-skill per lead, and a figure of predicted vs true fields."""
-    from idff.experiments.sst import (
+    from idff.sst.config import load_sst_data
+    from idff.sst.forecast import (
         climatology_forecast,
-        evaluate_sst,
         forecast_starts,
-        load_sst_data,
-        load_sst_model,
         persistence_forecast,
-        plot_forecast,
-        save_scores,
         sst_forecast,
     )
+    from idff.sst.report import evaluate_sst, plot_forecast, save_scores
+    from idff.sst.train import load_sst_model
     from idff.training.checkpoint import RunError
 
     overrides = pop_sampling(kw)
@@ -248,8 +247,8 @@ def sst_demo(steps, batch_size, members, horizon, nfe, seed, out, results):
     """IDFF vs OT-CFM vs persistence vs climatology on the eofs SST anomalies (one table)."""
     import sys
 
-    from idff.experiments.sst import run_sst_demo
     from idff.runlock import hold_for_command
+    from idff.sst.demo import run_sst_demo
 
     command = "idff " + " ".join(sys.argv[1:])
     check_output_path(out, folder=True)

@@ -1,1 +1,3 @@
-"""End-to-end experiments built from the library (toys here; images and series elsewhere)."""
+"""End-to-end experiments built from the library: the toy and image pipelines (the forecasting
+tasks are the packages idff.sst, idff.kolmogorov and idff.md; their old modules here
+re-export them for one release)."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from idff.metrics_probabilistic import (
+from idff.timeseries.probabilistic import (
     crps_ensemble,
     ensemble_mean_mse,
     masked_mean,
