@@ -9,7 +9,6 @@ from idff.cli.common import (
     MAX_NFE,
     NONNEG_FLOAT,
     NONNEG_INT,
-    POSITIVE_FLOAT,
     POSITIVE_INT,
     check_init_from,
     device_option,
@@ -17,6 +16,7 @@ from idff.cli.common import (
     run_dir_options,
     warmup_for,
 )
+from idff.cli.options import option
 from idff.errors import UserError, check_output_path
 
 #: --nfe, as in every command that samples
@@ -30,9 +30,9 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 
 def _data_root_option(f):
-    return click.option("--data-root", type=click.Path(file_okay=False), default=None,
-                        help="Folder of the cached data sets (default: $IDFF_DATA/kolmogorov "
-                             "or ~/.cache/idff/kolmogorov).")(f)
+    return option("data-root", default=None,
+                  help="Folder of the cached data sets (default: $IDFF_DATA/kolmogorov "
+                       "or ~/.cache/idff/kolmogorov).")(f)
 
 
 def _size_option(f):
@@ -44,7 +44,7 @@ def _size_option(f):
 @click.command("kolmogorov-data")
 @_size_option
 @_data_root_option
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("seed", default=0)
 @click.option("--chunk", type=POSITIVE_INT, default=None,
               help="Trajectories simulated together (one resumable part each).")
 @device_option(help="Where the solver runs: cpu, cuda, cuda:1, mps.")
@@ -70,24 +70,24 @@ def kolmogorov_data(size, data_root, seed, chunk, device):
 
 def _model_options(f):
     for opt in reversed([
-        click.option("--num-channels", type=POSITIVE_INT, default=32,
-                     help="UNet width (a multiple of 32)."),
+        option("num-channels", default=32,
+               help="UNet width (a multiple of 32)."),
         click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2."),
-        click.option("--steps", type=POSITIVE_INT, default=2000),
-        click.option("--batch-size", type=POSITIVE_INT, default=32),
-        click.option("--lr", type=POSITIVE_FLOAT, default=5e-4),
-        click.option("--horizon", type=POSITIVE_INT, default=16,
-                     help="Longest lead (frames) the model is trained for."),
-        click.option("--seed", type=NONNEG_INT, default=0),
+        option("steps", default=2000),
+        option("batch-size", default=32),
+        option("lr", default=5e-4),
+        option("horizon", default=16,
+               help="Longest lead (frames) the model is trained for."),
+        option("seed", default=0),
     ]):
         f = opt(f)
     return f
 
 
 def _sigma_option(f):
-    return click.option("--sigma", type=NONNEG_FLOAT, default=None,
-                        help="IDFF's path noise σ (default 1); it sets how far the bridge "
-                             "spreads the ensemble. Only for the idff forecaster.")(f)
+    return option("sigma", default=None,
+                  help="IDFF's path noise σ (default 1); it sets how far the bridge "
+                       "spreads the ensemble. Only for the idff forecaster.")(f)
 
 
 def _mult(text: str, num_channels: int) -> list[int]:
@@ -114,7 +114,7 @@ def _mult(text: str, num_channels: int) -> list[int]:
 @click.option("--nfe", type=NFE, default=None,
               help="Network evaluations per lead stored as the run's sampling default "
                    "(default: 3; the deterministic UNet always uses 1).")
-@click.option("--ckpt-every", type=POSITIVE_INT, default=250)
+@option("ckpt-every", default=250)
 @_sigma_option
 @device_option
 @run_dir_options
@@ -218,7 +218,7 @@ def _refuse_idle_forecast_options(run, cfg, overrides, members) -> None:
 @_model_options
 @click.option("--forecasters", default="idff,otcfm,mse",
               help="Learned forecasters to train and score (comma-separated).")
-@click.option("--members", type=POSITIVE_INT, default=16, help="Ensemble size.")
+@option("members", default=16, help="Ensemble size.")
 @click.option("--starts", type=POSITIVE_INT, default=2,
               help="Forecast starts per test trajectory.")
 @click.option("--max-trajectories", type=POSITIVE_INT, default=None,

@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    MAX_NFE,
     NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_FLOAT,
@@ -28,6 +27,7 @@ from idff.cli.common import (
     warmup_for,
 )
 from idff.cli.common import fail as _fail
+from idff.cli.options import option
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 from idff.io import atomic_write_text
@@ -164,18 +164,18 @@ def md_simulate(**kw):
 @click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
 @click.option("--cond", type=click.Choice(["state", "index"]), default="state",
               help="Condition on the current frame (+history) or on the frame index (paper).")
-@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=4,
-              help="Default NFE per frame for evaluation.")
-@click.option("--sigma", type=NONNEG_FLOAT, default=None,
-              help="Path noise σ (default 0.1; Lorenz-63 I-CFM: 0).")
-@click.option("--steps", type=POSITIVE_INT, default=6000)
-@click.option("--batch-size", type=POSITIVE_INT, default=256)
-@click.option("--lr", type=POSITIVE_FLOAT, default=1e-3)
-@click.option("--hidden", type=POSITIVE_INT, default=256)
-@click.option("--depth", type=POSITIVE_INT, default=3)
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--ckpt-every", type=POSITIVE_INT, default=1000,
-              help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@option("nfe", default=4,
+        help="Default NFE per frame for evaluation.")
+@option("sigma", default=None,
+        help="Path noise σ (default 0.1; Lorenz-63 I-CFM: 0).")
+@option("steps", default=6000)
+@option("batch-size", default=256)
+@option("lr", default=1e-3)
+@option("hidden", default=256)
+@option("depth", default=3)
+@option("seed", default=0)
+@option("ckpt-every", default=1000,
+        help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
 @run_dir_options
 @_errors
@@ -231,10 +231,10 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 @click.command("md-eval")
 @run_argument("runs", many=True, resolve=False)
 @sampling_options
-@click.option("--members", type=POSITIVE_INT, default=4,
-              help="Ensemble size: independent rollouts per run.")
+@option("members", default=4,
+        help="Ensemble size: independent rollouts per run.")
 @click.option("--max-frames", type=POSITIVE_INT, default=None, help="Truncate the reference.")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("seed", default=0)
 @device_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for metrics.json, table.md and figures.")
@@ -307,16 +307,16 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
 @_sim_options
 @click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
               help="Where the trained runs go.")
-@click.option("--steps", type=POSITIVE_INT, default=4000, help="Training steps per model.")
+@option("steps", default=4000, help="Training steps per model.")
 @click.option("--nfe", "nfes", type=CommaList(POSITIVE_INT), default="2,4",
               help="Network evaluations per generated frame, comma-separated.")
 @click.option("--sigma", "sigmas", type=CommaList(POSITIVE_FLOAT), default="0.1,0.3,1",
               help="Path noise σ, comma-separated; each trains one IDFF and one I-CFM model.")
-@click.option("--members", type=POSITIVE_INT, default=4,
-              help="Ensemble size: independent rollouts per method.")
+@option("members", default=4,
+        help="Ensemble size: independent rollouts per method.")
 @click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames.")
 @click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("seed", default=0)
 @click.option("--lorenz/--no-lorenz", default=True, help="Also run Lorenz-63.")
 @click.option("--grids", default="uniform", show_default=True,
               help="Time grids to choose from per model and NFE (uniform, power:RHO, "

@@ -8,10 +8,6 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    MAX_NFE,
-    NONNEG_FLOAT,
-    NONNEG_INT,
-    POSITIVE_FLOAT,
     POSITIVE_INT,
     check_init_from,
     device_option,
@@ -23,6 +19,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
+from idff.cli.options import option
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 
@@ -95,24 +92,24 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--val-years", default=None, help="e.g. 2019 (default: none).")
 @click.option("--test-years", default=None, help="e.g. 2020 (eofs default: 2000-).")
 @click.option("--method", type=click.Choice(["idff", "otcfm"]), default="idff")
-@click.option("--horizon", type=POSITIVE_INT, default=7,
-              help="Longest lead the model is trained for.")
+@option("horizon", default=7,
+        help="Longest lead the model is trained for.")
 @click.option("--context", type=POSITIVE_INT, default=1,
               help="Previous frames in the conditioning.")
-@click.option("--steps", type=POSITIVE_INT, default=1000)
-@click.option("--batch-size", type=POSITIVE_INT, default=16)
-@click.option("--lr", type=POSITIVE_FLOAT, default=5e-4)
-@click.option("--num-channels", type=POSITIVE_INT, default=32,
-              help="UNet width (a multiple of 32).")
+@option("steps", default=1000)
+@option("batch-size", default=16)
+@option("lr", default=5e-4)
+@option("num-channels", default=32,
+        help="UNet width (a multiple of 32).")
 @click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
-@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=3,
-              help="Network evaluations per forecast lead (Euler steps), stored as the run's "
-                   "sampling default.")
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--ckpt-every", type=POSITIVE_INT, default=250,
-              help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
-@click.option("--sigma", type=NONNEG_FLOAT, default=None,
-              help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM).")
+@option("nfe", default=3,
+        help="Network evaluations per forecast lead (Euler steps), stored as the run's "
+             "sampling default.")
+@option("seed", default=0)
+@option("ckpt-every", default=250,
+        help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@option("sigma", default=None,
+        help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM).")
 @device_option
 @run_dir_options
 def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, train_years,
@@ -165,14 +162,14 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
 @run_argument(resolve=False)
 @click.option("--data", "data_path", type=click.Path(), default=None,
               help="SST file/folder to forecast on (default: the run's training data).")
-@click.option("--horizon", type=POSITIVE_INT, default=7)
-@click.option("--members", type=POSITIVE_INT, default=50)
+@option("horizon", default=7)
+@option("members", default=50)
 @sampling_options
 @click.option("--max-forecasts", type=POSITIVE_INT, default=None,
               help="Use at most this many starts.")
 @click.option("--baselines/--no-baselines", default=True,
               help="Also score persistence and climatology.")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("seed", default=0)
 @click.option("--split", type=click.Choice(["test", "val"]), default="test",
               help="Kolmogorov runs: forecast the test or the validation trajectories (choose "
                    "sampling settings on val, report on test).")
@@ -234,13 +231,13 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, s
 
 
 @click.command("sst-demo")
-@click.option("--steps", type=POSITIVE_INT, default=1000, help="Training steps per method.")
-@click.option("--batch-size", type=POSITIVE_INT, default=16)
-@click.option("--members", type=POSITIVE_INT, default=50)
-@click.option("--horizon", type=POSITIVE_INT, default=7)
-@click.option("--nfe", type=click.IntRange(1, MAX_NFE), default=3,
-              help="Network evaluations per forecast lead (Euler steps).")
-@click.option("--seed", type=NONNEG_INT, default=0)
+@option("steps", default=1000, help="Training steps per method.")
+@option("batch-size", default=16)
+@option("members", default=50)
+@option("horizon", default=7)
+@option("nfe", default=3,
+        help="Network evaluations per forecast lead (Euler steps).")
+@option("seed", default=0)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/sst_demo")
 @click.option("--results", type=click.Path(file_okay=False), default="results/sst")
 def sst_demo(steps, batch_size, members, horizon, nfe, seed, out, results):
