@@ -103,9 +103,9 @@ def bench() -> None:
 @option("seed", default=0)
 @option("threads", default=1,
         help="torch CPU threads (timings depend on it).")
-@click.option("--out", type=click.Path(), required=True,
-              help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv, OUT.meta.json "
-                   "and the journal OUT.jsonl.")
+@option("out-prefix", required=True,
+        help="Output prefix: writes OUT.csv, OUT.md, OUT.png, OUT.val.csv, OUT.meta.json "
+             "and the journal OUT.jsonl.")
 @click.option("--fresh", is_flag=True,
               help="Discard the journal OUT.jsonl instead of reusing its finished cells.")
 @click.option("--store", is_flag=True,
@@ -248,8 +248,8 @@ def bench_nfe(runs, labels, nfe_list, n_eval, n_val, gammas, solvers, grids, fie
 
 @bench.command("merge")
 @click.argument("parts", nargs=-1, required=True, type=click.Path())
-@click.option("--out", type=click.Path(), required=True,
-              help="Output prefix for the joined OUT.csv, OUT.md, OUT.png, OUT.val.csv.")
+@option("out-prefix", required=True,
+        help="Output prefix for the joined OUT.csv, OUT.md, OUT.png, OUT.val.csv.")
 @click.option("--title", default="", help="Plot title.")
 def bench_merge(parts, out, title):
     """Join 'idff bench nfe' outputs (given by their --out prefixes) into one table and plot.

@@ -73,8 +73,8 @@ def _load(run: str):
         help="Images: Fashion-MNIST IDX folder.")
 @option("seed", default=0)
 @option("threads", default=1, help="torch CPU threads.")
-@click.option("--out", type=click.Path(), required=True,
-              help="Output prefix: writes OUT.md, OUT.csv and OUT.png.")
+@option("out-prefix", required=True,
+        help="Output prefix: writes OUT.md, OUT.csv and OUT.png.")
 def diagnose(runs, labels, n, bins, t_max, data_root, seed, threads, out):
     """Held-out error of each head per time bin, and the loss weight per bin.
 

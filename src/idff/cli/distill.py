@@ -15,8 +15,8 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 @click.command()
 @click.argument("teacher", type=click.Path())
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="New folder for the student (or the student to continue with --resume).")
+@option("out-dir", required=True,
+        help="New folder for the student (or the student to continue with --resume).")
 @click.option("--method", type=click.Choice(["reflow", "x1head"]), default="reflow",
               help="reflow: rectified flow on the teacher's pairs; x1head: the teacher's map "
                    "regressed into the endpoint of each call (docs/METHOD.md).")

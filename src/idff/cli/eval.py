@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    NONNEG_FLOAT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
     UNIT_INTERVAL,
@@ -35,8 +34,8 @@ def register(cli: click.Group, train: click.Group) -> None:
 @option("data-root", default=None,
         help="Folder with the Fashion-MNIST IDX files (default: $IDFF_FASHION_MNIST or "
              "/usr/share/datasets/fashion-mnist).")
-@click.option("--out", type=click.Path(dir_okay=False), default="cache/eval/fmnist_cnn.pt",
-              help="Weights file (a .json sidecar records its SHA-256 and accuracy).")
+@option("out-file", default="cache/eval/fmnist_cnn.pt",
+        help="Weights file (a .json sidecar records its SHA-256 and accuracy).")
 @click.option("--epochs", type=POSITIVE_INT, default=4)
 @option("batch-size", default=128)
 @option("lr", default=2e-3)
@@ -170,8 +169,8 @@ def _source_stats(src: str, extractor, n: int, nfe: int | None, solver: str | No
         help="NFE when sampling a run.")
 @click.option("--solver", type=SolverSpec(plain=True), default=None,
               help="Solver when sampling a run (default: the run's).")
-@click.option("--gamma", type=NONNEG_FLOAT, default=0.0,
-              help="IDFF pf sampling noise when sampling.")
+@option("gamma", default=0.0,
+        help="IDFF pf sampling noise when sampling.")
 @option("seed", default=0)
 @click.option("--save-stats", type=click.Path(dir_okay=False), default=None,
               help="Also write A's statistics to this .npz.")

@@ -7,7 +7,6 @@ import click
 
 from idff.cli.common import (
     MAX_NFE,
-    NONNEG_FLOAT,
     NONNEG_INT,
     POSITIVE_INT,
     check_init_from,
@@ -72,7 +71,7 @@ def _model_options(f):
     for opt in reversed([
         option("num-channels", default=32,
                help="UNet width (a multiple of 32)."),
-        click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2."),
+        option("channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2."),
         option("steps", default=2000),
         option("batch-size", default=32),
         option("lr", default=5e-4),
@@ -109,8 +108,8 @@ def _mult(text: str, num_channels: int) -> list[int]:
 @_size_option
 @_data_root_option
 @_model_options
-@click.option("--context", type=POSITIVE_INT, default=1,
-              help="Previous frames in the conditioning.")
+@option("context", default=1,
+        help="Previous frames in the conditioning.")
 @click.option("--nfe", type=NFE, default=None,
               help="Network evaluations per lead stored as the run's sampling default "
                    "(default: 3; the deterministic UNet always uses 1).")
@@ -225,8 +224,8 @@ def _refuse_idle_forecast_options(run, cfg, overrides, members) -> None:
               help="Use at most this many test trajectories.")
 @click.option("--nfe", type=NFE, default=3,
               help="Network evaluations per lead for IDFF and OT-CFM.")
-@click.option("--gamma", type=NONNEG_FLOAT, default=1.0,
-              help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")
+@option("gamma", default=1.0,
+        help="IDFF diffusion multiplier (the ensemble's noise; 0 = deterministic).")
 @_sigma_option
 # the default is idff.kolmogorov.benchmark.SELECT_GRIDS (kept literal: the CLI
 # imports torch only when a command runs)
@@ -243,9 +242,9 @@ def _refuse_idle_forecast_options(run, cfg, overrides, members) -> None:
                    "trajectories per learned forecaster), compared with the test set's "
                    "statistics; 0 skips them.")
 @device_option
-@click.option("--runs", type=click.Path(file_okay=False), default="runs/kolmogorov",
-              help="Folder of the trained runs and cached scores (resumable).")
-@click.option("--out", type=click.Path(file_okay=False), default="results/kolmogorov")
+@option("runs", default="runs/kolmogorov",
+        help="Folder of the trained runs and cached scores (resumable).")
+@option("out-dir", default="results/kolmogorov")
 def kolmogorov_benchmark(size, data_root, num_channels, channel_mult, steps, batch_size, lr,
                          horizon, seed, forecasters, members, starts, max_trajectories, nfe,
                          gamma, sigma, grids, jobs, long_frames, device, runs, out):

@@ -160,8 +160,8 @@ def md_simulate(**kw):
                    "dicts is refused, so no code runs.")
 @click.option("--units", type=click.Choice(["degrees", "radians"]), default="degrees",
               help="pickle: unit of the stored angles.")
-@click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames: frame k → frame k+τ.")
-@click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
+@option("lag", default=2, help="τ in frames: frame k → frame k+τ.")
+@option("history", default=1, help="Earlier frames in the conditioning.")
 @click.option("--cond", type=click.Choice(["state", "index"]), default="state",
               help="Condition on the current frame (+history) or on the frame index (paper).")
 @option("nfe", default=4,
@@ -236,8 +236,8 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 @click.option("--max-frames", type=POSITIVE_INT, default=None, help="Truncate the reference.")
 @option("seed", default=0)
 @device_option
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for metrics.json, table.md and figures.")
+@option("out-dir", default=None,
+        help="Folder for metrics.json, table.md and figures.")
 @_errors
 def md_eval(runs, members, max_frames, seed, device, out, **kw):
     """Score trained MD runs against held-out simulations (and the MD noise floor).
@@ -305,8 +305,8 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
 
 @click.command("md-benchmark")
 @_sim_options
-@click.option("--runs", type=click.Path(file_okay=False), default="runs/md",
-              help="Where the trained runs go.")
+@option("runs", default="runs/md",
+        help="Where the trained runs go.")
 @option("steps", default=4000, help="Training steps per model.")
 @click.option("--nfe", "nfes", type=CommaList(POSITIVE_INT), default="2,4",
               help="Network evaluations per generated frame, comma-separated.")
@@ -314,8 +314,8 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
               help="Path noise σ, comma-separated; each trains one IDFF and one I-CFM model.")
 @option("members", default=4,
         help="Ensemble size: independent rollouts per method.")
-@click.option("--lag", type=POSITIVE_INT, default=2, help="τ in frames.")
-@click.option("--history", type=NONNEG_INT, default=1, help="Earlier frames in the conditioning.")
+@option("lag", default=2, help="τ in frames.")
+@option("history", default=1, help="Earlier frames in the conditioning.")
 @option("seed", default=0)
 @click.option("--lorenz/--no-lorenz", default=True, help="Also run Lorenz-63.")
 @click.option("--grids", default="uniform", show_default=True,
@@ -323,7 +323,7 @@ def md_eval(runs, members, max_frames, seed, device, out, **kw):
                    "logsnr). With several, one more trajectory is held out for validation "
                    "and each model samples on the grid with the best mean rank there "
                    "(Ramachandran JS, populations, and for several residues MFPTs).")
-@click.option("--out", type=click.Path(file_okay=False), default="results/md")
+@option("out-dir", default="results/md")
 @_errors
 def md_benchmark(runs, steps, nfes, sigmas, members, lag, history, seed, lorenz, grids, out,
                  **kw):

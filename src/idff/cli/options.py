@@ -48,6 +48,16 @@ VOCABULARY: dict[str, dict[str, Any]] = {
                   help="Comma-separated time grids to choose from (uniform, power:RHO, "
                        "logsnr, custom)."),
     "n-eval": dict(type=POSITIVE_INT, default=2000, help="Samples per evaluated cell."),
+    "lag": dict(type=POSITIVE_INT, default=2, help="τ in frames: frame k → frame k+τ."),
+    "history": dict(type=NONNEG_INT, default=1, help="Earlier frames in the conditioning."),
+    "context": dict(type=POSITIVE_INT, default=1, help="Previous frames in the conditioning."),
+    "channel-mult": dict(default="1,2,2", help="UNet levels, e.g. 1,2,2."),
+    "gamma": dict(type=NONNEG_FLOAT, help="IDFF sampling noise (0: the ODE)."),
+    "runs": dict(type=click.Path(file_okay=False), help="Folder of the trained runs."),
+    # --out is where a command writes: a folder, a file or a prefix of several files
+    "out-dir": dict(flag="--out", type=click.Path(file_okay=False), help="Output folder."),
+    "out-file": dict(flag="--out", type=click.Path(dir_okay=False), help="Output file."),
+    "out-prefix": dict(flag="--out", type=click.Path(), help="Output prefix."),
 }
 
 
@@ -60,7 +70,8 @@ def option(name: str, *decls: str, **changes: Any):
                        "idff.cli.options.VOCABULARY.")
     if "type" in changes:
         raise TypeError(f"--{name} has one type in every command; do not change it.")
-    return click.option(f"--{name}", *decls, **{**VOCABULARY[name], **changes})
+    spec = {**VOCABULARY[name], **changes}
+    return click.option(spec.pop("flag", f"--{name}"), *decls, **spec)
 
 
 #: the TrainConfig fields a training command offers, with their option names

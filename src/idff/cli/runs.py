@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from idff.cli.options import option
 from idff.cli.vocabulary import run_argument
 from idff.errors import check_output_path
 
@@ -14,8 +15,8 @@ def register(cli: click.Group, train: click.Group) -> None:
 
 @click.command()
 @run_argument()
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="New folder for config.json and snapshot.safetensors.")
+@option("out-dir", required=True,
+        help="New folder for config.json and snapshot.safetensors.")
 def export(run, out):
     """Copy a run's config and EMA weights as safetensors (a run folder with no pickle).
 

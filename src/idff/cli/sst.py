@@ -94,14 +94,14 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
 @click.option("--method", type=click.Choice(["idff", "otcfm"]), default="idff")
 @option("horizon", default=7,
         help="Longest lead the model is trained for.")
-@click.option("--context", type=POSITIVE_INT, default=1,
-              help="Previous frames in the conditioning.")
+@option("context", default=1,
+        help="Previous frames in the conditioning.")
 @option("steps", default=1000)
 @option("batch-size", default=16)
 @option("lr", default=5e-4)
 @option("num-channels", default=32,
         help="UNet width (a multiple of 32).")
-@click.option("--channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
+@option("channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
 @option("nfe", default=3,
         help="Network evaluations per forecast lead (Euler steps), stored as the run's "
              "sampling default.")
@@ -174,8 +174,8 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
               help="Kolmogorov runs: forecast the test or the validation trajectories (choose "
                    "sampling settings on val, report on test).")
 @device_option
-@click.option("--out", type=click.Path(file_okay=False), required=True,
-              help="Folder for metrics.json, per_lead.csv and forecast.png.")
+@option("out-dir", required=True,
+        help="Folder for metrics.json, per_lead.csv and forecast.png.")
 def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, split, device,
              out, **kw):
     """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
@@ -238,7 +238,7 @@ def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, s
 @option("nfe", default=3,
         help="Network evaluations per forecast lead (Euler steps).")
 @option("seed", default=0)
-@click.option("--out", type=click.Path(file_okay=False), default="runs/sst_demo")
+@option("out-dir", default="runs/sst_demo")
 @click.option("--results", type=click.Path(file_okay=False), default="results/sst")
 def sst_demo(steps, batch_size, members, horizon, nfe, seed, out, results):
     """IDFF vs OT-CFM vs persistence vs climatology on the eofs SST anomalies (one table)."""
