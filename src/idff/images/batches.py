@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from idff.data.images import NumpyImages, build_dataset, to_model_range
 from idff.errors import DataError
+from idff.images.datasets import NumpyImages, build_dataset
+from idff.images.pixels import to_model_range
 
 __all__ = ["ImageBatches", "build_image_data"]
 

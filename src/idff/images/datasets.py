@@ -6,19 +6,19 @@ Readers (all accept a local ``root``; the ones with a public mirror download whe
 * ``cifar10`` — the python pickle batches ``ROOT/cifar-10-batches-py/`` (torchvision).
 * ``fashion_mnist`` — IDX files (``.gz`` or raw) in ``ROOT``, ``ROOT/FashionMNIST/raw/``,
   ``$IDFF_FASHION_MNIST`` or the Debian package ``dataset-fashion-mnist``
-  (``/usr/share/datasets/fashion-mnist``); see :mod:`idff.data.fashion_mnist`.
+  (``/usr/share/datasets/fashion-mnist``); see :mod:`idff.images.fashion_mnist`.
 * ``celeba64`` — ``ROOT/celeba/img_align_celeba/*.jpg`` (or ``ROOT/img_align_celeba``),
   center crop 140 × 140 then resize to 64 (the common protocol).
 * ``celebahq256``, ``lsun_bedroom``, ``lsun_church`` — LMDB exports, see
-  :mod:`idff.data.lmdb_images`.
+  :mod:`idff.images.lmdb_images`.
 * ``imagenet64`` — Downsampled ImageNet 64×64 ``.npz`` batches (``train_data_batch_*``).
 * ``folder`` — any folder of images (recursive), center crop and resize.
 
-:func:`build_image_data` turns a data config (a JSON-able dict of a preset) into an
-iterable of ``(x1, cond)`` batches for the trainer, sharded across DDP ranks. In-memory
-sets (Fashion-MNIST, CIFAR-10, ImageNet-64, digits) are served as ``uint8`` tensors (on the
-GPU when training there) by batched indexing; folder and LMDB sets go through
-``DataLoader`` workers into pinned memory. Flips are drawn per epoch and applied to whole
+:func:`idff.images.batches.build_image_data` turns a data config (a JSON-able dict of a
+preset) into an iterable of ``(x1, cond)`` batches for the trainer, sharded across DDP
+ranks. In-memory sets (Fashion-MNIST, CIFAR-10, ImageNet-64, digits) are served as
+``uint8`` tensors (on the GPU when training there) by batched indexing; folder and LMDB sets
+go through ``DataLoader`` workers into pinned memory. Flips are drawn per epoch and applied to whole
 batches.
 """
 
@@ -34,9 +34,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
-from idff.data.pixels import to_8bit
 from idff.errors import DataError, DataNotFound
+from idff.images.fashion_mnist import find_fashion_mnist, load_fashion_mnist
+from idff.images.pixels import from_model_range, resize_crop, to_8bit, to_model_range
 
 __all__ = [
     "DATASETS",
@@ -50,16 +50,6 @@ __all__ = [
 ]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def to_model_range(x_uint8: Tensor) -> Tensor:
-    """``uint8`` images ``(…, C, H, W)`` in [0, 255] → float in [-1, 1]."""
-    return x_uint8.float().div(127.5).sub(1.0)
-
-
-def from_model_range(x: Tensor) -> Tensor:
-    """Float images in [-1, 1] → ``uint8`` in [0, 255] (clamped, rounded)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 # -- arrays and folders ---------------------------------------------------------------
@@ -91,7 +81,7 @@ class NumpyImages(Dataset):
 class FashionMNIST(NumpyImages):
     """Fashion-MNIST from its IDX files; items ``(x (1, 28, 28) in [-1, 1], label)``.
 
-    The files are found by :func:`idff.data.fashion_mnist.find_fashion_mnist`; with
+    The files are found by :func:`idff.images.fashion_mnist.find_fashion_mnist`; with
     ``download`` and a ``root`` that lacks them, torchvision fetches them into ``root``.
     """
 
@@ -184,28 +174,6 @@ class ImageFolderFlat(Dataset):
             x = self.transform(x)
         label = self.class_index.get(self.files[i].parent.name, 0)
         return x, label
-
-
-def resize_crop(im, size: int, crop: int | None = None) -> Tensor:
-    """PIL image → ``uint8`` tensor ``(C, size, size)``: optional center crop, resize, crop."""
-    from PIL import Image
-
-    if crop is not None:
-        w, h = im.size
-        left, top = (w - crop) // 2, (h - crop) // 2
-        im = im.crop((left, top, left + crop, top + crop))
-    w, h = im.size
-    scale = size / min(w, h)
-    if (w, h) != (size, size):
-        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                       Image.BICUBIC)
-        w, h = im.size
-        left, top = (w - size) // 2, (h - size) // 2
-        im = im.crop((left, top, left + size, top + size))
-    arr = np.asarray(im, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 
 # -- torchvision-backed readers ---------------------------------------------------------
@@ -321,6 +289,6 @@ def build_dataset(cfg: dict[str, Any], train: bool = True) -> Dataset:
     if name == "folder":
         return ImageFolderFlat(root, size=size, channels=int(cfg.get("channels", 3)),
                                labels_from_dirs=bool(cfg.get("labels_from_dirs", False)))
-    from idff.data.lmdb_images import LMDBImages
+    from idff.images.lmdb_images import LMDBImages
 
     return LMDBImages(root, size=size, train=train, layout=cfg.get("layout", "auto"))

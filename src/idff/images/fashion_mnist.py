@@ -2,7 +2,7 @@
 
 Debian's ``dataset-fashion-mnist`` package recompresses the ``.gz`` files, so torchvision's
 MD5 check rejects them; the IDX format itself is tiny and read here directly. Used both for
-training (:class:`idff.data.images.FashionMNIST`) and for the evaluation classifier and
+training (:class:`idff.images.datasets.FashionMNIST`) and for the evaluation classifier and
 reference statistics (:mod:`idff.eval`).
 
 The files are looked for under an explicit ``root`` (``--data-root``) when one is given,

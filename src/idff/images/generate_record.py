@@ -15,7 +15,7 @@ def source_record(ckpt: str | os.PathLike) -> dict[str, Any]:
     The path is the one :func:`idff.runs.resolve` found, so a shipped run such as
     ``fashion_mnist/idff`` records the installed folder, not ``<cwd>/fashion_mnist/idff``.
     """
-    from idff.runs import resolve
+    from idff.run_kind import resolve
 
     given = Path(ckpt).expanduser()
     loaded = resolve(ckpt).resolve()

@@ -1,4 +1,5 @@
-"""Save image samples as one PNG grid: ``idff.save_grid(run.sample(16).x, "grid.png")``."""
+"""Image samples as one PNG grid: :func:`save_grid` (``idff.save_grid(run.sample(16).x,
+"grid.png")``, checked) and :func:`write_grid` (the writer the commands use)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from idff.errors import ConfigError, check_output_path
 
-__all__ = ["save_grid"]
+__all__ = ["save_grid", "write_grid"]
+
+
+def write_grid(x: Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
+    """Save images in [-1, 1] ``(N, C, H, W)`` as one PNG grid (``nrow`` per row, default
+    ≈ √N), with white 2-pixel padding; grayscale grids are stored as RGB."""
+    from torchvision.utils import save_image
+
+    from idff.io import atomic_write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"cannot write to {path.parent}; choose a writable --out.")
+    nrow = nrow or max(1, int(round(x.shape[0] ** 0.5)))
+    x = x.detach().float().cpu()
+    return atomic_write(path, lambda f: save_image(x, f, format="PNG", nrow=nrow, padding=2,
+                                                   pad_value=1.0, normalize=True,
+                                                   value_range=(-1, 1)))
 
 
 def save_grid(images: Any, path: str | os.PathLike, nrow: int | None = None) -> Path:
@@ -31,8 +51,6 @@ def save_grid(images: Any, path: str | os.PathLike, nrow: int | None = None) -> 
             ``.png`` path.
         UserError: a file stands where the path needs a folder.
     """
-    from idff.experiments.images import save_grid as _save
-
     x = getattr(images, "x", images)  # a SampleResult
     if not isinstance(x, torch.Tensor):
         try:
@@ -51,4 +69,4 @@ def save_grid(images: Any, path: str | os.PathLike, nrow: int | None = None) -> 
     if Path(path).suffix.lower() != ".png":
         raise ConfigError(f"save_grid writes a PNG; give a path ending in .png, got {path}.")
     check_output_path(path, option="path")  # a file where a folder must be, named
-    return _save(x, path, nrow)
+    return write_grid(x, path, nrow)

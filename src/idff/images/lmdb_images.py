@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from idff.data.images import DataError, resize_crop, to_model_range
-from idff.errors import DataNotFound
+from idff.errors import DataError, DataNotFound
+from idff.images.pixels import resize_crop, to_model_range
 
 __all__ = ["LMDBImages", "LAYOUTS", "decode_image", "write_lmdb"]
 
@@ -85,7 +85,7 @@ def decode_image(value: bytes, size_hint: int | None = None):
         return Image.fromarray(arr.copy())
     raise DataError(
         f"an LMDB value of {len(value)} bytes is neither an encoded image nor raw square RGB; "
-        "this LMDB is not an image export in a supported layout (see idff.data.lmdb_images)."
+        "this LMDB is not an image export in a supported layout (see idff.images.lmdb_images)."
     )
 
 

@@ -1,4 +1,5 @@
-"""8-bit images from the pixel types a folder data set may hold.
+"""Pixel conversions of image data: the model range [-1, 1] and back, resize and center
+crop, and 8-bit images from the pixel types a folder data set may hold.
 
 ``PIL.Image.convert("L" or "RGB")`` clips wide pixel types instead of scaling them: a
 16-bit PNG (mode ``I;16``, values up to 65535) comes out white, a float TIFF (mode ``F``,
@@ -9,10 +10,12 @@ range is unknown is refused.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from idff.errors import DataError
 
-__all__ = ["to_8bit"]
+__all__ = ["to_model_range", "from_model_range", "resize_crop", "to_8bit"]
 
 #: PIL modes of unsigned 16-bit pixels (big-, little- and native-endian)
 UINT16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -43,3 +46,35 @@ def to_8bit(im, path: object = "the image"):
         raise DataError(f"{path} holds 32-bit integer pixels, whose intensity range is not "
                         "known; save it as an 8- or 16-bit image.")
     return im
+
+
+def to_model_range(x_uint8: Tensor) -> Tensor:
+    """``uint8`` images ``(…, C, H, W)`` in [0, 255] → float in [-1, 1]."""
+    return x_uint8.float().div(127.5).sub(1.0)
+
+
+def from_model_range(x: Tensor) -> Tensor:
+    """Float images in [-1, 1] → ``uint8`` in [0, 255] (clamped, rounded)."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def resize_crop(im, size: int, crop: int | None = None) -> Tensor:
+    """PIL image → ``uint8`` tensor ``(C, size, size)``: optional center crop, resize, crop."""
+    from PIL import Image
+
+    if crop is not None:
+        w, h = im.size
+        left, top = (w - crop) // 2, (h - crop) // 2
+        im = im.crop((left, top, left + crop, top + crop))
+    w, h = im.size
+    scale = size / min(w, h)
+    if (w, h) != (size, size):
+        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                       Image.BICUBIC)
+        w, h = im.size
+        left, top = (w - size) // 2, (h - size) // 2
+        im = im.crop((left, top, left + size, top + size))
+    arr = np.asarray(im, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)

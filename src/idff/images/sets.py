@@ -13,11 +13,8 @@ import torch
 from torch import Tensor
 
 from idff.errors import UserError
-from idff.experiments.images import (
-    check_conditioning,
-    load_image_model,
-    sample_images,
-)
+from idff.images.kind import load_image_model
+from idff.images.sample import check_conditioning, sample_images
 from idff.sampling import SamplingConfig
 
 __all__ = ["dump_real_images", "generate_images"]
@@ -72,9 +69,9 @@ def generate_images(
     """
     from tqdm.auto import tqdm
 
-    from idff.data.images import from_model_range
-    from idff.experiments.generate_plan import check_disk_room, pending
-    from idff.experiments.generate_record import source_record, upgrade_record
+    from idff.images.generate_plan import check_disk_room, pending
+    from idff.images.generate_record import source_record, upgrade_record
+    from idff.images.pixels import from_model_range
 
     if n < 0 or batch_size < 1:
         raise ValueError(f"need n >= 0 and batch_size >= 1, got n={n}, batch_size={batch_size}.")
@@ -132,8 +129,9 @@ def dump_real_images(cfg: dict[str, Any], out: str | os.PathLike, n: int | None 
     """Write a preset's real images (no augmentation) as ``OUT/000000.png`` …; return the count."""
     from tqdm.auto import tqdm
 
-    from idff.data.images import build_dataset, from_model_range
-    from idff.experiments.dump_record import claim_dump_folder, dump_settings
+    from idff.images.datasets import build_dataset
+    from idff.images.dump_record import claim_dump_folder, dump_settings
+    from idff.images.pixels import from_model_range
 
     out = _writable_dir(out)
     ds = build_dataset(cfg["data"], train=train)  # a missing data set leaves no record

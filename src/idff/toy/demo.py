@@ -1,4 +1,4 @@
-"""The main job: IDFF beside OT-CFM and I-CFM on a 2D toy, quality versus NFE."""
+"""``idff demo``, the main job: IDFF beside OT-CFM and I-CFM on a 2D toy, quality versus NFE."""
 
 from __future__ import annotations
 
@@ -8,22 +8,19 @@ from pathlib import Path
 
 import torch
 
-from idff.data.toys import sample_toy
 from idff.errors import TrainingInterrupted, UserError
 from idff.eval.bench.plot import plot_quality_vs_nfe
 from idff.eval.bench.records import BenchRow
-from idff.experiments.demo_cache import claim_demo_folder, demo_settings, finish_run, prepare_run
-from idff.experiments.plots import plot_samples_and_trajectories
-from idff.experiments.toy import (
-    evaluate_nfe,
-    load_toy_model,
-    sample_model,
-    toy_run_config,
-    train_toy,
-    true_floor,
-)
 from idff.io import atomic_write_text
 from idff.runlock import folder_lock
+from idff.toy.config import toy_run_config
+from idff.toy.data import sample_toy
+from idff.toy.demo_cache import claim_demo_folder, demo_settings, finish_run, prepare_run
+from idff.toy.evaluate import evaluate_nfe, true_floor
+from idff.toy.kind import load_toy_model
+from idff.toy.plots import plot_samples_and_trajectories
+from idff.toy.sample import sample_model
+from idff.toy.train import train_toy
 from idff.training import TrainConfig
 
 METHODS = ("idff", "otcfm", "icfm")
@@ -64,7 +61,7 @@ def run_demo(
 ) -> str:
     """Train the three methods (cached in ``out``), evaluate, write table and figures.
 
-    ``out`` must be new, empty or an earlier demo's (:mod:`idff.experiments.demo_cache`);
+    ``out`` must be new, empty or an earlier demo's (:mod:`idff.toy.demo_cache`);
     it is locked meanwhile (:mod:`idff.runlock`). A run is reused only when every setting
     matches and it finished; an interrupted one is continued by the next call.
     """

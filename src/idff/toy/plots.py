@@ -1,4 +1,4 @@
-"""Figures: samples with their trajectories.
+"""Figures of 2D toy runs: samples with their trajectories.
 
 Quality versus NFE is drawn by :func:`idff.eval.bench.plot.plot_quality_vs_nfe`.
 """

@@ -1,0 +1,5 @@
+"""Moved to idff.images.pixels; this path stays for one release."""
+
+from idff.images.pixels import UINT16_MODES, to_8bit
+
+__all__ = ["to_8bit", "UINT16_MODES"]
