@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 import idff
-from idff.data.toys import sample_toy, support_fraction
 from idff.metrics import mmd
+from idff.toy.data import sample_toy, support_fraction
 
 TEACHERS = ("idff", "otcfm")
 METHODS = ("reflow", "x1head")

@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from idff.experiments.toy import evaluate_nfe, load_toy_model, toy_run_config, train_toy, true_floor
+from idff.toy.config import toy_run_config
+from idff.toy.evaluate import evaluate_nfe, true_floor
+from idff.toy.kind import load_toy_model
+from idff.toy.train import train_toy
 from idff.training import TrainConfig
 from idff.training.checkpoint import snapshot_file
 

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 
 import idff
-from idff.data.toys import sample_toy
 from idff.errors import ConfigError
 from idff.metrics import mmd
 from idff.models import TwoHead, XTAdapter
+from idff.toy.data import sample_toy
 
 p = argparse.ArgumentParser(description="idff quickstart")
 p.add_argument("--steps", type=int, default=2000, help="training steps of the toy run")

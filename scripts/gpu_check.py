@@ -275,8 +275,9 @@ def stage_syncs(args) -> None:
 
 def stage_fmnist(args) -> None:
     """The fashion_mnist preset as ``idff train`` runs it (data pipeline included)."""
-    from idff.data.image_batches import ImageBatches, build_image_data
-    from idff.data.images import DataError, NumpyImages
+    from idff.errors import DataError
+    from idff.images.batches import ImageBatches, build_image_data
+    from idff.images.datasets import NumpyImages
     from idff.methods import make_objective
     from idff.models import build_model
     from idff.presets import get_preset

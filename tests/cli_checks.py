@@ -48,7 +48,8 @@ def train_toy_cli(out: Path, *extra, steps: int = 3) -> Path:
 
 def train_tiny_idff(out: Path) -> Path:
     """A 3-step IDFF checkerboard run in Python (no command line)."""
-    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.toy.config import toy_run_config
+    from idff.toy.train import train_toy
     from idff.training import TrainConfig
 
     train_toy(toy_run_config("idff", "checkerboard", hidden=8, depth=2), out,

@@ -11,7 +11,8 @@ def _threads():
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     """A small trained IDFF toy run (moons, 20 steps); modules may define their own."""
-    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.toy.config import toy_run_config
+    from idff.toy.train import train_toy
     from idff.training import TrainConfig
 
     run = tmp_path_factory.mktemp("toy") / "idff"

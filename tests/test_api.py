@@ -127,7 +127,7 @@ def test_labels_guidance_and_trajectories_reach_the_image_sampler(shipped):
 
 
 def test_class_conditional_runs_take_labels_and_guidance(tmp_path):
-    from idff.experiments.images import image_samples
+    from idff.images.sample import image_samples
     from idff.models import build_model
 
     cfg = idff.image_config("fashion_mnist", {**TINY, "data.image_size": 8,

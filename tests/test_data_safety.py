@@ -50,7 +50,7 @@ def _other_writer(folder: Path, name: str = ".lock"):
 
 
 def test_a_second_writer_of_a_run_folder_is_refused(tmp_path, toy_run):
-    from idff.experiments.toy import toy_run_config
+    from idff.toy.config import toy_run_config
     from idff.train_api import train_run
     from idff.training import TrainConfig
 
@@ -106,7 +106,7 @@ def test_a_lock_left_by_a_killed_command_does_not_block(tmp_path):
 
 
 def test_config_json_is_written_when_training_starts(tmp_path):
-    from idff.experiments.toy import toy_run_config
+    from idff.toy.config import toy_run_config
     from idff.train_api import train_run
     from idff.training import TrainConfig
 
@@ -217,8 +217,8 @@ def test_sample_on_a_full_disk_keeps_the_previous_file(tmp_path, toy_run, monkey
 
 def test_figures_and_tables_are_written_atomically(tmp_path, monkeypatch):
     import idff.io
-    from idff.experiments.plots import plot_samples_and_trajectories
     from idff.sampler import SampleResult
+    from idff.toy.plots import plot_samples_and_trajectories
 
     path = tmp_path / "fig.png"
     path.write_bytes(b"old figure")
@@ -232,7 +232,7 @@ def test_figures_and_tables_are_written_atomically(tmp_path, monkeypatch):
     assert path.read_bytes() == b"old figure" and len(list(tmp_path.iterdir())) == 1
     pytest.importorskip("torchvision")
     from idff.eval.bench import BenchRow, write_csv
-    from idff.experiments.images import save_grid
+    from idff.images.grid import write_grid as save_grid
 
     table = tmp_path / "table.csv"
     table.write_text("old table\n")
@@ -290,7 +290,7 @@ def test_an_interrupted_demo_continues_and_never_publishes_a_partial_model(tmp_p
                                                                           monkeypatch):
     import signal
 
-    import idff.experiments.toy as T
+    import idff.toy.kind as T
     from idff.training import Trainer
 
     out = tmp_path / "d"
@@ -311,7 +311,7 @@ def test_an_interrupted_demo_continues_and_never_publishes_a_partial_model(tmp_p
     monkeypatch.undo()
     with pytest.raises(TrainingInterrupted):  # Python words in Python
         monkeypatch.setattr(Trainer, "train_micro_steps", step)
-        from idff.experiments.demo import run_demo
+        from idff.toy.demo import run_demo
 
         run_demo("checkerboard", 6, 1, 32, 2, tmp_path / "py", echo=lambda s: None)
     monkeypatch.undo()
@@ -327,7 +327,8 @@ def test_pipelines_that_continue_their_runs_never_suggest_resume(tmp_path, monke
     """sst-demo and the benchmarks train with resume="auto" and have no --resume."""
     import signal
 
-    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.toy.config import toy_run_config
+    from idff.toy.train import train_toy
     from idff.training import TrainConfig, Trainer
 
     real = Trainer.train_micro_steps

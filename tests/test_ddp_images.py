@@ -10,7 +10,7 @@ import torch
 import torch.multiprocessing as mp
 from test_images_common import tiny, write_folder
 
-from idff.experiments.images import image_run_config, per_rank_batch
+from idff.images.config import image_run_config, per_rank_batch
 
 
 def _free_port() -> int:
@@ -23,7 +23,7 @@ def _worker(rank: int, world: int, port: int, cfg: dict, run_dir: str, out: str)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from idff.experiments.images import train_images
+    from idff.images.train import train_images
 
     trainer = train_images(cfg, run_dir, progress=False)
     torch.save({"model": trainer.model.state_dict(), "ema": trainer.ema.module.state_dict(),

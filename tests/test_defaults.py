@@ -52,7 +52,8 @@ def test_a_short_run_is_not_its_initialisation():
 
 
 def test_new_runs_warm_up_and_old_runs_resume_without_it(tmp_path):
-    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.toy.config import toy_run_config
+    from idff.toy.train import train_toy
     from idff.training import TrainConfig
 
     assert TrainConfig().ema_warmup is True

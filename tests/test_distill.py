@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import idff
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
-from idff.experiments.toy import toy_run_config, train_toy
+from idff.toy.config import toy_run_config
+from idff.toy.train import train_toy
 from idff.training import TrainConfig
 from idff.training.checkpoint import RunError
 

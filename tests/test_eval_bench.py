@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from idff.data.toys import sample_toy
 from idff.eval import bench as B
 from idff.eval.fid import FeatureExtractor, feature_stats, iter_tensor_batches
 from idff.runs import register_kind
 from idff.sampler import SampleResult
+from idff.toy.data import sample_toy
 
 
 class RecordingQuality(B.Quality):
@@ -108,7 +108,8 @@ def test_target_check_and_outputs(tmp_path):
 
 @pytest.fixture(scope="module")
 def toy_runs(tmp_path_factory):
-    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.toy.config import toy_run_config
+    from idff.toy.train import train_toy
     from idff.training import TrainConfig
 
     root = tmp_path_factory.mktemp("runs")
@@ -301,7 +302,7 @@ def test_cli_bench_per_run_then_merge(tmp_path, toy_runs):
 
 
 def test_support_fraction_is_sharp():
-    from idff.data.toys import sample_toy, support_fraction
+    from idff.toy.data import sample_toy, support_fraction
 
     g = torch.Generator().manual_seed(0)
     for name, exact in (("checkerboard", 1.0), ("8gaussians", 0.989)):

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from idff.data import fashion_mnist as idx
 from idff.errors import DataError
 from idff.eval import classifier as C
+from idff.images import fashion_mnist as idx
 
 
 def write_idx(path, array: np.ndarray, compress: bool = True) -> None:

@@ -104,7 +104,7 @@ def test_doctored_snapshot_state_and_classifier_never_run(tmp_path):
 
 def test_doctored_published_image_checkpoint_never_runs(tmp_path):
     pytest.importorskip("torchvision")
-    from idff.experiments.images import load_image_model
+    from idff.images.kind import load_image_model
     from idff.training.checkpoint import RunError
 
     marker = tmp_path / "marker"
@@ -115,8 +115,8 @@ def test_doctored_published_image_checkpoint_never_runs(tmp_path):
 
 
 def test_doctored_md_pickle_and_cifar_batch_never_run(tmp_path):
-    from idff.data.images import load_cifar10
     from idff.data.safe_pickle import UnsafePickleError, safe_load
+    from idff.images.datasets import load_cifar10
     from idff.md.data import load_published_pickle
 
     marker = tmp_path / "marker"
@@ -346,7 +346,7 @@ def test_fid_of_few_images_warns(tmp_path, clf):
 
 def test_internal_errors_keep_their_traceback(tmp_path, toy_run, monkeypatch):
     """Only user errors are turned into one line; a bug surfaces as itself."""
-    import idff.experiments.toy as T
+    import idff.toy.sample as T
 
     def boom(*a, **k):
         raise ZeroDivisionError("a bug")
@@ -359,10 +359,11 @@ def test_internal_errors_keep_their_traceback(tmp_path, toy_run, monkeypatch):
 def test_progress_field_counts_every_network_evaluation(toy_run):
     """The sampling progress bar advances by exactly the NFE the sampler reports, and
     wrapping the field changes no sample."""
-    from idff.experiments.toy import load_toy_model, sample_model
     from idff.progress import ProgressField
     from idff.sampler import integrate
     from idff.sampling import SamplingConfig
+    from idff.toy.kind import load_toy_model
+    from idff.toy.sample import sample_model
 
     class Bar:
         n = 0

@@ -85,7 +85,7 @@ def test_velocity_needs_sigma_and_builds_from_a_config():
 
 
 def test_toy_config_passes_sigma_to_the_velocity_heads():
-    from idff.experiments.toy import toy_run_config
+    from idff.toy.config import toy_run_config
 
     cfg = toy_run_config("idff", "moons", parametrization="velocity", objective={"sigma": 0.4})
     assert cfg["model"]["sigma"] == 0.4 == cfg["objective"]["sigma"]

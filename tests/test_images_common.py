@@ -48,7 +48,7 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
 def hide_system_fashion_mnist(monkeypatch, tmp_path: Path) -> None:
     """The machine may have the Debian package or $IDFF_FASHION_MNIST set; tests must only
     see their own files."""
-    from idff.data import fashion_mnist
+    from idff.images import fashion_mnist
 
     monkeypatch.setattr(fashion_mnist, "SYSTEM_DIR", tmp_path / "nowhere")
     monkeypatch.delenv(fashion_mnist.ENV_VAR, raising=False)
@@ -91,7 +91,7 @@ def write_lmdb_export(root: Path, n: int = 8, size: int = 16, encode: bool = Tru
                       keys: bool = False, seed: int = 0) -> Path:
     import torch
 
-    from idff.data.lmdb_images import write_lmdb
+    from idff.images.lmdb_images import write_lmdb
 
     g = torch.Generator().manual_seed(seed)
     imgs = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
@@ -101,7 +101,7 @@ def write_lmdb_export(root: Path, n: int = 8, size: int = 16, encode: bool = Tru
 
 
 def test_idx_writer_reads_back(tmp_path):
-    from idff.data.fashion_mnist import read_idx
+    from idff.images.fashion_mnist import read_idx
 
     arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     for compress in (True, False):

@@ -15,19 +15,18 @@ from test_images_common import (
     write_lmdb_export,
 )
 
-from idff.data.fashion_mnist import read_idx
-from idff.data.image_batches import ImageBatches, build_image_data
-from idff.data.images import (
-    DataError,
+from idff.errors import DataError
+from idff.images.batches import ImageBatches, build_image_data
+from idff.images.datasets import (
     FashionMNIST,
     ImageFolderFlat,
     NumpyImages,
     build_dataset,
-    from_model_range,
     load_cifar10,
     load_imagenet64,
-    to_model_range,
 )
+from idff.images.fashion_mnist import read_idx
+from idff.images.pixels import from_model_range, to_model_range
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +136,7 @@ def test_image_folder_resizes_and_labels(tmp_path):
 
 @pytest.mark.parametrize("encode", [True, False])
 def test_lmdb_indexed_layout(tmp_path, encode):
-    from idff.data.lmdb_images import LMDBImages
+    from idff.images.lmdb_images import LMDBImages
 
     write_lmdb_export(tmp_path, n=5, size=16, encode=encode)
     ds = LMDBImages(tmp_path, size=16)
@@ -151,7 +150,7 @@ def test_lmdb_indexed_layout(tmp_path, encode):
 def test_lmdb_lsun_keys_layout_and_wrong_layout(tmp_path):
     import lmdb
 
-    from idff.data.lmdb_images import LMDBImages
+    from idff.images.lmdb_images import LMDBImages
 
     write_lmdb_export(tmp_path / "church", n=4, size=16, keys=True)
     ds = LMDBImages(tmp_path / "church", size=8)

@@ -11,15 +11,12 @@ from test_images_common import (
     write_fashion_mnist,
 )
 
-from idff.data import images as img_data
-from idff.experiments import image_sets as exp
-from idff.experiments.image_sets import dump_real_images, generate_images
-from idff.experiments.images import (
-    image_run_config,
-    sample_images,
-    save_grid,
-    source_noise,
-)
+from idff.images import datasets as img_data
+from idff.images import sets as exp
+from idff.images.config import image_run_config
+from idff.images.grid import write_grid as save_grid
+from idff.images.sample import sample_images, source_noise
+from idff.images.sets import dump_real_images, generate_images
 from idff.models import build_model
 from idff.training.checkpoint import save_snapshot
 
@@ -112,7 +109,7 @@ def test_generate_refuses_other_settings_and_bad_folders(tmp_path):
 
 
 def test_sample_images_reports_counted_nfe_and_range(tmp_path):
-    from idff.experiments.images import load_image_model
+    from idff.images.kind import load_image_model
 
     model, cfg = load_image_model(_perturbed_run(tmp_path / "run"))
     assert cfg["step"] == 7

@@ -18,7 +18,8 @@ from test_images_common import (
 )
 
 from idff.errors import ConfigError
-from idff.experiments.images import image_run_config, train_images
+from idff.images.config import image_run_config
+from idff.images.train import train_images
 from idff.presets import PRESETS, apply_overrides, get_preset
 from idff.training import TrainConfig, Trainer
 from idff.training.checkpoint import load_state

@@ -9,7 +9,8 @@ import pytest
 import torch
 from test_images_common import _one_thread  # noqa: F401  (autouse fixture)
 
-from idff.experiments.images import load_image_model, load_published, published_model_config
+from idff.images.kind import load_image_model
+from idff.images.published import load_published, published_model_config
 from idff.models import build_model
 from idff.training.checkpoint import RunError
 

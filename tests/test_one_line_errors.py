@@ -311,9 +311,9 @@ def test_decompression_bomb_in_a_folder_data_set_is_one_line(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from idff.data.lmdb_images import decode_image
     from idff.errors import DataError
     from idff.eval.fid import iter_image_batches
+    from idff.images.lmdb_images import decode_image
 
     root = tmp_path / "imgs" / "a"
     root.mkdir(parents=True)
@@ -395,7 +395,7 @@ def test_damaged_md_torsion_cache_names_the_file_to_delete(tmp_path):
 # ------------------------------------------------------------ generate
 
 def test_generate_of_an_absurd_n_is_refused_at_once(tmp_path, monkeypatch):
-    from idff.experiments import generate_plan
+    from idff.images import generate_plan
 
     out = tmp_path / "gen"
     res = CliRunner().invoke(cli, ["generate", "fashion_mnist/idff", "--n", "100000000000",

@@ -16,7 +16,7 @@ from PIL import Image
 
 import idff
 from idff.cli.main import cli
-from idff.experiments.images import PUBLISHED_SIGMA
+from idff.images.published import PUBLISHED_SIGMA
 from idff.network import model_sigma
 
 

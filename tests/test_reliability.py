@@ -120,7 +120,7 @@ def test_md_and_sst_training_respect_the_run_folder(tmp_path, toy_run):
 
 
 def test_python_training_api_owns_the_folder_in_python_words(tmp_path):
-    from idff.experiments.toy import toy_run_config
+    from idff.toy.config import toy_run_config
     from idff.train_api import train_run
     from idff.training import TrainConfig
 
@@ -143,8 +143,8 @@ def test_python_training_api_owns_the_folder_in_python_words(tmp_path):
 
 
 def test_init_from_fine_tunes_a_weights_only_run_into_a_new_folder(tmp_path, toy_run):
-    from idff.experiments.toy import load_toy_model
     from idff.models import build_model
+    from idff.toy.kind import load_toy_model
     from idff.training.checkpoint import init_from_run, load_run
 
     shipped = _copy(toy_run, tmp_path / "shipped", drop=("state.pt",))
@@ -341,7 +341,7 @@ def test_devices_this_machine_lacks_are_one_line_everywhere(tmp_path, toy_run, c
 
 def test_python_training_checks_the_device(tmp_path):
     _no_gpu()
-    from idff.experiments.toy import toy_run_config
+    from idff.toy.config import toy_run_config
     from idff.train_api import train_run
     from idff.training import TrainConfig
 
@@ -439,7 +439,7 @@ def test_disk_full_during_training_is_one_line_and_keeps_the_checkpoint(tmp_path
 
 
 def test_disk_full_and_interrupt_in_generate(tmp_path, image_run, monkeypatch):
-    import idff.experiments.image_sets as I
+    import idff.images.sets as I
 
     run, _ = image_run
     out = tmp_path / "gen"
@@ -467,7 +467,7 @@ def test_disk_full_and_interrupt_in_generate(tmp_path, image_run, monkeypatch):
 
 
 def test_out_of_memory_is_one_line(tmp_path, toy_run, monkeypatch):
-    import idff.experiments.toy as T
+    import idff.toy.sample as T
 
     def oom(*a, **k):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
@@ -494,7 +494,7 @@ def test_md_cache_without_angles_is_one_line(tmp_path):
 def test_published_checkpoint_errors_do_not_quote_torch(tmp_path):
     from fractions import Fraction  # a plain object, but not a tensor: weights_only refuses it
 
-    from idff.experiments.images import load_published
+    from idff.images.published import load_published
     from idff.training.checkpoint import RunError
 
     torch.save({"ema_model": Fraction(1, 2)}, tmp_path / "ckpt.pt")

@@ -133,7 +133,7 @@ def test_every_builtin_kind_registers_where_it_is_declared(kind):
 
 
 def test_typos_in_the_model_and_train_sections_are_refused():
-    from idff.experiments.images import image_run_config, train_config_from
+    from idff.images.config import image_run_config, train_config_from
     from idff.models import build_model
 
     cfg = image_run_config("fashion_mnist")

@@ -67,7 +67,7 @@ def test_non_finite_weights_are_refused_at_load(runs, tmp_path, bad):
 def test_non_finite_image_weights_are_refused_by_generate(tmp_path):
     from test_images_common import tiny
 
-    from idff.experiments.images import image_run_config
+    from idff.images.config import image_run_config
     from idff.models import build_model
     from idff.training.checkpoint import save_snapshot
 
@@ -106,7 +106,7 @@ def test_toy_config_refuses_empty_or_fractional_sizes(kw):
 def _conditional_image_run():
     from test_images_common import tiny
 
-    from idff.experiments.images import image_run_config
+    from idff.images.config import image_run_config
     from idff.models import build_model
     from idff.runs import Run
     from idff.sampling import SamplingConfig
@@ -154,7 +154,7 @@ def test_an_option_and_set_for_one_key_conflict(tmp_path, args, needles):
 
 
 def test_set_wins_over_an_option_left_at_its_default(tmp_path, monkeypatch):
-    from idff.experiments import images as exp
+    from idff.images import report as exp
 
     seen = {}
 
@@ -188,7 +188,7 @@ def test_idff_sampling_options_on_a_cfm_run_are_refused_even_at_defaults(runs, t
 def test_generate_refuses_idff_options_for_a_cfm_image_run(tmp_path):
     from test_images_common import tiny
 
-    from idff.experiments.images import image_run_config
+    from idff.images.config import image_run_config
     from idff.models import build_model
     from idff.training.checkpoint import save_snapshot
 
@@ -323,7 +323,7 @@ def _ramp():
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_16bit_png_and_float_tiff_keep_their_intensities(tmp_path, channels):
-    from idff.data.images import ImageFolderFlat
+    from idff.images.datasets import ImageFolderFlat
 
     want = np.rint(_ramp() * 255).astype(np.uint8)
     cases = {"u16": (np.rint(_ramp() * 65535).astype(np.uint16), ".png"),
@@ -338,7 +338,8 @@ def test_16bit_png_and_float_tiff_keep_their_intensities(tmp_path, channels):
 
 
 def test_float_pixels_outside_the_unit_range_are_refused(tmp_path):
-    from idff.data.images import DataError, ImageFolderFlat
+    from idff.errors import DataError
+    from idff.images.datasets import ImageFolderFlat
 
     ds = ImageFolderFlat(_folder(tmp_path, "f", (_ramp() * 255).astype(np.float32), ".tif"),
                          size=16, channels=1)

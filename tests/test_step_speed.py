@@ -139,8 +139,9 @@ def test_cost_matrix_is_float32_and_ignores_autocast():
 def test_in_memory_batches_are_indexed_whole_and_flipped_per_epoch(monkeypatch):
     """NumpyImages sets are served without per-sample Python; flips are batched, fair and
     the same after a resume."""
-    from idff.data.image_batches import ImageBatches
-    from idff.data.images import NumpyImages, to_model_range
+    from idff.images.batches import ImageBatches
+    from idff.images.datasets import NumpyImages
+    from idff.images.pixels import to_model_range
 
     def per_sample(self, i):
         raise AssertionError("per-sample __getitem__ in the hot path")

@@ -7,9 +7,11 @@ from click.testing import CliRunner
 
 from idff.analytic import GaussianHeads
 from idff.cli.main import cli
-from idff.experiments.toy import ToyStream, load_toy_model, toy_run_config, train_toy
 from idff.methods import make_objective
 from idff.models import build_model
+from idff.toy.config import toy_run_config
+from idff.toy.kind import load_toy_model
+from idff.toy.train import ToyStream, train_toy
 from idff.training import TrainConfig, Trainer
 
 

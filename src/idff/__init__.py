@@ -13,7 +13,7 @@ from idff.catalog import shipped_runs
 from idff.coupling import couple
 from idff.distill import distill
 from idff.fields import CFMField, IDFFField, NFECounter, idff_drift
-from idff.image_grid import save_grid
+from idff.images.grid import save_grid
 from idff.objective import CFMObjective, IDFFObjective, LossOutput
 from idff.path import CFMPath, IDFFPath
 from idff.runs import Run, load, register_kind

@@ -31,14 +31,14 @@ def toy_config(
     train: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A toy run config: the measured best settings per method
-    (:func:`idff.experiments.toy.toy_run_config`: IDFF with bounded ``"velocity"`` heads,
+    (:func:`idff.toy.config.toy_run_config`: IDFF with bounded ``"velocity"`` heads,
     OT coupling, σ = 0.2, flow weight 5) and a ``"train"`` section with the toy recipe
     (:data:`idff.runs.SMALL_TRAIN`: 5,000 steps, lr 1e-3, a 200-step warm-up, EMA 0.999),
     changed by ``train``.
 
     Args:
         method: ``"idff"``, ``"otcfm"`` or ``"icfm"``.
-        dataset: a toy of :data:`idff.data.toys.TOYS` (``"moons"``, ``"8gaussians"``, ...).
+        dataset: a toy of :data:`idff.toy.data.TOYS` (``"moons"``, ``"8gaussians"``, ...).
         dim, hidden, depth: the MLP's data dimension, width and depth.
         parametrization: IDFF's heads (:class:`~idff.models.TwoHead`; default
             ``"velocity"``); refused for a CFM method, which has one velocity network.
@@ -49,8 +49,8 @@ def toy_config(
     Raises:
         ConfigError: an unknown method or dataset, or a ``parametrization`` for a CFM method.
     """
-    from idff.data.toys import TOYS
-    from idff.experiments.toy import toy_run_config
+    from idff.toy.config import toy_run_config
+    from idff.toy.data import TOYS
 
     if dataset not in TOYS:
         raise ConfigError(f"unknown toy dataset {dataset!r}; choose one of {', '.join(TOYS)}.")
@@ -66,7 +66,7 @@ def image_config(preset: str, changes: dict[str, Any] | list[str] | None = None,
     """An image run config: ``preset`` (``"fashion_mnist"``, ``"cifar10"``, ...; its
     ``"train"`` section is the preset's recipe) with ``changes`` (``{"train.steps": 2000,
     "objective.sigma": 0.2}`` or ``["train.steps=2000"]``), checked as strictly as
-    ``idff train PRESET --set`` (:func:`idff.experiments.images.image_run_config`).
+    ``idff train PRESET --set`` (:func:`idff.images.config.image_run_config`).
 
     Args:
         data_root: the folder of the data set (for the presets that read one).
@@ -75,7 +75,7 @@ def image_config(preset: str, changes: dict[str, Any] | list[str] | None = None,
         ConfigError: an unknown preset, section or key (naming the closest valid one), a
             value of the wrong type, or a ``model.sigma`` other than ``objective.sigma``.
     """
-    from idff.experiments.images import image_run_config
+    from idff.images.config import image_run_config
 
     if isinstance(changes, dict):
         changes = [f"{k}={v if isinstance(v, str) else json.dumps(v)}"

@@ -3,8 +3,8 @@
 A hand-edited config (a width as a string, a section as ``null``, an array at the top, a
 file saved as UTF-16) would otherwise fail deep inside torch with a traceback. Here it is
 refused in one line naming the key, the type expected and the fix. Only the keys the code
-consumes are typed, read off the same places as ``--set`` (:func:`idff.presets.config_keys`);
-other keys are left to the kind that reads them.
+consumes are typed, read off the same places as ``--set``
+(:func:`idff.config_keys.config_keys`); other keys are left to the kind that reads them.
 """
 
 from __future__ import annotations
@@ -68,18 +68,18 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 def _key_types(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Example values (their type is the type expected) of the keys the code reads."""
-    from idff.presets import config_keys
+    from idff.config_keys import config_keys
 
     backbone = config.get("model", {}).get("backbone", "unet")
     keys = config_keys({"model": {"backbone": backbone if isinstance(backbone, str) else ""}})
     keys.pop("data")  # each kind reads its own data keys
     keys["model"].pop("attention_resolutions", None)  # a string or a list of sizes
     if backbone == "mlp":  # its builder forwards **kwargs to MLP, whose defaults give the types
+        from idff.config_keys import keyword_params
         from idff.models.mlp import MLP
-        from idff.presets import _params
 
-        keys["model"].update({k: v for k, v in _params(MLP.__init__).items() if v is not None},
-                             dim=2)
+        mlp = keyword_params(MLP.__init__)
+        keys["model"].update({k: v for k, v in mlp.items() if v is not None}, dim=2)
     return keys
 
 

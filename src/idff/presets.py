@@ -2,7 +2,7 @@
 
 A preset is a JSON-able dict with five sections, each consumed by one part of the pipeline:
 
-* ``data`` — :func:`idff.data.image_batches.build_image_data` (dataset, size, channels, flip).
+* ``data`` — :func:`idff.images.batches.build_image_data` (dataset, size, channels, flip).
 * ``model`` — :func:`idff.models.build_model` (backbone ``"unet"`` and its arguments).
 * ``objective`` — :func:`idff.methods.make_objective` (σ, flow weight ``w``, coupling).
 * ``train`` — :class:`idff.training.TrainConfig` fields plus ``batch_size`` (global).
@@ -19,10 +19,10 @@ with ``idff train PRESET --set section.key=value``.
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 from typing import Any
 
+from idff.config_keys import config_keys
 from idff.errors import ConfigError
 
 __all__ = ["PRESETS", "get_preset", "apply_overrides", "parse_override", "config_keys"]
@@ -103,58 +103,6 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except json.JSONDecodeError:
         value = raw
     return path, value
-
-
-def _params(fn) -> dict[str, Any]:
-    """Keyword parameters of ``fn`` with their defaults (``None`` when there is none)."""
-    out = {}
-    for name, p in inspect.signature(fn).parameters.items():
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self":
-            out[name] = None if p.default is inspect.Parameter.empty else p.default
-    return out
-
-
-def config_keys(preset: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every key an image run config accepts, per section, with an example value of its type.
-
-    The keys are read off the code that consumes each section (the data loader, the
-    backbone and head builders, the objectives, :class:`~idff.training.TrainConfig`), so a
-    new argument there is accepted here without a second list to keep.
-    """
-    from dataclasses import MISSING, fields
-
-    from idff.models.factory import BACKBONES
-    from idff.objective import CFMObjective, IDFFObjective
-    from idff.sampling import SamplingConfig
-    from idff.training import TrainConfig
-
-    backbone = preset.get("model", {}).get("backbone", "unet")
-    if backbone == "unet":
-        from idff.models.unet import UNet
-
-        model = _params(UNet.__init__)
-    else:
-        model = _params(BACKBONES[backbone]) if backbone in BACKBONES else {}
-    model.pop("out_mult", None)
-    model.pop("kwargs", None)
-    model.update(backbone="", method="", parametrization="", split_dim=1,
-                 duplicate_input=False, sigma=0.2)
-    keys = {
-        "data": {"dataset": "", "image_size": 0, "channels": 0, "hflip": False, "root": "",
-                 "download": False, "class_cond": False, "num_workers": 0, "layout": "",
-                 "labels_from_dirs": False},
-        "model": model,
-        "objective": {"name": "", **_params(IDFFObjective.__init__),
-                      **_params(CFMObjective.__init__)},
-        "train": {"batch_size": 0, **{f.name: None if f.default is MISSING else f.default
-                                      for f in fields(TrainConfig)}},
-        "sampling": SamplingConfig().knobs(),
-    }
-    keys["train"]["max_minutes"] = 0.0
-    for section, values in preset.items():  # the preset's own keys and value types win
-        if isinstance(values, dict) and section in keys:
-            keys[section].update(values)
-    return keys
 
 
 def _type_name(example: Any) -> str | None:

@@ -75,8 +75,8 @@ __all__ = [
 KINDS: dict[str, RunKind] = {}
 
 #: the built-in kinds: the module whose ``KIND`` constant each one is (read on first use)
-BUILTIN = {"toy": "idff.experiments.toy", "image": "idff.experiments.images",
-           "sst": "idff.sst.train", "md": "idff.md.train", "kolmogorov": "idff.kolmogorov.train"}
+BUILTIN = {"toy": "idff.toy.kind", "image": "idff.images.kind", "sst": "idff.sst.train",
+           "md": "idff.md.train", "kolmogorov": "idff.kolmogorov.train"}
 
 
 def register_kind(name: str, load: LoadFn | None = None, sample: SampleFn | None = None,

@@ -19,7 +19,8 @@ ROOT = HERE.parents[1]
 
 
 def image_cases():
-    from idff.experiments.images import load_image_model, sample_images
+    from idff.images.kind import load_image_model
+    from idff.images.sample import sample_images
 
     out = {}
     for name, kw in {
@@ -41,8 +42,9 @@ def image_cases():
 
 
 def toy_cases():
-    from idff.experiments.toy import sample_model, toy_run_config
     from idff.models import build_model
+    from idff.toy.config import toy_run_config
+    from idff.toy.sample import sample_model
 
     out = {}
     for method, param in (("idff", "velocity"), ("idff", "skip"), ("otcfm", None), ("icfm", None)):

@@ -26,7 +26,7 @@ def _load(run: str):
     model, cfg = r.model, r.config
     if r.kind == "toy" and cfg.get("data", {}).get("file"):
         from idff.cli.common import warn
-        from idff.data.toys import load_vectors
+        from idff.toy.data import load_vectors
 
         path = cfg["data"]["file"]
         warn(f"{run} trained on {path}; it is scored on rows of that file, not held-out data.")
@@ -37,13 +37,13 @@ def _load(run: str):
 
         return model, cfg, rows
     if r.kind == "toy":
-        from idff.data.toys import sample_toy
+        from idff.toy.data import sample_toy
 
         return model, cfg, lambda n, root: sample_toy(
             cfg["data"]["dataset"], n, torch.Generator().manual_seed(20_000))
     if r.kind == "image":
-        from idff.data.fashion_mnist import load_fashion_mnist
-        from idff.data.images import to_model_range
+        from idff.images.fashion_mnist import load_fashion_mnist
+        from idff.images.pixels import to_model_range
 
         if cfg.get("data", {}).get("dataset") != "fashion_mnist":
             raise CLIError(f"{run}: per-time diagnostics of image runs use the Fashion-MNIST "

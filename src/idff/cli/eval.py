@@ -46,7 +46,6 @@ def register(cli: click.Group, train: click.Group) -> None:
 def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, seed, threads):
     """Train the Fashion-MNIST CNN whose features define the FD-FMNIST-CNN distance."""
 
-    from idff.data.fashion_mnist import find_fashion_mnist, load_fashion_mnist
     from idff.eval.classifier import (
         ClassifierTrainConfig,
         accuracy,
@@ -54,6 +53,7 @@ def train_classifier_cmd(data_root, out, epochs, batch_size, lr, max_minutes, se
         train_classifier,
         train_config_dict,
     )
+    from idff.images.fashion_mnist import find_fashion_mnist, load_fashion_mnist
 
     choose_threads(threads)
     check_output_path(out)
@@ -236,9 +236,9 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
     import torch
 
     from idff.eval.likelihood import log_likelihood
-    from idff.experiments.images import is_image_run
-    from idff.experiments.toy import load_toy_model
+    from idff.images.kind import is_image_run
     from idff.sampling import SamplingConfig
+    from idff.toy.kind import load_toy_model
     from idff.training.checkpoint import RunError
 
     levels = None
@@ -283,7 +283,7 @@ def _vector_nll_data(run: str, cfg: dict, n: int, seed: int):
     """``n`` points to score a toy run on: fresh draws of its toy, or rows of its data file."""
     import torch
 
-    from idff.data.toys import load_vectors, sample_toy
+    from idff.toy.data import load_vectors, sample_toy
 
     data = cfg.get("data", {})
     if data.get("dataset") not in (None, "file"):
@@ -301,8 +301,8 @@ def _image_nll_data(run: str, n: int, seed: int):
     """Model, config and ``n`` dequantised test images ``(u + U[0, 1)) / 128 - 1`` of a run."""
     import torch
 
-    from idff.data.images import build_dataset
-    from idff.experiments.images import load_image_model
+    from idff.images.datasets import build_dataset
+    from idff.images.kind import load_image_model
 
     model, cfg = load_image_model(run)
     if cfg["model"].get("num_classes"):

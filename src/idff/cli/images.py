@@ -96,8 +96,10 @@ def _train(preset, out, data_root, download, overrides, steps, batch_size, grad_
 
     from idff.cli.common import typed
     from idff.cli.overrides import merge_set
-    from idff.data.images import DataError
-    from idff.experiments.images import dry_run_report, image_run_config, train_images
+    from idff.errors import DataError
+    from idff.images.config import image_run_config
+    from idff.images.report import dry_run_report
+    from idff.images.train import train_images
     from idff.training.checkpoint import RunError
 
     if threads:
@@ -160,7 +162,9 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
     ``overrides`` are the sampling options given on the command line; the run's (or the
     published checkpoint's) sampling settings fill in the rest.
     """
-    from idff.experiments.images import load_image_model, sample_images, save_grid
+    from idff.images.grid import write_grid
+    from idff.images.kind import load_image_model
+    from idff.images.sample import sample_images
     from idff.io import atomic_save_npy
     from idff.sampling import SamplingConfig
     from idff.training.checkpoint import RunError
@@ -172,7 +176,7 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
         if out.endswith(".npy"):
             atomic_save_npy(x.numpy(), out)
         elif out.endswith(".png"):
-            save_grid(x, out)
+            write_grid(x, out)
         else:
             raise ValueError(f"--out must end in .png (grid) or .npy (raw samples), got {out}.")
     except (RunError, ValueError, PermissionError) as e:
@@ -202,7 +206,7 @@ def generate(run, n, out, batch_size, seed, label, guidance, device, compile_, *
     batch size or on how many processes share the work (under torchrun each rank writes
     the indices i ≡ rank mod world size).
     """
-    from idff.experiments.image_sets import generate_images
+    from idff.images.sets import generate_images
     from idff.training.checkpoint import RunError
 
     overrides = pop_sampling(kw)
@@ -246,9 +250,9 @@ def _remove_stale_pngs(out: Path) -> None:
 @click.option("--train/--test", default=True, help="Which split.")
 def dump_real(preset, out, n, data_root, train):
     """Write the preset's real images as PNGs (the reference set for FID)."""
-    from idff.data.images import DataError
-    from idff.experiments.image_sets import dump_real_images
-    from idff.experiments.images import image_run_config
+    from idff.errors import DataError
+    from idff.images.config import image_run_config
+    from idff.images.sets import dump_real_images
 
     check_output_path(out, folder=True)
     try:

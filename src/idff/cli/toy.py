@@ -26,9 +26,9 @@ from idff.cli.common import (
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
 from idff.cli.vocabulary import run_argument
-from idff.data.toys import TOYS
 from idff.errors import UserError, check_output_path
 from idff.threads import choose_threads
+from idff.toy.data import TOYS
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -97,8 +97,9 @@ def train_toy_cmd(
     init_from,
 ):
     """Train IDFF / OT-CFM / I-CFM on a 2D toy or on your own vector data."""
-    from idff.data.toys import load_vectors
-    from idff.experiments.toy import toy_run_config, train_toy
+    from idff.toy.config import toy_run_config
+    from idff.toy.data import load_vectors
+    from idff.toy.train import train_toy
     from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
@@ -184,7 +185,8 @@ def sample(run, n, seed, device, out, **kw):
 
         return sample_image_grid(run, n, overrides, seed, out, device)
 
-    from idff.experiments.toy import load_toy_model, sample_model
+    from idff.toy.kind import load_toy_model
+    from idff.toy.sample import sample_model
     from idff.training.checkpoint import RunError
 
     try:
@@ -201,7 +203,7 @@ def sample(run, n, seed, device, out, **kw):
     if out.endswith(".npy"):
         atomic_save_npy(res.x.numpy(), out)
     else:
-        from idff.experiments.plots import plot_samples_and_trajectories
+        from idff.toy.plots import plot_samples_and_trajectories
 
         plot_samples_and_trajectories({f"{cfg['method']} (NFE {res.nfe})": res}, out)
     click.echo(f"wrote {n} samples (NFE {res.nfe}; {sampler}) to {out}")
@@ -236,12 +238,12 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
     if out.endswith(".npy"):
         atomic_save_npy(x.numpy(), out)
     elif x.dim() == 4:
-        from idff.experiments.images import save_grid
+        from idff.images.grid import write_grid
 
-        save_grid(x, out)
+        write_grid(x, out)
     else:
-        from idff.experiments.plots import plot_samples_and_trajectories
         from idff.sampler import SampleResult
+        from idff.toy.plots import plot_samples_and_trajectories
 
         plot_samples_and_trajectories({f"{r.config.get('method')} (NFE {nfe})":
                                        SampleResult(x=x.reshape(n, -1), nfe=nfe)}, out)
@@ -264,7 +266,7 @@ def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
     interrupted demo continues it. OUT must be new, empty or an earlier demo's.
     """
 
-    from idff.experiments.demo import run_demo
+    from idff.toy.demo import run_demo
 
     choose_threads(threads)
 

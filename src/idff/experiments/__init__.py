@@ -1,3 +1,3 @@
-"""End-to-end experiments built from the library: the toy and image pipelines (the forecasting
-tasks are the packages idff.sst, idff.kolmogorov and idff.md; their old modules here
-re-export them for one release)."""
+"""End-to-end pipelines: none left here. Toys and images are the packages idff.toy and
+idff.images, the forecasting tasks idff.sst, idff.kolmogorov and idff.md; their old modules
+here re-export them for one release."""

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from idff.accel import channels_last_if_useful
 from idff.errors import TrainingInterrupted
-from idff.finite import Check, deferred_checks
+from idff.finite import Check
 from idff.io import atomic_save, atomic_write_json, atomic_write_text
 from idff.run_config import LAYOUT
 from idff.runlock import folder_lock
@@ -47,8 +47,10 @@ from idff.training.checkpoint import (
 from idff.training.config import TrainConfig
 from idff.training.distributed import DistContext
 from idff.training.ema import EMA
+from idff.training.step import TrainStep, precision_setup
 
 __all__ = ["TrainConfig", "Trainer"]
+
 
 def _cycle(data: Iterable) -> Iterator:
     while True:
@@ -62,13 +64,7 @@ def _cycle(data: Iterable) -> Iterator:
             )
 
 
-def _split(batch) -> tuple[torch.Tensor, Any]:
-    if isinstance(batch, (tuple, list)):
-        return batch[0], (batch[1] if len(batch) > 1 else None)
-    return batch, None
-
-
-class Trainer:
+class Trainer(TrainStep):
     """Train ``model`` with ``objective`` on ``data``, saving into ``run_dir``.
 
     Args:
@@ -142,10 +138,7 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: min(1.0, (s + 1) / warm)
         )
-        amp = config.precision != "fp32" and self.device.type == "cuda"
-        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(
-            config.precision) if amp else None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast_dtype == torch.float16)
+        self.autocast_dtype, self.scaler = precision_setup(config.precision, self.device)
         self.step = 0
         # [step, 1 + index of the failed check, checked value] of the first step since
         # the last read with a failed check; zeros while none (see check_finite)
@@ -243,100 +236,6 @@ class Trainer:
             self.run_config["train"]["ema_warmup"] = False
 
     # -- loop ----------------------------------------------------------------------------
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return nullcontext()
-        return torch.autocast("cuda", dtype=self.autocast_dtype)
-
-    def train_step(self, x1: torch.Tensor, cond: Any) -> dict[str, Any]:
-        """One optimizer step on one batch (see :meth:`train_micro_steps`)."""
-        return self.train_micro_steps([(x1, cond)])
-
-    def train_micro_steps(self, micro: list[tuple[torch.Tensor, Any]]) -> dict[str, Any]:
-        """One optimizer step accumulating gradients over ``micro`` batches.
-
-        Nothing here waits for the device. The returned ``loss``, ``flow``, ``score`` and
-        ``grad_norm`` are 0-d tensors on the device (``float()`` reads one); ``lr`` is a
-        float. A non-finite loss or gradient norm is recorded on the device and raised by
-        :meth:`check_finite` (which :meth:`fit` calls on logging and checkpoint steps).
-        """
-        self.model.train()
-        # DDP keeps gradients as views of its buckets (distributed.py): zero them in place
-        self.opt.zero_grad(set_to_none=not _grads_are_bucket_views(self.net))
-        terms = None
-        with deferred_checks() as checks:  # the data and loss NaN checks, kept on the device
-            for k, (x1, cond) in enumerate(micro):
-                sync = k == len(micro) - 1 or not self.dist.distributed
-                ctx = nullcontext() if sync else self.net.no_sync()
-                with ctx:
-                    with self._autocast():
-                        out = self.objective(self.net, x1, cond)
-                    self.scaler.scale(out.loss / len(micro)).backward()
-                part = out.terms() / len(micro)
-                terms = part if terms is None else terms + part
-        self.scaler.unscale_(self.opt)
-        gnorm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self._record_faults(checks, terms[0], gnorm)
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        self.sched.step()
-        self.ema.update_parameters(self.model)
-        self.step += 1
-        # this process's values; averaged over processes when logged
-        metrics: dict[str, Any] = {"loss": terms[0], "flow": terms[1], "score": terms[2]}
-        metrics["grad_norm"] = gnorm.detach()
-        metrics["lr"] = self.sched.get_last_lr()[0]
-        return metrics
-
-    def _record_faults(self, checks: list[Check], loss: torch.Tensor,
-                       gnorm: torch.Tensor) -> None:
-        """Remember, on the device, the first failed check of the first step that had one.
-
-        Checks: those the objective deferred (finite data, finite loss), then a finite
-        loss (for objectives without their own check) and, unless fp16 loss scaling
-        handles it by skipping the step, a finite gradient norm.
-        """
-        checks = [*checks, Check(torch.isfinite(loss), loss, _loss_error)]
-        if not self.scaler.is_enabled():
-            gnorm = gnorm.detach().float()
-            checks.append(Check(torch.isfinite(gnorm), gnorm, _gnorm_error))
-        self._checks = checks
-        bad = ~torch.stack([c.ok for c in checks])
-        zero = torch.zeros((), device=loss.device)
-        values = torch.stack([zero if c.value is None else c.value.float() for c in checks])
-        first = bad.int().argmax()
-        # gather, not values[first]: indexing by a 0-d device tensor may read it on the host
-        here = torch.stack([torch.full_like(zero, self.step + 1), (first + 1).float(),
-                            values.gather(0, first.reshape(1))[0]])
-        self._fault = torch.where((self._fault[0] == 0) & bad.any(), here, self._fault)
-
-    def check_finite(self) -> None:
-        """Raise the error of the first failed NaN/inf check since the last call (reads the
-        device; a collective under DDP).
-
-        Raises:
-            FloatingPointError: ``step N: the IDFF loss is not finite (nan); ...`` (or the
-                gradient norm); ValueError: ``step N: x1 contains NaN or inf values; ...``.
-        """
-        step, index, value = self._fault.tolist()
-        if not self.dist.any(step > 0):
-            return
-        if step == 0:
-            raise FloatingPointError(f"step {self.step}: the loss is not finite on another "
-                                     "process.")
-        error = self._checks[int(index) - 1].error(value)
-        raise type(error)(f"step {int(step)}: {error}")
-
-    def _next_micro(self, batches: Iterator) -> list[tuple[torch.Tensor, Any]]:
-        out = []
-        for _ in range(self.config.grad_accum):
-            x1, cond = _split(next(batches))
-            x1 = x1.to(self.device, non_blocking=True)
-            if torch.is_tensor(cond):
-                cond = cond.to(self.device, non_blocking=True)
-            out.append((x1, cond))
-        return out
-
     def _trim_log(self) -> None:
         """Drop log lines past the resumed step (and torn lines), so steps never repeat."""
         path = self.run_dir / "log.jsonl"
@@ -475,22 +374,6 @@ class Trainer:
     def _last_batch_size(self) -> int:
         size = getattr(self.data, "batch_size", None)
         return int(size) if size else 0
-
-
-def _loss_error(value: float) -> FloatingPointError:
-    from idff.objective import nonfinite_message
-
-    return FloatingPointError(nonfinite_message("loss", value))
-
-
-def _gnorm_error(value: float) -> FloatingPointError:
-    return FloatingPointError("the gradient norm is not finite; lower the learning rate or "
-                              "check the data.")
-
-
-def _grads_are_bucket_views(net: nn.Module) -> bool:
-    inner = getattr(net, "_orig_mod", net)  # through torch.compile's wrapper
-    return bool(getattr(inner, "gradient_as_bucket_view", False))
 
 
 def _batch_len(batch: int, accum: int, world: int) -> int:

@@ -51,7 +51,7 @@ class ToyQuality(Quality):
     name = "mmd"
 
     def __init__(self, dataset: str, n: int = 2000, seed: int = 0):
-        from idff.data.toys import sample_toy
+        from idff.toy.data import sample_toy
 
         self.dataset = dataset
         self.refs = {
@@ -62,8 +62,8 @@ class ToyQuality(Quality):
                          f"validation reference seed {30_000 + seed}, evaluation {10_000 + seed}")
 
     def score(self, samples: Tensor, split: str) -> dict[str, float]:
-        from idff.data.toys import support_fraction
         from idff.metrics import mmd, wasserstein
+        from idff.toy.data import support_fraction
 
         ref = self.refs[split]
         out = {"mmd": mmd(samples, ref), "w2": wasserstein(samples, ref, 2),
@@ -147,8 +147,8 @@ def fashion_mnist_quality(
 ) -> ImageQuality:
     """Fashion-MNIST references: validation = ``n_val`` training images (a fixed random
     subset), evaluation = the first ``n_eval`` test images. Statistics cached as ``.npz``."""
-    from idff.data.fashion_mnist import load_fashion_mnist
     from idff.eval.fid import load_stats
+    from idff.images.fashion_mnist import load_fashion_mnist
 
     refs, eval_features = {}, None
     for split, data_split, n in (("val", "train", n_val), ("eval", "test", n_eval)):
