@@ -198,3 +198,26 @@ def test_sigma_zero_in_kolmogorov_is_refused_by_the_forecaster(tmp_path):
                                    "--data-root", str(tmp_path / "none"),
                                    "--out", str(tmp_path / "r")])
     _one_line_error(res, "--sigma must be > 0 for IDFF")
+
+
+def test_options_are_declared_once_not_per_command():
+    """Shared options come from idff.cli.options (the vocabulary and TrainConfig's fields);
+    the hand-written declarations left are each command's own."""
+    count = sum(len(re.findall(r"\bclick\.option\(", p.read_text()))
+                for p in (ROOT / "src" / "idff").rglob("*.py"))
+    assert count <= 150, f"{count} hand-written click.option declarations in src/ (at most 150)"
+    from idff.cli.options import VOCABULARY
+
+    used = {p.opts[0] for _, cmd in _commands() for p in cmd.params
+            if isinstance(p, click.Option)}
+    unused = [n for n, spec in VOCABULARY.items() if spec.get("flag", f"--{n}") not in used]
+    assert not unused, f"vocabulary entries no command takes: {unused}"
+
+
+def test_the_vocabulary_refuses_another_type_and_an_unknown_name():
+    from idff.cli.options import option
+
+    with pytest.raises(TypeError, match="one type in every command"):
+        option("seed", type=int)
+    with pytest.raises(KeyError, match="not in the CLI vocabulary"):
+        option("seeed")

@@ -14,7 +14,6 @@ import click
 from idff.cli.common import (
     NONNEG_FLOAT,
     NONNEG_INT,
-    POSITIVE_FLOAT,
     POSITIVE_INT,
     SEED_HELP,
     check_init_from,
@@ -26,6 +25,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
+from idff.cli.options import option
 from idff.cli.vocabulary import run_argument
 from idff.errors import check_output_path
 from idff.presets import PRESETS
@@ -53,33 +53,32 @@ def _make_train_command(preset: str) -> click.Command:
     @click.command(preset, help=f"Train IDFF on {preset} ({p['data']['image_size']}px "
                    f"{p['data']['channels']}-channel images, preset '{preset}').")
     @run_dir_options(out_default="runs/<preset>-<date>-<time>")
-    @click.option("--data-root", type=click.Path(), default=None, help=DATA_HELP)
+    @option("data-root", help=DATA_HELP)
     @click.option("--download", is_flag=True, help="Download the dataset when possible.")
     @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
                   help="Override a preset field, e.g. --set train.lr=1e-4 (repeatable).")
-    @click.option("--steps", type=POSITIVE_INT, default=None,
-                  help="Shortcut for --set train.steps=N.")
-    @click.option("--batch-size", type=POSITIVE_INT, default=None,
-                  help="Global batch size over all processes (train.batch_size).")
-    @click.option("--ckpt-every", type=POSITIVE_INT, default=None,
-                  help="Steps between checkpoints (train.ckpt_every); Ctrl-C and SIGTERM also "
-                       "save one.")
+    @option("steps", default=None,
+            help="Shortcut for --set train.steps=N.")
+    @option("batch-size", default=None,
+            help="Global batch size over all processes (train.batch_size).")
+    @option("ckpt-every", default=None,
+            help="Steps between checkpoints (train.ckpt_every); Ctrl-C and SIGTERM also "
+                 "save one.")
     @click.option("--grad-accum", type=POSITIVE_INT, default=None, help="Micro-batches per step.")
     @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
                   help="Autocast precision on GPU (presets: bf16; the CPU trains in fp32).")
-    @click.option("--max-minutes", type=POSITIVE_FLOAT, default=None,
-                  help="Stop (and save) after this.")
+    @option("max-minutes", default=None,
+            help="Stop (and save) after this.")
     @click.option("--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard scalars.")
-    @click.option("--sigma", type=NONNEG_FLOAT, default=None,
-                  help="Path noise σ (objective.sigma; default: the preset's).")
+    @option("sigma", default=None,
+            help="Path noise σ (objective.sigma; default: the preset's).")
     @device_option(help="cpu or cuda (torchrun: one GPU per process).")
-    @click.option("--threads", type=POSITIVE_INT, default=None,
-                  help="torch CPU threads per process.")
-    @click.option("--dry-run", is_flag=True,
-                  help="Build the model and data pipeline, run one loss, write nothing.")
-    @click.option("--compile", "compile_", is_flag=True,
-                  help="torch.compile the network (minutes of compiling first; channels_last "
-                       "on CUDA). A run may be resumed with or without it.")
+    @option("threads", default=None,
+            help="torch CPU threads per process.")
+    @option("dry-run", help="Build the model and data pipeline, run one loss, write nothing.")
+    @option("compile", "compile_",
+            help="torch.compile the network (minutes of compiling first; channels_last "
+                 "on CUDA). A run may be resumed with or without it.")
     def command(out, data_root, download, overrides, steps, batch_size, ckpt_every, grad_accum,
                 precision, max_minutes, tensorboard, sigma, device, threads, resume, init_from,
                 dry_run, compile_):
@@ -186,19 +185,19 @@ def sample_image_grid(run, n: int, overrides: dict, seed: int, out: str,
 
 @click.command()
 @run_argument(resolve=False)
-@click.option("--n", "n", type=POSITIVE_INT, default=50_000, help="Number of images.")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@option("n", default=50_000, help="Number of images.")
+@option("out-dir", required=True, help="Output folder.")
 @sampling_options
-@click.option("--batch-size", type=POSITIVE_INT, default=256)
-@click.option("--seed", type=NONNEG_INT, default=0,
-              help="Base seed; image i uses (seed, i). " + SEED_HELP)
+@option("batch-size", default=256)
+@option("seed", default=0,
+        help="Base seed; image i uses (seed, i). " + SEED_HELP)
 @click.option("--label", type=NONNEG_INT, default=None,
               help="Class label (class-conditional models).")
 @click.option("--guidance", type=NONNEG_FLOAT, default=1.0, help="Classifier-free guidance scale.")
 @device_option
-@click.option("--compile", "compile_", is_flag=True,
-              help="torch.compile the network (compiling takes a while first; pays off for "
-                   "large sets).")
+@option("compile", "compile_",
+        help="torch.compile the network (compiling takes a while first; pays off for "
+             "large sets).")
 def generate(run, n, out, batch_size, seed, label, guidance, device, compile_, **kw):
     """Write N PNGs (000000.png, ...) in batches; rerun the same command to resume.
 
@@ -244,9 +243,9 @@ def _remove_stale_pngs(out: Path) -> None:
 
 @click.command("dump-real")
 @click.argument("preset", type=click.Choice(sorted(PRESETS)))
-@click.option("--out", type=click.Path(file_okay=False), required=True)
-@click.option("--n", "n", type=POSITIVE_INT, default=None, help="Number of images (default: all).")
-@click.option("--data-root", type=click.Path(), default=None, help=DATA_HELP)
+@option("out-dir", required=True)
+@option("n", default=None, help="Number of images (default: all).")
+@option("data-root", help=DATA_HELP)
 @click.option("--train/--test", default=True, help="Which split.")
 def dump_real(preset, out, n, data_root, train):
     """Write the preset's real images as PNGs (the reference set for FID)."""

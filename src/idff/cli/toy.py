@@ -7,9 +7,6 @@ from pathlib import Path
 import click
 
 from idff.cli.common import (
-    NONNEG_FLOAT,
-    NONNEG_INT,
-    POSITIVE_FLOAT,
     POSITIVE_INT,
     SEED_HELP,
     CLIError,
@@ -25,6 +22,7 @@ from idff.cli.common import (
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
+from idff.cli.options import option
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 from idff.threads import choose_threads
@@ -51,11 +49,11 @@ def register(cli: click.Group, train: click.Group) -> None:
     type=click.Path(dir_okay=False),
     help="Train on your own (N, D) array saved with numpy.save.",
 )
-@click.option("--steps", type=POSITIVE_INT, default=5000)
-@click.option("--batch-size", type=POSITIVE_INT, default=256)
-@click.option("--lr", type=POSITIVE_FLOAT, default=1e-3)
-@click.option("--hidden", type=POSITIVE_INT, default=256)
-@click.option("--depth", type=POSITIVE_INT, default=3)
+@option("steps", default=5000)
+@option("batch-size", default=256)
+@option("lr", default=1e-3)
+@option("hidden", default=256)
+@option("depth", default=3)
 @click.option(
     "--parametrization",
     type=click.Choice(["velocity", "skip", "x1"]),
@@ -63,18 +61,18 @@ def register(cli: click.Group, train: click.Group) -> None:
     help="IDFF heads: 'skip' (x̂1 = x + (1-t)F), 'x1' (published) or 'velocity' "
     "(a CFM velocity and an ε-prediction; docs/METHOD.md). Default: velocity. IDFF only.",
 )
-@click.option("--sigma", type=NONNEG_FLOAT, default=None,
-              help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM, 0.1 for "
-                   "I-CFM).")
+@option("sigma", default=None,
+        help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM, 0.1 for "
+             "I-CFM).")
 @click.option(
     "--coupling",
     type=click.Choice(["ot", "independent"]),
     default=None,
     help="Minibatch coupling (default: the method's).",
 )
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--ckpt-every", type=POSITIVE_INT, default=1000,
-              help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
+@option("seed", default=0)
+@option("ckpt-every", default=1000,
+        help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
 @run_dir_options
 def train_toy_cmd(
@@ -150,15 +148,10 @@ def train_toy_cmd(
 @click.command()
 @run_argument(resolve=False)
 @sampling_options
-@click.option("--n", "n", type=POSITIVE_INT, default=2000, help="Number of samples.")
-@click.option("--seed", type=NONNEG_INT, default=0, help=SEED_HELP)
+@option("n", default=2000, help="Number of samples.")
+@option("seed", default=0, help=SEED_HELP)
 @device_option
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="Output .npy (raw samples) or .png (figure).",
-)
+@option("out-file", required=True, help="Output .npy (raw samples) or .png (figure).")
 def sample(run, n, seed, device, out, **kw):
     """Sample a trained run; writes raw samples (.npy) or a figure (.png).
 
@@ -252,13 +245,13 @@ def _sample_registered(run, n, overrides, seed, out, device) -> None:
 
 @click.command()
 @click.option("--dataset", type=click.Choice(sorted(TOYS)), default="checkerboard")
-@click.option("--steps", type=POSITIVE_INT, default=5000, help="Training steps per method.")
-@click.option("--seed", type=NONNEG_INT, default=0)
-@click.option("--n-eval", type=POSITIVE_INT, default=2000, help="Samples per evaluation.")
+@option("steps", default=5000, help="Training steps per method.")
+@option("seed", default=0)
+@option("n-eval", default=2000, help="Samples per evaluation.")
 @click.option("--figure-nfe", type=POSITIVE_INT, default=4, help="NFE of the trajectory figure.")
-@click.option("--out", type=click.Path(file_okay=False), default="runs/demo")
-@click.option("--threads", type=POSITIVE_INT, default=1,
-              help="CPU threads for torch (small MLPs run fastest on one).")
+@option("out-dir", default="runs/demo")
+@option("threads", default=1,
+        help="CPU threads for torch (small MLPs run fastest on one).")
 def demo(dataset, steps, seed, n_eval, figure_nfe, out, threads):
     """Train IDFF, OT-CFM and I-CFM on a 2D toy; print quality vs NFE; write a figure.
 
