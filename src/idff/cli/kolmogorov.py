@@ -13,10 +13,10 @@ from idff.cli.common import (
     device_option,
     grid_list,
     run_dir_options,
-    warmup_for,
 )
-from idff.cli.options import option
+from idff.cli.options import option, train_config, train_options
 from idff.errors import UserError, check_output_path
+from idff.kolmogorov.config import TRAIN_DEFAULTS
 
 #: --nfe, as in every command that samples
 NFE = click.IntRange(1, MAX_NFE)
@@ -72,12 +72,10 @@ def _model_options(f):
         option("num-channels", default=32,
                help="UNet width (a multiple of 32)."),
         option("channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2."),
-        option("steps", default=2000),
+        train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed")),
         option("batch-size", default=32),
-        option("lr", default=5e-4),
         option("horizon", default=16,
                help="Longest lead (frames) the model is trained for."),
-        option("seed", default=0),
     ]):
         f = opt(f)
     return f
@@ -113,7 +111,7 @@ def _mult(text: str, num_channels: int) -> list[int]:
 @click.option("--nfe", type=NFE, default=None,
               help="Network evaluations per lead stored as the run's sampling default "
                    "(default: 3; the deterministic UNet always uses 1).")
-@option("ckpt-every", default=250)
+@train_options(TRAIN_DEFAULTS, only=("ckpt_every",))
 @_sigma_option
 @device_option
 @run_dir_options
@@ -123,7 +121,6 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
     """Train a Kolmogorov-flow forecaster on a data set made by `idff kolmogorov-data`."""
     from idff.kolmogorov.config import kolmogorov_run_config
     from idff.kolmogorov.train import train_kolmogorov
-    from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
@@ -136,9 +133,8 @@ def train_kolmogorov_cmd(forecaster, size, data_root, num_channels, channel_mult
     cfg = kolmogorov_run_config(forecaster, size, data_root, horizon, context, batch_size,
                                 model, sampling, sigma)
     claim_run_dir(out, resume)  # before the data are read: a refusal is immediate
-    train_kolmogorov(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps),
-                                           ema_decay=0.999, seed=seed, log_every=100,
-                                           ckpt_every=ckpt_every), device=device,
+    train_kolmogorov(cfg, out, train_config(TRAIN_DEFAULTS, out, steps=steps, lr=lr, seed=seed,
+                                            ckpt_every=ckpt_every), device=device,
                      resume=resume, init_from=init_from)
     click.echo(f"saved run to {out}")
 

@@ -24,13 +24,13 @@ from idff.cli.common import (
     run_dir_options,
     sampling_options,
     typed,
-    warmup_for,
 )
 from idff.cli.common import fail as _fail
-from idff.cli.options import option
+from idff.cli.options import option, train_config, train_options
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 from idff.io import atomic_write_text
+from idff.md.config import TRAIN_DEFAULTS
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -168,14 +168,10 @@ def md_simulate(**kw):
         help="Default NFE per frame for evaluation.")
 @option("sigma", default=None,
         help="Path noise σ (default 0.1; Lorenz-63 I-CFM: 0).")
-@option("steps", default=6000)
+@train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed", "ckpt_every"))
 @option("batch-size", default=256)
-@option("lr", default=1e-3)
 @option("hidden", default=256)
 @option("depth", default=3)
-@option("seed", default=0)
-@option("ckpt-every", default=1000,
-        help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
 @run_dir_options
 @_errors
@@ -187,7 +183,6 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
 
     from idff.md.config import md_run_config
     from idff.md.train import train_md
-    from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
@@ -222,8 +217,8 @@ def train_md_cmd(method, source, trajectories, topology, pickle_path, units, lag
         series = None
     cfg = md_run_config(method, data, lag, history, cond, hidden, depth, batch_size,
                         sampling={"nfe": nfe}, sigma=sigma)
-    train = TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps), ema_decay=0.999,
-                        seed=seed, ckpt_every=ckpt_every)
+    train = train_config(TRAIN_DEFAULTS, out, steps=steps, lr=lr, seed=seed,
+                         ckpt_every=ckpt_every)
     train_md(cfg, out, train, series=series, device=device, resume=resume, init_from=init_from)
     click.echo(f"saved run to {out}")
 

@@ -17,7 +17,7 @@ import click
 
 from idff.cli.common import MAX_NFE, NONNEG_FLOAT, NONNEG_INT, POSITIVE_FLOAT, POSITIVE_INT
 
-__all__ = ["VOCABULARY", "option", "train_options", "TRAIN_OPTIONS"]
+__all__ = ["VOCABULARY", "option", "train_options", "train_config", "TRAIN_OPTIONS"]
 
 #: name -> click.option settings; ``help`` is the default help text
 VOCABULARY: dict[str, dict[str, Any]] = {
@@ -107,3 +107,15 @@ def train_options(defaults: dict[str, Any], only: tuple[str, ...] | None = None,
         return fn
 
     return decorate
+
+
+def train_config(defaults: dict[str, Any], out: str, **given: Any):
+    """The :class:`~idff.training.TrainConfig` of a training command: the task's
+    ``defaults`` changed by the options ``given`` (``None``: not given), with the warm-up of
+    :func:`~idff.cli.common.warmup_for` (a resumed run keeps its recorded one)."""
+    from idff.cli.common import warmup_for
+    from idff.training.config import TrainConfig
+
+    settings = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    settings["warmup"] = warmup_for(out, settings["steps"], settings.get("warmup", 200))
+    return TrainConfig(**settings)

@@ -15,13 +15,13 @@ from idff.cli.common import (
     run_dir_options,
     sampling_options,
     typed,
-    warmup_for,
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
-from idff.cli.options import option
+from idff.cli.options import option, train_config, train_options
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
+from idff.sst.config import TRAIN_DEFAULTS
 
 
 def register(cli: click.Group, train: click.Group) -> None:
@@ -96,18 +96,14 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
         help="Longest lead the model is trained for.")
 @option("context", default=1,
         help="Previous frames in the conditioning.")
-@option("steps", default=1000)
+@train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed", "ckpt_every"))
 @option("batch-size", default=16)
-@option("lr", default=5e-4)
 @option("num-channels", default=32,
         help="UNet width (a multiple of 32).")
 @option("channel-mult", default="1,2,2", help="UNet levels, e.g. 1,2,2.")
 @option("nfe", default=3,
         help="Network evaluations per forecast lead (Euler steps), stored as the run's "
              "sampling default.")
-@option("seed", default=0)
-@option("ckpt-every", default=250,
-        help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @option("sigma", default=None,
         help="Path noise σ (default: the method's, 0.2 for IDFF, 0 for OT-CFM).")
 @device_option
@@ -119,7 +115,6 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
     """Train an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data."""
     from idff.sst.config import EOFS_DATA, sst_run_config
     from idff.sst.train import train_sst
-    from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
@@ -149,9 +144,8 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
         check_width(num_channels, mult, "--num-channels")
         cfg = sst_run_config(method, data, {"num_channels": num_channels, "channel_mult": mult},
                              horizon, context, batch_size, {"nfe": nfe}, sigma=sigma)
-        train_sst(cfg, out, TrainConfig(steps=steps, lr=lr, warmup=warmup_for(out, steps, 100),
-                                        ema_decay=0.995, seed=seed, log_every=50,
-                                        ckpt_every=ckpt_every), device=device, resume=resume,
+        train_sst(cfg, out, train_config(TRAIN_DEFAULTS, out, steps=steps, lr=lr, seed=seed,
+                                         ckpt_every=ckpt_every), device=device, resume=resume,
                   init_from=init_from)
     except (ValueError, FileNotFoundError, ImportError, PermissionError) as e:
         _fail(e)

@@ -17,15 +17,15 @@ from idff.cli.common import (
     run_dir_options,
     sampling_options,
     typed,
-    warmup_for,
     warn,
 )
 from idff.cli.common import fail as _fail
 from idff.cli.idle_options import refuse_idff_options
-from idff.cli.options import option
+from idff.cli.options import option, train_config, train_options
 from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 from idff.threads import choose_threads
+from idff.toy.config import TRAIN_DEFAULTS
 from idff.toy.data import TOYS
 
 
@@ -49,9 +49,8 @@ def register(cli: click.Group, train: click.Group) -> None:
     type=click.Path(dir_okay=False),
     help="Train on your own (N, D) array saved with numpy.save.",
 )
-@option("steps", default=5000)
+@train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed", "ckpt_every"))
 @option("batch-size", default=256)
-@option("lr", default=1e-3)
 @option("hidden", default=256)
 @option("depth", default=3)
 @click.option(
@@ -70,9 +69,6 @@ def register(cli: click.Group, train: click.Group) -> None:
     default=None,
     help="Minibatch coupling (default: the method's).",
 )
-@option("seed", default=0)
-@option("ckpt-every", default=1000,
-        help="Steps between checkpoints (Ctrl-C and SIGTERM also save one).")
 @device_option
 @run_dir_options
 def train_toy_cmd(
@@ -98,7 +94,6 @@ def train_toy_cmd(
     from idff.toy.config import toy_run_config
     from idff.toy.data import load_vectors
     from idff.toy.train import train_toy
-    from idff.training import TrainConfig
     from idff.training.checkpoint import claim_run_dir
 
     check_output_path(out, folder=True)
@@ -127,14 +122,8 @@ def train_toy_cmd(
         train_toy(
             cfg,
             out,
-            TrainConfig(
-                steps=steps,
-                lr=lr,
-                warmup=warmup_for(out, steps),
-                ema_decay=0.999,
-                seed=seed,
-                ckpt_every=ckpt_every,
-            ),
+            train_config(TRAIN_DEFAULTS, out, steps=steps, lr=lr, seed=seed,
+                         ckpt_every=ckpt_every),
             data=data,
             device=device,
             resume=resume,

@@ -15,8 +15,13 @@ from idff.kolmogorov.data import default_root, load_manifest, load_split
 from idff.sampling import SamplingConfig
 from idff.timeseries.gridded import UNET_DEFAULTS
 
-__all__ = ["FORECASTERS", "SAMPLING_DEFAULTS", "kolmogorov_run_config", "KolmogorovData",
-           "load_data"]
+__all__ = ["TRAIN_DEFAULTS", "FORECASTERS", "SAMPLING_DEFAULTS", "kolmogorov_run_config",
+           "KolmogorovData", "load_data"]
+
+#: the training settings of a Kolmogorov forecaster (``idff train kolmogorov``,
+#: ``kolmogorov-benchmark``; :class:`~idff.training.TrainConfig` fields)
+TRAIN_DEFAULTS = {"steps": 2000, "lr": 5e-4, "warmup": 200, "ema_decay": 0.999, "seed": 0,
+                  "log_every": 100, "ckpt_every": 250}
 
 #: forecaster -> (sampling method of its network, objective settings)
 FORECASTERS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -10,7 +10,12 @@ from idff.md.data import cond_dim
 from idff.methods import network_kind
 from idff.sampling import SamplingConfig
 
-__all__ = ["METHOD_DEFAULTS", "SAMPLING", "LABELS", "md_run_config", "input_dim"]
+__all__ = ["TRAIN_DEFAULTS", "METHOD_DEFAULTS", "SAMPLING", "LABELS", "md_run_config", "input_dim"]
+
+#: the training settings of an MD or Lorenz-63 run (``idff train md``;
+#: :class:`~idff.training.TrainConfig` fields)
+TRAIN_DEFAULTS = {"steps": 6000, "lr": 1e-3, "warmup": 200, "ema_decay": 0.999, "seed": 0,
+                  "ckpt_every": 1000}
 
 #: objective per method for time series (σ = 0.1, w = 2 for MD; docs/METHOD.md, "Path and
 #: coupling" and "Objective"). The CFM

@@ -21,8 +21,13 @@ from idff.sst.data import (
 from idff.timeseries.gridded import UNET_DEFAULTS
 from idff.timeseries.objective import FORECAST_METHODS
 
-__all__ = ["SST_METHODS", "METHOD_DEFAULTS", "EOFS_DATA", "MAX_WHOLE_GRID", "sst_run_config",
-           "load_sst_data"]
+__all__ = ["TRAIN_DEFAULTS", "SST_METHODS", "METHOD_DEFAULTS", "EOFS_DATA", "MAX_WHOLE_GRID",
+           "sst_run_config", "load_sst_data"]
+
+#: the training settings of an SST run (``idff train sst``, ``sst-demo``;
+#: :class:`~idff.training.TrainConfig` fields)
+TRAIN_DEFAULTS = {"steps": 1000, "lr": 5e-4, "warmup": 100, "ema_decay": 0.995, "seed": 0,
+                  "log_every": 50, "ckpt_every": 250}
 
 #: the methods an SST run trains (those of the forecasting objective)
 SST_METHODS = FORECAST_METHODS

@@ -8,7 +8,12 @@ from typing import Any
 from idff.errors import ConfigError
 from idff.methods import network_kind
 
-__all__ = ["METHOD_DEFAULTS", "toy_run_config"]
+__all__ = ["TRAIN_DEFAULTS", "METHOD_DEFAULTS", "toy_run_config"]
+
+#: the training settings of a toy run (``idff train toy``; :class:`~idff.training.TrainConfig`
+#: fields): the small-network recipe, a 200-step warm-up and a fast EMA
+TRAIN_DEFAULTS = {"steps": 5000, "lr": 1e-3, "warmup": 200, "ema_decay": 0.999, "seed": 0,
+                  "ckpt_every": 1000}
 
 #: objective settings per method for toys (docs/METHOD.md, "Path and coupling", "Objective").
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
