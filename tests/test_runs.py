@@ -144,3 +144,20 @@ def test_typos_in_the_model_and_train_sections_are_refused():
     cfg["train"]["lrr"] = 1e-4
     with pytest.raises(ConfigError, match="did you mean 'train.lr'"):
         train_config_from(cfg)
+
+
+def test_a_kind_declares_the_sample_options_it_takes_once():
+    from idff.run_kind import SAMPLE_EXTRAS, RunKind
+
+    def plain(model, config, n, sampling, seed=0, device="cpu"):
+        raise AssertionError("not called")
+
+    def anything(model, config, n, sampling, seed=0, device="cpu", **kw):
+        raise AssertionError("not called")
+
+    assert RunKind("a", sample=plain).takes == ()
+    assert RunKind("b", sample=anything).takes == SAMPLE_EXTRAS
+    assert RunKind("c", sample=plain, takes=("x0",)).takes == ("x0",)
+    with pytest.raises(ValueError, match=r"takes=\['bogus'\] are not options of Run.sample"):
+        RunKind("d", sample=plain, takes=("bogus",))
+    assert idff.runs.get_kind("toy").takes == ("generator", "x0", "return_trajectory")

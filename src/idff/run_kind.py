@@ -25,6 +25,7 @@ from idff.sampling.result import SampleResult
 
 __all__ = [
     "RunKind",
+    "SAMPLE_EXTRAS",
     "SMALL_TRAIN",
     "SHIPPED",
     "CACHE_ENV",
@@ -79,6 +80,9 @@ class RunKind:
         train_defaults: the :class:`~idff.training.TrainConfig` settings of this kind
             (default :data:`SMALL_TRAIN`); a config's ``"train"`` section overrides them.
         requires: dotted config keys :func:`idff.train_run` needs (``"data.dataset"``).
+        takes: the options of :meth:`idff.runs.Run.sample` that ``sample`` accepts besides
+            ``n``, ``sampling``, ``seed`` and ``device`` (of :data:`SAMPLE_EXTRAS`); ``None``
+            (default): read from its signature once, when the kind is made.
     """
 
     name: str
@@ -91,12 +95,35 @@ class RunKind:
     train: TrainFn | None = None
     train_defaults: dict[str, Any] | None = None
     requires: tuple[str, ...] = ()
+    takes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.load is None:
             self.load = load_weights
         if self.train_defaults is None:
             self.train_defaults = dict(SMALL_TRAIN)
+        if self.takes is None:
+            self.takes = _extras_of(self.sample)
+        unknown = sorted(set(self.takes) - set(SAMPLE_EXTRAS))
+        if unknown:
+            raise ValueError(f"kind {self.name!r}: takes={unknown} are not options of "
+                             f"Run.sample; choose from {', '.join(SAMPLE_EXTRAS)}.")
+
+
+#: the options of :meth:`idff.runs.Run.sample` that a kind's ``sample`` may accept
+SAMPLE_EXTRAS = ("generator", "x0", "labels", "guidance", "return_trajectory")
+
+
+def _extras_of(sample: SampleFn | None) -> tuple[str, ...]:
+    """The :data:`SAMPLE_EXTRAS` a sample function's signature names (all, with ``**kw``)."""
+    import inspect
+
+    if sample is None:
+        return ()
+    params = inspect.signature(sample).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return SAMPLE_EXTRAS
+    return tuple(k for k in SAMPLE_EXTRAS if k in params)
 
 
 def attach_sigma(model: nn.Module, config: dict[str, Any]) -> nn.Module:

@@ -21,7 +21,6 @@ from the folder named by ``$IDFF_CHECKPOINTS`` when set, else from the installed
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -84,10 +83,12 @@ def register_kind(name: str, load: LoadFn | None = None, sample: SampleFn | None
                   published_sde: bool = False, note: str = "", *,
                   data_range: tuple[float, float] | None = None, train: TrainFn | None = None,
                   train_defaults: dict[str, Any] | None = None,
-                  requires: tuple[str, ...] = ()) -> RunKind:
+                  requires: tuple[str, ...] = (),
+                  takes: tuple[str, ...] | None = None) -> RunKind:
     """Register (or replace) the kind ``name``; returns its :class:`RunKind`."""
     KINDS[name] = RunKind(name, load, sample, stream, published_sde, note, data_range, train,
-                          train_defaults, tuple(requires))
+                          train_defaults, tuple(requires),
+                          None if takes is None else tuple(takes))
     return KINDS[name]
 
 
@@ -239,12 +240,10 @@ class Run:
                   "guidance": None if guidance == 1.0 else guidance,
                   "return_trajectory": return_trajectory or None}
         extras = {k: v for k, v in extras.items() if v is not None}
-        params = inspect.signature(spec.sample).parameters
-        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-            for k in extras:
-                if k not in params:
-                    raise ConfigError(f"runs of kind {self.kind!r} do not take {k}= (their "
-                                      "sample function has no such parameter).")
+        for k in extras:
+            if k not in spec.takes:
+                raise ConfigError(f"runs of kind {self.kind!r} do not take {k}= (their "
+                                  "sample function has no such parameter).")
         lohi = self._clamp_range(clamp, spec)
         where = device if device is not None else self.device
         with torch.no_grad(), using_threads(self.model, where, threads):

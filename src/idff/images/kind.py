@@ -53,4 +53,5 @@ def _train(cfg, out, progress=True, device="cpu", on_log=None, resume=False, ini
 
 
 KIND = RunKind("image", load=load_image_model, sample=_sample, data_range=(-1.0, 1.0),
-               train=_train, train_defaults={}, requires=("data", "train.batch_size"))
+               train=_train, train_defaults={}, requires=("data", "train.batch_size"),
+               takes=("generator", "x0", "labels", "guidance", "return_trajectory"))
