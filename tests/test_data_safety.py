@@ -85,7 +85,7 @@ def test_a_second_writer_of_a_run_folder_is_refused(tmp_path, toy_run):
 
 
 def test_generate_holds_its_output_folder(tmp_path, monkeypatch):
-    import idff.cli.images as C
+    import idff.cli.generate as C
 
     out = tmp_path / "gen"
     with _other_writer(out):

@@ -86,7 +86,7 @@ def test_data_train_forecast_and_benchmark(tmp_path):
 
 
 def test_default_grid_candidates_match_the_library():
-    from idff.cli.kolmogorov import kolmogorov_benchmark
+    from idff.cli.task_bench import kolmogorov_benchmark
     from idff.kolmogorov.benchmark import SELECT_GRIDS
 
     opt = next(p for p in kolmogorov_benchmark.params if p.name == "grids")

@@ -199,7 +199,7 @@ def test_large_grid_needs_boxes(oisst_dir, monkeypatch):
 
 
 def test_patches_by_corner_in_degrees(oisst_dir):
-    from idff.cli.sst import parse_corners
+    from idff.cli.train.sst import parse_corners
     from idff.sst.config import load_sst_data
 
     data = {"path": str(oisst_dir), "corners": [[-0.7, 180.5], [-1.2, 180.0]], "patch_size": 4,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,9 @@ class RunKind:
         takes: the options of :meth:`idff.runs.Run.sample` that ``sample`` accepts besides
             ``n``, ``sampling``, ``seed`` and ``device`` (of :data:`SAMPLE_EXTRAS`); ``None``
             (default): read from its signature once, when the kind is made.
+        takes_progress: whether ``sample`` names a ``progress`` parameter (read from its
+            signature when the kind is made); :meth:`idff.runs.Run.sample` passes
+            ``progress=True`` only to those, the others sample without a bar.
     """
 
     name: str
@@ -96,6 +99,7 @@ class RunKind:
     train_defaults: dict[str, Any] | None = None
     requires: tuple[str, ...] = ()
     takes: tuple[str, ...] | None = None
+    takes_progress: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if self.load is None:
@@ -104,6 +108,7 @@ class RunKind:
             self.train_defaults = dict(SMALL_TRAIN)
         if self.takes is None:
             self.takes = _extras_of(self.sample)
+        self.takes_progress = _names_progress(self.sample)
         unknown = sorted(set(self.takes) - set(SAMPLE_EXTRAS))
         if unknown:
             raise ValueError(f"kind {self.name!r}: takes={unknown} are not options of "
@@ -112,6 +117,13 @@ class RunKind:
 
 #: the options of :meth:`idff.runs.Run.sample` that a kind's ``sample`` may accept
 SAMPLE_EXTRAS = ("generator", "x0", "labels", "guidance", "return_trajectory")
+
+
+def _names_progress(sample: SampleFn | None) -> bool:
+    """Whether a sample function's signature names ``progress``."""
+    import inspect
+
+    return sample is not None and "progress" in inspect.signature(sample).parameters
 
 
 def _extras_of(sample: SampleFn | None) -> tuple[str, ...]:

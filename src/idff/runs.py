@@ -173,6 +173,7 @@ class Run:
         device: str | torch.device | None = None,
         sampling: SamplingConfig | None = None,
         threads: int | None = None,
+        progress: bool = False,
         **overrides: Any,
     ) -> SampleResult:
         """Draw ``n`` samples with the run's sampling settings (or ``sampling``), changed by
@@ -201,6 +202,9 @@ class Run:
             threads: CPU threads for torch while sampling; ``None`` (default): one for a
                 network under 5 M parameters on the CPU, torch's count otherwise
                 (:mod:`idff.threads`). The previous count is restored after.
+            progress: show a bar of network evaluations when sampling takes more than two
+                seconds (kinds whose sample function takes ``progress=``, such as the toys;
+                others sample without one).
 
         Returns:
             a :class:`~idff.sampler.SampleResult`: ``.x`` (``(n, ...)``), ``.nfe`` (counted
@@ -244,6 +248,8 @@ class Run:
             if k not in spec.takes:
                 raise ConfigError(f"runs of kind {self.kind!r} do not take {k}= (their "
                                   "sample function has no such parameter).")
+        if progress and spec.takes_progress:
+            extras["progress"] = True
         lohi = self._clamp_range(clamp, spec)
         where = device if device is not None else self.device
         with torch.no_grad(), using_threads(self.model, where, threads):

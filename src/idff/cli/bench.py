@@ -27,10 +27,6 @@ from idff.sampling import FIELD_KINDS
 from idff.threads import choose_threads
 
 
-def register(cli: click.Group, train: click.Group) -> None:
-    cli.add_command(bench)
-
-
 def _parse_list(text: str, option: str, what: str, parse, ok) -> list:
     """Comma-separated values of ``option``; a bad entry is a one-line user error."""
     out = []

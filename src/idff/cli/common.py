@@ -14,7 +14,8 @@ __all__ = ["CLIError", "USER_ERRORS", "fail", "to_cli_error", "device_option", "
            "typed", "option_words",
            "is_environment_error", "MAX_NFE", "check_memory", "check_init_from",
            "check_nfe_solver", "warmup_for", "sampling_options", "pop_sampling", "CommaList",
-           "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL"]
+           "POSITIVE_INT", "NONNEG_INT", "POSITIVE_FLOAT", "NONNEG_FLOAT", "UNIT_INTERVAL",
+           "DATA_HELP"]
 
 #: exceptions that describe a bad input (a path, an option, a file's content), not a bug.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -234,6 +235,14 @@ UNIT_INTERVAL = _FiniteRange(min=0, max=1, min_open=True, max_open=True)
 
 
 #: --seed of the sampling commands: the same command repeats its samples, unlike Python
+#: --data-root of the image commands (train PRESET, dump-real)
+DATA_HELP = (
+    "Folder holding the dataset: cifar10 → ROOT/cifar-10-batches-py/; celeba64 → "
+    "ROOT/celeba/img_align_celeba/; celebahq256 / lsun_* → an LMDB folder (data.mdb); "
+    "imagenet64 → train_data_batch_*.npz; fashion_mnist → IDX files (default: the Debian "
+    "package dataset-fashion-mnist)."
+)
+
 SEED_HELP = ("Seed of the source noise (default 0: rerunning the command gives the same "
              "samples; Python's run.sample draws fresh noise unless given seed=).")
 

@@ -12,10 +12,6 @@ from idff.cli.vocabulary import renamed, run_argument
 from idff.threads import choose_threads
 
 
-def register(cli: click.Group, train: click.Group) -> None:
-    cli.add_command(diagnose)
-
-
 def _load(run: str):
     """Model, config and held-out data of a toy or Fashion-MNIST image run."""
     import torch

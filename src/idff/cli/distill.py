@@ -9,10 +9,6 @@ from idff.cli.options import option
 from idff.errors import check_output_path
 
 
-def register(cli: click.Group, train: click.Group) -> None:
-    cli.add_command(distill)
-
-
 @click.command()
 @click.argument("teacher", type=click.Path())
 @option("out-dir", required=True,

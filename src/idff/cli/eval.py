@@ -24,12 +24,6 @@ from idff.errors import UserError, check_output_path
 from idff.threads import choose_threads
 
 
-def register(cli: click.Group, train: click.Group) -> None:
-    cli.add_command(train_classifier_cmd)
-    cli.add_command(fid_cmd)
-    cli.add_command(nll_cmd)
-
-
 @click.command("train-classifier")
 @option("data-root", default=None,
         help="Folder with the Fashion-MNIST IDX files (default: $IDFF_FASHION_MNIST or "
@@ -237,6 +231,7 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
 
     from idff.eval.likelihood import log_likelihood
     from idff.images.kind import is_image_run
+    from idff.runs import load
     from idff.sampling import SamplingConfig
     from idff.toy.kind import load_toy_model
     from idff.training.checkpoint import RunError
@@ -250,7 +245,10 @@ def nll_cmd(run, n, estimator, field, atol, rtol, t_end, seed, device):
             kind = _run_kind(run)
             if kind not in (None, "toy"):
                 raise UserError(f"{run} is a {kind!r} run; idff nll scores toy and image runs.")
-            model, cfg = load_toy_model(run)
+            if kind is None:  # no readable run: the run-folder loader says why
+                load_toy_model(run)
+            r = load(run)
+            model, cfg = r.model, r.config
             x, what = _vector_nll_data(run, cfg, n, seed)
         f = SamplingConfig.from_run(cfg, field=field).field_for(model.to(device))
         if not f.singular_at_one and typed("t_end"):
@@ -302,9 +300,10 @@ def _image_nll_data(run: str, n: int, seed: int):
     import torch
 
     from idff.images.datasets import build_dataset
-    from idff.images.kind import load_image_model
+    from idff.runs import load
 
-    model, cfg = load_image_model(run)
+    r = load(run)
+    model, cfg = r.model, r.config
     if cfg["model"].get("num_classes"):
         raise UserError(f"{run} is class-conditional; idff nll scores unconditional image "
                         "models only.")

@@ -1,4 +1,5 @@
-"""The ``idff`` command group. Each area registers its commands from its own module."""
+"""The ``idff`` command group: one-line errors, and the commands, one module each (the
+``train`` group in :mod:`idff.cli.train`)."""
 
 from __future__ import annotations
 
@@ -35,19 +36,32 @@ def cli() -> None:
     """IDFF: Implicit Dynamical Flow Fusion — train, sample and benchmark."""
 
 
-@cli.group()
-def train() -> None:
-    """Train a model (toy, image preset, or time series)."""
-
-
 def _register() -> None:
-    from idff.cli import bench, diagnose, distill, images, kolmogorov, md, runs, schedule, sst, toy
+    from idff.cli import (
+        bench,
+        data,
+        demo,
+        diagnose,
+        distill,
+        export,
+        forecast,
+        generate,
+        md_eval,
+        sample,
+        schedule,
+        task_bench,
+    )
     from idff.cli import eval as eval_cli
     from idff.cli.threads import add_threads_option
+    from idff.cli.train import train
 
-    for area in (toy, images, sst, md, eval_cli, bench, diagnose, runs, schedule, kolmogorov,
-                 distill):
-        area.register(cli, train)
+    for command in (train, sample.sample, generate.generate, generate.dump_real,
+                    forecast.forecast, demo.demo, demo.sst_demo, data.kolmogorov_data,
+                    data.md_simulate, md_eval.md_eval, task_bench.md_benchmark,
+                    task_bench.kolmogorov_benchmark, eval_cli.train_classifier_cmd,
+                    eval_cli.fid_cmd, eval_cli.nll_cmd, bench.bench, diagnose.diagnose,
+                    export.export, schedule.tune_schedule, distill.distill):
+        cli.add_command(command)
     add_threads_option(cli)
 
 

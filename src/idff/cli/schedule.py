@@ -11,10 +11,6 @@ from idff.cli.vocabulary import refuse_shipped, renamed, run_argument
 from idff.threads import choose_threads
 
 
-def register(cli: click.Group, train: click.Group) -> None:
-    cli.add_command(tune_schedule)
-
-
 @click.command("tune-schedule")
 @run_argument()
 @option("nfe", required=True,

@@ -26,9 +26,10 @@ def load_toy_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
 
 
 def _sample(model, config, n, sampling, seed=0, device="cpu", generator=None, x0=None,
-            return_trajectory=False):
+            return_trajectory=False, progress=False):
     return sample_model(model, config, n, sampling, seed=seed, device=device,
-                        generator=generator, x0=x0, return_trajectory=return_trajectory)
+                        generator=generator, x0=x0, return_trajectory=return_trajectory,
+                        progress=progress)
 
 
 #: the keys of a toy run's ``data`` section, and of the whole config

@@ -1,5 +1,5 @@
-"""CLI for sea-surface-temperature forecasting: ``idff train sst``, ``idff forecast``,
-``idff sst-demo``."""
+"""``idff train sst``: an IDFF (or OT-CFM) SST forecaster on OISSTv2-style netCDF data, and
+the parsers of its patch and year options."""
 
 from __future__ import annotations
 
@@ -11,23 +11,13 @@ from idff.cli.common import (
     POSITIVE_INT,
     check_init_from,
     device_option,
-    pop_sampling,
     run_dir_options,
-    sampling_options,
     typed,
 )
 from idff.cli.common import fail as _fail
-from idff.cli.idle_options import refuse_idff_options
 from idff.cli.options import option, train_config, train_options
-from idff.cli.vocabulary import run_argument
 from idff.errors import UserError, check_output_path
 from idff.sst.config import TRAIN_DEFAULTS
-
-
-def register(cli: click.Group, train: click.Group) -> None:
-    train.add_command(train_sst_cmd)
-    cli.add_command(forecast)
-    cli.add_command(sst_demo)
 
 
 def parse_years(text: str | None) -> list[int | None] | None:
@@ -150,105 +140,3 @@ def train_sst_cmd(data_path, var, boxes, corners, patch_size, normalisation, tra
     except (ValueError, FileNotFoundError, ImportError, PermissionError) as e:
         _fail(e)
     click.echo(f"saved run to {out}")
-
-
-@click.command()
-@run_argument(resolve=False)
-@click.option("--data", "data_path", type=click.Path(), default=None,
-              help="SST file/folder to forecast on (default: the run's training data).")
-@option("horizon", default=7)
-@option("members", default=50)
-@sampling_options
-@click.option("--max-forecasts", type=POSITIVE_INT, default=None,
-              help="Use at most this many starts.")
-@click.option("--baselines/--no-baselines", default=True,
-              help="Also score persistence and climatology.")
-@option("seed", default=0)
-@click.option("--split", type=click.Choice(["test", "val"]), default="test",
-              help="Kolmogorov runs: forecast the test or the validation trajectories (choose "
-                   "sampling settings on val, report on test).")
-@device_option
-@option("out-dir", required=True,
-        help="Folder for metrics.json, per_lead.csv and forecast.png.")
-def forecast(run, data_path, horizon, members, max_forecasts, baselines, seed, split, device,
-             out, **kw):
-    """Ensemble forecasts of a trained SST run over the test years, with CRPS, MSE and
-    spread-skill per lead, and a figure of predicted vs true fields."""
-    from idff.sst.config import load_sst_data
-    from idff.sst.forecast import (
-        climatology_forecast,
-        forecast_starts,
-        persistence_forecast,
-        sst_forecast,
-    )
-    from idff.sst.report import evaluate_sst, plot_forecast, save_scores
-    from idff.sst.train import load_sst_model
-    from idff.training.checkpoint import RunError
-
-    overrides = pop_sampling(kw)
-    check_output_path(out, folder=True)
-    from idff.runs import run_kind_of
-
-    if (Path(run) / "config.json").is_file() and run_kind_of(run) == "kolmogorov":
-        from idff.cli.kolmogorov import forecast_kolmogorov
-
-        return forecast_kolmogorov(run, horizon, members, max_forecasts, baselines, seed,
-                                   device, out, overrides, split)
-    refuse_idff_options(run, overrides)  # IDFF defaults named for a velocity run
-    if split != "test":
-        raise UserError(f"--split {split} applies to Kolmogorov runs; SST forecasts cover the "
-                        "run's test years. Drop --split.")
-    try:
-        model, cfg = load_sst_model(run)
-        if data_path is not None:
-            cfg["data"]["path"] = str(Path(data_path).resolve())
-        cube, splits = load_sst_data(cfg["data"])
-        starts = forecast_starts(cube.data.shape[1], splits["test"], horizon, cfg["context"])
-        starts = starts[:max_forecasts] if max_forecasts else starts
-        fcs = {cfg["method"]: sst_forecast(model, cfg, cube, starts, horizon, members,
-                                           seed=seed, device=device, progress=True,
-                                           **overrides)}
-        if baselines:
-            fcs["persistence"] = persistence_forecast(cube, starts, horizon)
-            fcs["climatology"] = climatology_forecast(cube, splits["train"], starts, horizon,
-                                                      members, seed=seed)
-        scores = {k: evaluate_sst(cube, f) for k, f in fcs.items()}
-    except (RunError, ValueError, FileNotFoundError, ImportError) as e:
-        _fail(e)
-    save_scores(scores, out)
-    plot_forecast(cube, fcs, Path(out) / "forecast.png")
-    for name, sc in scores.items():
-        click.echo(f"{name:12s} CRPS {sc.crps:.4f}  MSE {sc.mse:.4f}  SSR {sc.ssr:.3f}  "
-                   f"NFE/lead {sc.extra['nfe_per_lead']}  s/forecast "
-                   f"{sc.extra['seconds_per_forecast']:.2f}")
-    click.echo(f"wrote {out}/metrics.json, per_lead.csv, forecast.png")
-
-
-@click.command("sst-demo")
-@option("steps", default=1000, help="Training steps per method.")
-@option("batch-size", default=16)
-@option("members", default=50)
-@option("horizon", default=7)
-@option("nfe", default=3,
-        help="Network evaluations per forecast lead (Euler steps).")
-@option("seed", default=0)
-@option("out-dir", default="runs/sst_demo")
-@click.option("--results", type=click.Path(file_okay=False), default="results/sst")
-def sst_demo(steps, batch_size, members, horizon, nfe, seed, out, results):
-    """IDFF vs OT-CFM vs persistence vs climatology on the eofs SST anomalies (one table)."""
-    import sys
-
-    from idff.runlock import hold_for_command
-    from idff.sst.demo import run_sst_demo
-
-    command = "idff " + " ".join(sys.argv[1:])
-    check_output_path(out, folder=True)
-    check_output_path(results, "--results", folder=True)
-    hold_for_command(out)  # one demo per folder at a time
-    hold_for_command(results, option="--results")
-    try:
-        run_sst_demo(out, results, steps, batch_size, horizon=horizon, members=members,
-                     nfe=nfe, seed=seed, command=command,
-                     echo=click.echo)
-    except (ValueError, ImportError, FileNotFoundError) as e:
-        _fail(e)

@@ -1,4 +1,4 @@
-"""CLI for run folders: ``idff export``."""
+"""``idff export``: a run's config and EMA weights as a folder with no pickle."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ import click
 from idff.cli.options import option
 from idff.cli.vocabulary import run_argument
 from idff.errors import check_output_path
-
-
-def register(cli: click.Group, train: click.Group) -> None:
-    cli.add_command(export)
 
 
 @click.command()
