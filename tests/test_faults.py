@@ -346,12 +346,12 @@ def test_fid_of_few_images_warns(tmp_path, clf):
 
 def test_internal_errors_keep_their_traceback(tmp_path, toy_run, monkeypatch):
     """Only user errors are turned into one line; a bug surfaces as itself."""
-    import idff.toy.sample as T
+    import idff.toy.kind as K
 
     def boom(*a, **k):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(T, "sample_model", boom)
+    monkeypatch.setattr(K, "sample_model", boom)  # what the toy kind samples with
     res = CliRunner().invoke(cli, ["sample", str(toy_run), "--out", str(tmp_path / "s.npy")])
     assert res.exit_code == 1 and isinstance(res.exception, ZeroDivisionError)
 

@@ -467,13 +467,13 @@ def test_disk_full_and_interrupt_in_generate(tmp_path, image_run, monkeypatch):
 
 
 def test_out_of_memory_is_one_line(tmp_path, toy_run, monkeypatch):
-    import idff.toy.sample as T
+    import idff.toy.kind as K
 
     def oom(*a, **k):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: "
                            "can't allocate memory: you tried to allocate 8589934592 bytes.")
 
-    monkeypatch.setattr(T, "sample_model", oom)
+    monkeypatch.setattr(K, "sample_model", oom)  # what the toy kind samples with
     _one_line_error(_run(["sample", toy_run, "--out", tmp_path / "s.npy"]), "out of memory",
                     "8.0 GiB", "lower --n")
 
