@@ -63,3 +63,16 @@ def test_shipped_image_png_grid(tmp_path):
     res = run(["sample", "fashion_mnist/idff-b128", "--n", 4, "--nfe", 2, "--out", out])
     assert res.exit_code == 0, res.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_toy_sampling_shows_its_progress_bar(tiny_toy, tmp_path, monkeypatch):
+    import idff.toy.sample as S
+
+    shown, bar = [], S.progress_bar
+    monkeypatch.setattr(S, "progress_bar", lambda *a, enable=False, **k: shown.append(enable)
+                        or bar(*a, enable=enable, **k))
+    res = run(["sample", tiny_toy, "--n", 5, "--nfe", 2, "--out", tmp_path / "x.npy"])
+    assert res.exit_code == 0, res.output
+    assert shown == [True]
+    idff.load(tiny_toy).sample(5, seed=0, nfe=2)
+    assert shown == [True, False]  # the Python API shows none unless asked
