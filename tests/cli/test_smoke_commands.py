@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from idff.cli.main import cli
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
 
 def _readme_script(name: str, results) -> str:

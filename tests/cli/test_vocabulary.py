@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from idff.cli.main import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: the few names allowed more than one type, each with its reason
 ALLOWED = {

@@ -9,11 +9,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-from test_eval_classifier import make_fashion_root, synthetic_fashion
 
 from idff.cli.main import cli
 from idff.eval import classifier as C
 from idff.eval import fid as F
+from tests.eval.test_classifier import make_fashion_root, synthetic_fashion
 
 
 @pytest.fixture(scope="module")

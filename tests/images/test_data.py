@@ -5,15 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_images_common import (
-    _one_thread,  # noqa: F401  (autouse fixture)
-    hide_system_fashion_mnist,
-    write_cifar,
-    write_fashion_mnist,
-    write_folder,
-    write_idx,
-    write_lmdb_export,
-)
 
 from idff.errors import DataError
 from idff.images.batches import ImageBatches, build_image_data
@@ -27,6 +18,15 @@ from idff.images.datasets import (
 )
 from idff.images.fashion_mnist import read_idx
 from idff.images.pixels import from_model_range, to_model_range
+from tests.images.test_common import (
+    _one_thread,  # noqa: F401  (autouse fixture)
+    hide_system_fashion_mnist,
+    write_cifar,
+    write_fashion_mnist,
+    write_folder,
+    write_idx,
+    write_lmdb_export,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_images_common import (
-    _one_thread,  # noqa: F401  (autouse fixture)
-    hide_system_fashion_mnist,
-    tiny,
-    write_fashion_mnist,
-)
 
 from idff.images import datasets as img_data
 from idff.images import sets as exp
@@ -19,6 +13,12 @@ from idff.images.sample import sample_images, source_noise
 from idff.images.sets import dump_real_images, generate_images
 from idff.models import build_model
 from idff.training.checkpoint import save_snapshot
+from tests.images.test_common import (
+    _one_thread,  # noqa: F401  (autouse fixture)
+    hide_system_fashion_mnist,
+    tiny,
+    write_fashion_mnist,
+)
 
 
 def _perturbed_run(path, size: int = 8):

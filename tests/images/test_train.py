@@ -7,7 +7,14 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-from test_images_common import (
+
+from idff.errors import ConfigError
+from idff.images.config import image_run_config
+from idff.images.train import train_images
+from idff.presets import PRESETS, apply_overrides, get_preset
+from idff.training import TrainConfig, Trainer
+from idff.training.checkpoint import load_state
+from tests.images.test_common import (
     _one_thread,  # noqa: F401  (autouse fixture)
     hide_system_fashion_mnist,
     tiny,
@@ -16,13 +23,6 @@ from test_images_common import (
     write_folder,
     write_lmdb_export,
 )
-
-from idff.errors import ConfigError
-from idff.images.config import image_run_config
-from idff.images.train import train_images
-from idff.presets import PRESETS, apply_overrides, get_preset
-from idff.training import TrainConfig, Trainer
-from idff.training.checkpoint import load_state
 
 
 @pytest.fixture(autouse=True)

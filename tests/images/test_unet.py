@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_images_common import _one_thread  # noqa: F401  (autouse fixture)
 
 from idff.images.kind import load_image_model
 from idff.images.published import load_published, published_model_config
 from idff.models import build_model
 from idff.training.checkpoint import RunError
+from tests.images.test_common import _one_thread  # noqa: F401  (autouse fixture)
 
 
 def _perturb(module, seed: int = 0):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_own_module_example_trains_and_samples_at_the_chosen_nfe(tmp_path, capsys):

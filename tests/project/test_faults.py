@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_checks import one_line_error as _one_line_error
-from cli_checks import train_tiny_idff
 from click.testing import CliRunner
 
 from idff.cli.main import cli
+from tests.cli_checks import one_line_error as _one_line_error
+from tests.cli_checks import train_tiny_idff
 
 
 class _Evil:
@@ -427,7 +427,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, extra, changed):
 def _tiny_image_run(tmp_path):
     """Train a 2-step Fashion-MNIST run on 8 fake images in tmp_path/run; return its args."""
     pytest.importorskip("torchcfm")
-    from test_images_common import tiny, write_fashion_mnist
+    from tests.images.test_common import tiny, write_fashion_mnist
 
     root = write_fashion_mnist(tmp_path / "fm", n=8)
     args = ["train", "fashion_mnist", "--data-root", str(root), "--steps", "2", "--out",
@@ -524,7 +524,7 @@ def test_signal_saves_a_checkpoint_and_resume_is_exact(tmp_path, sig):
 
 # ---------------------------------------------------------------- packaging
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: import name -> distribution name, where they differ
 DIST = {"ot": "pot", "PIL": "pillow", "sklearn": "scikit-learn", "pytorch_fid": "pytorch-fid",
         "netCDF4": "netcdf4"}

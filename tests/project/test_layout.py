@@ -1,6 +1,7 @@
 """The package layout: one package per task, none importing another, and the shared
 forecasting package importing none of them (read from the source with ``ast``: imports at
-module level and inside functions, and ``importlib.import_module`` strings)."""
+module level and inside functions, and ``importlib.import_module`` strings); and tests/
+mirrors the package, each test file in a folder named after the part of idff it tests."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "idff"
+TESTS = Path(__file__).resolve().parents[1]
+
+#: test folders named after no package or module: the core math (the modules at the top of
+#: idff: path, coupling, objective, ...) and the checks of the whole repository
+TEST_FOLDERS = ("core", "project")
 
 #: the task packages (a name counts once it exists as a package)
 TASKS = ("idff.sst", "idff.kolmogorov", "idff.md", "idff.lorenz", "idff.images", "idff.toy")
@@ -119,3 +125,46 @@ def test_the_check_catches_an_import_of_another_task(code):
     assert len(_cross_task_imports(files, ("idff.sst", "idff.kolmogorov"))) >= 1
     ok = "from idff.sst.data import Box\nfrom idff.timeseries.gridded import UNET_DEFAULTS\n"
     assert not _cross_task_imports([(path, ok, ast.parse(ok))], ("idff.sst", "idff.kolmogorov"))
+
+
+def _misplaced(test_files: list[Path]) -> list[str]:
+    """The test files (relative to tests/) not in a folder named after a package or module of
+    idff (nested as in the package), nor in one of ``TEST_FOLDERS``; and the folders that are
+    no package (pytest then imports two ``test_data.py`` under one name)."""
+    bad = []
+    for rel in test_files:
+        folders = rel.parts[:-1]
+        if not folders:
+            bad.append(f"{rel}: at the top of tests/")
+            continue
+        if not all((TESTS.joinpath(*folders[:i + 1]) / "__init__.py").is_file()
+                   for i in range(len(folders))):
+            bad.append(f"{rel}: a folder without __init__.py")
+        if folders[0] in TEST_FOLDERS and len(folders) == 1:
+            continue
+        where = PACKAGE
+        for i, name in enumerate(folders):
+            if (where / name / "__init__.py").is_file():
+                where = where / name
+            elif i == len(folders) - 1 and (where / f"{name}.py").is_file():
+                break
+            else:
+                bad.append(f"{rel}: {'/'.join(folders[:i + 1])} is no package or module of idff")
+                break
+    return bad
+
+
+def test_every_test_file_sits_in_a_folder_named_after_a_part_of_the_package():
+    files = sorted(p.relative_to(TESTS) for p in TESTS.rglob("test_*.py"))
+    assert len(files) > 50
+    bad = _misplaced(files)
+    assert not bad, "\n".join(bad)
+
+
+def test_the_check_catches_a_misplaced_test_file():
+    wrong = [Path("test_sampler.py"), Path("helpers/test_sampler.py"),
+             Path("sampling/nothing/test_grids.py"), Path("project/sampling/test_x.py")]
+    assert all(_misplaced([w]) for w in wrong)
+    right = [Path("sampling/test_sampler.py"), Path("project/test_docs.py"),
+             Path("core/test_objective.py")]
+    assert not _misplaced(right)

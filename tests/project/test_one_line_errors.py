@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_checks import one_line_error as _one_line_error
-from cli_checks import train_tiny_idff
 from click.testing import CliRunner
 
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
+from tests.cli_checks import one_line_error as _one_line_error
+from tests.cli_checks import train_tiny_idff
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_hand_edited_config_is_one_line_from_cli_and_python(tmp_path, toy_run, e
 def test_shipped_run_configs_pass_the_check():
     from idff.config_schema import read_config
 
-    shipped = sorted(Path(__file__).resolve().parents[1].glob("checkpoints/*/*/config.json"))
+    shipped = sorted(Path(__file__).resolve().parents[2].glob("checkpoints/*/*/config.json"))
     assert shipped
     for path in shipped:
         assert read_config(path)["model"]

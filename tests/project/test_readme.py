@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
 #: text replaced before running: the step counts of training examples (not in the README,
 #: whose example asserts the quality of a 2,000-step run)

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_checks import TOY, train_toy_cli
-from cli_checks import files as _files
-from cli_checks import one_line_error as _one_line_error
-from cli_checks import run as _run
 
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
+from tests.cli_checks import TOY, train_toy_cli
+from tests.cli_checks import files as _files
+from tests.cli_checks import one_line_error as _one_line_error
+from tests.cli_checks import run as _run
 
 
 def _toy(out: Path, *extra, steps: int = 5):
@@ -39,7 +39,7 @@ def cfm_run(tmp_path_factory):
 def image_run(tmp_path_factory):
     """A 2-step Fashion-MNIST run on 8 fake images; returns (run, the training args)."""
     pytest.importorskip("torchcfm")
-    from test_images_common import tiny, write_fashion_mnist
+    from tests.images.test_common import tiny, write_fashion_mnist
 
     tmp = tmp_path_factory.mktemp("img")
     root = write_fashion_mnist(tmp / "fm", n=8)

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_checks import one_line_error as _one_line_error
 from click.testing import CliRunner
 
 from idff.cli.main import cli
 from idff.errors import ConfigError, UserError
+from tests.cli_checks import one_line_error as _one_line_error
 
 TOY = ["train", "toy", "--hidden", "16", "--depth", "1", "--batch-size", "32"]
 
@@ -65,11 +65,10 @@ def test_non_finite_weights_are_refused_at_load(runs, tmp_path, bad):
 
 
 def test_non_finite_image_weights_are_refused_by_generate(tmp_path):
-    from test_images_common import tiny
-
     from idff.images.config import image_run_config
     from idff.models import build_model
     from idff.training.checkpoint import save_snapshot
+    from tests.images.test_common import tiny
 
     cfg = image_run_config("fashion_mnist", tiny(8))
     state = build_model(cfg["model"]).state_dict()
@@ -104,12 +103,11 @@ def test_toy_config_refuses_empty_or_fractional_sizes(kw):
 
 
 def _conditional_image_run():
-    from test_images_common import tiny
-
     from idff.images.config import image_run_config
     from idff.models import build_model
     from idff.runs import Run
     from idff.sampling import SamplingConfig
+    from tests.images.test_common import tiny
 
     cfg = image_run_config("fashion_mnist", [*tiny(8), "model.num_classes=3",
                                              "data.class_cond=true",
@@ -186,11 +184,10 @@ def test_idff_sampling_options_on_a_cfm_run_are_refused_even_at_defaults(runs, t
 
 
 def test_generate_refuses_idff_options_for_a_cfm_image_run(tmp_path):
-    from test_images_common import tiny
-
     from idff.images.config import image_run_config
     from idff.models import build_model
     from idff.training.checkpoint import save_snapshot
+    from tests.images.test_common import tiny
 
     cfg = image_run_config("fashion_mnist", [*tiny(8), "objective.name=otcfm",
                                              "objective.coupling=ot", "model.method=cfm"])
@@ -253,7 +250,8 @@ def test_forecast_refuses_options_the_kolmogorov_run_ignores(kolmogorov_mse, tmp
 
 def test_dump_real_of_another_split_into_the_same_folder_is_refused(tmp_path, monkeypatch):
     from PIL import Image
-    from test_images_common import hide_system_fashion_mnist, write_fashion_mnist
+
+    from tests.images.test_common import hide_system_fashion_mnist, write_fashion_mnist
 
     hide_system_fashion_mnist(monkeypatch, tmp_path)
     root = write_fashion_mnist(tmp_path / "fm", n=5)

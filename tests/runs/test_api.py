@@ -16,7 +16,7 @@ from idff import CFMField, CFMObjective, IDFFField, IDFFObjective, SamplingConfi
 from idff.errors import ConfigError, UserError
 from idff.models import MLP, TwoHead, XTAdapter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: a UNet small enough for a test
 TINY = {"model.num_channels": 32, "model.channel_mult": [1], "model.num_res_blocks": 1,
         "model.attention_resolutions": "", "model.dropout": 0.0}

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_checks import TOY, train_toy_cli
-from cli_checks import files as _files
-from cli_checks import one_line_error as _one_line_error
-from cli_checks import run as _run
 
 from idff.errors import TrainingInterrupted, UserError
+from tests.cli_checks import TOY, train_toy_cli
+from tests.cli_checks import files as _files
+from tests.cli_checks import one_line_error as _one_line_error
+from tests.cli_checks import run as _run
 
 
 def _toy(out: Path, *extra, steps: int = 3):
@@ -359,7 +359,7 @@ def test_two_processes_into_one_folder_and_a_kill_9(tmp_path):
 
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
                                           os.environ.get("PYTHONPATH", "")])}
     first = subprocess.Popen([sys.executable, "-c", "from idff.cli.main import main; main()",
                               *TOY, "--steps", "1000000", "--ckpt-every", "1000000", "--out",

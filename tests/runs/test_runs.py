@@ -16,7 +16,7 @@ from idff.errors import ConfigError, UserError
 from idff.runs import gaussian_sampler, register_kind
 from idff.training import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ring_batches(config):

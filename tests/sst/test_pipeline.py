@@ -12,7 +12,6 @@ pytest.importorskip("xarray")
 pytest.importorskip("torchcfm")
 
 from click.testing import CliRunner  # noqa: E402
-from test_sst_data import write_oisst  # noqa: E402
 
 from idff.cli.main import cli  # noqa: E402
 from idff.coupling import transport_cost  # noqa: E402
@@ -24,6 +23,7 @@ from idff.sst.forecast import (  # noqa: E402
     sst_forecast,
 )
 from idff.timeseries.objective import SSTObjective, ot_assign_sources  # noqa: E402
+from tests.sst.test_data import write_oisst  # noqa: E402
 
 TINY = ["--num-channels", "32", "--channel-mult", "1,2", "--batch-size", "4"]
 

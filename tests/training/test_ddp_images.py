@@ -8,9 +8,9 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
-from test_images_common import tiny, write_folder
 
 from idff.images.config import image_run_config, per_rank_batch
+from tests.images.test_common import tiny, write_folder
 
 
 def _free_port() -> int:

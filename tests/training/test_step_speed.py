@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_images_common import _one_thread, tiny  # noqa: F401  (autouse fixture)
 
 from idff.coupling import cost_matrix, couple, ot_plan
 from idff.methods import make_objective
@@ -13,6 +12,7 @@ from idff.models import build_model
 from idff.presets import apply_overrides, get_preset
 from idff.training import TrainConfig, Trainer
 from idff.training.ema import EMA
+from tests.images.test_common import _one_thread, tiny  # noqa: F401  (autouse fixture)
 
 READS = ("item", "__float__", "__bool__", "__int__", "tolist")
 
@@ -175,10 +175,10 @@ def test_compile_option_reaches_the_network_on_every_command(tmp_path, monkeypat
     """``--compile`` on ``train``, ``generate`` and ``bench nfe`` compiles the network (here
     torch.compile is replaced by a recorder: compiling takes minutes on a small CPU)."""
     from click.testing import CliRunner
-    from test_images_common import hide_system_fashion_mnist, write_fashion_mnist
 
     from idff.cli.main import cli
     from idff.eval.bench import entry_from_run
+    from tests.images.test_common import hide_system_fashion_mnist, write_fashion_mnist
 
     hide_system_fashion_mnist(monkeypatch, tmp_path)
     compiled = []
