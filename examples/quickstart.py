@@ -4,7 +4,7 @@
 # Sample the shipped Fashion-MNIST model at a chosen NFE, train a 2D toy run with the
 # public builders, and plug in a network of your own. A py:percent script: run it with
 # `python examples/quickstart.py [--steps N] [--out DIR]` (seconds on a CPU), or open it
-# as a notebook (VS Code, or Jupyter with jupytext). `tests/test_examples.py` runs it.
+# as a notebook (VS Code, or Jupyter with jupytext). `tests/project/test_examples.py` runs it.
 
 # %%
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the API reference of idff from its docstrings (pdoc, from the 'test' extra) as
 # HTML: bash scripts/api_docs.sh [OUT_DIR]   (default docs/api; open OUT_DIR/index.html).
-# tests/test_api_docs.py builds it into a temporary folder, so CI checks that it builds.
+# tests/project/test_api_docs.py builds it into a temporary folder, so CI checks that it builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-docs/api}"

@@ -4,7 +4,7 @@
     python scripts/cli_docs.py --check    # exit 1 if docs/cli.md is out of date
 
 The text is what ``idff COMMAND --help`` prints, at a fixed width so that it does not depend
-on the terminal; tests/test_docs.py fails when docs/cli.md differs from it.
+on the terminal; tests/project/test_docs.py fails when docs/cli.md differs from it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Write ``reference_samples.pt``: samples that later versions must reproduce exactly.
 
 Each case fixes a network (a shipped checkpoint, or a seeded random initialisation), a
-sampling setting and a seed. ``tests/test_reference_samples.py`` recomputes every case
+sampling setting and a seed. ``tests/runs/test_reference_samples.py`` recomputes every case
 through the public API and compares. Regenerate only when a change is *meant* to change
 samples, and say so in the changelog.
 

@@ -3,7 +3,7 @@ declared here once, with its type and its meaning, and commands name it.
 
 ``@option("seed")`` gives a command ``--seed`` as every other command has it; a command may
 set its own ``default`` and a ``help`` that says what the value does *there* (never another
-type: ``tests/test_cli_vocabulary.py`` walks every command and checks). The training
+type: ``tests/cli/test_vocabulary.py`` walks every command and checks). The training
 options come from the fields of :class:`~idff.training.TrainConfig` (their types and
 checks), with each task's defaults: :func:`train_options`.
 """

@@ -1,0 +1,1 @@
+"""The tests of idff: one folder per package of src/idff (docs/layout.md, "Tests")."""

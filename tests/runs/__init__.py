@@ -1,0 +1,1 @@
+"""Tests of idff.runs and what surrounds a run: idff.load, the Python API, file writes, locks."""
