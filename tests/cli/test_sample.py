@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.cli_checks import run, train_toy_cli
 
 import idff
+from tests.cli_checks import run, train_toy_cli
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
