@@ -168,3 +168,73 @@ def test_the_check_catches_a_misplaced_test_file():
     right = [Path("sampling/test_sampler.py"), Path("project/test_docs.py"),
              Path("core/test_objective.py")]
     assert not _misplaced(right)
+
+
+def test_every_module_is_at_most_450_lines():
+    long = [f"{p.relative_to(SRC)}: {len(t.splitlines())}" for p, t, _ in _modules()
+            if len(t.splitlines()) > 450]
+    assert not long, long
+
+
+def _graph(files) -> dict[str, set[str]]:
+    """Module -> the idff modules it imports: at module level, inside functions, and by a
+    string naming a module (``importlib.import_module(TABLE[name])``). A module's own
+    parent packages are left out: Python imports them first whatever the module does."""
+    files = list(files)
+    names = {_module(p) for p, _, _ in files}
+
+    def nearest(mod: str) -> str | None:
+        while mod and mod not in names:
+            mod = mod.rpartition(".")[0]
+        return mod or None
+
+    graph: dict[str, set[str]] = {}
+    for path, _, tree in files:
+        here = _module(path)
+        found = {nearest(m) for _, m in _imported(path, tree) if m.startswith("idff")}
+        found |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                  and isinstance(n.value, str) and n.value in names}
+        graph[here] = {m for m in found
+                       if m and m != here and not here.startswith(m + ".")}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle_not_even_through_lazy_imports_or_module_names():
+    assert not _cycles(_graph(_modules()))
+
+
+def test_the_circle_check_catches_a_lazy_import_back():
+    graph = {"idff.a": {"idff.b"}, "idff.b": {"idff.c"}, "idff.c": {"idff.a"}, "idff.d": set()}
+    assert _cycles(graph) == [["idff.a", "idff.b", "idff.c"]]
