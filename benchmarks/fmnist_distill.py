@@ -69,7 +69,7 @@ def train(args) -> None:
 
 
 def evaluate(args) -> None:
-    for teacher in TEACHERS:
+    for teacher in args.teachers:
         for method in METHODS:
             out = student_dir(args.runs, teacher, method)
             cmd = ["idff", "bench", "nfe", str(out), "--run-label", f"{LABEL[teacher]} {method}",
@@ -179,6 +179,9 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=16384)
     ap.add_argument("--pair-nfe", type=int, default=6)
     ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--teachers", type=lambda s: s.split(","), default=list(TEACHERS),
+                    help="eval: the teachers whose students to score (e.g. idff; two "
+                         "processes can split the work).")
     args = ap.parse_args()
     torch.set_num_threads(1)
     {"train": train, "eval": evaluate, "table": table, "ship": ship}[args.stage](args)
