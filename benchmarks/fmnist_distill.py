@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,8 @@ TEACHER_CELLS = {"idff": {100: "fmnist_b128_s0_idff_100.csv", 4: "fmnist_fewstep
                            4: "fmnist_fewstep_b128_s0_otcfm.csv",
                            2: "fmnist_fewstep_b128_s0_otcfm.csv"}}
 METHODS = ("x1head", "reflow")
+#: the idff command of this interpreter's environment (on PATH or beside the interpreter)
+IDFF = shutil.which("idff") or str(Path(sys.executable).with_name("idff"))
 TARGET = {1: 1.3, 2: 1.1}
 
 
@@ -72,7 +75,7 @@ def evaluate(args) -> None:
     for teacher in args.teachers:
         for method in METHODS:
             out = student_dir(args.runs, teacher, method)
-            cmd = ["idff", "bench", "nfe", str(out), "--run-label", f"{LABEL[teacher]} {method}",
+            cmd = [IDFF, "bench", "nfe", str(out), "--run-label", f"{LABEL[teacher]} {method}",
                    "--nfe", "1,2", "--solvers", "euler,midpoint", "--gammas", "0",
                    "--n-eval", "2000", "--n-val", "500", "--features", "classifier",
                    "--classifier", str(CLASSIFIER), "--classifier-sha256", CLASSIFIER_SHA,
