@@ -12,7 +12,8 @@ from setuptools.command.build_py import build_py
 
 #: the runs of checkpoints/ that ship (idff.runs.SHIPPED): their config and EMA weights
 SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm",
-           "fashion_mnist/idff-b128", "fashion_mnist/otcfm-b128")
+           "fashion_mnist/idff-b128", "fashion_mnist/otcfm-b128",
+           "fashion_mnist/idff-b128-student", "fashion_mnist/otcfm-b128-student")
 FILES = ("config.json", "snapshot.pt", "snapshot.safetensors")
 
 

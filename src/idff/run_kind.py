@@ -54,7 +54,8 @@ SMALL_TRAIN: dict[str, Any] = {"steps": 5000, "lr": 1e-3, "warmup": 200, "ema_de
 
 #: the runs shipped with idff, loadable by name
 SHIPPED = ("fashion_mnist/idff", "fashion_mnist/otcfm", "fashion_mnist/icfm",
-           "fashion_mnist/idff-b128", "fashion_mnist/otcfm-b128")
+           "fashion_mnist/idff-b128", "fashion_mnist/otcfm-b128",
+           "fashion_mnist/idff-b128-student", "fashion_mnist/otcfm-b128-student")
 #: environment variable naming a folder of runs loadable by name (``NAME/config.json``)
 CACHE_ENV = "IDFF_CHECKPOINTS"
 

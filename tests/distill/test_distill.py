@@ -274,3 +274,15 @@ def test_ctrl_c_saves_and_resume_gives_the_uninterrupted_student(toy, tmp_path, 
     resumed = idff.distill(toy / "teacher", tmp_path / "cut", "x1head", resume=True, **kw)
     for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("teacher", ["idff", "otcfm"])
+def test_the_shipped_students_sample_in_one_and_two_calls_by_name(teacher):
+    student = idff.load(f"fashion_mnist/{teacher}-b128-student")
+    assert student.config["distill"]["teacher"]["run"] == f"fashion_mnist/{teacher}-b128"
+    for nfe in (1, 2):
+        res = student.sample(2, nfe=nfe, seed=0, threads=1)
+        assert res.nfe == nfe and res.x.shape == (2, 1, 28, 28)
+        assert torch.isfinite(res.x).all()
+    with pytest.raises(ConfigError, match="trained for 1 or 2 network calls"):
+        student.sample(2, nfe=3, seed=0)
