@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +83,8 @@ class RunKind:
         requires: dotted config keys :func:`idff.train_run` needs (``"data.dataset"``).
         takes: the options of :meth:`idff.runs.Run.sample` that ``sample`` accepts besides
             ``n``, ``sampling``, ``seed`` and ``device`` (of :data:`SAMPLE_EXTRAS`); ``None``
-            (default): read from its signature once, when the kind is made.
-        takes_progress: whether ``sample`` names a ``progress`` parameter (read from its
-            signature when the kind is made); :meth:`idff.runs.Run.sample` passes
-            ``progress=True`` only to those, the others sample without a bar.
+            (default): read from its signature once, when the kind is made. A kind without
+            ``progress`` samples without a bar when one is asked for.
     """
 
     name: str
@@ -100,7 +98,6 @@ class RunKind:
     train_defaults: dict[str, Any] | None = None
     requires: tuple[str, ...] = ()
     takes: tuple[str, ...] | None = None
-    takes_progress: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if self.load is None:
@@ -109,7 +106,6 @@ class RunKind:
             self.train_defaults = dict(SMALL_TRAIN)
         if self.takes is None:
             self.takes = _extras_of(self.sample)
-        self.takes_progress = _names_progress(self.sample)
         unknown = sorted(set(self.takes) - set(SAMPLE_EXTRAS))
         if unknown:
             raise ValueError(f"kind {self.name!r}: takes={unknown} are not options of "
@@ -117,14 +113,7 @@ class RunKind:
 
 
 #: the options of :meth:`idff.runs.Run.sample` that a kind's ``sample`` may accept
-SAMPLE_EXTRAS = ("generator", "x0", "labels", "guidance", "return_trajectory")
-
-
-def _names_progress(sample: SampleFn | None) -> bool:
-    """Whether a sample function's signature names ``progress``."""
-    import inspect
-
-    return sample is not None and "progress" in inspect.signature(sample).parameters
+SAMPLE_EXTRAS = ("generator", "x0", "labels", "guidance", "return_trajectory", "progress")
 
 
 def _extras_of(sample: SampleFn | None) -> tuple[str, ...]:

@@ -248,7 +248,7 @@ class Run:
             if k not in spec.takes:
                 raise ConfigError(f"runs of kind {self.kind!r} do not take {k}= (their "
                                   "sample function has no such parameter).")
-        if progress and spec.takes_progress:
+        if progress and "progress" in spec.takes:
             extras["progress"] = True
         lohi = self._clamp_range(clamp, spec)
         where = device if device is not None else self.device

@@ -160,4 +160,5 @@ def test_a_kind_declares_the_sample_options_it_takes_once():
     assert RunKind("c", sample=plain, takes=("x0",)).takes == ("x0",)
     with pytest.raises(ValueError, match=r"takes=\['bogus'\] are not options of Run.sample"):
         RunKind("d", sample=plain, takes=("bogus",))
-    assert idff.runs.get_kind("toy").takes == ("generator", "x0", "return_trajectory")
+    assert idff.runs.get_kind("toy").takes == ("generator", "x0", "return_trajectory",
+                                              "progress")

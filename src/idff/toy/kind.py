@@ -58,4 +58,4 @@ def _stream(config: dict[str, Any]) -> ToyStream:
 
 KIND = RunKind("toy", load=load_toy_model, sample=_sample, stream=_stream, published_sde=True,
                requires=("data.dataset", "data.batch_size"),
-               takes=("generator", "x0", "return_trajectory"))
+               takes=("generator", "x0", "return_trajectory", "progress"))
