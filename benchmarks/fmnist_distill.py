@@ -15,7 +15,8 @@ runs/students/T-M --method M --pairs 16384 --pair-nfe 6 --steps 800 --pairs-from
 runs/students/pairs-T`` for each method M, so both methods train on the very same pairs. ``eval``
 scores each student at NFE 1 and 2 with the protocol of the teachers' stored cells
 (2000 samples, 500 per validation candidate, seed 0), choosing among Euler and midpoint on
-the validation reference and storing the choice in the student. ``table`` sets them
+the validation reference and storing the choice in the student, and the teacher's own
+one call alike (IDFF: its x̂1 head at t = 0; OT-CFM: one Euler step). ``table`` sets them
 beside the teachers' NFE-100 and NFE-4 cells, measured earlier with the same protocol.
 ``ship`` copies, for each teacher, the student with the lower validation FD at NFE 1
 (weights, config and its stored samplers; not its pairs) to ``checkpoints/``, where
@@ -71,20 +72,28 @@ def train(args) -> None:
                          echo=lambda line, o=out: print(f"{o.name}: {line}", flush=True))
 
 
+def _bench(run: str, label: str, x1_field: bool, out: str, store: bool) -> None:
+    """``idff bench nfe`` at NFE 1 and 2 with the teachers' protocol (Euler or midpoint,
+    chosen on the validation reference)."""
+    cmd = [IDFF, "bench", "nfe", run, "--run-label", label, "--nfe", "1,2",
+           "--solvers", "euler,midpoint", "--n-eval", "2000", "--n-val", "500",
+           "--features", "classifier", "--classifier", str(CLASSIFIER),
+           "--classifier-sha256", CLASSIFIER_SHA, "--threads", "1", "--out", str(EVAL / out)]
+    if x1_field:  # the score-free ODE whose one Euler step from t = 0 is x̂1(0, x0)
+        cmd += ["--field", "x1", "--gammas", "0"]
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd + (["--store"] if store else []), check=True)
+
+
 def evaluate(args) -> None:
     for teacher in args.teachers:
+        # the teacher's own one call: IDFF's x̂1 head at t = 0, one Euler step of OT-CFM
+        _bench(TEACHERS[teacher], f"{LABEL[teacher]} teacher", teacher == "idff",
+               f"fmnist_teacher_{teacher}_few", store=False)
         for method in METHODS:
-            out = student_dir(args.runs, teacher, method)
-            cmd = [IDFF, "bench", "nfe", str(out), "--run-label", f"{LABEL[teacher]} {method}",
-                   "--nfe", "1,2", "--solvers", "euler,midpoint",
-                   "--n-eval", "2000", "--n-val", "500", "--features", "classifier",
-                   "--classifier", str(CLASSIFIER), "--classifier-sha256", CLASSIFIER_SHA,
-                   "--threads", "1", "--store", "--out",
-                   str(EVAL / f"fmnist_student_{teacher}_{method}")]
-            if teacher == "idff":  # the score-free ODE the student was trained for
-                cmd[6:6] = ["--field", "x1", "--gammas", "0"]
-            print(" ".join(cmd), flush=True)
-            subprocess.run(cmd, check=True)
+            _bench(str(student_dir(args.runs, teacher, method)),
+                   f"{LABEL[teacher]} {method}", teacher == "idff",
+                   f"fmnist_student_{teacher}_{method}", store=True)
 
 
 def _cells(path: Path) -> dict[int, dict[str, str]]:
@@ -105,7 +114,9 @@ def table(args) -> None:
     for teacher in TEACHERS:
         ref = {n: _cells(EVAL / f)[n] for n, f in TEACHER_CELLS[teacher].items()}
         base = float(ref[100]["value"])
-        lines.append(f"| {LABEL[teacher]} | teacher's stored samplers | | {_fmt(ref[2])} | "
+        one = _cells(EVAL / f"fmnist_teacher_{teacher}_few.csv")[1]
+        lines.append(f"| {LABEL[teacher]} | teacher ({one['noise']} at NFE 1; stored samplers) | "
+                     f"{_fmt(one)} | {_fmt(ref[2])} | "
                      f"{_fmt(ref[4])} | {_fmt(ref[100])} | | {float(ref[2]['value']) / base:.2f} "
                      "| |")
         for method in METHODS:

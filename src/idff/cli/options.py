@@ -75,35 +75,24 @@ def option(name: str, *decls: str, **changes: Any):
 
 
 #: the TrainConfig fields a training command offers, with their option names
-TRAIN_OPTIONS = {"steps": "steps", "lr": "lr", "seed": "seed", "ckpt_every": "ckpt-every",
-                 "max_minutes": "max-minutes"}
+TRAIN_OPTIONS = {"steps": "steps", "lr": "lr", "seed": "seed", "ckpt_every": "ckpt-every"}
 
 
-def train_options(defaults: dict[str, Any], only: tuple[str, ...] | None = None,
-                  helps: dict[str, str] | None = None):
-    """``--steps``, ``--lr``, ``--seed``, ``--ckpt-every``, ``--max-minutes``: the
+def train_options(defaults: dict[str, Any], only: tuple[str, ...] = tuple(TRAIN_OPTIONS)):
+    """``--steps``, ``--lr``, ``--seed``, ``--ckpt-every`` (or the fields in ``only``): the
     :class:`~idff.training.TrainConfig` fields a training command sets, defaulting to the
-    task's ``defaults`` (``{"steps": 5000, ...}``; a field absent there defaults to the
-    TrainConfig default, or to ``None``, "the preset's", where ``defaults`` is ``None``).
-
-    Args:
-        only: the fields to offer (default: all of :data:`TRAIN_OPTIONS`).
-        helps: help texts by field name, replacing the vocabulary's.
-    """
+    task's ``defaults`` (``TRAIN_DEFAULTS`` of its config module), else to TrainConfig's."""
     from idff.training.config import TrainConfig
 
     known = {f.name: f for f in fields(TrainConfig)}
-    names = [k for k in TRAIN_OPTIONS if only is None or k in only]
-    for k in names:
-        if k not in known:  # a renamed field must be renamed here too
-            raise KeyError(f"TrainConfig has no field {k!r}.")
+    for k in only:
+        if k not in known or k not in TRAIN_OPTIONS:  # a renamed field is renamed here too
+            raise KeyError(f"{k!r} is not a training option (TrainConfig field in "
+                           "TRAIN_OPTIONS).")
 
     def decorate(fn):
-        for k in reversed(names):
-            f = known[k]
-            default = (None if defaults is None else defaults.get(k, f.default))
-            extra = {"help": helps[k]} if helps and k in helps else {}
-            fn = option(TRAIN_OPTIONS[k], default=default, **extra)(fn)
+        for k in reversed(only):
+            fn = option(TRAIN_OPTIONS[k], default=defaults.get(k, known[k].default))(fn)
         return fn
 
     return decorate

@@ -56,7 +56,7 @@ def _refuse_unread(source: str) -> None:
         help="Default NFE per frame for evaluation.")
 @option("sigma", default=None,
         help="Path noise σ (default 0.1; Lorenz-63 I-CFM: 0).")
-@train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed", "ckpt_every"))
+@train_options(TRAIN_DEFAULTS)
 @option("batch-size", default=256)
 @option("hidden", default=256)
 @option("depth", default=3)

@@ -86,7 +86,7 @@ def parse_corners(text: str | None) -> list[list[float]] | None:
         help="Longest lead the model is trained for.")
 @option("context", default=1,
         help="Previous frames in the conditioning.")
-@train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed", "ckpt_every"))
+@train_options(TRAIN_DEFAULTS)
 @option("batch-size", default=16)
 @option("num-channels", default=32,
         help="UNet width (a multiple of 32).")

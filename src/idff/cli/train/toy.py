@@ -28,7 +28,7 @@ from idff.toy.data import TOYS
     type=click.Path(dir_okay=False),
     help="Train on your own (N, D) array saved with numpy.save.",
 )
-@train_options(TRAIN_DEFAULTS, only=("steps", "lr", "seed", "ckpt_every"))
+@train_options(TRAIN_DEFAULTS)
 @option("batch-size", default=256)
 @option("hidden", default=256)
 @option("depth", default=3)
